@@ -1,0 +1,212 @@
+"""Per volume: is it really protected, by what, since when — and if not, why not.
+
+Statuses: ``protected`` (newest recovery point within the RPO), ``stale`` (not protected, but an
+enabled schedule captures it), ``unprotected`` (no enabled schedule captures its data), ``unknown``
+(evidence missing or unreadable). Unknown is never reported as protected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from auditor.analyse.evidence import Attempt, EvidenceIndex, PVCKey, RecoveryPoint, csi_points
+from auditor.analyse.other_tools import k8up_coverage, k8up_points, kubestash_coverage, kubestash_points
+from auditor.analyse.schedules import ScheduleState, schedule_states
+from auditor.analyse.velero_plan import Capture, SpecContext, VeleroPlanner
+from auditor.analyse.velero_server import VeleroServer, velero_servers
+from auditor.collect import records as r
+from auditor.collect.catalog import VeleroCatalog
+from auditor.collect.inventory import Inventory
+from auditor.config import AppliedPolicy, AuditConfig
+from auditor.durations import format_duration
+
+STATUSES = ("protected", "stale", "unprotected", "unknown")
+#: Resources whose absence makes a "not protected" verdict unreliable.
+VERDICT_RESOURCES = ("backups.velero.io", "schedules.velero.io", "pods", "persistentvolumes",
+                     "podvolumebackups.velero.io", "namespaces")
+
+
+@dataclass(frozen=True)
+class VolumeResult:
+    cluster: str
+    namespace: str
+    pvc: str
+    pv: str | None
+    storage_class: str | None
+    status: str
+    audited: bool
+    policy: AppliedPolicy
+    last_success: datetime | None
+    methods: tuple[str, ...]
+    covered_by: tuple[str, ...]
+    in_scope_of: tuple[str, ...]
+    reasons: tuple[str, ...]
+    recovery_points: tuple[RecoveryPoint, ...]  # newest first
+    attempts: tuple[Attempt, ...]  # newest first
+    captures: tuple[tuple[str, Capture], ...] = field(default=(), compare=False)  # per Velero schedule
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.pvc}"
+
+    @property
+    def newest(self) -> RecoveryPoint | None:
+        return self.recovery_points[0] if self.recovery_points else None
+
+
+@dataclass(frozen=True)
+class NamespaceCoverage:
+    name: str
+    has_workloads: bool
+    audited: bool
+    included_by: tuple[str, ...]  # enabled schedules that include the namespace
+    blocked: tuple[str, ...]  # why schedules that would include it do not (paused, label-excluded...)
+
+
+@dataclass(frozen=True)
+class ClusterAnalysis:
+    inventory: Inventory
+    as_of: datetime
+    config: AuditConfig
+    servers: dict[str, VeleroServer]
+    schedules: dict[str, ScheduleState]
+    volumes: tuple[VolumeResult, ...]
+    namespaces: tuple[NamespaceCoverage, ...]
+    evidence: EvidenceIndex
+    planner: VeleroPlanner
+
+
+def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
+                    catalog: VeleroCatalog | None = None) -> ClusterAnalysis:
+    servers = velero_servers(inv)
+    planner = VeleroPlanner(inv)
+    schedules = schedule_states(inv, servers)
+    enabled = [s for s in schedules.values() if s.enabled]
+    evidence = EvidenceIndex(inv, catalog)
+    k8up_cov, ks_cov = k8up_coverage(inv), kubestash_coverage(inv)
+    other_points: dict[PVCKey, list[RecoveryPoint]] = {}
+    for source in (k8up_points(inv), kubestash_points(inv)):
+        for key, points in source.items():
+            other_points.setdefault(key, []).extend(points)
+    adhoc = _adhoc_backups(inv, evidence, servers)
+    blind = [g for g in inv.gaps if g.hides_data and g.resource in VERDICT_RESOURCES]
+
+    # Which enabled schedules include each namespace: computed once per (schedule, namespace).
+    ns_included: dict[str, list[ScheduleState]] = {}
+    for ns in {p.meta.namespace or "" for p in inv.pvcs} | set(inv.namespace_by_name):
+        ns_included[ns] = [s for s in enabled if planner.namespace_included(s.ctx, ns) is None]
+
+    volumes = []
+    for pvc in inv.pvcs:
+        ns = pvc.meta.namespace or ""
+        key = (ns, pvc.meta.name)
+        ns_labels = inv.namespace_by_name[ns].meta.labels if ns in inv.namespace_by_name else {}
+        policy = config.policy_for(ns, ns_labels, pvc.meta.labels)
+        captures = [(s.key, planner.capture(s.ctx, pvc)) for s in ns_included.get(ns, ())]
+        candidates = [(b, c) for s_key, c in captures if c.captured
+                      for b in schedules[s_key].backups[:60]]
+        candidates += [(b, c) for b, ctx in adhoc for c in [planner.capture(ctx, pvc)] if c.captured]
+        candidates.sort(key=lambda bc: bc[0].meta.created.isoformat() if bc[0].meta.created else "", reverse=True)
+        points, attempts = evidence.velero_points(key, candidates)
+        points += csi_points(inv, key) + other_points.get(key, [])
+        points.sort(key=lambda p: p.time, reverse=True)
+        attempts.sort(key=lambda a: a.time, reverse=True)
+        covered_by = [s_key for s_key, c in captures if c.captured] + k8up_cov.get(key, []) + ks_cov.get(key, [])
+        in_scope = [s_key for s_key, c in captures if c.in_scope] + k8up_cov.get(key, []) + ks_cov.get(key, [])
+        methods = sorted({m for _, c in captures for m in c.methods} | {
+            p.method for p in points if (as_of - p.time).total_seconds() <= policy.rpo})
+        status, reasons = _verdict(pvc, policy, as_of, points, attempts, covered_by, captures,
+                                   schedules, ns_included.get(ns, []), blind, planner, inv)
+        volumes.append(VolumeResult(
+            cluster=inv.cluster, namespace=ns, pvc=pvc.meta.name, pv=pvc.volume_name, storage_class=pvc.storage_class,
+            status=status, audited=not config.excluded(ns), policy=policy,
+            last_success=points[0].time if points else None, methods=tuple(methods),
+            covered_by=tuple(dict.fromkeys(covered_by)), in_scope_of=tuple(dict.fromkeys(in_scope)),
+            reasons=tuple(reasons), recovery_points=tuple(points[:10]), attempts=tuple(attempts[:10]),
+            captures=tuple(captures),
+        ))
+    namespaces = _namespace_coverage(inv, config, schedules, planner, ns_included)
+    return ClusterAnalysis(inv, as_of, config, servers, schedules, tuple(volumes), namespaces, evidence, planner)
+
+
+def _adhoc_backups(inv: Inventory, evidence: EvidenceIndex, servers: dict[str, VeleroServer],
+                   ) -> list[tuple[r.Backup, SpecContext]]:
+    """Backups not made by a schedule (``velero backup create``), each judged by its own spec."""
+    out = []
+    for b in evidence.backups.values():
+        if b.schedule is None:
+            ns = b.meta.namespace or ""
+            out.append((b, SpecContext(b.spec, ns, servers.get(ns), f"backup {b.meta.key}")))
+    return out
+
+
+def _verdict(pvc: r.PersistentVolumeClaim, policy: AppliedPolicy, as_of: datetime,
+             points: list[RecoveryPoint], attempts: list[Attempt], covered_by: list[str],
+             captures: list[tuple[str, Capture]], schedules: dict[str, ScheduleState],
+             including: list[ScheduleState], blind: list, planner: VeleroPlanner, inv: Inventory,
+             ) -> tuple[str, list[str]]:
+    newest = points[0] if points else None
+    rpo = format_duration(policy.rpo)
+    if newest and (as_of - newest.time).total_seconds() <= policy.rpo:
+        return "protected", []
+    reasons: list[str] = []
+    if newest:
+        reasons.append(f"newest recovery point ({newest.source}, {newest.method}) is "
+                       f"{format_duration((as_of - newest.time).total_seconds())} old, beyond the RPO of {rpo}")
+    unproven = [a for a in attempts if a.outcome == "unknown" and (as_of - a.time).total_seconds() <= policy.rpo
+                and (newest is None or a.time > newest.time)]
+    if unproven or blind:
+        reasons += [f"{a.source}: {a.detail}" for a in unproven[:3]]
+        reasons += [f"could not read {g.resource}: {g.message}" for g in blind]
+        return "unknown", reasons
+    reasons += [f"{a.source} {a.outcome}: {a.detail}" for a in attempts[:3] if a.outcome in ("failed", "skipped")]
+    if covered_by:
+        if not newest:
+            reasons.append(f"no recovery point exists, although {', '.join(covered_by)} captures it")
+        return "stale", reasons
+    reasons += _why_not_covered(pvc, captures, schedules, including, planner, inv)
+    return "unprotected", reasons
+
+
+def _why_not_covered(pvc: r.PersistentVolumeClaim, captures: list[tuple[str, Capture]],
+                     schedules: dict[str, ScheduleState], including: list[ScheduleState],
+                     planner: VeleroPlanner, inv: Inventory) -> list[str]:
+    ns = pvc.meta.namespace or ""
+    reasons: list[str] = []
+    if not including:
+        if ns in planner.label_excluded_namespaces:
+            reasons.append(f"namespace {ns} carries velero.io/exclude-from-backup=true")
+        elif not any(s.enabled for s in schedules.values()):
+            reasons.append("no enabled Velero schedule exists")
+        else:
+            reasons.append(f"no enabled schedule includes namespace {ns}")
+        for s in schedules.values():
+            if not s.enabled and planner.namespace_included(s.ctx, ns) is None:
+                state = "paused" if s.paused else (s.cron_error or "in FailedValidation")
+                reasons.append(f"schedule {s.key} includes namespace {ns} but is {state}")
+        return reasons
+    for key, capture in captures:
+        reasons.extend(f"{key}: {reason}" for reason in capture.reasons)
+    return list(dict.fromkeys(reasons))
+
+
+def _namespace_coverage(inv: Inventory, config: AuditConfig, schedules: dict[str, ScheduleState],
+                        planner: VeleroPlanner, ns_included: dict[str, list[ScheduleState]],
+                        ) -> tuple[NamespaceCoverage, ...]:
+    other = {s.meta.namespace for s in inv.k8up_schedules} | {
+        c.meta.namespace for c in inv.kubestash_backup_configurations if not c.paused}
+    out = []
+    for ns in inv.namespaces:
+        name = ns.meta.name
+        has_workloads = bool(inv.pods_by_namespace.get(name) or inv.workloads_by_namespace.get(name))
+        included = [s.key for s in ns_included.get(name, [])]
+        included += [f"k8up/kubestash in {name}"] if name in other else []
+        blocked = []
+        if name in planner.label_excluded_namespaces:
+            blocked.append(f"namespace carries velero.io/exclude-from-backup=true")
+        for s in schedules.values():
+            if not s.enabled and planner.namespace_included(s.ctx, name) is None:
+                blocked.append(f"schedule {s.key} is {'paused' if s.paused else 'not valid'}")
+        out.append(NamespaceCoverage(name, has_workloads, not config.excluded(name), tuple(included), tuple(blocked)))
+    return tuple(out)

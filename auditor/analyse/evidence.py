@@ -1,0 +1,226 @@
+"""Recovery points: proof, per volume, that a usable copy of its data exists, and when it was taken.
+
+Evidence, strongest first: per-volume records (the bucket's volumeinfo, PodVolumeBackups, DataUploads);
+then a Completed backup's aggregate counts (attempted == completed) for the volumes its spec captures;
+then snapshots and runs of other tools. A backup that should have captured a volume but cannot be
+shown to have done so is an *unproven attempt*: it never makes a volume ``protected``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from auditor.analyse.schedules import USABLE, backup_time
+from auditor.analyse.velero_plan import Capture
+from auditor.collect import records as r
+from auditor.collect.catalog import CatalogBackup, VeleroCatalog, VolumeInfo
+from auditor.collect.inventory import Inventory
+
+PVCKey = tuple[str, str]
+
+VOLUMEINFO_METHODS = {"CSISnapshot": "csi-snapshot", "NativeSnapshot": "native-snapshot",
+                      "PodVolumeBackup": "fs-backup"}
+MAX_BACKUPS_PER_SCHEDULE = 60  # how far back inference looks for one volume
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryPoint:
+    time: datetime
+    method: str  # csi-snapshot | native-snapshot | fs-backup | data-mover
+    tool: str  # velero | csi | k8up | kubestash
+    source: str  # the object that holds it, e.g. "Backup velero/daily-20261120020000"
+    evidence: str  # volumeinfo | podvolumebackup | dataupload | aggregate-counts | volumesnapshot | k8up | kubestash
+
+    def as_dict(self) -> dict[str, str]:
+        return {"time": _iso(self.time), "method": self.method, "tool": self.tool, "source": self.source,
+                "evidence": self.evidence}
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A backup that should have captured the volume and did not, or cannot be shown to have."""
+
+    time: datetime
+    source: str
+    outcome: str  # failed | skipped | unknown
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"time": _iso(self.time), "source": self.source, "outcome": self.outcome, "detail": self.detail}
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class _Record:
+    backup: str
+    outcome: str  # succeeded | failed | skipped
+    method: str
+    evidence: str
+    time: datetime | None
+    detail: str
+
+
+class EvidenceIndex:
+    """Per-volume records of every backup, indexed once by PVC."""
+
+    def __init__(self, inv: Inventory, catalog: VeleroCatalog | None) -> None:
+        self.inv = inv
+        self.catalog = catalog
+        self.backups: dict[str, r.Backup] = {b.meta.name: b for b in inv.backups}
+        self.catalog_only: list[r.Backup] = []
+        if catalog:
+            for name, cb in catalog.backups.items():
+                if name not in self.backups and cb.backup is not None:
+                    self.backups[name] = cb.backup
+                    self.catalog_only.append(cb.backup)
+        self.records: dict[PVCKey, list[_Record]] = defaultdict(list)
+        self.has_volume_info: set[str] = set()
+        self.has_pvbs: set[str] = set()
+        self.unreadable: dict[str, tuple[str, ...]] = {}
+        self._index()
+
+    def _catalog_backup(self, name: str) -> CatalogBackup | None:
+        return self.catalog.backups.get(name) if self.catalog else None
+
+    def _index(self) -> None:
+        claim_of = {}  # (pod ns, pod name, volume) -> claim
+        for pod in self.inv.pods:
+            for v in pod.volumes:
+                if v.claim_name:
+                    claim_of[(pod.meta.namespace, pod.meta.name, v.name)] = v.claim_name
+        if self.catalog:
+            for name, cb in self.catalog.backups.items():
+                if cb.unreadable:
+                    self.unreadable[name] = cb.unreadable
+                if cb.volume_info is not None:
+                    self.has_volume_info.add(name)
+                    for vi in cb.volume_info:
+                        self._add_volume_info(name, vi)
+                for pvb in cb.pod_volume_backups or ():
+                    self._add_pvb(pvb, name, claim_of)
+                if cb.pod_volume_backups is not None:
+                    self.has_pvbs.add(name)
+        for pvb in self.inv.pod_volume_backups:
+            if pvb.backup:
+                self.has_pvbs.add(pvb.backup)
+                self._add_pvb(pvb, pvb.backup, claim_of)
+        for du in self.inv.data_uploads:
+            if du.backup and du.source_pvc:
+                outcome = {"Completed": "succeeded", "Failed": "failed", "Canceled": "failed"}.get(du.phase or "")
+                if outcome:
+                    self.records[(du.source_namespace or "", du.source_pvc)].append(_Record(
+                        du.backup, outcome, "data-mover", "dataupload", None,
+                        f"DataUpload {du.meta.key} {du.phase}" + (f": {du.message}" if du.message else "")))
+
+    def _add_volume_info(self, backup: str, vi: VolumeInfo) -> None:
+        method = VOLUMEINFO_METHODS.get(vi.method or "", vi.method or "unknown")
+        if vi.data_moved:
+            method = "data-mover"
+        if vi.skipped:
+            outcome, detail = "skipped", f"skipped: {vi.skipped_reason or 'no reason recorded'}"
+        elif vi.result == "succeeded":
+            outcome, detail = "succeeded", "volumeinfo result succeeded"
+        elif vi.result == "failed":
+            outcome, detail = "failed", "volumeinfo result failed"
+        else:
+            outcome, detail = "skipped", f"volumeinfo result {vi.result!r}"
+        self.records[(vi.pvc_namespace, vi.pvc_name)].append(
+            _Record(backup, outcome, method, "volumeinfo", vi.started, detail))
+
+    def _add_pvb(self, pvb: r.PodVolumeBackup, backup: str, claim_of: dict[tuple[str | None, str | None, str | None], str]) -> None:
+        claim = pvb.pvc_name or claim_of.get((pvb.pod_namespace, pvb.pod_name, pvb.volume))
+        outcome = {"Completed": "succeeded", "Failed": "failed", "Canceled": "failed"}.get(pvb.phase or "")
+        if claim and outcome:
+            self.records[(pvb.pod_namespace or "", claim)].append(_Record(
+                backup, outcome, "fs-backup", "podvolumebackup", None,
+                f"PodVolumeBackup {pvb.meta.name} {pvb.phase}" + (f": {pvb.message}" if pvb.message else "")))
+
+    # --- per volume ----------------------------------------------------------------------------
+
+    def velero_points(self, key: PVCKey, candidates: list[tuple[r.Backup, Capture]],
+                      ) -> tuple[list[RecoveryPoint], list[Attempt]]:
+        """Proven recovery points and unproven attempts of one PVC across Velero backups.
+
+        ``candidates`` are backups (newest first) whose spec is predicted to capture the volume.
+        """
+        points: list[RecoveryPoint] = []
+        attempts: list[Attempt] = []
+        recorded: set[str] = set()
+        # volumeinfo is authoritative for its backup; PVB/DataUpload records complete it
+        for rec in sorted(self.records.get(key, ()), key=lambda x: x.evidence != "volumeinfo"):
+            backup = self.backups.get(rec.backup)
+            if backup is None or rec.backup in recorded and rec.evidence != "volumeinfo":
+                continue
+            when = rec.time or backup_time(backup)
+            if when is None:
+                continue
+            source = f"Backup {backup.meta.key}"
+            if rec.outcome == "succeeded" and backup.phase in USABLE:
+                points.append(RecoveryPoint(when, rec.method, "velero", source, rec.evidence))
+                recorded.add(rec.backup)
+            elif rec.outcome == "succeeded":
+                attempts.append(Attempt(when, source, "failed", f"backup is {backup.phase}: not restorable"))
+                recorded.add(rec.backup)
+            else:
+                attempts.append(Attempt(when, source, rec.outcome, rec.detail))
+                recorded.add(rec.backup)
+        newest = max((p.time for p in points), default=None)
+        for backup, capture in candidates:
+            when = backup_time(backup)
+            if when is None or (newest and when <= newest) or backup.meta.name in recorded:
+                continue
+            if backup.phase not in USABLE:
+                continue
+            source = f"Backup {backup.meta.key}"
+            if backup.meta.name in self.has_volume_info:
+                attempts.append(Attempt(when, source, "skipped", "the backup's volume info does not list it"))
+                continue
+            if backup.meta.name in self.unreadable:
+                attempts.append(Attempt(when, source, "unknown", "catalog files unreadable: "
+                                        + "; ".join(self.unreadable[backup.meta.name])[:300]))
+                continue
+            point = self._infer(backup, capture, when, source, attempts)
+            if point:
+                points.append(point)
+                break
+        return points, attempts
+
+    def _infer(self, b: r.Backup, capture: Capture, when: datetime, source: str,
+               attempts: list[Attempt]) -> RecoveryPoint | None:
+        """Aggregate counts are proof only for a Completed backup where every attempt completed."""
+        for method in capture.methods:
+            if method == "fs-backup":
+                if b.meta.name in self.has_pvbs:
+                    attempts.append(Attempt(when, source, "skipped", "no PodVolumeBackup of this backup is for it"))
+                else:
+                    attempts.append(Attempt(when, source, "unknown",
+                                            "no PodVolumeBackup or volume info shows its file-system backup"))
+                continue
+            counts = {
+                "csi-snapshot": (b.csi_snapshots_attempted, b.csi_snapshots_completed, 0),
+                "native-snapshot": (b.snapshots_attempted, b.snapshots_completed, 0),
+                "data-mover": (b.item_operations_attempted, b.item_operations_completed, b.item_operations_failed),
+            }.get(method)
+            if counts is None:
+                continue
+            attempted, completed, failed = counts
+            if b.phase == "Completed" and attempted > 0 and attempted == completed and not failed:
+                return RecoveryPoint(when, method, "velero", source, "aggregate-counts")
+            attempts.append(Attempt(when, source, "unknown", f"{method}: {completed} of {attempted} completed in a "
+                                    f"{b.phase} backup, and no per-volume record says which"))
+        return None
+
+
+def csi_points(inv: Inventory, key: PVCKey) -> list[RecoveryPoint]:
+    """Ready VolumeSnapshots taken outside Velero (Velero deletes its own after the backup)."""
+    out = []
+    for vs in inv.volume_snapshots_by_claim.get(key, ()):
+        if vs.ready and vs.created and "velero.io/backup-name" not in vs.meta.labels and not vs.meta.deleting:
+            out.append(RecoveryPoint(vs.created, "csi-snapshot", "csi", f"VolumeSnapshot {vs.meta.key}",
+                                     "volumesnapshot"))
+    return out

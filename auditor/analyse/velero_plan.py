@@ -1,0 +1,357 @@
+"""Which data path a Velero backup spec would use for one PVC, with Velero's exact rules.
+
+Order of decisions (docs:resource-filtering "VolumePolicy priority"): include/exclude filters →
+volume policy → file-system-backup annotations → ``snapshotVolumes``. References in comments are
+paths in vmware-tanzu/velero (see shared/reference/velero.md §2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from auditor.analyse.globs import includes_excludes
+from auditor.analyse.resource_policy import PolicyError, VolumePolicy, match_action, parse_policies, pvc_facts
+from auditor.analyse.velero_server import DEFAULT_TTL, VeleroServer
+from auditor.collect import records as r
+from auditor.collect.inventory import Inventory
+
+EXCLUDE_LABEL = "velero.io/exclude-from-backup"
+FSB_INCLUDE_ANNOTATION = "backup.velero.io/backup-volumes"
+FSB_EXCLUDE_ANNOTATION = "backup.velero.io/backup-volumes-excludes"
+PVC_CLASS_ANNOTATION = "velero.io/csi-volumesnapshot-class"
+BACKUP_CLASS_ANNOTATION_PREFIX = "velero.io/csi-volumesnapshot-class_"
+CLASS_LABEL = "velero.io/csi-volumesnapshot-class"
+DEFAULT_CLASS_ANNOTATION = "snapshot.storage.kubernetes.io/is-default-class"
+
+#: Pod volume types file-system backup never takes (podvolume ``shouldIncludeVolumeInBackup``).
+FSB_NEVER = frozenset({"hostPath", "secret", "configMap", "projected", "downwardAPI"})
+
+#: Native VolumeSnapshotter plugins and the volumes they recognise: in-tree type and CSI drivers.
+NATIVE_SNAPSHOTTERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "aws": (frozenset({"awsElasticBlockStore"}), frozenset({"ebs.csi.aws.com"})),
+    "gcp": (frozenset({"gcePersistentDisk"}), frozenset({"pd.csi.storage.gke.io"})),
+    "azure": (frozenset({"azureDisk"}), frozenset({"disk.csi.azure.com"})),
+    "vsphere": (frozenset({"vsphereVolume"}), frozenset({"csi.vsphere.vmware.com"})),
+}
+
+_ALIASES = {
+    "pod": "pods", "po": "pods", "pods": "pods",
+    "pvc": "persistentvolumeclaims", "persistentvolumeclaim": "persistentvolumeclaims",
+    "persistentvolumeclaims": "persistentvolumeclaims",
+    "pv": "persistentvolumes", "persistentvolume": "persistentvolumes", "persistentvolumes": "persistentvolumes",
+}
+
+
+def _norm(names: tuple[str, ...]) -> tuple[str, ...]:
+    out = []
+    for name in names:
+        base = name.lower().removesuffix(".v1").removesuffix(".core")
+        out.append(_ALIASES.get(base, base))
+    return tuple(out)
+
+
+def resource_included(spec: r.BackupSpec, plural: str) -> bool:
+    """Is a namespaced resource type (pods, persistentvolumeclaims) in the backup?"""
+    if spec.included_namespace_scoped or spec.excluded_namespace_scoped:
+        return includes_excludes(_norm(spec.included_namespace_scoped), _norm(spec.excluded_namespace_scoped), plural)
+    return includes_excludes(_norm(spec.included_resources), _norm(spec.excluded_resources), plural)
+
+
+def pv_included(spec: r.BackupSpec) -> bool:
+    """Is the PV item backed up? ``includeClusterResources: false`` or excluding PVs stops native snapshots."""
+    if spec.include_cluster_resources is False:
+        return False
+    if spec.included_cluster_scoped or spec.excluded_cluster_scoped:
+        return includes_excludes((), _norm(spec.excluded_cluster_scoped), "persistentvolumes")
+    return includes_excludes(_norm(spec.included_resources), _norm(spec.excluded_resources), "persistentvolumes")
+
+
+def includes_cluster_resources(spec: r.BackupSpec) -> bool:
+    """Does the backup carry cluster-scoped resources (CRDs, ClusterRoles, StorageClasses...)?"""
+    if spec.include_cluster_resources is not None:
+        return spec.include_cluster_resources
+    if spec.included_cluster_scoped:
+        return True
+    # nil: Velero includes cluster-scoped resources only when backing up all namespaces
+    return not spec.included_namespaces or "*" in spec.included_namespaces
+
+
+def selected(spec: r.BackupSpec, labels: dict[str, str]) -> bool:
+    """labelSelector / orLabelSelectors (ORed); no selector selects everything."""
+    if spec.label_selector is None and not spec.or_label_selectors:
+        return True
+    if spec.label_selector is not None and spec.label_selector.matches(labels):
+        return True
+    return any(s.matches(labels) for s in spec.or_label_selectors)
+
+
+def _csv(value: str | None) -> set[str]:
+    return {v.strip() for v in (value or "").split(",") if v.strip()}
+
+
+def fsb_legacy(pod: r.Pod, volume: str, default_fs: bool) -> bool:
+    """``shouldPerformFSBackupLegacy``: opt-in annotation, or opt-out minus the excludes annotation."""
+    if default_fs:
+        return volume not in _csv(pod.meta.annotations.get(FSB_EXCLUDE_ANNOTATION))
+    return volume in _csv(pod.meta.annotations.get(FSB_INCLUDE_ANNOTATION))
+
+
+@dataclass(frozen=True)
+class Capture:
+    """What one backup spec does with one PVC: in scope or not, and by which data paths."""
+
+    in_scope: bool
+    methods: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def captured(self) -> bool:
+        return bool(self.methods)
+
+
+@dataclass(frozen=True)
+class SpecContext:
+    """A backup spec plus where it runs: the Velero namespace and that server's settings."""
+
+    spec: r.BackupSpec
+    velero_namespace: str
+    server: VeleroServer | None
+    subject: str  # "schedule velero/daily" or "backup velero/x", for the reasons' sentences
+
+    @property
+    def default_fs(self) -> bool:
+        s = self.spec
+        if s.default_volumes_to_fs_backup is not None:
+            return s.default_volumes_to_fs_backup
+        if s.default_volumes_to_restic:
+            return True
+        return bool(self.server and self.server.default_fs_backup)
+
+    @property
+    def move_data(self) -> bool:
+        if self.spec.snapshot_move_data is not None:
+            return self.spec.snapshot_move_data
+        return bool(self.server and self.server.default_snapshot_move_data)
+
+    @property
+    def ttl(self) -> float:
+        if self.spec.ttl_seconds:
+            return self.spec.ttl_seconds
+        return self.server.default_ttl if self.server else DEFAULT_TTL
+
+
+class VeleroPlanner:
+    """Answers "what would this spec do with this PVC?" over one inventory, with cached lookups."""
+
+    def __init__(self, inv: Inventory) -> None:
+        self.inv = inv
+        self._policies: dict[tuple[str, str], tuple[tuple[VolumePolicy, ...], str | None]] = {}
+
+    @cached_property
+    def label_excluded_namespaces(self) -> frozenset[str]:
+        return frozenset(n.meta.name for n in self.inv.namespaces if n.meta.labels.get(EXCLUDE_LABEL) == "true")
+
+    def namespace_included(self, ctx: SpecContext, namespace: str) -> str | None:
+        """None when the namespace is in the spec's scope, else the reason it is not."""
+        if namespace in self.label_excluded_namespaces:
+            return f"namespace {namespace} carries {EXCLUDE_LABEL}=true"
+        if not includes_excludes(ctx.spec.included_namespaces, ctx.spec.excluded_namespaces, namespace):
+            return f"{ctx.subject} does not include namespace {namespace}"
+        return None
+
+    def policies(self, ctx: SpecContext) -> tuple[tuple[VolumePolicy, ...], str | None]:
+        name = ctx.spec.resource_policy
+        if not name:
+            return (), None
+        key = (ctx.velero_namespace, name)
+        if key not in self._policies:
+            cm = self.inv.config_map_by_key.get(key)
+            if cm is None:
+                result: tuple[tuple[VolumePolicy, ...], str | None] = (
+                    (), f"resource policy ConfigMap {ctx.velero_namespace}/{name} does not exist")
+            else:
+                try:
+                    result = (parse_policies(cm), None)
+                except PolicyError as exc:
+                    result = ((), str(exc))
+            self._policies[key] = result
+        return self._policies[key]
+
+    def pod_in_backup(self, ctx: SpecContext, pod: r.Pod) -> bool:
+        return (resource_included(ctx.spec, "pods") and pod.meta.labels.get(EXCLUDE_LABEL) != "true"
+                and not pod.meta.deleting and selected(ctx.spec, pod.meta.labels))
+
+    def capture(self, ctx: SpecContext, pvc: r.PersistentVolumeClaim) -> Capture:
+        ns, name = pvc.meta.namespace or "", pvc.meta.name
+        reasons = []
+        ns_reason = self.namespace_included(ctx, ns)
+        if ns_reason:
+            reasons.append(ns_reason)
+        if pvc.meta.labels.get(EXCLUDE_LABEL) == "true":
+            reasons.append(f"PVC carries {EXCLUDE_LABEL}=true")
+        if not resource_included(ctx.spec, "persistentvolumeclaims"):
+            reasons.append(f"{ctx.subject} excludes persistentvolumeclaims")
+        if pvc.meta.deleting:
+            reasons.append("PVC is being deleted")
+        pods = self.inv.pods_by_claim.get((ns, name), ())
+        if not reasons and not selected(ctx.spec, pvc.meta.labels):
+            # item_backupper: a selected pod pulls its PVCs in as additional items, selector not re-checked
+            if not any(self.pod_in_backup(ctx, p) for p in pods):
+                reasons.append(f"PVC labels do not match {ctx.subject}'s label selector and no selected pod mounts it")
+        if reasons:
+            return Capture(False, reasons=tuple(reasons))
+        return self._data_paths(ctx, pvc, pods)
+
+    def _data_paths(self, ctx: SpecContext, pvc: r.PersistentVolumeClaim, pods: tuple[r.Pod, ...]) -> Capture:
+        pv = self.inv.pv_by_name.get(pvc.volume_name or "")
+        if pvc.phase != "Bound" or pv is None:
+            state = pvc.phase or "unknown"
+            return Capture(True, reasons=(f"PVC is {state}, not bound to a volume: there is no data to back up",))
+        policies, policy_error = self.policies(ctx)
+        if policy_error:
+            return Capture(True, reasons=(f"{policy_error}: Velero fails {ctx.subject}'s backups validation",))
+        policy = match_action(policies, pvc_facts(pvc, pv))
+        server = ctx.server
+        methods: list[str] = []
+        reasons: list[str] = []
+
+        # File-system backup, driven by each pod that mounts the PVC (pkg/podvolume/backupper.go).
+        legacy_selected_by: list[str] = []
+        for pod in pods:
+            for vol in pod.volumes:
+                if vol.claim_name != pvc.meta.name:
+                    continue
+                legacy = fsb_legacy(pod, vol.name, ctx.default_fs)
+                if legacy:
+                    legacy_selected_by.append(pod.meta.name)
+                wants = policy.action == "fs-backup" if policy else legacy
+                if not wants:
+                    continue
+                problem = self._fsb_problem(ctx, pod, vol, pv)
+                if problem:
+                    reasons.append(problem)
+                elif "fs-backup" not in methods:
+                    methods.append("fs-backup")
+
+        # Snapshots (internal/volumehelper ShouldPerformSnapshot).
+        if policy is not None:
+            allowed = policy.action == "snapshot"
+            if policy.action == "skip":
+                reasons.append(f"volume policy #{policy.index + 1} of ConfigMap {ctx.velero_namespace}/"
+                               f"{ctx.spec.resource_policy} skips it")
+        elif legacy_selected_by:
+            allowed = False
+            if not methods:
+                mode = "opt-out mode (defaultVolumesToFsBackup)" if ctx.default_fs else \
+                    f"the {FSB_INCLUDE_ANNOTATION} annotation"
+                reasons.append(f"{mode} selects it for file-system backup through pod "
+                               f"{', '.join(sorted(set(legacy_selected_by)))}, which blocks a snapshot")
+        elif ctx.spec.snapshot_volumes is False:
+            allowed = False
+            reasons.append("snapshotVolumes is false and no file-system backup selects it")
+        else:
+            allowed = True
+        if allowed:
+            self._snapshot_paths(ctx, pvc, pv, methods, reasons)
+        if methods:
+            return Capture(True, methods=tuple(methods))
+        if not reasons:
+            reasons.append(f"no data path of {ctx.subject} captures it")
+        return Capture(True, reasons=tuple(dict.fromkeys(reasons)))
+
+    def _fsb_problem(self, ctx: SpecContext, pod: r.Pod, vol: r.PodVolume, pv: r.PersistentVolume) -> str | None:
+        server = ctx.server
+        label = f"pod {pod.meta.name}"
+        if not self.pod_in_backup(ctx, pod):
+            return f"{label} is not in {ctx.subject}'s scope, and file-system backup runs only for backed-up pods"
+        if pod.phase != "Running" or not pod.node_name:
+            return f"{label} is {pod.phase or 'not running'}: file-system backup skips it"
+        if pv.source.type == "hostPath":
+            return f"its volume {pv.meta.name} is a hostPath volume: file-system backup skips hostPath volumes"
+        if vol.name in pod.block_devices or pv.volume_mode == "Block":
+            return "it is a block-mode volume: file-system backup cannot read it"
+        if vol.name not in pod.mounted:
+            return f"no container of {label} mounts it: file-system backup skips unmounted volumes"
+        if server is None or server.node_agent is None:
+            return "no node-agent DaemonSet runs: file-system backup is impossible"
+        if pod.node_name not in server.node_agent_nodes:
+            return f"node-agent is not running on node {pod.node_name}: file-system backup of {label} fails"
+        if server.uploader_type == "restic":
+            return "the Velero server's uploader type is restic, which Velero 1.17+ refuses"
+        return None
+
+    def _snapshot_paths(self, ctx: SpecContext, pvc: r.PersistentVolumeClaim, pv: r.PersistentVolume,
+                        methods: list[str], reasons: list[str]) -> None:
+        server = ctx.server
+        csi_enabled = bool(server and server.csi_enabled)
+        if pv.source.type == "csi" and csi_enabled:
+            # pkg/backup/actions/csi/pvc_action.go; native snapshots are skipped for CSI PVs when EnableCSI is on
+            problem = self._csi_problem(ctx, pvc, pv)
+            if problem:
+                reasons.append(problem)
+            elif ctx.move_data:
+                if server and server.node_agent_nodes:
+                    methods.append("data-mover")
+                else:
+                    reasons.append("snapshot data movement needs a running node-agent, and none runs")
+            else:
+                methods.append("csi-snapshot")
+            return
+        if pv.source.type == "csi" and not csi_enabled:
+            reasons.append("the Velero server does not run with --features=EnableCSI, so CSI snapshots are skipped")
+        if not pv_included(ctx.spec):
+            reasons.append(f"{ctx.subject} excludes persistentvolumes, so no native snapshot is taken")
+            return
+        provider = self._native_snapshotter(ctx, pv)
+        if provider:
+            methods.append("native-snapshot")
+        elif pv.source.type != "csi":
+            reasons.append(f"no VolumeSnapshotLocation has a snapshotter for a {pv.source.type} volume")
+
+    def _csi_problem(self, ctx: SpecContext, pvc: r.PersistentVolumeClaim, pv: r.PersistentVolume) -> str | None:
+        if not pvc.storage_class:
+            return "PVC has no storageClassName: Velero's CSI snapshot fails"
+        sc = self.inv.storage_class_by_name.get(pvc.storage_class)
+        if sc is None:
+            return f"StorageClass {pvc.storage_class} does not exist: Velero's CSI snapshot fails"
+        _, problem = resolve_snapshot_class(self.inv, pvc, ctx.spec.annotations, sc.provisioner)
+        return problem
+
+    def _native_snapshotter(self, ctx: SpecContext, pv: r.PersistentVolume) -> str | None:
+        locations = [v for v in self.inv.vsls if v.meta.namespace == ctx.velero_namespace
+                     and (not ctx.spec.volume_snapshot_locations
+                          or v.meta.name in ctx.spec.volume_snapshot_locations)]
+        for vsl in locations:
+            known = NATIVE_SNAPSHOTTERS.get((vsl.provider or "").removeprefix("velero.io/"))
+            if known and (pv.source.type in known[0] or pv.source.csi_driver in known[1]):
+                return vsl.provider
+        return None
+
+
+def resolve_snapshot_class(inv: Inventory, pvc: r.PersistentVolumeClaim, backup_annotations: dict[str, str],
+                           driver: str) -> tuple[r.VolumeSnapshotClass | None, str | None]:
+    """Velero's VolumeSnapshotClass choice (pkg/util/csi/volume_snapshot.go GetVolumeSnapshotClass):
+    PVC annotation, Backup annotation per driver, the labelled class, the default class, the only class."""
+    by_name = {c.meta.name: c for c in inv.volume_snapshot_classes}
+    for source, name in (("PVC annotation", pvc.meta.annotations.get(PVC_CLASS_ANNOTATION)),
+                         ("backup annotation", backup_annotations.get(BACKUP_CLASS_ANNOTATION_PREFIX + driver))):
+        if name:
+            cls = by_name.get(name)
+            if cls is None:
+                return None, f"VolumeSnapshotClass {name} named by the {source} does not exist"
+            return cls, None
+    candidates = inv.snapshot_classes_by_driver.get(driver, ())
+    labelled = [c for c in candidates if c.meta.labels.get(CLASS_LABEL) == "true"]
+    if len(labelled) == 1:
+        return labelled[0], None
+    if len(labelled) > 1:
+        return None, f"several VolumeSnapshotClasses for {driver} carry the {CLASS_LABEL} label"
+    defaults = [c for c in candidates if c.meta.annotations.get(DEFAULT_CLASS_ANNOTATION) == "true"]
+    if len(defaults) == 1:
+        return defaults[0], None
+    if len(candidates) == 1:
+        return candidates[0], None
+    if not candidates:
+        return None, f"no VolumeSnapshotClass exists for driver {driver}: the CSI snapshot fails"
+    return None, f"no VolumeSnapshotClass for driver {driver} is labelled or default: the CSI snapshot fails"

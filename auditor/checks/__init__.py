@@ -1,0 +1,9 @@
+"""Checks: one small registered function per rule of the catalog in ``rules/``.
+
+Importing this package registers every check (the modules below import ``register``).
+"""
+
+from auditor.checks import coverage, freshness  # noqa: F401  (registration on import)
+from auditor.checks.registry import CHECKS, Finding, evaluate, load_catalog
+
+__all__ = ["CHECKS", "Finding", "evaluate", "load_catalog"]

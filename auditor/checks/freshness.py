@@ -1,0 +1,131 @@
+"""Freshness rules: recovery points within the RPO, and schedules that run, succeed and keep long enough."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.analyse.schedules import IN_FLIGHT, backup_time
+from auditor.checks.registry import CheckContext, Finding, register
+from auditor.durations import format_duration
+
+
+def _time(t):  # type: ignore[no-untyped-def]
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+@register("FRS-001")
+def rpo_exceeded(ctx: CheckContext) -> Iterator[Finding]:
+    as_of = ctx.analysis.as_of
+    for v in ctx.analysis.volumes:
+        if not v.audited or v.status != "stale":
+            continue
+        rpo = format_duration(v.policy.rpo)
+        if v.newest:
+            age = format_duration((as_of - v.newest.time).total_seconds())
+            message = f"PVC {v.key}: newest recovery point is {age} old, beyond its RPO of {rpo}"
+        else:
+            message = f"PVC {v.key} has no recovery point although {', '.join(v.covered_by)} covers it (RPO {rpo})"
+        yield ctx.finding("PersistentVolumeClaim", v.namespace, v.pvc, message, policy=v.policy.name,
+                          rpo_seconds=v.policy.rpo, last_success=_time(v.last_success),
+                          covered_by=list(v.covered_by))
+
+
+@register("FRS-002")
+def latest_failed(ctx: CheckContext) -> Iterator[Finding]:
+    for s in ctx.analysis.schedules.values():
+        b = s.latest_terminal
+        if b is not None and b.phase in ("Failed", "FailedValidation"):
+            detail = b.failure_reason or "; ".join(b.validation_errors) or "no reason recorded"
+            yield ctx.finding("Backup", b.meta.namespace, b.meta.name,
+                              f"latest backup of schedule {s.key} is {b.phase}: {detail}", schedule=s.key,
+                              phase=b.phase, created=_time(b.meta.created))
+
+
+@register("FRS-003")
+def latest_partially_failed(ctx: CheckContext) -> Iterator[Finding]:
+    failed_items: dict[str, list[str]] = {}
+    for v in ctx.analysis.volumes:
+        for a in v.attempts:
+            if a.outcome == "failed" and a.source.startswith("Backup "):
+                failed_items.setdefault(a.source.removeprefix("Backup "), []).append(f"{v.key}: {a.detail}")
+    for s in ctx.analysis.schedules.values():
+        b = s.latest_terminal
+        if b is None or b.phase not in ("PartiallyFailed", "Completed"):
+            continue
+        items = failed_items.get(b.meta.key, [])
+        if b.phase == "PartiallyFailed" or items:
+            yield ctx.finding("Backup", b.meta.namespace, b.meta.name,
+                              f"latest backup of schedule {s.key} is {b.phase}"
+                              + (f" and {len(items)} volume item(s) failed" if items else ""),
+                              schedule=s.key, phase=b.phase, errors=b.errors, failed_volumes=items[:20])
+
+
+@register("FRS-004")
+def schedule_paused(ctx: CheckContext) -> Iterator[Finding]:
+    for s in ctx.analysis.schedules.values():
+        if s.paused:
+            yield ctx.finding("Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
+                              f"schedule {s.key} is paused: it creates no backups and covers nothing",
+                              cron=s.schedule.cron)
+
+
+@register("FRS-005")
+def missed_runs(ctx: CheckContext) -> Iterator[Finding]:
+    threshold = int(ctx.params.get("missed_intervals", 2))
+    as_of = ctx.analysis.as_of
+    for s in ctx.analysis.schedules.values():
+        if not s.enabled:
+            continue
+        missed = s.missed_runs(as_of)
+        if missed >= threshold:
+            latest = s.latest
+            since = _time(latest.meta.created) if latest else None
+            yield ctx.finding("Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
+                              f"schedule {s.key} ({s.schedule.cron}) created no backup for {missed}+ runs"
+                              + (f" (last one {since})" if since else " (never)"),
+                              cron=s.schedule.cron, last_backup_created=since,
+                              expected_interval_seconds=s.interval(as_of))
+
+
+@register("FRS-006")
+def backup_stuck(ctx: CheckContext) -> Iterator[Finding]:
+    limit = float(ctx.params.get("limit_seconds", ctx.analysis.config.stuck_backup_after))
+    as_of = ctx.analysis.as_of
+    for b in ctx.analysis.evidence.backups.values():
+        if (b.phase or "") not in IN_FLIGHT:
+            continue
+        since = backup_time(b)
+        if since is not None and (as_of - since).total_seconds() > limit:
+            age = format_duration((as_of - since).total_seconds())
+            yield ctx.finding("Backup", b.meta.namespace, b.meta.name,
+                              f"backup {b.meta.key} has been {b.phase or 'New'} for {age} (limit "
+                              f"{format_duration(limit)})", phase=b.phase or "New", since=_time(since),
+                              schedule=b.schedule)
+
+
+@register("FRS-007")
+def ttl_too_short(ctx: CheckContext) -> Iterator[Finding]:
+    needed: dict[str, tuple[float, str]] = {}
+    for v in ctx.analysis.volumes:
+        if not v.audited:
+            continue
+        for key in v.covered_by:
+            if key in ctx.analysis.schedules and v.policy.retention > needed.get(key, (0.0, ""))[0]:
+                needed[key] = (v.policy.retention, v.policy.name)
+    for key, (retention, policy) in sorted(needed.items()):
+        s = ctx.analysis.schedules[key]
+        if s.ctx.ttl < retention:
+            yield ctx.finding("Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
+                              f"schedule {s.key} keeps backups {format_duration(s.ctx.ttl)}, shorter than the "
+                              f"retention of {format_duration(retention)} required by policy {policy}",
+                              ttl_seconds=s.ctx.ttl, retention_seconds=retention, policy=policy)
+
+
+@register("FRS-008")
+def schedule_invalid(ctx: CheckContext) -> Iterator[Finding]:
+    for s in ctx.analysis.schedules.values():
+        if s.failed_validation or (s.cron_error and not s.paused):
+            errors = list(s.schedule.validation_errors) or [s.cron_error or ""]
+            yield ctx.finding("Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
+                              f"schedule {s.key} is invalid ({'; '.join(errors)}): Velero will not run it",
+                              phase=s.schedule.phase, validation_errors=errors)

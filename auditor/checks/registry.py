@@ -1,0 +1,129 @@
+"""The rule catalog (data, in ``rules/``) and the registry of checks that evaluate it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from auditor.analyse.coverage import ClusterAnalysis
+from auditor.errors import RuleLoadError
+
+log = logging.getLogger(__name__)
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+class Rule(BaseModel):
+    """One rule file. IDs are stable: a rule is never renamed, only deprecated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[A-Z]{3}-\d{3}$")
+    title: str
+    severity: str = Field(pattern="^(critical|high|medium|low|info)$")
+    category: str
+    description: str
+    rationale: str
+    remediation: str
+    subject: str  # the kind of object a finding names
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    frameworks: dict[str, list[str]] = Field(default_factory=dict)
+    references: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    severity: str
+    cluster: str
+    kind: str
+    namespace: str | None
+    name: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    status: str = "open"  # open | excepted
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule_id": self.rule_id, "severity": self.severity, "status": self.status, "cluster": self.cluster,
+                "kind": self.kind, "namespace": self.namespace, "name": self.name, "message": self.message,
+                "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check sees: one cluster's analysis, its rule and the rule's parameters."""
+
+    analysis: ClusterAnalysis
+    rule: Rule
+    params: dict[str, Any]
+
+    def finding(self, kind: str, namespace: str | None, name: str, message: str, **evidence: Any) -> Finding:
+        return Finding(self.rule.id, self.rule.severity, self.analysis.inventory.cluster, kind, namespace, name,
+                       message, evidence)
+
+
+CheckFn = Callable[[CheckContext], Iterable[Finding]]
+CHECKS: dict[str, CheckFn] = {}
+
+
+def register(rule_id: str) -> Callable[[CheckFn], CheckFn]:
+    def wrap(fn: CheckFn) -> CheckFn:
+        if rule_id in CHECKS:
+            raise RuleLoadError(f"two checks registered for {rule_id}")
+        CHECKS[rule_id] = fn
+        return fn
+    return wrap
+
+
+def catalog_dir() -> Path:
+    """``rules/`` of a source checkout, or the copy shipped inside the wheel."""
+    source = Path(__file__).resolve().parents[2] / "rules"
+    if source.is_dir():
+        return source
+    return Path(str(resources.files("auditor") / "_catalog" / "rules"))
+
+
+@lru_cache(maxsize=4)
+def load_catalog(directory: Path | None = None) -> tuple[Rule, ...]:
+    directory = directory or catalog_dir()
+    rules = []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            rules.append(Rule.model_validate(yaml.safe_load(path.read_text())))
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise RuleLoadError(f"{path}: {exc}") from None
+        if rules[-1].id != path.stem:
+            raise RuleLoadError(f"{path}: file name must be the rule id {rules[-1].id}")
+    missing = [r.id for r in rules if r.id not in CHECKS]
+    if missing:
+        raise RuleLoadError(f"rules without a registered check: {', '.join(missing)}")
+    return tuple(rules)
+
+
+def evaluate(analysis: ClusterAnalysis, rules: Iterable[Rule],
+             overrides: dict[str, dict[str, Any]] | None = None) -> list[Finding]:
+    """Every rule on one cluster. A check that crashes yields an error finding, never silence."""
+    findings: list[Finding] = []
+    for rule in rules:
+        params = {**rule.parameters, **(overrides or {}).get(rule.id, {})}
+        ctx = CheckContext(analysis, rule, params)
+        try:
+            findings.extend(_sorted(CHECKS[rule.id](ctx)))
+        except Exception as exc:  # noqa: BLE001 - recorded as a finding, the run goes on
+            log.exception("check %s failed", rule.id)
+            findings.append(Finding(rule.id, "info", analysis.inventory.cluster, "Check", None, rule.id,
+                                    f"the check failed and could not be evaluated: {type(exc).__name__}: {exc}",
+                                    {}, "error"))
+    return findings
+
+
+def _sorted(findings: Iterable[Finding]) -> Iterator[Finding]:
+    return iter(sorted(findings, key=lambda f: (f.namespace or "", f.kind, f.name, f.message)))

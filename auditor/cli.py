@@ -1,0 +1,210 @@
+"""The ``auditor`` command. The only place where errors become one-line messages and exit codes.
+
+Exit codes: 0 ok, 1 runtime error (a cluster unreachable, an API failure), 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from auditor import __version__
+from auditor.collect.fields import parse_time
+from auditor.config import load_config
+from auditor.errors import AuditorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    debug = False
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Typed errors become one line on stderr; anything else too, with the traceback only under --debug."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AuditorError as exc:
+            if _State.debug:
+                traceback.print_exc()
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as exc:  # noqa: BLE001 - the edge: never a bare traceback for users
+            if _State.debug:
+                traceback.print_exc()
+            _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise click.BadParameter(f"not an RFC 3339 time: {value!r} (e.g. 2026-11-20T12:00:00Z)") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "AUDITOR"})
+@click.option("--debug", is_flag=True, help="Verbose logs and tracebacks on errors.")
+@click.version_option(__version__, prog_name="backup-auditor")
+def main(debug: bool) -> None:
+    """backup-auditor: the truth about your Kubernetes backups."""
+    _State.debug = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def source_options(fn: F) -> F:
+    """Where the inventory comes from and how it is judged: shared by scan, explain and report."""
+    options = [
+        click.option("--snapshot", "snapshots", multiple=True, type=click.Path(path_type=Path),
+                     help="Read a dump directory instead of a live cluster (repeatable)."),
+        click.option("--cluster-name", help="Cluster name for a single --snapshot (default: the directory's)."),
+        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file."),
+        click.option("--context", "contexts", multiple=True, help="Kubeconfig context to scan (repeatable)."),
+        click.option("--all-contexts", is_flag=True, help="Scan every context of the kubeconfig."),
+        click.option("--in-cluster", is_flag=True, help="Use the pod's service account."),
+        click.option("--velero-catalog", "catalogs", multiple=True,
+                     help="Local copy of a BackupStorageLocation prefix: DIR, or CLUSTER=DIR (repeatable)."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Audit policy (RPO, retention, exclusions): YAML."),
+        click.option("--as-of", help="Judge at this RFC 3339 time instead of now."),
+        click.option("--demo", is_flag=True, help="Use the embedded demo cluster (no cluster, no network)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def build_options(snapshots: tuple[Path, ...], cluster_name: str | None, kubeconfig: str | None,
+                  contexts: tuple[str, ...], all_contexts: bool, in_cluster: bool, catalogs: tuple[str, ...],
+                  config_path: Path | None, as_of: str | None, demo: bool) -> Any:
+    from auditor.pipeline import ScanOptions
+
+    if demo:
+        from auditor import demo as demo_data
+
+        snapshots = (demo_data.CLUSTER_DIR,)
+        cluster_name = cluster_name or demo_data.CLUSTER_NAME
+        catalogs = catalogs or (str(demo_data.CATALOG_DIR),)
+        config_path = config_path or demo_data.CONFIG_FILE
+        as_of = as_of or demo_data.demo_as_of().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ScanOptions(snapshots=snapshots, cluster_name=cluster_name, kubeconfig=kubeconfig, contexts=contexts,
+                       all_contexts=all_contexts, in_cluster=in_cluster, catalogs=catalogs,
+                       config=load_config(config_path), as_of=_as_of(as_of))
+
+
+def _progress() -> Any:
+    """A live line on stderr for long live scans, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    status = console.status("scanning…")
+    status.start()
+
+    def update(resource: str, count: int) -> None:
+        status.update(f"reading {resource}: {count} objects")
+
+    update.stop = status.stop  # type: ignore[attr-defined]
+    return update
+
+
+def emit(result: Any, output: str) -> None:
+    from auditor.output.document import build_document
+
+    if output == "json":
+        sys.stdout.buffer.write(orjson.dumps(build_document(result), option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        return
+    from rich.console import Console
+
+    from auditor.output.table import render
+
+    render(result, Console(highlight=False))
+
+
+@main.command()
+@source_options
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def scan(output: str, **kwargs: Any) -> None:
+    """Scan clusters (live or dumps) and report every volume's protection."""
+    from auditor.pipeline import run_scan
+
+    options = build_options(**kwargs)
+    progress = _progress() if options.live else None
+    try:
+        result = run_scan(options, progress)
+    finally:
+        if progress:
+            progress.stop()
+    emit(result, output)
+    if any(c.error for c in result.clusters):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def demo(output: str) -> None:
+    """Run the main job on the embedded demo cluster (no cluster, no network)."""
+    from auditor.pipeline import run_scan
+
+    options = build_options((), None, None, (), False, False, (), None, None, True)
+    emit(run_scan(options), output)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--kubeconfig", type=click.Path(dir_okay=False))
+@click.option("--context", help="Kubeconfig context (default: the current one).")
+@click.option("--in-cluster", is_flag=True)
+@click.option("--velero-namespace", help="Backup namespace whose ConfigMaps to keep (default: detected).")
+@handle_errors
+def snapshot(directory: Path, kubeconfig: str | None, context: str | None, in_cluster: bool,
+             velero_namespace: str | None) -> None:
+    """Write a live cluster's objects as a dump DIRECTORY (secret values removed)."""
+    from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
+    from auditor.collect.live import LiveSource
+    from auditor.collect.writer import SnapshotWriter
+
+    target = in_cluster_target("in-cluster") if in_cluster else \
+        kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
+    writer = SnapshotWriter(directory)
+    inventory = LiveSource(target.api_client, target.name, backup_namespace=velero_namespace).collect(writer)
+    files = writer.finish(inventory)
+    click.echo(f"wrote {len(files)} files to {directory} (cluster {inventory.cluster}, "
+               f"{'complete' if inventory.complete else 'INCOMPLETE: ' + str(len(inventory.gaps)) + ' gaps'})")
+
+
+@main.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"backup-auditor {__version__}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

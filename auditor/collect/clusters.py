@@ -1,0 +1,57 @@
+"""Which clusters to scan: kubeconfig contexts or the in-cluster service account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.errors import ClusterAccessError, ConfigError
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    name: str
+    api_client: Any
+
+
+def kubeconfig_targets(kubeconfig: str | None, contexts: tuple[str, ...], all_contexts: bool) -> list[ClusterTarget]:
+    """One API client per requested context (the current context when none is named)."""
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        available, current = config.list_kube_config_contexts(config_file=kubeconfig)
+    except (ConfigException, OSError) as exc:
+        raise ConfigError(f"kubeconfig {kubeconfig or '~/.kube/config'}: {exc}") from None
+    names = [c["name"] for c in available]
+    if all_contexts:
+        wanted = names
+    elif contexts:
+        missing = [c for c in contexts if c not in names]
+        if missing:
+            raise ConfigError(f"kubeconfig has no context {', '.join(missing)} (it has: {', '.join(names)})")
+        wanted = list(contexts)
+    else:
+        if not current:
+            raise ConfigError("kubeconfig has no current context; pass --context or --all-contexts")
+        wanted = [current["name"]]
+    targets = []
+    for name in wanted:
+        try:
+            client = config.new_client_from_config(config_file=kubeconfig, context=name)
+        except (ConfigException, OSError) as exc:
+            raise ClusterAccessError(f"context {name}: {exc}") from None
+        targets.append(ClusterTarget(name, client))
+    return targets
+
+
+def in_cluster_target(name: str) -> ClusterTarget:
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    configuration = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=configuration)
+    except ConfigException as exc:
+        raise ConfigError(f"not running inside a cluster: {exc}") from None
+    return ClusterTarget(name, client.ApiClient(configuration))

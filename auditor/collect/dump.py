@@ -1,0 +1,120 @@
+"""Read a dump directory: files exactly as ``kubectl get ... -o json|yaml`` prints them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from auditor.collect.fields import FieldReader
+from auditor.collect.inventory import Gap, Inventory, InventoryBuilder
+from auditor.collect.kinds import BY_GROUP_KIND, group_of
+from auditor.errors import InputError
+
+SUFFIXES = (".json", ".yaml", ".yml")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def dump_files(root: Path) -> list[Path]:
+    """Every dump file under ``root``, in a stable order."""
+    if not root.is_dir():
+        raise InputError("not a directory", file=str(root))
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        found.extend(Path(dirpath, n) for n in sorted(filenames) if n.endswith(SUFFIXES))
+    return found
+
+
+def read_documents(path: Path) -> Iterator[Any]:
+    """The top-level documents of one file (a JSON value, or each YAML document)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    if path.suffix == ".json":
+        try:
+            yield orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON: {exc}", file=str(path)) from None
+        return
+    try:
+        docs = list(yaml.load_all(data, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"invalid YAML{where}: {problem}", file=str(path)) from None
+    yield from (d for d in docs if d is not None)
+
+
+def iter_objects(path: Path) -> Iterator[tuple[str, Any]]:
+    """(location, object) pairs of a file, unpacking ``List`` documents; location names file and item."""
+    for doc_index, doc in enumerate(read_documents(path)):
+        where = str(path) if doc_index == 0 else f"{path} (document {doc_index + 1})"
+        if not isinstance(doc, dict):
+            raise InputError(f"expected an object or a List, got {type(doc).__name__}", file=where)
+        kind = doc.get("kind")
+        if isinstance(kind, str) and kind.endswith("List") and "items" in doc:
+            items = doc["items"]
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                raise InputError(f"expected a list, got {type(items).__name__}", file=where, field="items")
+            for i, item in enumerate(items):
+                yield f"{where} items[{i}]", item
+        else:
+            yield where, doc
+
+
+def add_object(builder: InventoryBuilder, raw: Any, where: str) -> None:
+    """Slim one raw object into the builder; unknown kinds are counted, never fatal."""
+    if not isinstance(raw, dict):
+        raise InputError(f"expected an object, got {type(raw).__name__}", file=where)
+    api_version, kind = raw.get("apiVersion"), raw.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        reader = FieldReader(raw, where)  # names the object if it can
+        raise reader.error("apiVersion" if not isinstance(api_version, str) else "kind", "required field is missing")
+    resource = BY_GROUP_KIND.get((group_of(api_version), kind))
+    if resource is None:
+        builder.unknown_kinds[f"{api_version}/{kind}"] += 1
+        return
+    builder.add(resource.field, resource.slim(FieldReader(raw, where)))
+
+
+def read_dump(root: Path, cluster: str | None = None) -> Inventory:
+    """The inventory of a dump directory; the cluster is named after the directory unless told."""
+    root = Path(root)
+    files = dump_files(root)
+    manifest = _read_manifest(root / MANIFEST)
+    name = cluster or manifest.get("cluster") or root.resolve().name
+    builder = InventoryBuilder(str(name), f"snapshot:{root}")
+    builder.server_version = manifest.get("server_version")
+    for g in manifest.get("gaps", []):
+        builder.gap(g)
+    for path in files:
+        if path.name.startswith("."):
+            continue
+        for where, raw in iter_objects(path):
+            add_object(builder, raw, where)
+    return builder.build()
+
+
+MANIFEST = ".auditor-snapshot.json"
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """A dump written by ``auditor snapshot`` carries the live scan's cluster name, gaps and server version."""
+    if not path.is_file():
+        return {}
+    try:
+        data = orjson.loads(path.read_bytes())
+        gaps = [Gap(resource=g["resource"], reason=g["reason"], message=g["message"], namespace=g.get("namespace"))
+                for g in data.get("gaps", [])]
+        return {"cluster": data.get("cluster"), "server_version": data.get("server_version"), "gaps": gaps}
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"invalid snapshot manifest: {exc}", file=str(path)) from None

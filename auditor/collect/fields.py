@@ -1,0 +1,186 @@
+"""Typed, path-aware reads of raw Kubernetes objects.
+
+Every record in the inventory is built through :class:`FieldReader`, so a malformed object
+(a string where a list belongs, a missing name) becomes an :class:`InputError` that names the
+file, the object and the field, never a ``KeyError`` traceback.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from auditor.errors import InputError
+
+JSON = dict[str, Any]
+
+
+@lru_cache(maxsize=512)
+def _split(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp as Kubernetes writes it (``2026-11-20T12:00:00Z``)."""
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+class FieldReader:
+    """Reads fields of one raw object by dotted path, checking types as it goes."""
+
+    __slots__ = ("file", "obj", "raw")
+
+    def __init__(self, raw: Any, file: str | None = None) -> None:
+        self.file = file
+        if not isinstance(raw, dict):
+            raise InputError(f"expected an object, got {type(raw).__name__}", file=file)
+        self.raw: JSON = raw
+        meta = raw.get("metadata")
+        if not isinstance(meta, dict):
+            raise InputError("object has no metadata", file=file, obj=_describe(raw), field="metadata")
+        name = meta.get("name")
+        if not isinstance(name, str) or not name:
+            raise InputError("object has no name", file=file, obj=_describe(raw), field="metadata.name")
+        self.obj = _describe(raw)
+
+    def error(self, path: str, message: str) -> InputError:
+        return InputError(message, file=self.file, obj=self.obj, field=path)
+
+    def get(self, path: str) -> Any:
+        node: Any = self.raw
+        walked = []
+        for key in _split(path):
+            if node is None:
+                return None
+            if not isinstance(node, dict):
+                raise self.error(".".join(walked), f"expected an object, got {type(node).__name__}")
+            node = node.get(key)
+            walked.append(key)
+        return node
+
+    def str(self, path: str, default: str | None = None) -> str | None:
+        value = self.get(path)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(path, f"expected a string, got {type(value).__name__}")
+        return str(value)
+
+    def req_str(self, path: str) -> str:
+        value = self.str(path)
+        if value is None:
+            raise self.error(path, "required field is missing")
+        return value
+
+    def bool(self, path: str) -> bool | None:
+        value = self.get(path)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise self.error(path, f"expected a boolean, got {value!r:.40}")
+
+    def int(self, path: str, default: int | None = None) -> int | None:
+        value = self.get(path)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.lstrip("-").isdigit():
+                return int(value)
+            raise self.error(path, f"expected an integer, got {value!r:.40}")
+        return value
+
+    def list(self, path: str) -> list[Any]:
+        value = self.get(path)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.error(path, f"expected a list, got {type(value).__name__}")
+        return value
+
+    def dict(self, path: str) -> JSON:
+        value = self.get(path)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.error(path, f"expected an object, got {type(value).__name__}")
+        return value
+
+    def strs(self, path: str) -> tuple[str, ...]:
+        items = self.list(path)
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise self.error(f"{path}[{i}]", f"expected a string, got {type(item).__name__}")
+        return tuple(items)
+
+    def str_map(self, path: str) -> dict[str, str]:
+        value = self.dict(path)
+        for key, item in value.items():
+            if not isinstance(item, str):
+                if isinstance(item, bool | int | float):
+                    return {k: _scalar(v) for k, v in value.items()}
+                raise self.error(f"{path}.{key}", f"expected a string, got {type(item).__name__}")
+        return value
+
+    def time(self, path: str) -> datetime | None:
+        value = self.get(path)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self.error(path, f"expected an RFC 3339 timestamp, got {type(value).__name__}")
+        try:
+            return parse_time(value)
+        except ValueError:
+            raise self.error(path, f"not an RFC 3339 timestamp: {value!r:.40}") from None
+
+    def sub(self, value: Any, path: str) -> SubReader:
+        """A reader over a nested object (a list item), reporting errors with the full path."""
+        if not isinstance(value, dict):
+            raise self.error(path, f"expected an object, got {type(value).__name__}")
+        return SubReader(self, value, path)
+
+    # common metadata
+    @property
+    def name(self) -> str:
+        return self.raw["metadata"]["name"]  # type: ignore[no-any-return]
+
+    @property
+    def namespace(self) -> str | None:
+        return self.str("metadata.namespace")
+
+
+class SubReader(FieldReader):
+    """A reader over a nested object that reports the parent's object and the full field path."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, parent: FieldReader, raw: JSON, prefix: str) -> None:  # noqa: D107
+        self.file = parent.file
+        self.obj = parent.obj
+        self.raw = raw
+        self.prefix = prefix
+
+    def error(self, path: str, message: str) -> InputError:
+        return InputError(message, file=self.file, obj=self.obj, field=f"{self.prefix}.{path}" if path else self.prefix)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _describe(raw: JSON) -> str:
+    kind = raw.get("kind") if isinstance(raw.get("kind"), str) else "object"
+    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    name = meta.get("name") if isinstance(meta.get("name"), str) else "<no name>"
+    ns = meta.get("namespace") if isinstance(meta.get("namespace"), str) else None
+    return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"

@@ -1,0 +1,226 @@
+"""The inventory: one immutable, typed snapshot of one cluster, with indexes built once on demand."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from auditor.collect import records as r
+from auditor.collect.kinds import KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Something the scan tried to read and could not (or a group the cluster does not serve).
+
+    ``reason`` is ``forbidden``, ``error``, ``not-found`` or ``not-served``. Only the last one leaves the
+    scan complete: the cluster has no such objects, so nothing is hidden from the verdicts.
+    """
+
+    resource: str
+    reason: str
+    message: str
+    namespace: str | None = None
+
+    @property
+    def hides_data(self) -> bool:
+        return self.reason != "not-served"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"resource": self.resource, "namespace": self.namespace, "reason": self.reason,
+                "message": self.message}
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything the analysis knows about one cluster. Built by sources, never mutated."""
+
+    cluster: str
+    source: str
+    collected_at: datetime | None = None
+    server_version: str | None = None
+    gaps: tuple[Gap, ...] = ()
+    unknown_kinds: dict[str, int] = field(default_factory=dict)
+    backup_namespaces: tuple[str, ...] = ()
+    namespaces: tuple[r.Namespace, ...] = ()
+    nodes: tuple[r.Node, ...] = ()
+    pvs: tuple[r.PersistentVolume, ...] = ()
+    pvcs: tuple[r.PersistentVolumeClaim, ...] = ()
+    pods: tuple[r.Pod, ...] = ()
+    workloads: tuple[r.Workload, ...] = ()
+    storage_classes: tuple[r.StorageClass, ...] = ()
+    csi_drivers: tuple[r.CSIDriver, ...] = ()
+    service_accounts: tuple[r.ServiceAccount, ...] = ()
+    roles: tuple[r.Role, ...] = ()
+    role_bindings: tuple[r.RoleBinding, ...] = ()
+    secrets: tuple[r.Secret, ...] = ()
+    config_maps: tuple[r.ConfigMap, ...] = ()
+    volume_snapshot_classes: tuple[r.VolumeSnapshotClass, ...] = ()
+    volume_snapshots: tuple[r.VolumeSnapshot, ...] = ()
+    volume_snapshot_contents: tuple[r.VolumeSnapshotContent, ...] = ()
+    bsls: tuple[r.BackupStorageLocation, ...] = ()
+    vsls: tuple[r.VolumeSnapshotLocation, ...] = ()
+    schedules: tuple[r.Schedule, ...] = ()
+    backups: tuple[r.Backup, ...] = ()
+    pod_volume_backups: tuple[r.PodVolumeBackup, ...] = ()
+    data_uploads: tuple[r.DataUpload, ...] = ()
+    backup_repositories: tuple[r.BackupRepository, ...] = ()
+    restores: tuple[r.Restore, ...] = ()
+    k8up_schedules: tuple[r.K8upSchedule, ...] = ()
+    k8up_backups: tuple[r.K8upBackup, ...] = ()
+    k8up_snapshots: tuple[r.K8upSnapshot, ...] = ()
+    kubestash_backup_configurations: tuple[r.KubeStashBackupConfiguration, ...] = ()
+    kubestash_backup_sessions: tuple[r.KubeStashBackupSession, ...] = ()
+    kubestash_repositories: tuple[r.KubeStashRepository, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not any(g.hides_data for g in self.gaps)
+
+    def gap_for(self, resource: str) -> Gap | None:
+        """The gap that hides ``resource`` (``plural`` or ``plural.group``), if any."""
+        for gap in self.gaps:
+            if gap.resource == resource and gap.hides_data:
+                return gap
+        return None
+
+    # --- indexes (built once; the analysis never scans a list inside a loop) -------------------
+
+    @cached_property
+    def namespace_by_name(self) -> dict[str, r.Namespace]:
+        return {n.meta.name: n for n in self.namespaces}
+
+    @cached_property
+    def node_by_name(self) -> dict[str, r.Node]:
+        return {n.meta.name: n for n in self.nodes}
+
+    @cached_property
+    def pv_by_name(self) -> dict[str, r.PersistentVolume]:
+        return {p.meta.name: p for p in self.pvs}
+
+    @cached_property
+    def pvc_by_key(self) -> dict[tuple[str, str], r.PersistentVolumeClaim]:
+        return {(p.meta.namespace or "", p.meta.name): p for p in self.pvcs}
+
+    @cached_property
+    def pods_by_namespace(self) -> dict[str, tuple[r.Pod, ...]]:
+        return _group(self.pods, lambda p: p.meta.namespace or "")
+
+    @cached_property
+    def pods_by_claim(self) -> dict[tuple[str, str], tuple[r.Pod, ...]]:
+        """Pods that mount each PVC, keyed by (namespace, claim name)."""
+        index: dict[tuple[str, str], list[r.Pod]] = defaultdict(list)
+        for pod in self.pods:
+            for volume in pod.volumes:
+                if volume.claim_name:
+                    index[(pod.meta.namespace or "", volume.claim_name)].append(pod)
+        return {k: tuple(v) for k, v in index.items()}
+
+    @cached_property
+    def workloads_by_namespace(self) -> dict[str, tuple[r.Workload, ...]]:
+        return _group(self.workloads, lambda w: w.meta.namespace or "")
+
+    @cached_property
+    def storage_class_by_name(self) -> dict[str, r.StorageClass]:
+        return {s.meta.name: s for s in self.storage_classes}
+
+    @cached_property
+    def schedule_by_key(self) -> dict[tuple[str, str], r.Schedule]:
+        return {(s.meta.namespace or "", s.meta.name): s for s in self.schedules}
+
+    @cached_property
+    def backups_by_schedule(self) -> dict[tuple[str, str], tuple[r.Backup, ...]]:
+        """Backups per (namespace, schedule), newest first (by creation, then name)."""
+        grouped = _group((b for b in self.backups if b.schedule), lambda b: (b.meta.namespace or "", b.schedule or ""))
+        return {k: tuple(sorted(v, key=_backup_sort_key, reverse=True)) for k, v in grouped.items()}
+
+    @cached_property
+    def backup_by_key(self) -> dict[tuple[str, str], r.Backup]:
+        return {(b.meta.namespace or "", b.meta.name): b for b in self.backups}
+
+    @cached_property
+    def pvbs_by_backup(self) -> dict[tuple[str, str], tuple[r.PodVolumeBackup, ...]]:
+        return _group(self.pod_volume_backups, lambda p: (p.meta.namespace or "", p.backup or ""))
+
+    @cached_property
+    def data_uploads_by_backup(self) -> dict[tuple[str, str], tuple[r.DataUpload, ...]]:
+        return _group(self.data_uploads, lambda d: (d.meta.namespace or "", d.backup or ""))
+
+    @cached_property
+    def config_map_by_key(self) -> dict[tuple[str, str], r.ConfigMap]:
+        return {(c.meta.namespace or "", c.meta.name): c for c in self.config_maps}
+
+    @cached_property
+    def secret_by_key(self) -> dict[tuple[str, str], r.Secret]:
+        return {(s.meta.namespace or "", s.meta.name): s for s in self.secrets}
+
+    @cached_property
+    def snapshot_classes_by_driver(self) -> dict[str, tuple[r.VolumeSnapshotClass, ...]]:
+        return _group(self.volume_snapshot_classes, lambda c: c.driver)
+
+    @cached_property
+    def volume_snapshots_by_claim(self) -> dict[tuple[str, str], tuple[r.VolumeSnapshot, ...]]:
+        return _group((s for s in self.volume_snapshots if s.source_pvc),
+                      lambda s: (s.meta.namespace or "", s.source_pvc or ""))
+
+
+def _backup_sort_key(b: r.Backup) -> tuple[str, str]:
+    created = b.meta.created.isoformat() if b.meta.created else ""
+    return (created, b.meta.name)
+
+
+def _group(items: Any, key: Any) -> dict[Any, tuple[Any, ...]]:
+    out: dict[Any, list[Any]] = defaultdict(list)
+    for item in items:
+        out[key(item)].append(item)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+#: Inventory fields that hold records, in a stable order.
+RECORD_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(k.field for k in KINDS))
+
+
+class InventoryBuilder:
+    """Accumulates records from a source, then freezes them in a deterministic order."""
+
+    def __init__(self, cluster: str, source: str) -> None:
+        self.cluster = cluster
+        self.source = source
+        self.records: dict[str, list[Any]] = {name: [] for name in RECORD_FIELDS}
+        self.gaps: list[Gap] = []
+        self.unknown_kinds: dict[str, int] = defaultdict(int)
+        self.server_version: str | None = None
+        self.collected_at: datetime | None = None
+
+    def add(self, field_name: str, record: Any) -> None:
+        self.records[field_name].append(record)
+
+    def gap(self, gap: Gap) -> None:
+        self.gaps.append(gap)
+
+    def build(self) -> Inventory:
+        frozen: dict[str, tuple[Any, ...]] = {}
+        for name, items in self.records.items():
+            items.sort(key=_record_sort_key)
+            frozen[name] = tuple(items)
+        backup_namespaces = sorted({
+            rec.meta.namespace for name in ("bsls", "schedules", "backups")
+            for rec in frozen[name] if rec.meta.namespace
+        })
+        # ConfigMaps matter only in the backup system's namespace (resource policies, plain-text credentials).
+        frozen["config_maps"] = tuple(c for c in frozen["config_maps"] if c.meta.namespace in backup_namespaces)
+        return Inventory(
+            cluster=self.cluster, source=self.source, collected_at=self.collected_at,
+            server_version=self.server_version,
+            gaps=tuple(sorted(self.gaps, key=lambda g: (g.resource, g.namespace or "", g.reason))),
+            unknown_kinds=dict(sorted(self.unknown_kinds.items())),
+            backup_namespaces=tuple(backup_namespaces),
+            **frozen,
+        )
+
+
+def _record_sort_key(rec: Any) -> tuple[str, str, str]:
+    return (getattr(rec, "kind", "") or "", rec.meta.namespace or "", rec.meta.name)

@@ -1,0 +1,250 @@
+"""Read a live cluster through the official client: discovery, raw paginated lists, retries, gaps.
+
+Lists are fetched as raw JSON pages (no model deserialisation: 4-5x slower and 1.7x the memory),
+each page is slimmed to records and dropped. Throttling and server errors are retried with
+backoff honouring Retry-After; an expired continue token restarts that list; a 403 or a group the
+cluster does not serve becomes a recorded :class:`Gap`, never a crash.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import urllib3
+
+from auditor.collect.fields import FieldReader
+from auditor.collect.inventory import Gap, Inventory, InventoryBuilder
+from auditor.collect.kinds import KINDS, ResourceKind
+from auditor.errors import ClusterAccessError, InputError
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+
+#: Called with every raw object before it is slimmed (``auditor snapshot`` writes them out).
+RawSink = Callable[[ResourceKind, dict[str, Any]], None]
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+    restarts: int = 3  # full restarts of one list after 410 Gone
+
+    def delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), self.max_delay * 3)
+            except ValueError:
+                pass
+        return min(self.max_delay, self.base_delay * (2 ** attempt)) * (0.5 + random.random() / 2)
+
+
+class ApiStatusError(Exception):
+    """An HTTP error answer after retries; carries the status and the server's message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class _ListExpired(Exception):
+    pass
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while millions of acyclic dicts are built (60-85% of parse time otherwise)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class LiveSource:
+    """One cluster reached through a configured ``kubernetes.client.ApiClient``."""
+
+    def __init__(self, api_client: Any, cluster: str, *, page_size: int = 500,
+                 retry: RetryPolicy | None = None, request_timeout: tuple[float, float] = (10.0, 120.0),
+                 progress: Progress | None = None, backup_namespace: str | None = None) -> None:
+        self.api = api_client
+        self.cluster = cluster
+        self.page_size = page_size
+        self.retry = retry or RetryPolicy()
+        self.timeout = request_timeout
+        self.progress = progress
+        self.backup_namespace = backup_namespace
+
+    # --- HTTP -----------------------------------------------------------------------------------
+
+    def _get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
+        """GET a path and parse its JSON, retrying throttling, server errors and broken connections."""
+        attempt = 0
+        while True:
+            retry_after = None
+            try:
+                method, url, headers, body, post = self.api.param_serialize(
+                    method="GET", resource_path=path, query_params=query or [],
+                    header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+                response = self.api.call_api(method, url, header_params=headers, body=body, post_params=post,
+                                             _request_timeout=self.timeout)
+                data = response.read()
+                status = response.status
+                if 200 <= status < 300:
+                    return orjson.loads(data)
+                message = _status_message(data, status)
+                if status not in RETRYABLE:
+                    raise ApiStatusError(status, message)
+                retry_after = response.headers.get("Retry-After")
+                failure: Exception = ApiStatusError(status, message)
+            except (urllib3.exceptions.HTTPError, OSError, orjson.JSONDecodeError) as exc:
+                failure = exc
+            attempt += 1
+            if attempt >= self.retry.attempts:
+                if isinstance(failure, ApiStatusError):
+                    raise failure
+                raise ApiStatusError(0, f"{type(failure).__name__}: {failure}") from failure
+            pause = self.retry.delay(attempt - 1, retry_after)
+            log.debug("GET %s failed (%s); retry %d in %.2fs", path, failure, attempt, pause)
+            time.sleep(pause)
+
+    # --- discovery ------------------------------------------------------------------------------
+
+    def server_version(self) -> str | None:
+        try:
+            info = self._get("/version")
+        except ApiStatusError as exc:
+            if exc.status == 0:
+                raise ClusterAccessError(f"cluster {self.cluster}: cannot reach the API server ({exc.message})") \
+                    from None
+            if exc.status in (401, 403):
+                raise ClusterAccessError(f"cluster {self.cluster}: not authorised ({exc.message})") from None
+            return None
+        return info.get("gitVersion") if isinstance(info, dict) else None
+
+    def served_group_versions(self) -> set[str]:
+        """``group/version`` strings the cluster serves (the core group is always served)."""
+        served = {"v1"}
+        groups = self._get("/apis")
+        for group in groups.get("groups", []) if isinstance(groups, dict) else []:
+            for version in group.get("versions", []):
+                gv = version.get("groupVersion")
+                if isinstance(gv, str):
+                    served.add(gv)
+        return served
+
+    # --- lists ----------------------------------------------------------------------------------
+
+    def list_raw(self, kind: ResourceKind, namespace: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Pages of raw items. Raises :class:`_ListExpired` when a continue token expired."""
+        path = kind.list_path(namespace)
+        token: str | None = None
+        while True:
+            query: list[tuple[str, Any]] = [("limit", self.page_size)]
+            if token:
+                query.append(("continue", token))
+            try:
+                page = self._get(path, query)
+            except ApiStatusError as exc:
+                if exc.status == 410 and token:
+                    raise _ListExpired from exc
+                raise
+            items = page.get("items") or []
+            for item in items:  # lists omit kind/apiVersion on items
+                item.setdefault("apiVersion", kind.api_version)
+                item.setdefault("kind", kind.kind)
+            yield items
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def _read_kind(self, kind: ResourceKind, builder: InventoryBuilder, sink: RawSink | None,
+                   namespace: str | None = None) -> None:
+        """All objects of one kind into the builder, or a gap; a 410 restarts the whole list."""
+        for restart in range(self.retry.restarts + 1):
+            records: list[Any] = []
+            raws: list[dict[str, Any]] = []
+            try:
+                with gc_paused():
+                    for items in self.list_raw(kind, namespace):
+                        for item in items:
+                            where = f"{kind.resource} (live, cluster {self.cluster})"
+                            records.append(kind.slim(FieldReader(item, where)))
+                            if sink is not None:
+                                raws.append(item)
+                        if self.progress:
+                            self.progress(kind.resource, len(records))
+            except _ListExpired:
+                log.info("%s: continue token expired, restarting the list (%d)", kind.resource, restart + 1)
+                continue
+            except ApiStatusError as exc:
+                builder.gap(_gap_for(kind, exc, namespace))
+                return
+            except InputError as exc:
+                builder.gap(Gap(kind.resource, "error", f"malformed object: {exc}", namespace))
+                return
+            for rec in records:
+                builder.add(kind.field, rec)
+            if sink is not None:
+                for raw in raws:
+                    sink(kind, raw)
+            return
+        builder.gap(Gap(kind.resource, "error", "the list kept expiring (410 Gone) and was abandoned", namespace))
+
+    def collect(self, sink: RawSink | None = None) -> Inventory:
+        builder = InventoryBuilder(self.cluster, f"live:{self.cluster}")
+        builder.collected_at = datetime.now(UTC)
+        builder.server_version = self.server_version()
+        try:
+            served = self.served_group_versions()
+        except ApiStatusError as exc:
+            builder.gap(Gap("apis", "error", f"API discovery failed: {exc.message}"))
+            served = {"v1"}
+        backup_namespaces: set[str] = set()
+        for kind in KINDS:
+            if kind.group and kind.api_version not in served:
+                builder.gap(Gap(kind.resource, "not-served",
+                                f"the cluster does not serve {kind.api_version} (not installed)"))
+                continue
+            if kind.backup_namespace_only:
+                namespaces = sorted(backup_namespaces) or ([self.backup_namespace] if self.backup_namespace else [])
+                for ns in namespaces:
+                    self._read_kind(kind, builder, sink, ns)
+                continue
+            self._read_kind(kind, builder, sink)
+            if kind.group == "velero.io":
+                backup_namespaces.update(r.meta.namespace for r in builder.records[kind.field] if r.meta.namespace)
+        return builder.build()
+
+
+def _status_message(data: bytes, status: int) -> str:
+    try:
+        body = orjson.loads(data)
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            return str(body["message"])
+    except orjson.JSONDecodeError:
+        pass
+    return f"HTTP {status}"
+
+
+def _gap_for(kind: ResourceKind, exc: ApiStatusError, namespace: str | None) -> Gap:
+    if exc.status == 403:
+        return Gap(kind.resource, "forbidden", exc.message, namespace)
+    if exc.status == 404:  # the group is served but not this resource (an older release of the tool)
+        return Gap(kind.resource, "not-served", f"the API server has no {kind.resource} ({exc.message})", namespace)
+    return Gap(kind.resource, "error", exc.message if exc.status else str(exc), namespace)

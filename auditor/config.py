@@ -1,0 +1,104 @@
+"""The audit policy (``--config FILE``): RPO and retention per namespace, and what the audit excludes."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from auditor.durations import parse_duration
+from auditor.errors import ConfigError
+
+DEFAULT_RPO = 24 * 3600.0
+DEFAULT_RETENTION = 7 * 86400.0
+DEFAULT_EXCLUDED = ("kube-system", "kube-public", "kube-node-lease")
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return parse_duration(str(value))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(_Strict):
+    rpo: float = DEFAULT_RPO
+    retention: float = DEFAULT_RETENTION
+
+    _parse = field_validator("rpo", "retention", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+
+class Policy(_Strict):
+    """A named policy; the first whose selectors all match a volume applies."""
+
+    name: str
+    namespaces: tuple[str, ...] = ()
+    namespace_labels: dict[str, str] = Field(default_factory=dict)
+    pvc_labels: dict[str, str] = Field(default_factory=dict)
+    rpo: float | None = None
+    retention: float | None = None
+
+    _parse = field_validator("rpo", "retention", mode="before")(
+        classmethod(lambda cls, v: None if v is None else _duration(v)))
+
+    def matches(self, namespace: str, namespace_labels: dict[str, str], pvc_labels: dict[str, str]) -> bool:
+        if self.namespaces and not any(fnmatch.fnmatchcase(namespace, g) for g in self.namespaces):
+            return False
+        if any(namespace_labels.get(k) != v for k, v in self.namespace_labels.items()):
+            return False
+        return not any(pvc_labels.get(k) != v for k, v in self.pvc_labels.items())
+
+
+class AppliedPolicy(_Strict):
+    name: str
+    rpo: float
+    retention: float
+
+
+class AuditConfig(_Strict):
+    defaults: Defaults = Defaults()
+    exclude_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED
+    policies: tuple[Policy, ...] = ()
+    velero_namespace: str | None = None
+    stuck_backup_after: float = 6 * 3600.0
+
+    _parse = field_validator("stuck_backup_after", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    def excluded(self, namespace: str) -> bool:
+        """Namespaces the audit does not require to be protected (listed, but raising no findings)."""
+        return any(fnmatch.fnmatchcase(namespace, g) for g in self.exclude_namespaces)
+
+    def policy_for(self, namespace: str, namespace_labels: dict[str, str], pvc_labels: dict[str, str]) -> AppliedPolicy:
+        for policy in self.policies:
+            if policy.matches(namespace, namespace_labels, pvc_labels):
+                return AppliedPolicy(name=policy.name, rpo=policy.rpo or self.defaults.rpo,
+                                     retention=policy.retention or self.defaults.retention)
+        return AppliedPolicy(name="default", rpo=self.defaults.rpo, retention=self.defaults.retention)
+
+
+def load_config(path: Path | None) -> AuditConfig:
+    """The config at ``path`` (defaults when None); errors name the file and the key."""
+    if path is None:
+        return AuditConfig()
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return AuditConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        message = first["msg"].removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{path}: key {key}: {message}{more}") from None

@@ -1,0 +1,72 @@
+"""The scan document (``-o json``, ``schema_version: "1"``). Keys may be added; none changes meaning."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from auditor import __version__
+from auditor.analyse.coverage import STATUSES, VolumeResult
+from auditor.checks.registry import SEVERITIES
+from auditor.pipeline import ClusterScan, ScanResult
+
+SCHEMA_VERSION = "1"
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+def volume_entry(v: VolumeResult) -> dict[str, Any]:
+    return {
+        "cluster": v.cluster, "namespace": v.namespace, "pvc": v.pvc, "pv": v.pv, "storage_class": v.storage_class,
+        "status": v.status, "audited": v.audited, "last_success": iso(v.last_success), "methods": list(v.methods),
+        "covered_by": list(v.covered_by), "policy": v.policy.name, "rpo_seconds": v.policy.rpo,
+        "retention_seconds": v.policy.retention, "reasons": list(v.reasons),
+        "recovery_points": [p.as_dict() for p in v.recovery_points[:3]],
+    }
+
+
+def cluster_entry(c: ClusterScan) -> dict[str, Any]:
+    if c.analysis is None:
+        return {"name": c.name, "complete": False, "gaps": [], "error": c.error, "source": None,
+                "server_version": None}
+    inv = c.analysis.inventory
+    return {
+        "name": c.name, "complete": inv.complete, "gaps": [g.as_dict() for g in inv.gaps], "error": None,
+        "source": inv.source, "server_version": inv.server_version,
+        "unknown_kinds": inv.unknown_kinds,
+        "counts": {"namespaces": len(inv.namespaces), "pvcs": len(inv.pvcs), "pvs": len(inv.pvs),
+                   "pods": len(inv.pods), "schedules": len(inv.schedules), "backups": len(inv.backups)},
+    }
+
+
+def summary(result: ScanResult) -> dict[str, Any]:
+    volumes = [v for c in result.clusters if c.analysis for v in c.analysis.volumes]
+    audited = [v for v in volumes if v.audited]
+    by_status = Counter(v.status for v in audited)
+    open_findings = [f for f in result.findings if f.status == "open"]
+    by_severity = Counter(f.severity for f in open_findings)
+    return {
+        "clusters": len(result.clusters),
+        "clusters_complete": sum(1 for c in result.clusters if c.analysis and c.analysis.inventory.complete),
+        "volumes": len(volumes), "volumes_audited": len(audited),
+        "volumes_by_status": {s: by_status.get(s, 0) for s in STATUSES},
+        "protected_ratio": round(by_status.get("protected", 0) / len(audited), 4) if audited else None,
+        "findings": len(open_findings),
+        "findings_by_severity": {s: by_severity.get(s, 0) for s in SEVERITIES},
+    }
+
+
+def build_document(result: ScanResult) -> dict[str, Any]:
+    volumes = [volume_entry(v) for c in result.clusters if c.analysis for v in c.analysis.volumes]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "as_of": iso(result.as_of),
+        "clusters": [cluster_entry(c) for c in result.clusters],
+        "volumes": volumes,
+        "findings": [f.as_dict() for f in result.findings],
+        "summary": summary(result),
+    }
