@@ -1,0 +1,48 @@
+"""Every rule has a check, a passing and a failing fixture, and each fixture gives the expected verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from auditor.analyse.coverage import analyse_cluster
+from auditor.checks import CHECKS, evaluate, load_catalog
+from auditor.config import AuditConfig
+from tests import factories as f
+from tests.checks.rule_fixtures import FIXTURES
+
+RULES = {r.id: r for r in load_catalog()}
+
+
+def findings_for(rule_id: str, objects: list[Any]) -> list[Any]:
+    analysis = analyse_cluster(f.inventory(*objects), AuditConfig(), f.AS_OF)
+    return evaluate(analysis, [RULES[rule_id]])
+
+
+def test_catalog_is_complete() -> None:
+    """The meta-test: a rule without its check or without both fixtures fails the build."""
+    assert set(RULES) == set(CHECKS), "every rule file has exactly one registered check"
+    for rule_id in RULES:
+        cases = FIXTURES.get(rule_id, {})
+        assert cases.get("pass"), f"{rule_id} has no passing fixture"
+        assert cases.get("fail"), f"{rule_id} has no failing fixture"
+
+
+CASES = [(rule, kind, name, objs) for rule, kinds in sorted(FIXTURES.items())
+         for kind in ("pass", "fail") for name, objs in kinds[kind]]
+
+
+@pytest.mark.parametrize(("rule_id", "kind", "objects"), [(c[0], c[1], c[3]) for c in CASES],
+                         ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
+def test_rule_fixture(rule_id: str, kind: str, objects: list[Any]) -> None:
+    found = [x for x in findings_for(rule_id, objects) if x.rule_id == rule_id]
+    assert all(x.status != "error" for x in found), found
+    if kind == "fail":
+        assert found, f"{rule_id} should fire"
+        rule = RULES[rule_id]
+        assert {x.kind for x in found} >= {rule.subject}, "findings name the rule's natural subject"
+        for x in found:
+            assert (x.namespace is None) == (x.kind in ("Namespace", "Cluster", "PersistentVolume"))
+    else:
+        assert not found, [x.message for x in found]
