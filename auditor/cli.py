@@ -47,7 +47,7 @@ def handle_errors(fn: F) -> F:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
-        except Exception as exc:  # noqa: BLE001 - the edge: never a bare traceback for users
+        except Exception as exc:
             if _State.debug:
                 traceback.print_exc()
             _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)

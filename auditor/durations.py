@@ -26,7 +26,7 @@ def parse_duration(text: str) -> float:
 
 def format_duration(seconds: float) -> str:
     """A compact human form: ``2d4h``, ``45m``, ``30s``."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds <= 0:
         return "0s"
     parts = []

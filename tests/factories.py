@@ -45,7 +45,8 @@ def node(name: str) -> dict[str, Any]:
             "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 
 
-def storage_class(name: str = "ceph-rbd", provisioner: str = "rbd.csi.ceph.com", default: bool = False) -> dict[str, Any]:
+def storage_class(name: str = "ceph-rbd", provisioner: str = "rbd.csi.ceph.com",
+                  default: bool = False) -> dict[str, Any]:
     ann = {"storageclass.kubernetes.io/is-default-class": "true"} if default else None
     return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": _meta(name, annotations=ann),
             "provisioner": provisioner, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"}
@@ -124,7 +125,8 @@ def node_agent(nodes: tuple[str, ...] = ("node-a", "node-b")) -> list[dict[str, 
     ds = {"apiVersion": "apps/v1", "kind": "DaemonSet",
           "metadata": _meta("node-agent", VELERO_NS, labels={"component": "velero"}),
           "spec": {"template": {"metadata": {"labels": {"name": "node-agent"}}, "spec": {
-              "containers": [{"name": "node-agent", "image": "velero/velero:v1.18.1", "args": ["node-agent", "server"]}]}}},
+              "containers": [{"name": "node-agent", "image": "velero/velero:v1.18.1",
+                              "args": ["node-agent", "server"]}]}}},
           "status": {"desiredNumberScheduled": len(nodes), "numberReady": len(nodes)}}
     pods = [pod(f"node-agent-{n}", VELERO_NS, node_name=n, labels={"name": "node-agent"}) for n in nodes]
     return [ds, *pods]

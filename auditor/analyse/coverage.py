@@ -17,7 +17,7 @@ from auditor.analyse.velero_plan import Capture, SpecContext, VeleroPlanner
 from auditor.analyse.velero_server import VeleroServer, velero_servers
 from auditor.collect import records as r
 from auditor.collect.catalog import VeleroCatalog
-from auditor.collect.inventory import Inventory
+from auditor.collect.inventory import Gap, Inventory
 from auditor.config import AppliedPolicy, AuditConfig
 from auditor.durations import format_duration
 
@@ -144,7 +144,7 @@ def _adhoc_backups(inv: Inventory, evidence: EvidenceIndex, servers: dict[str, V
 def _verdict(pvc: r.PersistentVolumeClaim, policy: AppliedPolicy, as_of: datetime,
              points: list[RecoveryPoint], attempts: list[Attempt], covered_by: list[str],
              captures: list[tuple[str, Capture]], schedules: dict[str, ScheduleState],
-             including: list[ScheduleState], blind: list, planner: VeleroPlanner, inv: Inventory,
+             including: list[ScheduleState], blind: list[Gap], planner: VeleroPlanner, inv: Inventory,
              ) -> tuple[str, list[str]]:
     newest = points[0] if points else None
     rpo = format_duration(policy.rpo)
@@ -204,7 +204,7 @@ def _namespace_coverage(inv: Inventory, config: AuditConfig, schedules: dict[str
         included += [f"k8up/kubestash in {name}"] if name in other else []
         blocked = []
         if name in planner.label_excluded_namespaces:
-            blocked.append(f"namespace carries velero.io/exclude-from-backup=true")
+            blocked.append("namespace carries velero.io/exclude-from-backup=true")
         for s in schedules.values():
             if not s.enabled and planner.namespace_included(s.ctx, name) is None:
                 blocked.append(f"schedule {s.key} is {'paused' if s.paused else 'not valid'}")

@@ -19,6 +19,7 @@ from auditor.collect.catalog import CatalogBackup, VeleroCatalog, VolumeInfo
 from auditor.collect.inventory import Inventory
 
 PVCKey = tuple[str, str]
+ClaimIndex = dict[tuple[str | None, str | None, str | None], str]  # (pod ns, pod, volume) -> PVC
 
 VOLUMEINFO_METHODS = {"CSISnapshot": "csi-snapshot", "NativeSnapshot": "native-snapshot",
                       "PodVolumeBackup": "fs-backup"}
@@ -88,7 +89,7 @@ class EvidenceIndex:
         return self.catalog.backups.get(name) if self.catalog else None
 
     def _index(self) -> None:
-        claim_of = {}  # (pod ns, pod name, volume) -> claim
+        claim_of: ClaimIndex = {}
         for pod in self.inv.pods:
             for v in pod.volumes:
                 if v.claim_name:
@@ -132,7 +133,7 @@ class EvidenceIndex:
         self.records[(vi.pvc_namespace, vi.pvc_name)].append(
             _Record(backup, outcome, method, "volumeinfo", vi.started, detail))
 
-    def _add_pvb(self, pvb: r.PodVolumeBackup, backup: str, claim_of: dict[tuple[str | None, str | None, str | None], str]) -> None:
+    def _add_pvb(self, pvb: r.PodVolumeBackup, backup: str, claim_of: ClaimIndex) -> None:
         claim = pvb.pvc_name or claim_of.get((pvb.pod_namespace, pvb.pod_name, pvb.volume))
         outcome = {"Completed": "succeeded", "Failed": "failed", "Canceled": "failed"}.get(pvb.phase or "")
         if claim and outcome:
@@ -154,7 +155,7 @@ class EvidenceIndex:
         # volumeinfo is authoritative for its backup; PVB/DataUpload records complete it
         for rec in sorted(self.records.get(key, ()), key=lambda x: x.evidence != "volumeinfo"):
             backup = self.backups.get(rec.backup)
-            if backup is None or rec.backup in recorded and rec.evidence != "volumeinfo":
+            if backup is None or (rec.backup in recorded and rec.evidence != "volumeinfo"):
                 continue
             when = rec.time or backup_time(backup)
             if when is None:

@@ -57,7 +57,7 @@ def _kubestash_targets(inv: Inventory, cfg: r.KubeStashBackupConfiguration) -> l
     ns = cfg.meta.namespace or ""
     if cfg.target_kind == "PersistentVolumeClaim" and cfg.target_name:
         return [(ns, cfg.target_name)]
-    claims = []
+    claims: list[PVCKey] = []
     for pod in inv.pods_by_namespace.get(ns, ()):
         owned = any(
             (o.kind == cfg.target_kind and o.name == cfg.target_name)

@@ -84,7 +84,7 @@ def _validate_capacity(value: Any, cm: r.ConfigMap, i: int) -> None:
                                   f"is not a quantity") from None
 
 
-def _matches(cond: dict[str, Any], v: VolumeFacts) -> bool:  # noqa: PLR0911 - one branch per condition
+def _matches(cond: dict[str, Any], v: VolumeFacts) -> bool:
     if "capacity" in cond:
         if v.capacity_bytes is None:
             return False

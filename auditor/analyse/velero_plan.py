@@ -195,10 +195,10 @@ class VeleroPlanner:
         if pvc.meta.deleting:
             reasons.append("PVC is being deleted")
         pods = self.inv.pods_by_claim.get((ns, name), ())
-        if not reasons and not selected(ctx.spec, pvc.meta.labels):
-            # item_backupper: a selected pod pulls its PVCs in as additional items, selector not re-checked
-            if not any(self.pod_in_backup(ctx, p) for p in pods):
-                reasons.append(f"PVC labels do not match {ctx.subject}'s label selector and no selected pod mounts it")
+        # item_backupper: a selected pod pulls its PVCs in as additional items, selector not re-checked
+        if not reasons and not selected(ctx.spec, pvc.meta.labels) and not any(
+                self.pod_in_backup(ctx, p) for p in pods):
+            reasons.append(f"PVC labels do not match {ctx.subject}'s label selector and no selected pod mounts it")
         if reasons:
             return Capture(False, reasons=tuple(reasons))
         return self._data_paths(ctx, pvc, pods)
@@ -212,7 +212,6 @@ class VeleroPlanner:
         if policy_error:
             return Capture(True, reasons=(f"{policy_error}: Velero fails {ctx.subject}'s backups validation",))
         policy = match_action(policies, pvc_facts(pvc, pv))
-        server = ctx.server
         methods: list[str] = []
         reasons: list[str] = []
 

@@ -57,7 +57,8 @@ def is_velero_deployment(w: r.Workload) -> bool:
 
 
 def is_node_agent(w: r.Workload) -> bool:
-    return w.kind == "DaemonSet" and (w.meta.name in ("node-agent", "restic") or w.meta.labels.get("name") == "node-agent")
+    return w.kind == "DaemonSet" and (
+        w.meta.name in ("node-agent", "restic") or w.meta.labels.get("name") == "node-agent")
 
 
 def velero_servers(inv: Inventory) -> dict[str, VeleroServer]:

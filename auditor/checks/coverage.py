@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from auditor.analyse.coverage import VolumeResult
 from auditor.analyse.velero_plan import includes_cluster_resources
 from auditor.checks.registry import CheckContext, Finding, register
 
 
-def _audited(ctx: CheckContext):  # type: ignore[no-untyped-def]
+def _audited(ctx: CheckContext) -> Iterator[VolumeResult]:
     return (v for v in ctx.analysis.volumes if v.audited)
 
 

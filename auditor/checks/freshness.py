@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from auditor.analyse.schedules import IN_FLIGHT, backup_time
 from auditor.checks.registry import CheckContext, Finding, register
 from auditor.durations import format_duration
 
 
-def _time(t):  # type: ignore[no-untyped-def]
+def _time(t: datetime | None) -> str | None:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
 
 

@@ -117,7 +117,7 @@ def evaluate(analysis: ClusterAnalysis, rules: Iterable[Rule],
         ctx = CheckContext(analysis, rule, params)
         try:
             findings.extend(_sorted(CHECKS[rule.id](ctx)))
-        except Exception as exc:  # noqa: BLE001 - recorded as a finding, the run goes on
+        except Exception as exc:
             log.exception("check %s failed", rule.id)
             findings.append(Finding(rule.id, "info", analysis.inventory.cluster, "Check", None, rule.id,
                                     f"the check failed and could not be evaluated: {type(exc).__name__}: {exc}",

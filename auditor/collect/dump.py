@@ -23,7 +23,7 @@ def dump_files(root: Path) -> list[Path]:
     """Every dump file under ``root``, in a stable order."""
     if not root.is_dir():
         raise InputError("not a directory", file=str(root))
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         found.extend(Path(dirpath, n) for n in sorted(filenames) if n.endswith(SUFFIXES))

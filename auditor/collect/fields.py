@@ -7,6 +7,7 @@ file, the object and the field, never a ``KeyError`` traceback.
 
 from __future__ import annotations
 
+import builtins
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -34,7 +35,7 @@ class FieldReader:
 
     __slots__ = ("file", "obj", "raw")
 
-    def __init__(self, raw: Any, file: str | None = None) -> None:
+    def __init__(self, raw: Any, file: builtins.str | None = None) -> None:
         self.file = file
         if not isinstance(raw, dict):
             raise InputError(f"expected an object, got {type(raw).__name__}", file=file)
@@ -47,12 +48,12 @@ class FieldReader:
             raise InputError("object has no name", file=file, obj=_describe(raw), field="metadata.name")
         self.obj = _describe(raw)
 
-    def error(self, path: str, message: str) -> InputError:
+    def error(self, path: builtins.str, message: builtins.str) -> InputError:
         return InputError(message, file=self.file, obj=self.obj, field=path)
 
-    def get(self, path: str) -> Any:
+    def get(self, path: builtins.str) -> Any:
         node: Any = self.raw
-        walked = []
+        walked: list[builtins.str] = []
         for key in _split(path):
             if node is None:
                 return None
@@ -62,7 +63,7 @@ class FieldReader:
             walked.append(key)
         return node
 
-    def str(self, path: str, default: str | None = None) -> str | None:
+    def str(self, path: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         value = self.get(path)
         if value is None:
             return default
@@ -72,13 +73,13 @@ class FieldReader:
             raise self.error(path, f"expected a string, got {type(value).__name__}")
         return str(value)
 
-    def req_str(self, path: str) -> str:
+    def req_str(self, path: builtins.str) -> builtins.str:
         value = self.str(path)
         if value is None:
             raise self.error(path, "required field is missing")
         return value
 
-    def bool(self, path: str) -> bool | None:
+    def bool(self, path: builtins.str) -> builtins.bool | None:
         value = self.get(path)
         if value is None:
             return None
@@ -88,7 +89,7 @@ class FieldReader:
             return value.lower() == "true"
         raise self.error(path, f"expected a boolean, got {value!r:.40}")
 
-    def int(self, path: str, default: int | None = None) -> int | None:
+    def int(self, path: builtins.str, default: builtins.int | None = None) -> builtins.int | None:
         value = self.get(path)
         if value is None:
             return default
@@ -98,7 +99,7 @@ class FieldReader:
             raise self.error(path, f"expected an integer, got {value!r:.40}")
         return value
 
-    def list(self, path: str) -> list[Any]:
+    def list(self, path: builtins.str) -> builtins.list[Any]:
         value = self.get(path)
         if value is None:
             return []
@@ -106,7 +107,7 @@ class FieldReader:
             raise self.error(path, f"expected a list, got {type(value).__name__}")
         return value
 
-    def dict(self, path: str) -> JSON:
+    def dict(self, path: builtins.str) -> JSON:
         value = self.get(path)
         if value is None:
             return {}
@@ -114,23 +115,23 @@ class FieldReader:
             raise self.error(path, f"expected an object, got {type(value).__name__}")
         return value
 
-    def strs(self, path: str) -> tuple[str, ...]:
+    def strs(self, path: builtins.str) -> tuple[builtins.str, ...]:
         items = self.list(path)
         for i, item in enumerate(items):
             if not isinstance(item, str):
                 raise self.error(f"{path}[{i}]", f"expected a string, got {type(item).__name__}")
         return tuple(items)
 
-    def str_map(self, path: str) -> dict[str, str]:
+    def str_map(self, path: builtins.str) -> builtins.dict[builtins.str, builtins.str]:
         value = self.dict(path)
         for key, item in value.items():
             if not isinstance(item, str):
-                if isinstance(item, bool | int | float):
+                if isinstance(item, bool | builtins.int | float):
                     return {k: _scalar(v) for k, v in value.items()}
                 raise self.error(f"{path}.{key}", f"expected a string, got {type(item).__name__}")
         return value
 
-    def time(self, path: str) -> datetime | None:
+    def time(self, path: builtins.str) -> datetime | None:
         value = self.get(path)
         if value is None or value == "":
             return None
@@ -141,7 +142,7 @@ class FieldReader:
         except ValueError:
             raise self.error(path, f"not an RFC 3339 timestamp: {value!r:.40}") from None
 
-    def sub(self, value: Any, path: str) -> SubReader:
+    def sub(self, value: Any, path: builtins.str) -> SubReader:
         """A reader over a nested object (a list item), reporting errors with the full path."""
         if not isinstance(value, dict):
             raise self.error(path, f"expected an object, got {type(value).__name__}")
@@ -149,11 +150,11 @@ class FieldReader:
 
     # common metadata
     @property
-    def name(self) -> str:
+    def name(self) -> builtins.str:
         return self.raw["metadata"]["name"]  # type: ignore[no-any-return]
 
     @property
-    def namespace(self) -> str | None:
+    def namespace(self) -> builtins.str | None:
         return self.str("metadata.namespace")
 
 
@@ -162,7 +163,7 @@ class SubReader(FieldReader):
 
     __slots__ = ("prefix",)
 
-    def __init__(self, parent: FieldReader, raw: JSON, prefix: str) -> None:  # noqa: D107
+    def __init__(self, parent: FieldReader, raw: JSON, prefix: str) -> None:
         self.file = parent.file
         self.obj = parent.obj
         self.raw = raw
@@ -180,7 +181,7 @@ def _scalar(value: Any) -> str:
 
 def _describe(raw: JSON) -> str:
     kind = raw.get("kind") if isinstance(raw.get("kind"), str) else "object"
-    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    meta: JSON = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
     name = meta.get("name") if isinstance(meta.get("name"), str) else "<no name>"
     ns = meta.get("namespace") if isinstance(meta.get("namespace"), str) else None
     return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"

@@ -45,10 +45,10 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:
             try:
-                return min(float(retry_after), self.max_delay * 3)
+                return min(float(retry_after), self.max_delay * 3.0)
             except ValueError:
                 pass
-        return min(self.max_delay, self.base_delay * (2 ** attempt)) * (0.5 + random.random() / 2)
+        return min(self.max_delay, self.base_delay * float(2 ** attempt)) * (0.5 + random.random() / 2)
 
 
 class ApiStatusError(Exception):
@@ -60,7 +60,7 @@ class ApiStatusError(Exception):
         self.message = message
 
 
-class _ListExpired(Exception):
+class _ListExpiredError(Exception):
     pass
 
 
@@ -151,7 +151,7 @@ class LiveSource:
     # --- lists ----------------------------------------------------------------------------------
 
     def list_raw(self, kind: ResourceKind, namespace: str | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Pages of raw items. Raises :class:`_ListExpired` when a continue token expired."""
+        """Pages of raw items. Raises :class:`_ListExpiredError` when a continue token expired."""
         path = kind.list_path(namespace)
         token: str | None = None
         while True:
@@ -162,7 +162,7 @@ class LiveSource:
                 page = self._get(path, query)
             except ApiStatusError as exc:
                 if exc.status == 410 and token:
-                    raise _ListExpired from exc
+                    raise _ListExpiredError from exc
                 raise
             items = page.get("items") or []
             for item in items:  # lists omit kind/apiVersion on items
@@ -189,7 +189,7 @@ class LiveSource:
                                 raws.append(item)
                         if self.progress:
                             self.progress(kind.resource, len(records))
-            except _ListExpired:
+            except _ListExpiredError:
                 log.info("%s: continue token expired, restarting the list (%d)", kind.resource, restart + 1)
                 continue
             except ApiStatusError as exc:

@@ -268,7 +268,8 @@ def volume_snapshot_content(f: FieldReader) -> r.VolumeSnapshotContent:
     created = datetime.fromtimestamp(created_ns / 1e9, tz=UTC) if created_ns else None
     return r.VolumeSnapshotContent(
         meta=meta(f), driver=f.str("spec.driver"), deletion_policy=f.str("spec.deletionPolicy"),
-        snapshot_namespace=f.str("spec.volumeSnapshotRef.namespace"), snapshot_name=f.str("spec.volumeSnapshotRef.name"),
+        snapshot_namespace=f.str("spec.volumeSnapshotRef.namespace"),
+        snapshot_name=f.str("spec.volumeSnapshotRef.name"),
         ready=f.bool("status.readyToUse"), created=created,
     )
 
@@ -382,7 +383,8 @@ def backup_storage_location(f: FieldReader) -> r.BackupStorageLocation:
         prefix=f.str("spec.objectStorage.prefix"), config=f.str_map("spec.config"),
         credential_name=f.str("spec.credential.name"), credential_key=f.str("spec.credential.key"),
         default=bool(f.bool("spec.default")), access_mode=f.str("spec.accessMode") or "ReadWrite",
-        phase=f.str("status.phase"), last_validated=f.time("status.lastValidationTime"), message=f.str("status.message"),
+        phase=f.str("status.phase"), last_validated=f.time("status.lastValidationTime"),
+        message=f.str("status.message"),
     )
 
 
@@ -467,7 +469,8 @@ def k8up_backup(f: FieldReader) -> r.K8upBackup:
             finished = c.time("lastTransitionTime")
         elif c.str("type") == "PreBackupPodReady" and c.str("status") == "False" and c.str("reason") == "Failed":
             succeeded = False
-    selectors = [_selector(f.sub(item, f"spec.labelSelectors[{i}]")) for i, item in enumerate(f.list("spec.labelSelectors"))]
+    selectors = [_selector(f.sub(item, f"spec.labelSelectors[{i}]"))
+                 for i, item in enumerate(f.list("spec.labelSelectors"))]
     schedule_name = m.labels.get("k8up.io/schedule-name") or next(
         (o.name for o in m.owners if o.kind == "Schedule"), None)
     return r.K8upBackup(meta=m, schedule=schedule_name, succeeded=succeeded, finished=finished,

@@ -20,7 +20,6 @@ from auditor.collect.slim import DROPPED_ANNOTATIONS
 from auditor.errors import InputError
 
 
-
 def sanitize(kind: ResourceKind, raw: dict[str, Any]) -> dict[str, Any]:
     """A copy safe to store: no secret value, no last-applied annotation, slim managedFields."""
     obj = dict(raw)

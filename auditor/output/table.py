@@ -52,7 +52,9 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3) -> Non
         table.add_column("policy")
         table.add_column("why" if status != "protected" else "covered by", overflow="fold")
         for v in sorted(vols, key=lambda x: (x.cluster, x.namespace, x.pvc)):
-            age = format_duration((result.as_of - v.last_success).total_seconds()) + " ago" if v.last_success else "none"
+            age = "none"
+            if v.last_success:
+                age = format_duration((result.as_of - v.last_success).total_seconds()) + " ago"
             detail = "; ".join(v.reasons[:max_reasons]) if status != "protected" else ", ".join(v.covered_by)
             if not v.audited:
                 detail = "(namespace not audited) " + detail

@@ -185,7 +185,8 @@ def test_missing_or_invalid_resource_policy() -> None:
     tmpl = {"resourcePolicy": {"kind": "configmap", "name": "nope"}}
     capture = plan(csi_volume(), tmpl)
     assert not capture.captured and "does not exist" in capture.reasons[0]
-    bad = f.config_map("bad", {"p.yaml": "version: v1\nvolumePolicies:\n- conditions: {color: red}\n  action: {type: skip}\n"})
+    bad_policy = "version: v1\nvolumePolicies:\n- conditions: {color: red}\n  action: {type: skip}\n"
+    bad = f.config_map("bad", {"p.yaml": bad_policy})
     capture = plan([bad, *csi_volume()], {"resourcePolicy": {"kind": "configmap", "name": "bad"}})
     assert "unknown condition color" in capture.reasons[0]
 

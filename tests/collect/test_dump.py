@@ -43,7 +43,8 @@ BAD = [
     ("broken.yaml", "kind: Pod\nmetadata: {name: [unclosed\n", "broken.yaml: invalid YAML at line"),
     ("broken.json", '{"kind": "Pod",', "broken.json: invalid JSON"),
     ("list.json", json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-        f.pvc("ok", "shop"), {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"namespace": "shop"}}]}),
+        f.pvc("ok", "shop"),
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"namespace": "shop"}}]}),
      "list.json items[1], PersistentVolumeClaim shop/<no name>, field metadata.name: object has no name"),
     ("nometa.json", json.dumps({"apiVersion": "v1", "kind": "Pod"}), "nometa.json, Pod <no name>, field metadata"),
     ("types.json", json.dumps({**f.pvc("x", "shop"), "spec": {"accessModes": "ReadWriteOnce"}}),

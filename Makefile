@@ -1,0 +1,21 @@
+# The two commands of the README: `make demo` and `make test`. Each sets itself up first.
+.PHONY: demo test lint bench setup
+
+setup:
+	scripts/bootstrap
+
+demo: setup
+	.venv/bin/auditor demo
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+test:
+	scripts/bootstrap --test
+	$(MAKE) lint
+	.venv/bin/python -m pytest -n auto -p no:cacheprovider
+
+bench:
+	scripts/bootstrap --test
+	.venv/bin/python bench/scan.py
