@@ -200,6 +200,50 @@ def snapshot(directory: Path, kubeconfig: str | None, context: str | None, in_cl
                f"{'complete' if inventory.complete else 'INCOMPLETE: ' + str(len(inventory.gaps)) + ' gaps'})")
 
 
+@main.group()
+def explain() -> None:
+    """Explain a verdict in full."""
+
+
+@explain.command("pvc")
+@click.argument("pvc")
+@source_options
+@handle_errors
+def explain_pvc(pvc: str, **kwargs: Any) -> None:
+    """The decision chain for one PVC (NAMESPACE/NAME): scope and data path per schedule, recovery points."""
+    from rich.console import Console
+
+    from auditor.output.explain import explain as render_explain
+    from auditor.pipeline import run_scan
+
+    if "/" not in pvc:
+        raise click.BadParameter("expected NAMESPACE/NAME", param_hint="PVC")
+    result = run_scan(build_options(**kwargs))
+    console = Console(highlight=False)
+    for cluster in result.clusters:
+        if cluster.analysis is not None:
+            render_explain(cluster.analysis, pvc, console)
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@handle_errors
+def rules(output: str) -> None:
+    """List the rule catalog (``-o md`` writes docs/rules.md)."""
+    from auditor.checks import load_catalog
+    from auditor.output.catalog import render_markdown, render_table
+
+    catalog = load_catalog()
+    if output == "json":
+        click.echo(orjson.dumps([r.model_dump() for r in catalog], option=orjson.OPT_INDENT_2).decode())
+    elif output == "md":
+        click.echo(render_markdown(catalog), nl=False)
+    else:
+        from rich.console import Console
+
+        render_table(catalog, Console(highlight=False))
+
+
 @main.command()
 def version() -> None:
     """Print the version."""

@@ -46,3 +46,12 @@ def test_rule_fixture(rule_id: str, kind: str, objects: list[Any]) -> None:
             assert (x.namespace is None) == (x.kind in ("Namespace", "Cluster", "PersistentVolume"))
     else:
         assert not found, [x.message for x in found]
+
+
+def test_rules_doc_is_generated_from_the_catalog() -> None:
+    from pathlib import Path
+
+    from auditor.output.catalog import render_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
+    assert doc.read_text() == render_markdown(load_catalog()), "run: auditor rules -o md > docs/rules.md"
