@@ -160,13 +160,12 @@ def _verdict(pvc: r.PersistentVolumeClaim, policy: AppliedPolicy, as_of: datetim
         reasons += [f"{a.source}: {a.detail}" for a in unproven[:3]]
         reasons += [f"could not read {g.resource}: {g.message}" for g in blind]
         return "unknown", reasons
-    reasons += [f"{a.source} {a.outcome}: {a.detail}" for a in attempts[:3] if a.outcome in ("failed", "skipped")]
+    recent = [f"{a.source} {a.outcome}: {a.detail}" for a in attempts[:2] if a.outcome in ("failed", "skipped")]
     if covered_by:
         if not newest:
             reasons.append(f"no recovery point exists, although {', '.join(covered_by)} captures it")
-        return "stale", reasons
-    reasons += _why_not_covered(pvc, captures, schedules, including, planner, inv)
-    return "unprotected", reasons
+        return "stale", reasons + recent
+    return "unprotected", reasons + _why_not_covered(pvc, captures, schedules, including, planner, inv) + recent
 
 
 def _why_not_covered(pvc: r.PersistentVolumeClaim, captures: list[tuple[str, Capture]],
@@ -183,7 +182,7 @@ def _why_not_covered(pvc: r.PersistentVolumeClaim, captures: list[tuple[str, Cap
             reasons.append(f"no enabled schedule includes namespace {ns}")
         for s in schedules.values():
             if not s.enabled and planner.namespace_included(s.ctx, ns) is None:
-                state = "paused" if s.paused else (s.cron_error or "in FailedValidation")
+                state = "paused" if s.paused else f"not valid ({s.cron_error or 'FailedValidation'})"
                 reasons.append(f"schedule {s.key} includes namespace {ns} but is {state}")
         return reasons
     for key, capture in captures:

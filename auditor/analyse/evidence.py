@@ -123,7 +123,7 @@ class EvidenceIndex:
         if vi.data_moved:
             method = "data-mover"
         if vi.skipped:
-            outcome, detail = "skipped", f"skipped: {vi.skipped_reason or 'no reason recorded'}"
+            outcome, detail = "skipped", (vi.skipped_reason or "no reason recorded").strip().rstrip(";")
         elif vi.result == "succeeded":
             outcome, detail = "succeeded", "volumeinfo result succeeded"
         elif vi.result == "failed":

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from auditor.analyse.coverage import STATUSES
@@ -28,7 +27,8 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3) -> Non
         inv = c.analysis.inventory
         state = "complete" if inv.complete else "INCOMPLETE"
         console.print(f"  cluster [bold]{c.name}[/] ({inv.source}): {state}, {len(inv.pvcs)} PVCs, "
-                      f"{len(inv.schedules)} schedules, {len(inv.backups)} backups", markup=True, highlight=False)
+                      f"{len(inv.schedules)} schedules, {len(inv.backups)} backups", markup=True, highlight=False,
+                      soft_wrap=True)
         for gap in inv.gaps:
             style = "dim" if not gap.hides_data else "red"
             console.print(Text(f"    gap: {gap.resource} ({gap.reason}) {gap.message}", style=style))
@@ -42,42 +42,41 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3) -> Non
         vols = by_status.get(status, [])
         if not vols:
             continue
-        table = Table(title=f"{status.upper()} volumes ({len(vols)})", title_justify="left",
-                      title_style=STATUS_STYLE[status], show_lines=False, expand=False)
-        if multi:
-            table.add_column("cluster")
-        table.add_column("namespace/pvc", overflow="fold")
-        table.add_column("last recovery point")
-        table.add_column("methods")
-        table.add_column("policy")
-        table.add_column("why" if status != "protected" else "covered by", overflow="fold")
+        console.print()
+        console.print(Text(f"{status.upper()} volumes ({len(vols)})", style=f"bold {STATUS_STYLE[status]}"))
         for v in sorted(vols, key=lambda x: (x.cluster, x.namespace, x.pvc)):
             age = "none"
             if v.last_success:
                 age = format_duration((result.as_of - v.last_success).total_seconds()) + " ago"
-            detail = "; ".join(v.reasons[:max_reasons]) if status != "protected" else ", ".join(v.covered_by)
+            line = Text("  ")
+            line.append(f"{v.cluster}/" if multi else "", style="dim")
+            line.append(v.key, style="bold")
+            line.append(f"  last recovery point {age}; methods {', '.join(v.methods) or '-'}; "
+                        f"policy {v.policy.name} (RPO {format_duration(v.policy.rpo)})")
+            if v.covered_by:
+                line.append(f"; covered by {', '.join(v.covered_by)}")
             if not v.audited:
-                detail = "(namespace not audited) " + detail
-            row = [v.key, age, ", ".join(v.methods) or "-", f"{v.policy.name} ({format_duration(v.policy.rpo)})",
-                   detail]
-            table.add_row(*([v.cluster] if multi else []), *row)
-        console.print(table)
+                line.append("  [namespace not audited]", style="dim")
+            console.print(line, soft_wrap=True)
+            for reason in v.reasons[:max_reasons]:
+                console.print(Text(f"      - {reason}"), soft_wrap=True)
+            if len(v.reasons) > max_reasons:
+                console.print(Text(f"      (+{len(v.reasons) - max_reasons} more: auditor explain pvc {v.key})",
+                                   style="dim"), soft_wrap=True)
 
     findings = [f for f in result.findings if f.status == "open"]
     if findings:
-        table = Table(title=f"Findings ({len(findings)})", title_justify="left", title_style="bold")
-        table.add_column("severity")
-        table.add_column("rule")
-        if multi:
-            table.add_column("cluster")
-        table.add_column("object", overflow="fold")
-        table.add_column("message", overflow="fold")
+        console.print()
+        console.print(Text(f"Findings ({len(findings)})", style="bold"))
         order = {sev: i for i, sev in enumerate(SEVERITIES)}
         for f in sorted(findings, key=lambda f: (order.get(f.severity, 9), f.rule_id, f.namespace or "", f.name)):
-            obj = f"{f.kind} {f.namespace + '/' if f.namespace else ''}{f.name}"
-            table.add_row(Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), f.rule_id,
-                          *([f.cluster] if multi else []), obj, f.message)
-        console.print(table)
+            line = Text("  ")
+            line.append(f"{f.severity:<8}", style=SEVERITY_STYLE.get(f.severity, ""))
+            line.append(f" {f.rule_id} ")
+            line.append(f"{f.cluster}: " if multi else "", style="dim")
+            line.append(f.message)
+            console.print(line, soft_wrap=True)
+    console.print()
     counts = ", ".join(f"{n} {st}" for st, n in s["volumes_by_status"].items())
     ratio = f"{s['protected_ratio']:.0%}" if s["protected_ratio"] is not None else "n/a"
     sev = ", ".join(f"{n} {k}" for k, n in s["findings_by_severity"].items() if n)
