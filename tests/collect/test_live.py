@@ -58,7 +58,7 @@ def api_client(server: KubeAPIServer) -> client.ApiClient:
 
 def normalised(doc: dict[str, Any]) -> dict[str, Any]:
     for c in doc["clusters"]:
-        c.pop("source"), c.pop("server_version")
+        c.pop("source"), c.pop("server_version"), c.pop("unknown_kinds")  # how it was read, not what
     return doc
 
 
