@@ -143,7 +143,7 @@ def emit(result: Any, output: str) -> None:
 
     from auditor.output.table import render
 
-    render(result, Console(highlight=False))
+    render(result, Console(highlight=False, soft_wrap=True))
 
 
 @main.command()
@@ -219,7 +219,7 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
     if "/" not in pvc:
         raise click.BadParameter("expected NAMESPACE/NAME", param_hint="PVC")
     result = run_scan(build_options(**kwargs))
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     for cluster in result.clusters:
         if cluster.analysis is not None:
             render_explain(cluster.analysis, pvc, console)
