@@ -226,7 +226,7 @@ def condition(ctype: str, status: str, when: datetime, reason: str | None = None
 
 CLUSTER_BORN = at(2025, 9, 14, 8, 12, 40)
 
-NODES = {
+NODES: dict[str, Obj] = {
     "node-a": {"ip": "10.0.1.11", "zone": "eu-west-1a", "cidr": "10.244.0.0/24", "idx": 0},
     "node-b": {"ip": "10.0.1.12", "zone": "eu-west-1b", "cidr": "10.244.1.0/24", "idx": 1},
     "node-c": {"ip": "10.0.1.13", "zone": "eu-west-1c", "cidr": "10.244.2.0/24", "idx": 2},
@@ -329,7 +329,8 @@ def build_nodes(reg: Registry) -> None:
                         "type": ctype,
                     }
                     for ctype, status, reason, message in [
-                        ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                        ("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                         "kubelet has sufficient memory available"),
                         ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
                         ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
                         ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
@@ -354,7 +355,7 @@ def build_nodes(reg: Registry) -> None:
 
 
 def build_namespaces(reg: Registry) -> None:
-    for name, (created, labels, annotations) in NAMESPACES.items():
+    for name, (created, labels, ns_annotations) in NAMESPACES.items():
         obj = {
             "apiVersion": "v1",
             "kind": "Namespace",
@@ -363,7 +364,7 @@ def build_namespaces(reg: Registry) -> None:
                 name,
                 created=created,
                 labels={"kubernetes.io/metadata.name": name, **labels},
-                annotations=annotations or None,
+                annotations=ns_annotations or None,
             ),
             "spec": {"finalizers": ["kubernetes"]},
             "status": {"phase": "Active"},
@@ -373,7 +374,7 @@ def build_namespaces(reg: Registry) -> None:
 
 def build_storage(reg: Registry) -> None:
     sc_created = at(2025, 9, 14, 9, 10, 0)
-    classes = [
+    classes: list[Obj] = [
         {
             "name": "ceph-rbd",
             "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
@@ -1267,7 +1268,7 @@ def daemonset(
 ) -> Obj:
     ready = sum(1 for p in pods if not p.crashloop)
     tmpl = template(tmpl_labels, containers, volumes, service_account=service_account)
-    ds = {
+    ds: Obj = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
         "metadata": meta("DaemonSet", name, namespace=namespace, created=created, labels=labels,
@@ -1314,7 +1315,7 @@ def cronjob(reg: Registry, namespace: str, name: str, *, created: datetime, sche
             service_account: str = "default", owner: Obj | None = None) -> Obj:
     job_tmpl = template(labels or {"app": name}, containers, volumes, service_account=service_account)
     job_tmpl["spec"]["restartPolicy"] = "OnFailure"
-    cj = {
+    cj: Obj = {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": meta("CronJob", name, namespace=namespace, created=created, labels=labels, generation=1,
@@ -1322,20 +1323,18 @@ def cronjob(reg: Registry, namespace: str, name: str, *, created: datetime, sche
         "spec": {
             "concurrencyPolicy": "Forbid",
             "failedJobsHistoryLimit": 1,
-            "jobTemplate": {"metadata": {"creationTimestamp": None}, "spec": {"backoffLimit": 1,
-                                                                              "template": job_tmpl}},
+            "jobTemplate": {"spec": {"backoffLimit": 1, "template": job_tmpl}},
             "schedule": schedule,
             "successfulJobsHistoryLimit": 3,
             "suspend": False,
         },
         "status": {"lastScheduleTime": ts(last_schedule), "lastSuccessfulTime": ts(last_success)},
     }
-    del cj["spec"]["jobTemplate"]["metadata"]
     reg.add("workloads", cj, last_success)
     return cj
 
 
-def build_workloads(reg: Registry) -> None:  # noqa: PLR0915 - one long, flat inventory
+def build_workloads(reg: Registry) -> None:
     # --- kube-system ------------------------------------------------------------------------
     deployment(
         reg, "kube-system", "coredns", created=CLUSTER_BORN + timedelta(minutes=1),
@@ -1413,7 +1412,7 @@ def build_workloads(reg: Registry) -> None:  # noqa: PLR0915 - one long, flat in
     )
 
     # --- velero ---------------------------------------------------------------------------
-    velero_env = [
+    velero_env: list[Obj] = [
         {"name": "VELERO_SCRATCH_DIR", "value": "/scratch"},
         {"name": "VELERO_NAMESPACE", "valueFrom": {"fieldRef": {"apiVersion": "v1",
                                                                 "fieldPath": "metadata.namespace"}}},
@@ -1444,7 +1443,7 @@ def build_workloads(reg: Registry) -> None:  # noqa: PLR0915 - one long, flat in
         pods=[("node-a", at(2026, 11, 11, 9, 14, 22))], service_account="velero",
         old_rs_image="velero/velero:v1.17.2", generation=4,
     )
-    agent_env = [
+    agent_env: list[Obj] = [
         {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "spec.nodeName"}}},
         *velero_env,
     ]
@@ -1988,7 +1987,7 @@ SKIP_POLICY = "any: skipped due to resource policy ;volumeSnapshot: not satisfy 
 SKIP_NOT_SNAPSHOT = "volumeSnapshot: not satisfy the criteria for VolumePolicy or the legacy snapshot way;"
 
 
-def plan_backups() -> None:  # noqa: PLR0915
+def plan_backups() -> None:
     s = SCHEDULES
 
     # daily-apps: shop postgres moved by the data mover, wiki-content by FSB (policy), the rest skipped
@@ -2110,9 +2109,10 @@ def plan_backups() -> None:  # noqa: PLR0915
             sched.last_backup = max(runs)
 
 
-def build_velero(reg: Registry) -> tuple[list[Obj], dict[str, dict[str, bytes]]]:  # noqa: PLR0915
-    """Velero CRs plus the bucket catalog (backup name -> file name -> bytes)."""
+def build_velero(reg: Registry) -> tuple[list[Obj], dict[str, dict[str, bytes]], dict[str, list[Obj]]]:
+    """Velero CRs, the bucket catalog (backup name -> file name -> bytes) and each backup's PodVolumeBackups."""
     catalog: dict[str, dict[str, bytes]] = {}
+    catalog_pvbs: dict[str, list[Obj]] = {}
 
     reg.add("velero", {
         "apiVersion": "velero.io/v1",
@@ -2157,18 +2157,18 @@ def build_velero(reg: Registry) -> tuple[list[Obj], dict[str, dict[str, bytes]]]
         spec: Obj = {"schedule": sched.cron, "template": sched.template, "useOwnerReferencesInBackup": False}
         if sched.paused:
             spec["paused"] = True
-        status: Obj = {"phase": sched.phase}
+        sched_status: Obj = {"phase": sched.phase}
         if sched.last_backup:
-            status["lastBackup"] = ts(sched.last_backup)
+            sched_status["lastBackup"] = ts(sched.last_backup)
         if sched.validation_errors:
-            status["validationErrors"] = sched.validation_errors
+            sched_status["validationErrors"] = sched.validation_errors
         sched.obj = reg.add("velero", {
             "apiVersion": "velero.io/v1",
             "kind": "Schedule",
             "metadata": meta("Schedule", sched.name, namespace=VELERO_NS, created=sched.created,
                              labels=sched.labels or None, generation=sched.generation),
             "spec": spec,
-            "status": status,
+            "status": sched_status,
         }, max(sched.last_backup or sched.created, sched.created))
 
     staging_excluded = [ns for ns, (_, labels, _) in NAMESPACES.items()
@@ -2288,8 +2288,7 @@ def build_velero(reg: Registry) -> tuple[list[Obj], dict[str, dict[str, bytes]]]
                     "kind": "DataUpload",
                     "metadata": meta(
                         "DataUpload", du_name, namespace=VELERO_NS, created=clock, generate_name=f"{name}-",
-                        labels={"velero.io/accepted-by": node,
-                                "velero.io/async-operation-id": op_id,
+                        labels={"velero.io/async-operation-id": op_id,
                                 "velero.io/backup-name": velero_label_value(name),
                                 "velero.io/backup-uid": backup_uid,
                                 "velero.io/pvc-uid": vol.pvc_uid},
@@ -2432,8 +2431,9 @@ def build_velero(reg: Registry) -> tuple[list[Obj], dict[str, dict[str, bytes]]]
                 "velero-backup.json": b"",  # filled after resourceVersions are assigned
                 f"{name}-volumeinfo.json.gz": gz_json(volume_info),
                 f"{name}-results.gz": gz_json({"errors": _result(plan.errors), "warnings": _result(plan.warnings)}),
-                f"{name}-podvolumebackups.json.gz": gz_json(plan_pvbs or None),
+                f"{name}-podvolumebackups.json.gz": b"",  # filled after resourceVersions are assigned
             }
+            catalog_pvbs[name] = plan_pvbs
 
     # BackupRepositories: one per (workload namespace, BSL, type), shared by FSB and the data mover
     repos = [
@@ -2448,7 +2448,7 @@ def build_velero(reg: Registry) -> tuple[list[Obj], dict[str, dict[str, bytes]]]
         name = f"{ns}-default-kopia"
         recent = []
         for i in range(3):
-            started = (last_maint if not failure else ago(hours=3 * (3 - i), minutes=2)) - timedelta(hours=i)
+            started = ago(hours=i + 1, minutes=2) if failure else last_maint - timedelta(hours=i)
             entry: Obj = {"completeTimestamp": ts(started + timedelta(seconds=48)),
                           "result": "Succeeded" if not failure else "Failed",
                           "startTimestamp": ts(started)}
@@ -2506,7 +2506,7 @@ def build_velero(reg: Registry) -> tuple[list[Obj], dict[str, dict[str, bytes]]]
             "warnings": 2,
         },
     }, ago(days=40))
-    return backups, catalog
+    return backups, catalog, catalog_pvbs
 
 
 def _item_count(reg: Registry, spec: Obj, csi_snapshots: int) -> tuple[int, int]:
@@ -2845,7 +2845,7 @@ def build() -> dict[str, bytes]:
     build_configmaps(reg)
     define_schedules()
     plan_backups()
-    backups, catalog = build_velero(reg)
+    backups, catalog, catalog_pvbs = build_velero(reg)
     build_snapshots(reg)
     build_k8up(reg)
     build_kubestash(reg)
@@ -2873,6 +2873,8 @@ def build() -> dict[str, bytes]:
     by_name = {b["metadata"]["name"]: b for b in backups}
     for name, files in catalog.items():
         files["velero-backup.json"] = kubectl_json(by_name[name])
+        # Go encodes a nil slice as null: backups without pod volume backups store "null"
+        files[f"{name}-podvolumebackups.json.gz"] = gz_json(catalog_pvbs[name] or None)
         for fname, data in files.items():
             out[f"catalog/backups/{name}/{fname}"] = data
     out["as_of.txt"] = (ts(DEMO_AS_OF) + "\n").encode()
