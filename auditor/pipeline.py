@@ -44,8 +44,12 @@ class ScanOptions:
 class ClusterScan:
     name: str
     analysis: ClusterAnalysis | None
-    findings: tuple[Finding, ...] = ()
+    results: tuple[Finding, ...] = ()  # every rule × subject result: findings, passes, not evaluated
     error: str | None = None
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(r for r in self.results if r.is_finding)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ class ScanResult:
     @property
     def findings(self) -> list[Finding]:
         return [f for c in self.clusters for f in c.findings]
+
+    @property
+    def results(self) -> list[Finding]:
+        return [r for c in self.clusters for r in c.results]
 
 
 def live_targets(options: ScanOptions) -> list[ClusterTarget]:

@@ -8,6 +8,8 @@ from auditor.analyse.coverage import VolumeResult
 from auditor.analyse.velero_plan import includes_cluster_resources
 from auditor.checks.registry import CheckContext, Finding, register
 
+PVC = "PersistentVolumeClaim"
+
 
 def _audited(ctx: CheckContext) -> Iterator[VolumeResult]:
     return (v for v in ctx.analysis.volumes if v.audited)
@@ -16,38 +18,37 @@ def _audited(ctx: CheckContext) -> Iterator[VolumeResult]:
 @register("COV-001")
 def out_of_scope(ctx: CheckContext) -> Iterator[Finding]:
     for v in _audited(ctx):
-        if not v.in_scope_of and v.status != "protected":
-            yield ctx.finding("PersistentVolumeClaim", v.namespace, v.pvc,
-                              f"PVC {v.key} is outside the scope of every enabled backup schedule",
-                              reasons=list(v.reasons), status=v.status)
+        yield ctx.result(not v.in_scope_of and v.status != "protected", PVC, v.namespace, v.pvc,
+                         f"PVC {v.key} is outside the scope of every enabled backup schedule",
+                         reasons=list(v.reasons), status=v.status)
 
 
 @register("COV-002")
 def not_captured(ctx: CheckContext) -> Iterator[Finding]:
     for v in _audited(ctx):
-        if v.in_scope_of and not v.covered_by:
-            yield ctx.finding("PersistentVolumeClaim", v.namespace, v.pvc,
-                              f"PVC {v.key} is in scope of {', '.join(v.in_scope_of)} but no data path captures "
-                              f"its data", reasons=list(v.reasons), in_scope_of=list(v.in_scope_of))
+        if v.in_scope_of:
+            yield ctx.result(not v.covered_by, PVC, v.namespace, v.pvc,
+                             f"PVC {v.key} is in scope of {', '.join(v.in_scope_of)} but no data path captures "
+                             f"its data", reasons=list(v.reasons), in_scope_of=list(v.in_scope_of))
 
 
 @register("COV-003")
 def namespace_not_included(ctx: CheckContext) -> Iterator[Finding]:
     for ns in ctx.analysis.namespaces:
-        if ns.audited and ns.has_workloads and not ns.included_by:
-            yield ctx.finding("Namespace", None, ns.name,
-                              f"namespace {ns.name} runs workloads but no enabled schedule includes it",
-                              blocked_by=list(ns.blocked))
+        if ns.audited and ns.has_workloads:
+            yield ctx.result(not ns.included_by, "Namespace", None, ns.name,
+                             f"namespace {ns.name} runs workloads but no enabled schedule includes it",
+                             blocked_by=list(ns.blocked))
 
 
 @register("COV-004")
 def no_cluster_resources(ctx: CheckContext) -> Iterator[Finding]:
     enabled = [s for s in ctx.analysis.schedules.values() if s.enabled]
-    if not any(includes_cluster_resources(s.schedule.template) for s in enabled):
-        cluster = ctx.analysis.inventory.cluster
-        yield ctx.finding("Cluster", None, cluster,
-                          "no enabled schedule backs up cluster-scoped resources (CRDs, StorageClasses, "
-                          "ClusterRoles, PersistentVolumes)", enabled_schedules=[s.key for s in enabled])
+    cluster = ctx.analysis.inventory.cluster
+    yield ctx.result(not any(includes_cluster_resources(s.schedule.template) for s in enabled),
+                     "Cluster", None, cluster,
+                     "no enabled schedule backs up cluster-scoped resources (CRDs, StorageClasses, "
+                     "ClusterRoles, PersistentVolumes)", enabled_schedules=[s.key for s in enabled])
 
 
 @register("COV-005")
@@ -57,8 +58,7 @@ def csi_only(ctx: CheckContext) -> Iterator[Finding]:
         if v.status != "protected":
             continue
         recent = [p for p in v.recovery_points if (as_of - p.time).total_seconds() <= v.policy.retention]
-        if recent and all(p.method == "csi-snapshot" for p in recent):
-            yield ctx.finding("PersistentVolumeClaim", v.namespace, v.pvc,
-                              f"PVC {v.key} is protected only by CSI snapshots, which live in the same storage "
-                              f"system as the volume (no data movement)",
-                              recovery_points=[p.as_dict() for p in recent[:3]])
+        yield ctx.result(bool(recent) and all(p.method == "csi-snapshot" for p in recent), PVC, v.namespace, v.pvc,
+                         f"PVC {v.key} is protected only by CSI snapshots, which live in the same storage "
+                         f"system as the volume (no data movement)",
+                         recovery_points=[p.as_dict() for p in recent[:3]])

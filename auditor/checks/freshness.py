@@ -18,7 +18,14 @@ def _time(t: datetime | None) -> str | None:
 def rpo_exceeded(ctx: CheckContext) -> Iterator[Finding]:
     as_of = ctx.analysis.as_of
     for v in ctx.analysis.volumes:
-        if not v.audited or v.status != "stale":
+        if not v.audited or v.status == "unprotected":
+            continue  # unprotected volumes are COV-001/COV-002's
+        if v.status == "unknown":
+            yield ctx.not_evaluated("PersistentVolumeClaim", v.namespace, v.pvc,
+                                    "no proof either way: " + "; ".join(v.reasons[:2]))
+            continue
+        if v.status == "protected":
+            yield ctx.passed("PersistentVolumeClaim", v.namespace, v.pvc)
             continue
         rpo = format_duration(v.policy.rpo)
         if v.newest:
@@ -35,11 +42,11 @@ def rpo_exceeded(ctx: CheckContext) -> Iterator[Finding]:
 def latest_failed(ctx: CheckContext) -> Iterator[Finding]:
     for s in ctx.analysis.schedules.values():
         b = s.latest_terminal
-        if b is not None and b.phase in ("Failed", "FailedValidation"):
+        if b is not None:
             detail = b.failure_reason or "; ".join(b.validation_errors) or "no reason recorded"
-            yield ctx.finding("Backup", b.meta.namespace, b.meta.name,
-                              f"latest backup of schedule {s.key} is {b.phase}: {detail}", schedule=s.key,
-                              phase=b.phase, created=_time(b.meta.created))
+            yield ctx.result(b.phase in ("Failed", "FailedValidation"), "Backup", b.meta.namespace, b.meta.name,
+                             f"latest backup of schedule {s.key} is {b.phase}: {detail}", schedule=s.key,
+                             phase=b.phase, created=_time(b.meta.created))
 
 
 @register("FRS-003")
@@ -54,20 +61,18 @@ def latest_partially_failed(ctx: CheckContext) -> Iterator[Finding]:
         if b is None or b.phase not in ("PartiallyFailed", "Completed"):
             continue
         items = failed_items.get(b.meta.key, [])
-        if b.phase == "PartiallyFailed" or items:
-            yield ctx.finding("Backup", b.meta.namespace, b.meta.name,
-                              f"latest backup of schedule {s.key} is {b.phase}"
-                              + (f" and {len(items)} volume item(s) failed" if items else ""),
-                              schedule=s.key, phase=b.phase, errors=b.errors, failed_volumes=items[:20])
+        yield ctx.result(b.phase == "PartiallyFailed" or bool(items), "Backup", b.meta.namespace, b.meta.name,
+                         f"latest backup of schedule {s.key} is {b.phase}"
+                         + (f" and {len(items)} volume item(s) failed" if items else ""),
+                         schedule=s.key, phase=b.phase, errors=b.errors, failed_volumes=items[:20])
 
 
 @register("FRS-004")
 def schedule_paused(ctx: CheckContext) -> Iterator[Finding]:
     for s in ctx.analysis.schedules.values():
-        if s.paused:
-            yield ctx.finding("Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
-                              f"schedule {s.key} is paused: it creates no backups and covers nothing",
-                              cron=s.schedule.cron)
+        yield ctx.result(s.paused, "Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
+                         f"schedule {s.key} is paused: it creates no backups and covers nothing",
+                         cron=s.schedule.cron)
 
 
 @register("FRS-005")
@@ -78,14 +83,13 @@ def missed_runs(ctx: CheckContext) -> Iterator[Finding]:
         if not s.enabled:
             continue
         missed = s.missed_runs(as_of)
-        if missed >= threshold:
-            latest = s.latest
-            since = _time(latest.meta.created) if latest else None
-            yield ctx.finding("Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
-                              f"schedule {s.key} ({s.schedule.cron}) created no backup for {missed}+ runs"
-                              + (f" (last one {since})" if since else " (never)"),
-                              cron=s.schedule.cron, last_backup_created=since,
-                              expected_interval_seconds=s.interval(as_of))
+        latest = s.latest
+        since = _time(latest.meta.created) if latest else None
+        yield ctx.result(missed >= threshold, "Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
+                         f"schedule {s.key} ({s.schedule.cron}) created no backup for {missed}+ runs"
+                         + (f" (last one {since})" if since else " (never)"),
+                         cron=s.schedule.cron, last_backup_created=since,
+                         expected_interval_seconds=s.interval(as_of))
 
 
 @register("FRS-006")
@@ -96,12 +100,13 @@ def backup_stuck(ctx: CheckContext) -> Iterator[Finding]:
         if (b.phase or "") not in IN_FLIGHT:
             continue
         since = backup_time(b)
-        if since is not None and (as_of - since).total_seconds() > limit:
-            age = format_duration((as_of - since).total_seconds())
-            yield ctx.finding("Backup", b.meta.namespace, b.meta.name,
-                              f"backup {b.meta.key} has been {b.phase or 'New'} for {age} (limit "
-                              f"{format_duration(limit)})", phase=b.phase or "New", since=_time(since),
-                              schedule=b.schedule)
+        if since is None:
+            continue
+        age = format_duration((as_of - since).total_seconds())
+        yield ctx.result((as_of - since).total_seconds() > limit, "Backup", b.meta.namespace, b.meta.name,
+                         f"backup {b.meta.key} has been {b.phase or 'New'} for {age} (limit "
+                         f"{format_duration(limit)})", phase=b.phase or "New", since=_time(since),
+                         schedule=b.schedule)
 
 
 @register("FRS-007")
@@ -115,18 +120,17 @@ def ttl_too_short(ctx: CheckContext) -> Iterator[Finding]:
                 needed[key] = (v.policy.retention, v.policy.name)
     for key, (retention, policy) in sorted(needed.items()):
         s = ctx.analysis.schedules[key]
-        if s.ctx.ttl < retention:
-            yield ctx.finding("Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
-                              f"schedule {s.key} keeps backups {format_duration(s.ctx.ttl)}, shorter than the "
-                              f"retention of {format_duration(retention)} required by policy {policy}",
-                              ttl_seconds=s.ctx.ttl, retention_seconds=retention, policy=policy)
+        yield ctx.result(s.ctx.ttl < retention, "Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
+                         f"schedule {s.key} keeps backups {format_duration(s.ctx.ttl)}, shorter than the "
+                         f"retention of {format_duration(retention)} required by policy {policy}",
+                         ttl_seconds=s.ctx.ttl, retention_seconds=retention, policy=policy)
 
 
 @register("FRS-008")
 def schedule_invalid(ctx: CheckContext) -> Iterator[Finding]:
     for s in ctx.analysis.schedules.values():
-        if s.failed_validation or (s.cron_error and not s.paused):
-            errors = list(s.schedule.validation_errors) or [s.cron_error or ""]
-            yield ctx.finding("Schedule", s.schedule.meta.namespace, s.schedule.meta.name,
-                              f"schedule {s.key} is invalid ({'; '.join(errors)}): Velero will not run it",
-                              phase=s.schedule.phase, validation_errors=errors)
+        errors = list(s.schedule.validation_errors) or [s.cron_error or ""]
+        yield ctx.result(s.failed_validation or bool(s.cron_error and not s.paused), "Schedule",
+                         s.schedule.meta.namespace, s.schedule.meta.name,
+                         f"schedule {s.key} is invalid ({'; '.join(errors)}): Velero will not run it",
+                         phase=s.schedule.phase, validation_errors=errors)

@@ -49,12 +49,21 @@ class Finding:
     name: str
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
-    status: str = "open"  # open | excepted
+    status: str = "open"  # open | excepted | pass | not-evaluated | error
+    exception: dict[str, Any] | None = None  # the waiver that matched (status excepted)
+
+    @property
+    def is_finding(self) -> bool:
+        """Open or excepted results are findings; passes and not-evaluated results are only counted."""
+        return self.status in ("open", "excepted")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rule_id": self.rule_id, "severity": self.severity, "status": self.status, "cluster": self.cluster,
-                "kind": self.kind, "namespace": self.namespace, "name": self.name, "message": self.message,
-                "evidence": self.evidence}
+        doc = {"rule_id": self.rule_id, "severity": self.severity, "status": self.status, "cluster": self.cluster,
+               "kind": self.kind, "namespace": self.namespace, "name": self.name, "message": self.message,
+               "evidence": self.evidence}
+        if self.exception is not None:
+            doc["exception"] = self.exception
+        return doc
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,21 @@ class CheckContext:
     def finding(self, kind: str, namespace: str | None, name: str, message: str, **evidence: Any) -> Finding:
         return Finding(self.rule.id, self.rule.severity, self.analysis.inventory.cluster, kind, namespace, name,
                        message, evidence)
+
+    def passed(self, kind: str, namespace: str | None, name: str) -> Finding:
+        """A subject the rule evaluated and found compliant (counted for scores and JUnit)."""
+        return Finding(self.rule.id, self.rule.severity, self.analysis.inventory.cluster, kind, namespace, name,
+                       "", {}, "pass")
+
+    def result(self, failed: bool, kind: str, namespace: str | None, name: str, message: str,
+               **evidence: Any) -> Finding:
+        return self.finding(kind, namespace, name, message, **evidence) if failed else \
+            self.passed(kind, namespace, name)
+
+    def not_evaluated(self, kind: str, namespace: str | None, name: str, reason: str) -> Finding:
+        """The rule could not be evaluated for this subject (missing data): never a pass."""
+        return Finding(self.rule.id, self.rule.severity, self.analysis.inventory.cluster, kind, namespace, name,
+                       reason, {}, "not-evaluated")
 
 
 CheckFn = Callable[[CheckContext], Iterable[Finding]]

@@ -48,6 +48,7 @@ def summary(result: ScanResult) -> dict[str, Any]:
     by_status = Counter(v.status for v in audited)
     open_findings = [f for f in result.findings if f.status == "open"]
     by_severity = Counter(f.severity for f in open_findings)
+    checks = Counter(r.status for r in result.results)
     return {
         "clusters": len(result.clusters),
         "clusters_complete": sum(1 for c in result.clusters if c.analysis and c.analysis.inventory.complete),
@@ -56,6 +57,7 @@ def summary(result: ScanResult) -> dict[str, Any]:
         "protected_ratio": round(by_status.get("protected", 0) / len(audited), 4) if audited else None,
         "findings": len(open_findings),
         "findings_by_severity": {s: by_severity.get(s, 0) for s in SEVERITIES},
+        "checks": {s: checks.get(s, 0) for s in ("pass", "open", "excepted", "not-evaluated", "error")},
     }
 
 
