@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from auditor.analyse.compliance import FrameworkScore
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
 from auditor.checks import Finding, evaluate, load_catalog
 from auditor.checks.registry import Rule
@@ -46,6 +47,7 @@ class ClusterScan:
     analysis: ClusterAnalysis | None
     results: tuple[Finding, ...] = ()  # every rule × subject result: findings, passes, not evaluated
     error: str | None = None
+    compliance: tuple[FrameworkScore, ...] = ()  # per framework (issue: credentials & compliance)
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from auditor.analyse.credentials import CredentialInfo
 from auditor.analyse.evidence import Attempt, EvidenceIndex, PVCKey, RecoveryPoint, csi_points
 from auditor.analyse.other_tools import k8up_coverage, k8up_points, kubestash_coverage, kubestash_points
 from auditor.analyse.schedules import ScheduleState, schedule_states
@@ -75,6 +76,7 @@ class ClusterAnalysis:
     namespaces: tuple[NamespaceCoverage, ...]
     evidence: EvidenceIndex
     planner: VeleroPlanner
+    credentials: tuple[CredentialInfo, ...] = ()
 
 
 def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
