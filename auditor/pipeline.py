@@ -10,6 +10,7 @@ from pathlib import Path
 
 from auditor.analyse.compliance import FrameworkScore
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
+from auditor.analyse.exceptions import ExceptionsReport
 from auditor.checks import Finding, evaluate, load_catalog
 from auditor.checks.registry import Rule
 from auditor.collect.catalog import VeleroCatalog, read_catalog
@@ -59,6 +60,7 @@ class ScanResult:
     as_of: datetime
     clusters: tuple[ClusterScan, ...]
     rules: tuple[Rule, ...]
+    exceptions: ExceptionsReport | None = None  # the exceptions register (matched, unused, expired)
 
     @property
     def findings(self) -> list[Finding]:
