@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from auditor.analyse.exceptions import ExceptionRule
 from auditor.durations import parse_duration
 from auditor.errors import ConfigError
 
@@ -67,6 +68,9 @@ class AuditConfig(_Strict):
     policies: tuple[Policy, ...] = ()
     velero_namespace: str | None = None
     stuck_backup_after: float = 6 * 3600.0
+    exceptions: tuple[ExceptionRule, ...] = ()
+    allow_annotation_exceptions: bool = True
+    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-rule parameter overrides
 
     _parse = field_validator("stuck_backup_after", mode="before")(classmethod(lambda cls, v: _duration(v)))
 
@@ -80,6 +84,37 @@ class AuditConfig(_Strict):
                 return AppliedPolicy(name=policy.name, rpo=policy.rpo or self.defaults.rpo,
                                      retention=policy.retention or self.defaults.retention)
         return AppliedPolicy(name="default", rpo=self.defaults.rpo, retention=self.defaults.retention)
+
+
+def _validation_message(path: Path, exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{path}: key {key}: {message}{more}"
+
+
+class _ExceptionsFile(_Strict):
+    exceptions: tuple[ExceptionRule, ...]
+
+
+def load_exceptions(path: Path) -> tuple[ExceptionRule, ...]:
+    """An exceptions file: ``exceptions: [{rules, selector, reason, owner, expires}]``; errors name the key."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if isinstance(data, list):
+        data = {"exceptions": data}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with key exceptions")
+    try:
+        parsed = _ExceptionsFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(path, exc)) from None
+    return tuple(e.model_copy(update={"source": str(path)}) for e in parsed.exceptions)
 
 
 def load_config(path: Path | None) -> AuditConfig:
@@ -97,8 +132,4 @@ def load_config(path: Path | None) -> AuditConfig:
     try:
         return AuditConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        message = first["msg"].removeprefix("Value error, ")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{path}: key {key}: {message}{more}") from None
+        raise ConfigError(_validation_message(path, exc)) from None

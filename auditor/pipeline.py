@@ -10,16 +10,20 @@ from pathlib import Path
 
 from auditor.analyse.compliance import FrameworkScore
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
-from auditor.analyse.exceptions import ExceptionsReport
+from auditor.analyse.compliance import load_frameworks, score
+from auditor.analyse.exceptions import ExceptionRule, ExceptionsReport
+from auditor.analyse.exceptions import apply as apply_exceptions
+from auditor.analyse.subjects import annotation_exceptions, subjects
 from auditor.checks import Finding, evaluate, load_catalog
-from auditor.checks.registry import Rule
+from auditor.checks.registry import RunContext, Rule, catalog_dir
 from auditor.collect.catalog import VeleroCatalog, read_catalog
 from auditor.collect.clusters import ClusterTarget, in_cluster_target, kubeconfig_targets
 from auditor.collect.dump import read_dump
 from auditor.collect.inventory import Inventory
 from auditor.collect.live import LiveSource, Progress, RawSink, gc_paused
 from auditor.config import AuditConfig
-from auditor.errors import ClusterAccessError
+from auditor.collect.secrets import SecretPolicy, load_installation_key
+from auditor.errors import ClusterAccessError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,9 @@ class ScanOptions:
     config: AuditConfig = field(default_factory=AuditConfig)
     as_of: datetime | None = None
     page_size: int = 500
+    secret_values: bool = True  # fingerprint backup credentials (False: --no-secret-values)
+    fingerprint_key_file: Path | None = None
+    framework: str | None = None  # focus output on one framework's rules
 
     @property
     def live(self) -> bool:
@@ -77,18 +84,25 @@ def live_targets(options: ScanOptions) -> list[ClusterTarget]:
     return kubeconfig_targets(options.kubeconfig, options.contexts, options.all_contexts)
 
 
+def secret_policy(options: ScanOptions) -> SecretPolicy:
+    if not options.secret_values:
+        return SecretPolicy(read_values=False)
+    return SecretPolicy(read_values=True, key=load_installation_key(options.fingerprint_key_file))
+
+
 def collect_inventories(options: ScanOptions, progress: Progress | None = None,
                         sink_for: Callable[[str], RawSink] | None = None,
                         ) -> Iterator[tuple[str, Inventory | None, str | None]]:
     """(cluster, inventory or None, error) for each requested cluster; one bad cluster never stops the rest."""
+    secrets = secret_policy(options)
     if options.snapshots:
         for path in options.snapshots:
-            inventory = read_dump(path, options.cluster_name if len(options.snapshots) == 1 else None)
+            inventory = read_dump(path, options.cluster_name if len(options.snapshots) == 1 else None, secrets)
             yield inventory.cluster, inventory, None
         return
     for target in live_targets(options):
         source = LiveSource(target.api_client, target.name, page_size=options.page_size, progress=progress,
-                            backup_namespace=options.config.velero_namespace)
+                            backup_namespace=options.config.velero_namespace, secrets=secrets)
         try:
             yield target.name, source.collect(sink_for(target.name) if sink_for else None), None
         except ClusterAccessError as exc:
@@ -106,17 +120,67 @@ def catalogs_for(options: ScanOptions, cluster: str) -> VeleroCatalog | None:
     return read_catalog(Path(chosen)) if chosen else None
 
 
+def frameworks_dir() -> Path:
+    return catalog_dir() / "frameworks"
+
+
 def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
+    """Collect and analyse every cluster, then evaluate the rules with what spans them (fingerprints,
+    exceptions), apply the exceptions and score the frameworks."""
     as_of = options.as_of or datetime.now(UTC).replace(microsecond=0)
+    config = options.config
     rules = load_catalog()
-    clusters = []
+    frameworks = load_frameworks(frameworks_dir())
+    if options.framework:
+        chosen = [f for f in frameworks if f.id == options.framework]
+        if not chosen:
+            raise ConfigError(f"unknown framework {options.framework!r} (known: {', '.join(f.id for f in frameworks)})")
+        frameworks = tuple(chosen)
+        mapped = {rule for c in chosen[0].controls for rule in c.rules}
+        rules = tuple(r for r in rules if r.id in mapped)
+    analysed: list[tuple[str, ClusterAnalysis | None, str | None]] = []
     for name, inventory, error in collect_inventories(options, progress):
         if inventory is None:
-            clusters.append(ClusterScan(name, None, (), error))
+            analysed.append((name, None, error))
             continue
         catalog = catalogs_for(options, inventory.cluster)
         with gc_paused():
-            analysis = analyse_cluster(inventory, options.config, as_of, catalog)
-            findings = evaluate(analysis, rules)
-        clusters.append(ClusterScan(inventory.cluster, analysis, tuple(findings)))
-    return ScanResult(as_of, tuple(clusters), rules)
+            analysed.append((inventory.cluster, analyse_cluster(inventory, config, as_of, catalog), None))
+    analyses = [a for _, a, _ in analysed if a is not None]
+    exception_rules = list(config.exceptions)
+    if config.allow_annotation_exceptions:
+        exception_rules += [e for a in analyses for e in annotation_exceptions(a.inventory)]
+    run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=tuple(exception_rules))
+    clusters, registers = [], []
+    for name, analysis, error in analysed:
+        if analysis is None:
+            clusters.append(ClusterScan(name, None, (), error))
+            continue
+        with gc_paused():
+            results = evaluate(analysis, rules, config.rules, run)
+            results, register = apply_exceptions(results, exception_rules, subjects(analysis.inventory), as_of)
+            compliance = tuple(score(f, results) for f in frameworks)
+        registers.append(register)
+        clusters.append(ClusterScan(name, analysis, tuple(results), None, compliance))
+    return ScanResult(as_of, tuple(clusters), rules, merge_registers(registers, exception_rules, as_of))
+
+
+def fingerprint_clusters(analyses: list[ClusterAnalysis]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for a in analyses:
+        for c in a.credentials:
+            if c.fingerprint:
+                found.setdefault(c.fingerprint, set()).add(a.inventory.cluster)
+    return {fp: frozenset(clusters) for fp, clusters in found.items()}
+
+
+def merge_registers(registers: list[ExceptionsReport], rules: list[ExceptionRule], as_of: datetime,
+                    ) -> ExceptionsReport:
+    counts: dict[str, int] = {}
+    for reg in registers:
+        for rule, n in reg.matched:
+            counts[rule.key] = counts.get(rule.key, 0) + n
+    active = [r for r in rules if not r.expired(as_of)]
+    return ExceptionsReport(matched=tuple((r, counts[r.key]) for r in active if r.key in counts),
+                            unused=tuple(r for r in active if r.key not in counts),
+                            expired=tuple(r for r in rules if r.expired(as_of)))

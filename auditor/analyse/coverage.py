@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from auditor.analyse.credentials import CredentialInfo
+from auditor.analyse.credentials import CredentialInfo, credential_infos
 from auditor.analyse.evidence import Attempt, EvidenceIndex, PVCKey, RecoveryPoint, csi_points
 from auditor.analyse.other_tools import k8up_coverage, k8up_points, kubestash_coverage, kubestash_points
 from auditor.analyse.schedules import ScheduleState, schedule_states
@@ -129,7 +129,8 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
             captures=tuple(captures),
         ))
     namespaces = _namespace_coverage(inv, config, schedules, planner, ns_included)
-    return ClusterAnalysis(inv, as_of, config, servers, schedules, tuple(volumes), namespaces, evidence, planner)
+    return ClusterAnalysis(inv, as_of, config, servers, schedules, tuple(volumes), namespaces, evidence, planner,
+                           credential_infos(inv, as_of))
 
 
 def _adhoc_backups(inv: Inventory, evidence: EvidenceIndex, servers: dict[str, VeleroServer],

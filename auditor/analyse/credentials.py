@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from auditor.collect.inventory import RECORD_FIELDS, Inventory
+from auditor.collect.secrets import credential_refs
+
 
 @dataclass(frozen=True)
 class CredentialInfo:
@@ -19,3 +22,33 @@ class CredentialInfo:
     age_seconds: float | None  # since ``rotated``
     default_password: bool  # Velero's static repository password
     used_by: tuple[str, ...]  # e.g. "BackupStorageLocation velero/default"
+
+
+def _tool(used_by: set[str]) -> str:
+    text = " ".join(sorted(used_by))
+    return "k8up" if "k8up" in text else "kubestash" if "KubeStash" in text else "velero"
+
+
+def credential_infos(inv: Inventory, as_of: datetime) -> tuple[CredentialInfo, ...]:
+    """One entry per key of every backup credential Secret that exists (missing ones are LOC/CRD findings)."""
+    refs = credential_refs({name: list(getattr(inv, name)) for name in RECORD_FIELDS})
+    out = []
+    for (ns, name), used_by in sorted(refs.items()):
+        secret = inv.secret_by_key.get((ns, name))
+        if secret is None:
+            continue
+        rotated = max([t for t in (secret.meta.created, *secret.updated) if t is not None], default=None)
+        age = (as_of - rotated).total_seconds() if rotated else None
+        for key in sorted(set(secret.keys) | set(secret.fingerprints)):
+            kind = secret.classes.get(key, "unknown")
+            out.append(CredentialInfo(
+                namespace=ns, name=name, key=key, tool=_tool(used_by),
+                kind=kind.removesuffix("-default"), fingerprint=secret.fingerprints.get(key),
+                created=secret.meta.created, rotated=rotated, age_seconds=age,
+                default_password=kind == "repository-password-default", used_by=tuple(sorted(used_by))))
+    return tuple(out)
+
+
+def values_read(inv: Inventory) -> bool:
+    """Were credential values fingerprinted in this scan? (False with --no-secret-values or old dumps.)"""
+    return any(s.fingerprints for s in inv.secrets)

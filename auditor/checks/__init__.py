@@ -3,7 +3,14 @@
 Importing this package registers every check (the modules below import ``register``).
 """
 
-from auditor.checks import coverage, freshness  # noqa: F401  (registration on import)
+from auditor.checks import (  # noqa: F401  (registration on import)
+    coverage,
+    credentials,
+    freshness,
+    governance,
+    locations,
+    system,
+)
 from auditor.checks.registry import CHECKS, Finding, evaluate, load_catalog
 
 __all__ = ["CHECKS", "Finding", "evaluate", "load_catalog"]

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.analyse.coverage import ClusterAnalysis
+from auditor.analyse.exceptions import ExceptionRule
 from auditor.errors import RuleLoadError
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,21 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class RunContext:
+    """What spans the clusters of one run: credential fingerprints per cluster, and the exceptions."""
+
+    fingerprint_clusters: dict[str, frozenset[str]] = field(default_factory=dict)
+    exceptions: tuple[ExceptionRule, ...] = ()
+
+
+@dataclass(frozen=True)
 class CheckContext:
     """What a check sees: one cluster's analysis, its rule and the rule's parameters."""
 
     analysis: ClusterAnalysis
     rule: Rule
     params: dict[str, Any]
+    run: RunContext = field(default_factory=RunContext)
 
     def finding(self, kind: str, namespace: str | None, name: str, message: str, **evidence: Any) -> Finding:
         return Finding(self.rule.id, self.rule.severity, self.analysis.inventory.cluster, kind, namespace, name,
@@ -133,12 +143,12 @@ def load_catalog(directory: Path | None = None) -> tuple[Rule, ...]:
 
 
 def evaluate(analysis: ClusterAnalysis, rules: Iterable[Rule],
-             overrides: dict[str, dict[str, Any]] | None = None) -> list[Finding]:
+             overrides: dict[str, dict[str, Any]] | None = None, run: RunContext | None = None) -> list[Finding]:
     """Every rule on one cluster. A check that crashes yields an error finding, never silence."""
     findings: list[Finding] = []
     for rule in rules:
         params = {**rule.parameters, **(overrides or {}).get(rule.id, {})}
-        ctx = CheckContext(analysis, rule, params)
+        ctx = CheckContext(analysis, rule, params, run or RunContext())
         try:
             findings.extend(_sorted(CHECKS[rule.id](ctx)))
         except Exception as exc:

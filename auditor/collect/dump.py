@@ -13,6 +13,7 @@ import yaml
 from auditor.collect.fields import FieldReader
 from auditor.collect.inventory import Gap, Inventory, InventoryBuilder
 from auditor.collect.kinds import BY_GROUP_KIND, group_of
+from auditor.collect.secrets import SecretPolicy, fingerprint_data
 from auditor.errors import InputError
 
 SUFFIXES = (".json", ".yaml", ".yml")
@@ -83,17 +84,25 @@ def add_object(builder: InventoryBuilder, raw: Any, where: str) -> None:
     if resource is None:
         builder.unknown_kinds[f"{api_version}/{kind}"] += 1
         return
-    builder.add(resource.field, resource.slim(FieldReader(raw, where)))
+    record = resource.slim(FieldReader(raw, where))
+    if kind == "Secret" and builder.secret_policy.active and builder.secret_policy.key and raw.get("data"):
+        key = (record.meta.namespace or "", record.meta.name)
+        builder.secret_fingerprints[key] = fingerprint_data(raw["data"], builder.secret_policy.key)
+    builder.add(resource.field, record)
 
 
-def read_dump(root: Path, cluster: str | None = None) -> Inventory:
-    """The inventory of a dump directory; the cluster is named after the directory unless told."""
+def read_dump(root: Path, cluster: str | None = None, secrets: SecretPolicy | None = None) -> Inventory:
+    """The inventory of a dump directory; the cluster is named after the directory unless told.
+
+    Credential Secrets' values (if the dump has them) are fingerprinted as they are read, per ``secrets``.
+    """
     root = Path(root)
     files = dump_files(root)
     manifest = _read_manifest(root / MANIFEST)
     name = cluster or manifest.get("cluster") or root.resolve().name
     builder = InventoryBuilder(str(name), f"snapshot:{root}")
     builder.server_version = manifest.get("server_version")
+    builder.secret_policy = secrets or SecretPolicy(read_values=False)
     for g in manifest.get("gaps", []):
         builder.gap(g)
     for path in files:

@@ -10,6 +10,7 @@ from typing import Any
 
 from auditor.collect import records as r
 from auditor.collect.kinds import KINDS
+from auditor.collect.secrets import Fingerprints, SecretPolicy, credential_refs, finish_secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,9 @@ class InventoryBuilder:
         self.unknown_kinds: dict[str, int] = defaultdict(int)
         self.server_version: str | None = None
         self.collected_at: datetime | None = None
+        self.secret_policy = SecretPolicy(read_values=False)
+        #: fingerprints of Secrets whose values the source saw (values themselves are never kept)
+        self.secret_fingerprints: dict[tuple[str, str], Fingerprints] = {}
 
     def add(self, field_name: str, record: Any) -> None:
         self.records[field_name].append(record)
@@ -202,6 +206,9 @@ class InventoryBuilder:
         self.gaps.append(gap)
 
     def build(self) -> Inventory:
+        refs = credential_refs(self.records)
+        self.records["secrets"] = finish_secrets(self.records["secrets"], refs, self.secret_fingerprints,
+                                                 self.secret_policy)
         frozen: dict[str, tuple[Any, ...]] = {}
         for name, items in self.records.items():
             items.sort(key=_record_sort_key)

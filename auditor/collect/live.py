@@ -24,11 +24,14 @@ import urllib3
 from auditor.collect.fields import FieldReader
 from auditor.collect.inventory import Gap, Inventory, InventoryBuilder
 from auditor.collect.kinds import KINDS, ResourceKind
+from auditor.collect.secrets import SecretPolicy, credential_refs, fingerprint_data
 from auditor.errors import ClusterAccessError, InputError
 
 log = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+#: Secrets are listed as metadata only: the values of Secrets that are not backup credentials never arrive.
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 
 #: Called with every raw object before it is slimmed (``auditor snapshot`` writes them out).
 RawSink = Callable[[ResourceKind, dict[str, Any]], None]
@@ -81,7 +84,8 @@ class LiveSource:
 
     def __init__(self, api_client: Any, cluster: str, *, page_size: int = 500,
                  retry: RetryPolicy | None = None, request_timeout: tuple[float, float] = (10.0, 120.0),
-                 progress: Progress | None = None, backup_namespace: str | None = None) -> None:
+                 progress: Progress | None = None, backup_namespace: str | None = None,
+                 secrets: SecretPolicy | None = None) -> None:
         self.api = api_client
         self.cluster = cluster
         self.page_size = page_size
@@ -89,10 +93,11 @@ class LiveSource:
         self.timeout = request_timeout
         self.progress = progress
         self.backup_namespace = backup_namespace
+        self.secrets = secrets or SecretPolicy(read_values=False)
 
     # --- HTTP -----------------------------------------------------------------------------------
 
-    def _get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
+    def _get(self, path: str, query: list[tuple[str, Any]] | None = None, accept: str = "application/json") -> Any:
         """GET a path and parse its JSON, retrying throttling, server errors and broken connections."""
         attempt = 0
         while True:
@@ -100,7 +105,7 @@ class LiveSource:
             try:
                 method, url, headers, body, post = self.api.param_serialize(
                     method="GET", resource_path=path, query_params=query or [],
-                    header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+                    header_params={"Accept": accept}, auth_settings=["BearerToken"])
                 response = self.api.call_api(method, url, header_params=headers, body=body, post_params=post,
                                              _request_timeout=self.timeout)
                 data = response.read()
@@ -158,16 +163,22 @@ class LiveSource:
             query: list[tuple[str, Any]] = [("limit", self.page_size)]
             if token:
                 query.append(("continue", token))
+            metadata_only = kind.kind == "Secret"
             try:
-                page = self._get(path, query)
+                page = self._get(path, query, METADATA_ONLY if metadata_only else "application/json")
             except ApiStatusError as exc:
                 if exc.status == 410 and token:
                     raise _ListExpiredError from exc
                 raise
             items = page.get("items") or []
-            for item in items:  # lists omit kind/apiVersion on items
-                item.setdefault("apiVersion", kind.api_version)
-                item.setdefault("kind", kind.kind)
+            for item in items:  # lists omit kind/apiVersion on items; metadata lists say PartialObjectMetadata
+                if metadata_only:
+                    item.pop("data", None)  # a server that ignored the metadata-only request sent values
+                    item.pop("stringData", None)
+                    item["apiVersion"], item["kind"] = kind.api_version, kind.kind
+                else:
+                    item.setdefault("apiVersion", kind.api_version)
+                    item.setdefault("kind", kind.kind)
             yield items
             token = (page.get("metadata") or {}).get("continue")
             if not token:
@@ -229,7 +240,27 @@ class LiveSource:
             self._read_kind(kind, builder, sink)
             if kind.group == "velero.io":
                 backup_namespaces.update(r.meta.namespace for r in builder.records[kind.field] if r.meta.namespace)
+        builder.secret_policy = self.secrets
+        self._fingerprint_credentials(builder)
         return builder.build()
+
+    def _fingerprint_credentials(self, builder: InventoryBuilder) -> None:
+        """GET each backup credential Secret, fingerprint its values and drop them; nothing else is read."""
+        key = self.secrets.key
+        if not self.secrets.active or key is None:
+            return
+        present = {(s.meta.namespace or "", s.meta.name) for s in builder.records["secrets"]}
+        for ns, name in sorted(credential_refs(builder.records)):
+            if (ns, name) not in present:
+                continue
+            try:
+                obj = self._get(f"/api/v1/namespaces/{ns}/secrets/{name}")
+            except ApiStatusError as exc:
+                builder.gap(Gap("secrets", "forbidden" if exc.status == 403 else "error",
+                                f"credential Secret {ns}/{name} could not be read: {exc.message}", ns))
+                continue
+            builder.secret_fingerprints[(ns, name)] = fingerprint_data(obj.get("data"), key)
+            obj.clear()
 
 
 def _status_message(data: bytes, status: int) -> str:

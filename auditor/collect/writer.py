@@ -16,6 +16,7 @@ from auditor import __version__
 from auditor.collect.dump import MANIFEST
 from auditor.collect.inventory import Inventory
 from auditor.collect.kinds import ResourceKind
+from auditor.collect.secrets import FINGERPRINT_ANNOTATION, annotation_for
 from auditor.collect.slim import DROPPED_ANNOTATIONS
 from auditor.errors import InputError
 
@@ -55,6 +56,7 @@ class SnapshotWriter:
 
     def finish(self, inventory: Inventory) -> list[Path]:
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._annotate_fingerprints(inventory)
         written = []
         for kind, items in self.items.items():
             name = f"{kind.group or 'core'}_{kind.plural}.json"
@@ -69,6 +71,20 @@ class SnapshotWriter:
         }
         _write_atomic(self.directory / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
         return written
+
+
+    def _annotate_fingerprints(self, inventory: Inventory) -> None:
+        """Carry the credential fingerprints (never values) so the dump reads back identically."""
+        fingerprinted = {s.meta.key: s for s in inventory.secrets if s.fingerprints}
+        for kind, items in self.items.items():
+            if kind.kind != "Secret":
+                continue
+            for item in items:
+                meta = item["metadata"]
+                secret = fingerprinted.get(f"{meta.get('namespace')}/{meta.get('name')}")
+                if secret is not None:
+                    meta["annotations"] = {**(meta.get("annotations") or {}),
+                                           FINGERPRINT_ANNOTATION: annotation_for(secret)}
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -1,0 +1,62 @@
+"""System rules: is the backup system running, and did the scan see everything?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.checks.registry import CheckContext, Finding, register
+
+NEEDS_NODE_AGENT = ("fs-backup", "data-mover")
+
+
+@register("SYS-001")
+def not_running(ctx: CheckContext) -> Iterator[Finding]:
+    analysis = ctx.analysis
+    inv = analysis.inventory
+    for ns, server in sorted(analysis.servers.items()):
+        dep = server.deployment
+        if dep is None:
+            yield ctx.finding("Deployment", ns, "velero", f"no Velero server Deployment runs in namespace {ns}, "
+                              "where its schedules and backups live")
+            continue
+        yield ctx.result(not server.running, "Deployment", ns, dep.meta.name,
+                         f"Velero Deployment {dep.meta.key} has {dep.ready or 0}/{dep.replicas or 0} ready replicas: "
+                         f"no backup runs", ready=dep.ready, replicas=dep.replicas)
+        # nodes that run pods whose volumes rely on the node-agent (file-system backup, data movement)
+        needed: dict[str, list[str]] = {}
+        for v in analysis.volumes:
+            if v.audited and any(m in NEEDS_NODE_AGENT for m in v.methods):
+                for pod in inv.pods_by_claim.get((v.namespace, v.pvc), ()):
+                    if pod.node_name and pod.phase == "Running":
+                        needed.setdefault(pod.node_name, []).append(v.key)
+        if not needed:
+            continue
+        missing = sorted(n for n in needed if n not in server.node_agent_nodes)
+        agent = server.node_agent
+        name = agent.meta.name if agent else "node-agent"
+        yield ctx.result(bool(missing), "DaemonSet", ns, name,
+                         (f"node-agent is not ready on node(s) {', '.join(missing)}, where "
+                          f"{', '.join(sorted({k for n in missing for k in needed[n]}))} need it"
+                          if agent else f"no node-agent DaemonSet runs, but {len(needed)} node(s) have volumes "
+                          "that need file-system backup or data movement"),
+                         nodes=missing, volumes=sorted({k for n in missing for k in needed[n]}))
+
+
+MEANING = {
+    "forbidden": "the auditor is not allowed to read it",
+    "error": "the API server failed to serve it",
+    "not-found": "the API server has no such resource",
+}
+
+
+@register("SYS-003")
+def scan_incomplete(ctx: CheckContext) -> Iterator[Finding]:
+    inv = ctx.analysis.inventory
+    hidden = [g for g in inv.gaps if g.hides_data]
+    unknown = sum(1 for v in ctx.analysis.volumes if v.status == "unknown")
+    yield ctx.result(bool(hidden), "Cluster", None, inv.cluster,
+                     f"the scan of {inv.cluster} is incomplete: could not read "
+                     + "; ".join(f"{g.resource}{' in ' + g.namespace if g.namespace else ''} "
+                                 f"({MEANING.get(g.reason, g.reason)})" for g in hidden)
+                     + f". Verdicts that depend on it are unknown or not evaluated ({unknown} volume(s) unknown).",
+                     gaps=[g.as_dict() for g in hidden])
