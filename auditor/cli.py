@@ -75,6 +75,14 @@ def main(debug: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
+def secret_options(fn: F) -> F:
+    """Whether backup credentials are fingerprinted (their values are never kept)."""
+    fn = click.option("--fingerprint-key-file", type=click.Path(path_type=Path, dir_okay=False),
+                      help="Key for credential fingerprints (default: created under ~/.config/backup-auditor).")(fn)
+    return click.option("--no-secret-values", is_flag=True,
+                        help="Never read Secret values; rules that need them report 'not evaluated'.")(fn)
+
+
 def source_options(fn: F) -> F:
     """Where the inventory comes from and how it is judged: shared by scan, explain and report."""
     options = [
@@ -91,15 +99,29 @@ def source_options(fn: F) -> F:
                      help="Audit policy (RPO, retention, exclusions): YAML."),
         click.option("--as-of", help="Judge at this RFC 3339 time instead of now."),
         click.option("--demo", is_flag=True, help="Use the embedded demo cluster (no cluster, no network)."),
+        click.option("--exceptions", "exceptions_file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Exceptions (waivers) YAML, added to the config's exceptions."),
+        click.option("--framework", type=click.Choice(FRAMEWORKS),
+                     help="Focus on one compliance framework's controls and rules."),
+        click.option("--no-secret-values", is_flag=True,
+                     help="Never read Secret values; rules that need them report 'not evaluated'."),
+        click.option("--fingerprint-key-file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Key for credential fingerprints (default: created under ~/.config/backup-auditor)."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def build_options(snapshots: tuple[Path, ...], cluster_name: str | None, kubeconfig: str | None,
-                  contexts: tuple[str, ...], all_contexts: bool, in_cluster: bool, catalogs: tuple[str, ...],
-                  config_path: Path | None, as_of: str | None, demo: bool) -> Any:
+FRAMEWORKS = ("iso27001", "nist-800-53", "soc2", "hipaa", "pci-dss", "dora")
+
+
+def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = None, kubeconfig: str | None = None,
+                  contexts: tuple[str, ...] = (), all_contexts: bool = False, in_cluster: bool = False,
+                  catalogs: tuple[str, ...] = (), config_path: Path | None = None, as_of: str | None = None,
+                  demo: bool = False, exceptions_file: Path | None = None, framework: str | None = None,
+                  no_secret_values: bool = False, fingerprint_key_file: Path | None = None) -> Any:
+    from auditor.config import load_exceptions
     from auditor.pipeline import ScanOptions
 
     if demo:
@@ -110,9 +132,13 @@ def build_options(snapshots: tuple[Path, ...], cluster_name: str | None, kubecon
         catalogs = catalogs or (str(demo_data.CATALOG_DIR),)
         config_path = config_path or demo_data.CONFIG_FILE
         as_of = as_of or demo_data.demo_as_of().strftime("%Y-%m-%dT%H:%M:%SZ")
+    config = load_config(config_path)
+    if exceptions_file:
+        config = config.model_copy(update={"exceptions": config.exceptions + load_exceptions(exceptions_file)})
     return ScanOptions(snapshots=snapshots, cluster_name=cluster_name, kubeconfig=kubeconfig, contexts=contexts,
-                       all_contexts=all_contexts, in_cluster=in_cluster, catalogs=catalogs,
-                       config=load_config(config_path), as_of=_as_of(as_of))
+                       all_contexts=all_contexts, in_cluster=in_cluster, catalogs=catalogs, config=config,
+                       as_of=_as_of(as_of), secret_values=not no_secret_values,
+                       fingerprint_key_file=fingerprint_key_file, framework=framework)
 
 
 def _progress() -> Any:
@@ -146,12 +172,36 @@ def emit(result: Any, output: str) -> None:
     render(result, Console(highlight=False, soft_wrap=True))
 
 
+def gate(result: Any, fail_on: str | None, min_score: float | None) -> int:
+    """CI gating: 3 when an open finding is at or above ``fail_on``, 4 when a framework score is below
+    ``min_score`` percent (a framework nothing could be evaluated for counts as 0), else 0."""
+    from auditor.checks.registry import SEVERITIES
+
+    if fail_on:
+        worst = SEVERITIES.index(fail_on)
+        if any(SEVERITIES.index(f.severity) <= worst for f in result.findings if f.status == "open"):
+            return 3
+    if min_score is not None:
+        scores = [fw.score or 0.0 for c in result.clusters for fw in c.compliance]
+        if any(s * 100 < min_score for s in scores):
+            return 4
+    return 0
+
+
 @main.command()
 @source_options
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low", "info"]),
+              help="Exit 3 if an open finding has this severity or a worse one.")
+@click.option("--min-score", type=click.FloatRange(0, 100),
+              help="Exit 4 if a framework's compliance score (percent) is below this.")
 @handle_errors
-def scan(output: str, **kwargs: Any) -> None:
-    """Scan clusters (live or dumps) and report every volume's protection."""
+def scan(output: str, fail_on: str | None, min_score: float | None, **kwargs: Any) -> None:
+    """Scan clusters (live or dumps) and report every volume's protection.
+
+    Exit codes: 0 ok; 1 a cluster could not be scanned; 2 bad input or configuration;
+    3 findings at --fail-on severity or worse; 4 a framework score below --min-score.
+    """
     from auditor.pipeline import run_scan
 
     options = build_options(**kwargs)
@@ -164,6 +214,9 @@ def scan(output: str, **kwargs: Any) -> None:
     emit(result, output)
     if any(c.error for c in result.clusters):
         sys.exit(1)
+    code = gate(result, fail_on, min_score)
+    if code:
+        sys.exit(code)
 
 
 @main.command()
@@ -173,7 +226,7 @@ def demo(output: str) -> None:
     """Run the main job on the embedded demo cluster (no cluster, no network)."""
     from auditor.pipeline import run_scan
 
-    options = build_options((), None, None, (), False, False, (), None, None, True)
+    options = build_options(demo=True)
     emit(run_scan(options), output)
 
 
@@ -183,18 +236,22 @@ def demo(output: str) -> None:
 @click.option("--context", help="Kubeconfig context (default: the current one).")
 @click.option("--in-cluster", is_flag=True)
 @click.option("--velero-namespace", help="Backup namespace whose ConfigMaps to keep (default: detected).")
+@secret_options
 @handle_errors
 def snapshot(directory: Path, kubeconfig: str | None, context: str | None, in_cluster: bool,
-             velero_namespace: str | None) -> None:
-    """Write a live cluster's objects as a dump DIRECTORY (secret values removed)."""
+             velero_namespace: str | None, no_secret_values: bool, fingerprint_key_file: Path | None) -> None:
+    """Write a live cluster's objects as a dump DIRECTORY (secret values removed; credential fingerprints kept)."""
     from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
     from auditor.collect.live import LiveSource
     from auditor.collect.writer import SnapshotWriter
+    from auditor.pipeline import ScanOptions, secret_policy
 
     target = in_cluster_target("in-cluster") if in_cluster else \
         kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
     writer = SnapshotWriter(directory)
-    inventory = LiveSource(target.api_client, target.name, backup_namespace=velero_namespace).collect(writer)
+    secrets = secret_policy(ScanOptions(secret_values=not no_secret_values, fingerprint_key_file=fingerprint_key_file))
+    inventory = LiveSource(target.api_client, target.name, backup_namespace=velero_namespace,
+                           secrets=secrets).collect(writer)
     files = writer.finish(inventory)
     click.echo(f"wrote {len(files)} files to {directory} (cluster {inventory.cluster}, "
                f"{'complete' if inventory.complete else 'INCOMPLETE: ' + str(len(inventory.gaps)) + ' gaps'})")

@@ -36,3 +36,13 @@ class ClusterAccessError(AuditorError):
 
 class RuleLoadError(AuditorError):
     """The rule catalog is inconsistent (a rule without a check, a bad parameter...)."""
+
+
+class StoreError(AuditorError):
+    """The history store cannot be opened, migrated, read or written (the message hides any password)."""
+
+
+class ScanNotFoundError(StoreError):
+    """A scan id given on the command line is not in the history store."""
+
+    exit_code = 2

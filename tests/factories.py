@@ -190,3 +190,50 @@ def base_cluster() -> list[dict[str, Any]]:
     return [namespace(VELERO_NS), node("node-a"), node("node-b"), node("node-c"), velero_deployment(),
             *node_agent(), bsl(), storage_class(default=True),
             snapshot_class(labels={"velero.io/csi-volumesnapshot-class": "true"})]
+
+
+def secret(name: str, ns: str = VELERO_NS, data: dict[str, str] | None = None, created_hours_ago: float = 24 * 10,
+           updated_hours_ago: float | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    """``data`` values are plain text here; they are base64-encoded as the API serves them."""
+    import base64
+
+    meta = _meta(name, ns, annotations=annotations, created_hours_ago=created_hours_ago)
+    if updated_hours_ago is not None:
+        meta["managedFields"] = [{"manager": "kubectl", "operation": "Update", "apiVersion": "v1",
+                                  "time": ts(updated_hours_ago), "fieldsType": "FieldsV1", "fieldsV1": {}}]
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque",
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in (data or {}).items()}}
+
+
+AWS_KEY = "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG\n"
+
+
+def service_account(name: str = "velero", ns: str = VELERO_NS, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, ns, annotations=annotations)}
+
+
+def cluster_role(name: str, rules: list[dict[str, Any]], labels: dict[str, str] | None = None,
+                 aggregate: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    obj: dict[str, Any] = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                           "metadata": _meta(name, labels=labels), "rules": rules}
+    if aggregate is not None:
+        obj["aggregationRule"] = {"clusterRoleSelectors": [{"matchLabels": m} for m in aggregate]}
+    return obj
+
+
+def role(name: str, ns: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _meta(name, ns), "rules": rules}
+
+
+def binding(name: str, role_name: str, subjects: list[dict[str, str]], *, ns: str | None = None,
+            role_kind: str = "ClusterRole") -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding" if ns else "ClusterRoleBinding",
+            "metadata": _meta(name, ns), "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind,
+                                                      "name": role_name}, "subjects": subjects}
+
+
+def restore(name: str, backup_name: str, hours_ago: float, phase: str = "Completed") -> dict[str, Any]:
+    return {"apiVersion": "velero.io/v1", "kind": "Restore", "metadata": _meta(name, VELERO_NS,
+                                                                                created_hours_ago=hours_ago + 1),
+            "spec": {"backupName": backup_name, "namespaceMapping": {"shop": "shop-drill"}},
+            "status": {"phase": phase, "startTimestamp": ts(hours_ago + 0.5), "completionTimestamp": ts(hours_ago)}}

@@ -13,6 +13,7 @@ from datetime import datetime
 from auditor.analyse.credentials import CredentialInfo, credential_infos
 from auditor.analyse.evidence import Attempt, EvidenceIndex, PVCKey, RecoveryPoint, csi_points
 from auditor.analyse.other_tools import k8up_coverage, k8up_points, kubestash_coverage, kubestash_points
+from auditor.analyse.protection import ProtectionState
 from auditor.analyse.schedules import ScheduleState, schedule_states
 from auditor.analyse.velero_plan import Capture, SpecContext, VeleroPlanner
 from auditor.analyse.velero_server import VeleroServer, velero_servers
@@ -77,10 +78,11 @@ class ClusterAnalysis:
     evidence: EvidenceIndex
     planner: VeleroPlanner
     credentials: tuple[CredentialInfo, ...] = ()
+    previous: ProtectionState | None = None  # the previous scan of this cluster (history store), for GOV-002
 
 
 def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
-                    catalog: VeleroCatalog | None = None) -> ClusterAnalysis:
+                    catalog: VeleroCatalog | None = None, previous: ProtectionState | None = None) -> ClusterAnalysis:
     servers = velero_servers(inv)
     planner = VeleroPlanner(inv)
     schedules = schedule_states(inv, servers)
@@ -130,7 +132,7 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         ))
     namespaces = _namespace_coverage(inv, config, schedules, planner, ns_included)
     return ClusterAnalysis(inv, as_of, config, servers, schedules, tuple(volumes), namespaces, evidence, planner,
-                           credential_infos(inv, as_of))
+                           credential_infos(inv, as_of), previous=previous)
 
 
 def _adhoc_backups(inv: Inventory, evidence: EvidenceIndex, servers: dict[str, VeleroServer],

@@ -8,6 +8,7 @@ from auditor.checks import (  # noqa: F401  (registration on import)
     credentials,
     freshness,
     governance,
+    history,
     locations,
     system,
 )

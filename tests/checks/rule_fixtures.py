@@ -5,8 +5,12 @@ Each entry is a list of cases ``(case_name, objects)``; the meta-test requires a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from auditor.analyse.exceptions import ExceptionRule, Selector
+from auditor.collect.inventory import Gap
 from tests import factories as f
 
 NS = "shop"
@@ -28,6 +32,37 @@ def scheduled(template: dict[str, Any] | None = None, backups: list[Any] | None 
               **schedule_kw: Any) -> list[Any]:
     return [*f.base_cluster(), *app(), f.schedule("daily", **(template or {}), **schedule_kw),
             *(backups if backups is not None else [csi_backup("daily-1", "daily")])]
+
+
+@dataclass(frozen=True)
+class OtherCluster:
+    """Objects of a second cluster scanned in the same run (for fleet rules)."""
+
+    name: str
+    objects: list[Any]
+
+
+SECRET_READER = f.cluster_role("secret-reader", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}])
+OWN_SA = [{"kind": "ServiceAccount", "name": "velero", "namespace": "velero"}]
+
+
+def creds(repo_password: str = "a-long-random-passphrase", cloud: str = f.AWS_KEY, **kw: Any) -> list[Any]:
+    return [f.secret("velero-repo-credentials", data={"repository-password": repo_password}, **kw),
+            f.secret("cloud-credentials", data={"cloud": cloud}, **kw)]
+
+
+def exception(expires: date) -> ExceptionRule:
+    return ExceptionRule(id="legacy-waiver", rules=("COV-001",), selector=Selector(namespace="legacy"),
+                         reason="decommissioned next quarter", owner="team-crm", expires=expires)
+
+
+def k8up_backup(hours_ago: float) -> list[Any]:
+    return [{"apiVersion": "k8up.io/v1", "kind": "Schedule", "metadata": {"name": "s", "namespace": NS},
+             "spec": {"backup": {"schedule": "*/30 * * * *"}}},
+            {"apiVersion": "k8up.io/v1", "kind": "Backup",
+             "metadata": {"name": "s-1", "namespace": NS, "labels": {"k8up.io/schedule-name": "s"}}, "spec": {},
+             "status": {"conditions": [{"type": "Completed", "status": "True", "reason": "Succeeded",
+                                        "lastTransitionTime": f.ts(hours_ago)}]}}]
 
 
 FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
@@ -100,4 +135,85 @@ FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
         "pass": [("enabled", scheduled())],
         "fail": [("failed validation", scheduled(cron="61 * * * *", phase="FailedValidation", backups=[]))],
     },
+    "LOC-001": {
+        "pass": [("available", scheduled())],
+        "fail": [("unavailable", [*scheduled()[1:], f.bsl() | {"status": {"phase": "Unavailable",
+                                                                         "message": "BackupStorageLocation is unavailable"}}])],
+    },
+    "LOC-002": {
+        "pass": [("schedule names the default", scheduled({"storageLocation": "default"}))],
+        "fail": [("missing location", scheduled({"storageLocation": "gone"}))],
+    },
+    "LOC-003": {
+        "pass": [("https", scheduled())],
+        "fail": [("insecure", [*scheduled(), f.bsl("minio", default=False, config={
+            "region": "minio", "s3Url": "http://minio.backup:9000", "insecureSkipTLSVerify": "true"})])],
+    },
+    "LOC-004": {
+        "pass": [("read-write", scheduled())],
+        "fail": [("read-only default", [*scheduled()[1:], f.bsl(accessMode="ReadOnly")])],
+    },
+    "LOC-005": {
+        "pass": [("two locations", [*scheduled(), f.bsl("second", default=False)])],
+        "fail": [("one location", scheduled())],
+    },
+    "CRD-001": {
+        "pass": [("own password", [*scheduled(), *creds()])],
+        "fail": [("static-passw0rd", [*scheduled(), *creds(repo_password="static-passw0rd")])],
+    },
+    "CRD-002": {
+        "pass": [("workload identity", [*scheduled(), *creds(), f.service_account(
+            annotations={"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/velero"})])],
+        "fail": [("static AKIA key", [*scheduled(), *creds(), f.service_account()])],
+    },
+    "CRD-003": {
+        "pass": [("rotated 10 days ago", [*scheduled(), *creds(created_hours_ago=24 * 400, updated_hours_ago=240)])],
+        "fail": [("400 days old", [*scheduled(), *creds(created_hours_ago=24 * 400)])],
+    },
+    "CRD-004": {
+        "pass": [("only velero reads it", [*scheduled(), *creds(), SECRET_READER,
+                                           f.binding("velero-secrets", "secret-reader", OWN_SA, ns="velero")])],
+        "fail": [("a user reads it", [*scheduled(), *creds(), SECRET_READER, f.binding(
+            "alice-secrets", "secret-reader", [{"kind": "User", "name": "alice"}], ns="velero")])],
+    },
+    "CRD-005": {
+        "pass": [("own credentials per cluster", [*scheduled(), *creds(), OtherCluster("other", [
+            *scheduled(), *creds(cloud=f.AWS_KEY.replace("AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE"),
+                                 repo_password="another-passphrase")])])],
+        "fail": [("same key in two clusters", [*scheduled(), *creds(), OtherCluster("other", [*scheduled(), *creds()])])],
+    },
+    "CRD-006": {
+        "pass": [("env from secret", scheduled())],
+        "fail": [("literal secret env", [*scheduled(), f.pod("velero-abc", "velero") | {"spec": {
+            "containers": [{"name": "velero", "image": "velero/velero:v1.18.1",
+                            "env": [{"name": "AWS_SECRET_ACCESS_KEY", "value": "not-a-real-secret"}]}]}}])],
+    },
+    "CRD-007": {
+        "pass": [("least privilege", [*scheduled(), f.binding("velero", "velero-backup-role", OWN_SA)])],
+        "fail": [("cluster-admin", [*scheduled(), f.binding("velero", "cluster-admin", OWN_SA)])],
+    },
+    "SYS-001": {
+        "pass": [("running", scheduled())],
+        "fail": [("no ready replica", [o for o in scheduled() if o.get("kind") != "Deployment"]
+                  + [f.velero_deployment(ready=0)])],
+    },
+    "SYS-003": {
+        "pass": [("complete", scheduled())],
+        "fail": [("secrets forbidden", [*scheduled(), Gap("secrets", "forbidden", "secrets is forbidden")])],
+    },
+    "GOV-001": {
+        "pass": [("restored 10 days ago", [*scheduled(), f.restore("drill-1", "daily-1", hours_ago=240)])],
+        "fail": [("never restored", scheduled()),
+                 ("restored 200 days ago", [*scheduled(), f.restore("drill-1", "daily-1", hours_ago=24 * 200)])],
+    },
+    "GOV-003": {
+        "pass": [("aligned", [*scheduled(), *k8up_backup(0.5)])],
+        "fail": [("a day apart", [*scheduled(backups=[csi_backup("daily-1", "daily", hours_ago=20)]),
+                                  *k8up_backup(0.5)])],
+    },
+    "GOV-004": {
+        "pass": [("valid until next year", [*scheduled(), exception(date(2027, 6, 30))])],
+        "fail": [("expired last month", [*scheduled(), exception(date(2026, 10, 31))])],
+    },
 }
+

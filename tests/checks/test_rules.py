@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -10,14 +11,38 @@ from auditor.analyse.coverage import analyse_cluster
 from auditor.checks import CHECKS, evaluate, load_catalog
 from auditor.config import AuditConfig
 from tests import factories as f
-from tests.checks.rule_fixtures import FIXTURES
+from auditor.analyse.exceptions import ExceptionRule
+from auditor.checks.registry import RunContext
+from auditor.collect.dump import add_object
+from auditor.collect.inventory import Gap, InventoryBuilder
+from auditor.collect.secrets import SecretPolicy
+from auditor.pipeline import fingerprint_clusters
+from tests.checks.rule_fixtures import FIXTURES, OtherCluster
 
 RULES = {r.id: r for r in load_catalog()}
 
 
 def findings_for(rule_id: str, objects: list[Any]) -> list[Any]:
-    analysis = analyse_cluster(f.inventory(*objects), AuditConfig(), f.AS_OF)
-    return evaluate(analysis, [RULES[rule_id]])
+    """Judge a fixture as one run: its cluster, any OtherCluster, gaps and exceptions it carries."""
+    plain = [o for o in objects if isinstance(o, dict | list)]
+    gaps = [o for o in objects if isinstance(o, Gap)]
+    others = [o for o in objects if isinstance(o, OtherCluster)]
+    exceptions = tuple(o for o in objects if isinstance(o, ExceptionRule))
+    analyses = [analyse_cluster(inventory(plain, "test", gaps), AuditConfig(), f.AS_OF)]
+    analyses += [analyse_cluster(inventory(o.objects, o.name, []), AuditConfig(), f.AS_OF) for o in others]
+    run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=exceptions)
+    return evaluate(analyses[0], [RULES[rule_id]], run=run)
+
+
+def inventory(objects: list[Any], cluster: str, gaps: list[Gap]) -> Any:
+    builder = InventoryBuilder(cluster, "test")
+    builder.secret_policy = SecretPolicy(read_values=True, key=b"fixture-key-0123456789")
+    for obj in objects:
+        for item in obj if isinstance(obj, list) else [obj]:
+            add_object(builder, copy.deepcopy(item), "test")
+    for gap in gaps:
+        builder.gap(gap)
+    return builder.build()
 
 
 def test_catalog_is_complete() -> None:
@@ -44,7 +69,8 @@ def test_rule_fixture(rule_id: str, kind: str, objects: list[Any]) -> None:
         rule = RULES[rule_id]
         assert {x.kind for x in found} >= {rule.subject}, "findings name the rule's natural subject"
         for x in found:
-            assert (x.namespace is None) == (x.kind in ("Namespace", "Cluster", "PersistentVolume"))
+            cluster_scoped = ("Namespace", "Cluster", "PersistentVolume", "ClusterRoleBinding", "Exception")
+            assert (x.namespace is None) == (x.kind in cluster_scoped)
     else:
         assert not found, [x.message for x in found]
         assert any(x.status == "pass" for x in results), "a passing fixture evaluates at least one subject"

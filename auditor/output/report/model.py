@@ -1,0 +1,301 @@
+"""What a report says, as plain data: built once from the scan document, read by every template.
+
+Templates only lay out; every number, sentence and ordering is decided here, so HTML, PDF and
+Markdown cannot disagree. Everything that came from the cluster stays a plain ``str`` (escaped by
+the templates); only the SVG charts are markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from markupsafe import Markup
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Row limits per long table (None: everything). The PDF caps; HTML and CSV never do."""
+
+    findings_per_rule: int | None = None
+    volumes: int | None = None
+    namespaces: int | None = None
+    schedules: int | None = None
+    overdue: int | None = None
+    heatmap: int | None = None
+    controls: int | None = None
+
+
+FULL = Caps()
+PRINT = Caps(findings_per_rule=20, volumes=250, namespaces=60, schedules=80, overdue=50, heatmap=40, controls=60)
+
+
+@dataclass(frozen=True)
+class Meta:
+    title: str
+    clusters: tuple[str, ...]
+    as_of: datetime
+    period_start: datetime | None
+    generated_at: datetime
+    generated_by: str
+    tool_version: str
+    document_sha256: str
+    document_name: str  # the file the scan document is in (or will be written to)
+    report_id: str
+    framework_focus: tuple[str, ...]  # empty: every framework
+
+
+@dataclass(frozen=True)
+class Risk:
+    severity: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FrameworkSummary:
+    framework: str
+    name: str
+    score: float | None
+    coverage: float | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    headline: str
+    volumes: int
+    audited: int
+    by_status: dict[str, int]
+    protected_ratio: float | None
+    coverage_ratio: float | None  # audited volumes an enabled schedule captures
+    pass_rate: float | None  # passed / (passed + open) rule × subject checks
+    checks: dict[str, int]
+    findings: int
+    by_severity: dict[str, int]
+    excepted: int
+    risks: tuple[Risk, ...]
+    frameworks: tuple[FrameworkSummary, ...]
+    clusters_complete: int
+    clusters: int
+
+
+@dataclass(frozen=True)
+class GapView:
+    resource: str
+    namespace: str | None
+    reason: str
+    message: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    name: str
+    source: str | None
+    server_version: str | None
+    complete: bool
+    error: str | None
+    counts: dict[str, int]
+    gaps: tuple[GapView, ...]
+    unknown_kinds: dict[str, int]
+    by_status: dict[str, int]
+    volumes: int
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    name: str
+    rpo_seconds: float
+    retention_seconds: float
+    volumes: int
+
+
+@dataclass(frozen=True)
+class ControlView:
+    control_id: str
+    title: str
+    rules: tuple[str, ...]
+    status: str
+    passed: int
+    failed: int
+    not_evaluated: int
+    excepted: int
+
+
+@dataclass(frozen=True)
+class FrameworkView:
+    framework: str
+    name: str
+    cluster: str | None
+    evaluated: bool  # False: the scan carried no scores; the mapping is shown with open findings only
+    score: float | None
+    coverage: float | None
+    controls: tuple[ControlView, ...]
+
+
+@dataclass(frozen=True)
+class NamespaceRow:
+    cluster: str
+    namespace: str
+    by_status: dict[str, int]
+    total: int
+    audited: bool
+
+
+@dataclass(frozen=True)
+class OverdueRow:
+    cluster: str
+    namespace: str
+    pvc: str
+    status: str
+    rpo_seconds: float
+    age_seconds: float | None  # None: no recovery point at all
+    last_success: datetime | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    cluster: str
+    key: str
+    tool: str
+    cron: str
+    health: str  # healthy | missed runs | failing | never succeeded | paused | invalid
+    problem: str | None
+    latest_phase: str | None
+    latest_time: datetime | None
+    last_success: datetime | None
+    missed_runs: int
+    runs: int
+    success_rate: float | None  # completed / finished runs in the window
+    ttl_seconds: float | None
+    days: dict[date, str] = field(default_factory=dict)  # day → ok | partial | failed | running
+
+
+@dataclass(frozen=True)
+class StorageRow:
+    cluster: str
+    kind: str
+    key: str
+    provider: str | None
+    target: str | None
+    default: bool
+    access_mode: str | None
+    phase: str | None
+    last_validated: datetime | None
+    message: str | None
+    credential: str | None
+
+
+@dataclass(frozen=True)
+class CredentialRow:
+    cluster: str
+    secret: str
+    tool: str
+    kind: str
+    fingerprint: str | None
+    rotated: datetime | None
+    age_seconds: float | None
+    default_password: bool
+    used_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    cluster: str
+    namespace: str | None
+    kind: str
+    name: str
+    status: str
+    message: str
+    evidence: tuple[tuple[str, str], ...]
+    exception: str | None
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    rule_id: str
+    title: str
+    severity: str
+    category: str
+    description: str
+    remediation: str
+    references: tuple[str, ...]
+    frameworks: tuple[str, ...]
+    open: int
+    excepted: int
+    rows: tuple[FindingRow, ...]
+
+
+@dataclass(frozen=True)
+class ExceptionRow:
+    state: str  # matched | unused | expired
+    id: str
+    rules: str
+    scope: str
+    reason: str
+    owner: str
+    expires: str | None
+    source: str
+    findings: int | None
+
+
+@dataclass(frozen=True)
+class VolumeRow:
+    cluster: str
+    namespace: str
+    pvc: str
+    status: str
+    audited: bool
+    policy: str
+    rpo_seconds: float
+    last_success: datetime | None
+    age_seconds: float | None
+    methods: tuple[str, ...]
+    covered_by: tuple[str, ...]
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    id: str
+    title: str
+    severity: str
+    category: str
+    frameworks: str
+
+
+@dataclass(frozen=True)
+class Charts:
+    coverage: Markup
+    namespaces: Markup
+    rpo: Markup
+    heatmap: Markup | None
+    trend: Markup | None
+    heatmap_rows: int
+
+
+@dataclass(frozen=True)
+class Report:
+    meta: Meta
+    summary: Summary
+    clusters: tuple[ClusterView, ...]
+    policies: tuple[PolicyView, ...]
+    excluded_namespaces: tuple[str, ...]
+    frameworks: tuple[FrameworkView, ...]
+    namespaces: tuple[NamespaceRow, ...]
+    rpo_buckets: tuple[tuple[str, int, str], ...]
+    overdue: tuple[OverdueRow, ...]
+    evidence_counts: dict[str, int]
+    method_counts: dict[str, int]
+    schedules: tuple[ScheduleRow, ...] | None  # None: the scan document carries no schedules
+    days: tuple[date, ...]
+    storage: tuple[StorageRow, ...] | None
+    credentials: tuple[CredentialRow, ...] | None
+    findings: tuple[RuleGroup, ...]
+    exceptions: tuple[ExceptionRow, ...] | None
+    volumes: tuple[VolumeRow, ...]
+    rules: tuple[RuleRow, ...]
+    charts: Charts
+    trend: tuple[tuple[date, float], ...]
+    extra: dict[str, Any] = field(default_factory=dict)
