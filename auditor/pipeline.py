@@ -8,21 +8,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from auditor.analyse.compliance import FrameworkScore
+from auditor.analyse.compliance import FrameworkScore, load_frameworks, score
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
-from auditor.analyse.compliance import load_frameworks, score
 from auditor.analyse.exceptions import ExceptionRule, ExceptionsReport
 from auditor.analyse.exceptions import apply as apply_exceptions
 from auditor.analyse.subjects import annotation_exceptions, subjects
 from auditor.checks import Finding, evaluate, load_catalog
-from auditor.checks.registry import RunContext, Rule, catalog_dir
+from auditor.checks.registry import Rule, RunContext, catalog_dir
 from auditor.collect.catalog import VeleroCatalog, read_catalog
 from auditor.collect.clusters import ClusterTarget, in_cluster_target, kubeconfig_targets
 from auditor.collect.dump import read_dump
 from auditor.collect.inventory import Inventory
 from auditor.collect.live import LiveSource, Progress, RawSink, gc_paused
-from auditor.config import AuditConfig
 from auditor.collect.secrets import SecretPolicy, load_installation_key
+from auditor.config import AuditConfig
 from auditor.errors import ClusterAccessError, ConfigError
 
 log = logging.getLogger(__name__)

@@ -208,7 +208,8 @@ def secret(name: str, ns: str = VELERO_NS, data: dict[str, str] | None = None, c
 AWS_KEY = "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG\n"
 
 
-def service_account(name: str = "velero", ns: str = VELERO_NS, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+def service_account(name: str = "velero", ns: str = VELERO_NS,
+                    annotations: dict[str, str] | None = None) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, ns, annotations=annotations)}
 
 

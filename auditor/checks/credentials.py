@@ -14,7 +14,8 @@ from auditor.durations import format_duration
 SECRET = "Secret"
 STATIC_KINDS = {"aws-static": "a long-lived AWS access key (AKIA...)", "gcp-service-account":
                 "a GCP service-account JSON key", "azure-client-secret": "an Azure client secret"}
-WORKLOAD_IDENTITY = ("eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-account", "azure.workload.identity/client-id")
+WORKLOAD_IDENTITY = ("eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-account",
+                     "azure.workload.identity/client-id")
 CREDENTIAL_ENV = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.IGNORECASE)
 CREDENTIAL_TEXT = re.compile(r"(aws_secret_access_key|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|"
                              r"client_secret|password\s*[:=]\s*\S+)", re.IGNORECASE)

@@ -19,7 +19,7 @@ def no_restore(ctx: CheckContext) -> Iterator[Finding]:
     yield ctx.result(age is None or age > limit, "Cluster", None, inv.cluster,
                      (f"the last successful restore ({newest.meta.key}) completed {format_duration(age)} ago, beyond "
                       f"the limit of {format_duration(limit)}" if newest and age is not None else
-                      f"no successful restore is recorded: the backups have not been shown to restore"),
+                      "no successful restore is recorded: the backups have not been shown to restore"),
                      last_restore=newest.meta.key if newest else None, age_seconds=age)
 
 

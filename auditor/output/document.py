@@ -49,7 +49,19 @@ def summary(result: ScanResult) -> dict[str, Any]:
     open_findings = [f for f in result.findings if f.status == "open"]
     by_severity = Counter(f.severity for f in open_findings)
     checks = Counter(r.status for r in result.results)
+    per_cluster = []
+    for c in result.clusters:
+        vols = [v for v in (c.analysis.volumes if c.analysis else ()) if v.audited]
+        sev = Counter(f.severity for f in c.findings if f.status == "open")
+        per_cluster.append({
+            "cluster": c.name, "complete": bool(c.analysis and c.analysis.inventory.complete), "error": c.error,
+            "volumes_by_status": {s: sum(1 for v in vols if v.status == s) for s in STATUSES},
+            "findings_by_severity": {s: sev.get(s, 0) for s in SEVERITIES},
+            "compliance": {fw.framework: fw.score for fw in c.compliance},
+        })
     return {
+        "per_cluster": per_cluster,
+        "findings_excepted": sum(1 for f in result.findings if f.status == "excepted"),
         "clusters": len(result.clusters),
         "clusters_complete": sum(1 for c in result.clusters if c.analysis and c.analysis.inventory.complete),
         "volumes": len(volumes), "volumes_audited": len(audited),
@@ -61,6 +73,39 @@ def summary(result: ScanResult) -> dict[str, Any]:
     }
 
 
+def compliance_entries(c: ClusterScan) -> list[dict[str, Any]]:
+    return [{"cluster": c.name, "framework": fw.framework, "name": fw.name, "score": fw.score,
+             "coverage": fw.coverage,
+             "controls": [{"id": ctl.control_id, "title": ctl.title, "rules": list(ctl.rules), "status": ctl.status,
+                           "passed": ctl.passed, "failed": ctl.failed, "not_evaluated": ctl.not_evaluated,
+                           "excepted": ctl.excepted} for ctl in fw.controls]}
+            for fw in c.compliance]
+
+
+def compliance_rollup(result: ScanResult) -> list[dict[str, Any]]:
+    """Per framework across the fleet: the score of all clusters' checks taken together."""
+    totals: dict[str, dict[str, Any]] = {}
+    for c in result.clusters:
+        for fw in c.compliance:
+            t = totals.setdefault(fw.framework, {"framework": fw.framework, "name": fw.name, "passed": 0,
+                                                 "failed": 0, "clusters": {}})
+            t["passed"] += sum(ctl.passed for ctl in fw.controls)
+            t["failed"] += sum(ctl.failed for ctl in fw.controls)
+            t["clusters"][c.name] = fw.score
+    for t in totals.values():
+        evaluated = t["passed"] + t["failed"]
+        t["score"] = round(t["passed"] / evaluated, 4) if evaluated else None
+    return list(totals.values())
+
+
+def credential_entries(c: ClusterScan) -> list[dict[str, Any]]:
+    """Fingerprints, classes and ages of backup credentials: never a value."""
+    return [{"cluster": c.name, "namespace": x.namespace, "name": x.name, "key": x.key, "tool": x.tool,
+             "kind": x.kind, "fingerprint": x.fingerprint, "created": iso(x.created), "rotated": iso(x.rotated),
+             "age_seconds": x.age_seconds, "default_password": x.default_password, "used_by": list(x.used_by)}
+            for x in (c.analysis.credentials if c.analysis else ())]
+
+
 def build_document(result: ScanResult) -> dict[str, Any]:
     volumes = [volume_entry(v) for c in result.clusters if c.analysis for v in c.analysis.volumes]
     return {
@@ -70,5 +115,10 @@ def build_document(result: ScanResult) -> dict[str, Any]:
         "clusters": [cluster_entry(c) for c in result.clusters],
         "volumes": volumes,
         "findings": [f.as_dict() for f in result.findings],
+        "compliance": [e for c in result.clusters for e in compliance_entries(c)],
+        "compliance_rollup": compliance_rollup(result),
+        "credentials": [e for c in result.clusters for e in credential_entries(c)],
+        "exceptions": result.exceptions.as_dict() if result.exceptions else
+        {"matched": [], "unused": [], "expired": []},
         "summary": summary(result),
     }

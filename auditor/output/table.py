@@ -17,6 +17,10 @@ STATUS_STYLE = {"protected": "green", "stale": "yellow", "unprotected": "red", "
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
 def render(result: ScanResult, console: Console, *, max_reasons: int = 3) -> None:
     s = summary(result)
     console.print(Text(f"backup-auditor scan as of {result.as_of:%Y-%m-%d %H:%M:%S} UTC", style="bold"))
@@ -77,6 +81,14 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3) -> Non
             line.append(f.message)
             console.print(line, soft_wrap=True)
     console.print()
+    for c in result.clusters:
+        if c.compliance:
+            scores = ", ".join(f"{fw.framework} {_pct(fw.score)} (coverage {_pct(fw.coverage)})" for fw in c.compliance)
+            console.print(Text(f"Compliance{' of ' + c.name if multi else ''}: {scores}"), soft_wrap=True)
+    if result.exceptions and (result.exceptions.matched or result.exceptions.unused or result.exceptions.expired):
+        ex = result.exceptions
+        console.print(Text(f"Exceptions: {sum(n for _, n in ex.matched)} finding(s) excepted by {len(ex.matched)} "
+                           f"exception(s); {len(ex.unused)} unused; {len(ex.expired)} expired"), soft_wrap=True)
     counts = ", ".join(f"{n} {st}" for st, n in s["volumes_by_status"].items())
     ratio = f"{s['protected_ratio']:.0%}" if s["protected_ratio"] is not None else "n/a"
     sev = ", ".join(f"{n} {k}" for k, n in s["findings_by_severity"].items() if n)

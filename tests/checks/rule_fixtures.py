@@ -42,7 +42,8 @@ class OtherCluster:
     objects: list[Any]
 
 
-SECRET_READER = f.cluster_role("secret-reader", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}])
+SECRET_READER = f.cluster_role("secret-reader", [{"apiGroups": [""], "resources": ["secrets"],
+                                                   "verbs": ["get", "list"]}])
 OWN_SA = [{"kind": "ServiceAccount", "name": "velero", "namespace": "velero"}]
 
 
@@ -137,8 +138,8 @@ FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
     },
     "LOC-001": {
         "pass": [("available", scheduled())],
-        "fail": [("unavailable", [*scheduled()[1:], f.bsl() | {"status": {"phase": "Unavailable",
-                                                                         "message": "BackupStorageLocation is unavailable"}}])],
+        "fail": [("unavailable", [*scheduled()[1:], f.bsl() | {"status": {
+            "phase": "Unavailable", "message": "BackupStorageLocation is unavailable"}}])],
     },
     "LOC-002": {
         "pass": [("schedule names the default", scheduled({"storageLocation": "default"}))],
@@ -180,7 +181,8 @@ FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
         "pass": [("own credentials per cluster", [*scheduled(), *creds(), OtherCluster("other", [
             *scheduled(), *creds(cloud=f.AWS_KEY.replace("AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE"),
                                  repo_password="another-passphrase")])])],
-        "fail": [("same key in two clusters", [*scheduled(), *creds(), OtherCluster("other", [*scheduled(), *creds()])])],
+        "fail": [("same key in two clusters",
+                  [*scheduled(), *creds(), OtherCluster("other", [*scheduled(), *creds()])])],
     },
     "CRD-006": {
         "pass": [("env from secret", scheduled())],

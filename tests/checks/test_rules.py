@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 
 from auditor.analyse.coverage import analyse_cluster
-from auditor.checks import CHECKS, evaluate, load_catalog
-from auditor.config import AuditConfig
-from tests import factories as f
 from auditor.analyse.exceptions import ExceptionRule
+from auditor.checks import CHECKS, evaluate, load_catalog
 from auditor.checks.registry import RunContext
 from auditor.collect.dump import add_object
 from auditor.collect.inventory import Gap, InventoryBuilder
 from auditor.collect.secrets import SecretPolicy
+from auditor.config import AuditConfig
 from auditor.pipeline import fingerprint_clusters
+from tests import factories as f
 from tests.checks.rule_fixtures import FIXTURES, OtherCluster
 
 RULES = {r.id: r for r in load_catalog()}
