@@ -953,3 +953,21 @@ def test_standalone_process(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_metadata_only_list_carries_no_values(kube_api: Any) -> None:
+    """`as=PartialObjectMetadataList` returns metadata only: a Secret's data never crosses the wire."""
+    import urllib.request
+
+    kube_api.seed([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default",
+                                                                       "labels": {"a": "b"}},
+                    "data": {"k": "c2VjcmV0"}}])
+    req = urllib.request.Request(
+        f"{kube_api.url}/api/v1/secrets?limit=10",
+        headers={"Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        body = resp.read()
+    doc = json.loads(body)
+    assert doc["kind"] == "PartialObjectMetadataList"
+    assert doc["items"][0]["kind"] == "PartialObjectMetadata" and doc["items"][0]["metadata"]["labels"] == {"a": "b"}
+    assert b"c2VjcmV0" not in body

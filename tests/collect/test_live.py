@@ -196,3 +196,15 @@ def test_snapshot_command_round_trips_without_secret_values(server: KubeAPIServe
     rerun = subprocess.run([sys.executable, "-m", "auditor", "snapshot", str(out), "--kubeconfig", str(kubeconfig)],
                            capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 2 and "refusing to overwrite" in rerun.stderr
+
+
+def test_only_credential_secret_values_are_read(server: KubeAPIServer) -> None:
+    server.seed([f.secret("cloud-credentials", data={"cloud": f.AWS_KEY}),
+                 f.secret("app-secret", ns="ns0", data={"token": "x"})])
+    policy = SecretPolicy(read_values=True, key=b"k" * 20)
+    inv = LiveSource(api_client(server), "c1", retry=FAST, secrets=policy).collect()
+    gets = sorted(r.path for r in server.requests if "/secrets/" in r.path)
+    assert gets == ["/api/v1/namespaces/velero/secrets/cloud-credentials"]
+    cloud = inv.secret_by_key[("velero", "cloud-credentials")]
+    assert cloud.classes == {"cloud": "aws-static"} and cloud.fingerprints["cloud"].startswith("hmac-sha256:")
+    assert inv.secret_by_key[("ns0", "app-secret")].fingerprints == {}

@@ -55,6 +55,19 @@ def selection(t: Target, query: dict[str, str]) -> Selection:
     return Selection(namespace, lambda e: lm2(e.labels) and fm(e.field_map()))
 
 
+def wants_metadata(accept: str) -> bool:
+    """Clients that need only metadata ask for `application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`."""
+    return "as=PartialObjectMetadataList" in accept or "as=PartialObjectMetadata;" in accept
+
+
+def metadata_list_bytes(entries: list[Entry], t: Target, meta: dict[str, Any]) -> bytes:
+    """A meta.k8s.io/v1 PartialObjectMetadataList: every item reduced to its metadata (no spec, status or data)."""
+    items = [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+              "metadata": orjson.loads(served_bytes(e, t.rt)).get("metadata") or {}} for e in entries]
+    return orjson.dumps({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                         "items": items})
+
+
 def wants_table(accept: str) -> bool:
     """kubectl asks for `application/json;as=Table;v=v1;g=meta.k8s.io` when printing."""
     return "as=Table" in accept
@@ -112,6 +125,8 @@ def list_objects(state: State, t: Target, query: dict[str, str], accept: str) ->
             meta["remainingItemCount"] = remaining
     if wants_table(accept):
         return Response(200, table_bytes(t, entries, query, meta))
+    if wants_metadata(accept):
+        return Response(200, metadata_list_bytes(entries, t, meta))
     head = orjson.dumps({"kind": t.rt.effective_list_kind, "apiVersion": t.rt.api_version, "metadata": meta})
     items = b",".join(served_bytes(e, t.rt) for e in entries)
     return Response(200, b"".join((head[:-1], b',"items":[', items, b"]}")))

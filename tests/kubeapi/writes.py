@@ -247,13 +247,13 @@ def update(state: State, t: Target, body: Any, query: dict[str, str]) -> Respons
                 "metadata.resourceVersion",
                 "Invalid value: 0x0: must be specified for an update",
             )
-        uid = meta.get("uid")
-        if uid and uid != old.obj()["metadata"].get("uid"):
+        uid, current_uid = meta.get("uid"), old.obj()["metadata"].get("uid")
+        if uid and uid != current_uid:
             raise conflict(
                 t.rt.plural,
                 t.rt.group,
                 t.name,
-                f"Precondition failed: UID in precondition: {uid}, UID in object meta: ",
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta: {current_uid}",
             )
         return _finish_update(state, t, old, new, query)
 
