@@ -9,6 +9,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
@@ -124,12 +125,13 @@ def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = N
     from auditor.config import load_exceptions
     from auditor.pipeline import ScanOptions
 
+    previous: dict[str, Any] = {}
     if demo:
         from auditor import demo as demo_data
 
-        snapshots = (demo_data.CLUSTER_DIR,)
-        cluster_name = cluster_name or demo_data.CLUSTER_NAME
-        catalogs = catalogs or (str(demo_data.CATALOG_DIR),)
+        previous = demo_data.previous_states()
+        snapshots = tuple(demo_data.CLUSTER_DIRS.values())  # each dump's manifest names its cluster
+        catalogs = catalogs or (f"{demo_data.CLUSTER_NAME}={demo_data.CATALOG_DIR}",)
         config_path = config_path or demo_data.CONFIG_FILE
         as_of = as_of or demo_data.demo_as_of().strftime("%Y-%m-%dT%H:%M:%SZ")
     config = load_config(config_path)
@@ -138,7 +140,7 @@ def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = N
     return ScanOptions(snapshots=snapshots, cluster_name=cluster_name, kubeconfig=kubeconfig, contexts=contexts,
                        all_contexts=all_contexts, in_cluster=in_cluster, catalogs=catalogs, config=config,
                        as_of=_as_of(as_of), secret_values=not no_secret_values,
-                       fingerprint_key_file=fingerprint_key_file, framework=framework)
+                       fingerprint_key_file=fingerprint_key_file, framework=framework, previous=previous)
 
 
 def _progress() -> Any:
@@ -195,8 +197,12 @@ def gate(result: Any, fail_on: str | None, min_score: float | None) -> int:
               help="Exit 3 if an open finding has this severity or a worse one.")
 @click.option("--min-score", type=click.FloatRange(0, 100),
               help="Exit 4 if a framework's compliance score (percent) is below this.")
+@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+              help="Record the scan in the history store and compare each cluster with its previous scan: a "
+                   "SQLAlchemy URL (postgresql://...) or a SQLite file; alone, the per-user default "
+                   "(history.store in --config also records).")
 @handle_errors
-def scan(output: str, fail_on: str | None, min_score: float | None, **kwargs: Any) -> None:
+def scan(output: str, fail_on: str | None, min_score: float | None, store: str | None, **kwargs: Any) -> None:
     """Scan clusters (live or dumps) and report every volume's protection.
 
     Exit codes: 0 ok; 1 a cluster could not be scanned; 2 bad input or configuration;
@@ -205,6 +211,8 @@ def scan(output: str, fail_on: str | None, min_score: float | None, **kwargs: An
     from auditor.pipeline import run_scan
 
     options = build_options(**kwargs)
+    if store or options.config.history.store:
+        options = replace(options, store=store or options.config.history.store)
     progress = _progress() if options.live else None
     try:
         result = run_scan(options, progress)
@@ -277,9 +285,15 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
         raise click.BadParameter("expected NAMESPACE/NAME", param_hint="PVC")
     result = run_scan(build_options(**kwargs))
     console = Console(highlight=False, soft_wrap=True)
-    for cluster in result.clusters:
-        if cluster.analysis is not None:
-            render_explain(cluster.analysis, pvc, console)
+    analyses = [c.analysis for c in result.clusters if c.analysis is not None]
+    having = [a for a in analyses if any(v.key == pvc for v in a.volumes)]
+    if analyses and not having:  # in a fleet, explain it wherever it exists
+        from auditor.errors import InputError
+
+        raise InputError(f"no PersistentVolumeClaim {pvc} in cluster(s) "
+                         f"{', '.join(a.inventory.cluster for a in analyses)}")
+    for analysis in having:
+        render_explain(analysis, pvc, console)
 
 
 @main.command()
@@ -299,6 +313,144 @@ def rules(output: str) -> None:
         from rich.console import Console
 
         render_table(catalog, Console(highlight=False))
+
+
+def store_options(fn: F) -> F:
+    """Which history store to read: shared by history and diff."""
+    options = [
+        click.option("--store", envvar="AUDITOR_STORE", metavar="URL",
+                     help="History store: a SQLAlchemy URL or a SQLite file (default: history.store of --config, "
+                          "else the per-user store)."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Audit config (its history.store)."),
+        click.option("--cluster", help="Only this cluster."),
+        click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def open_store(store: str | None, config_path: Path | None) -> Any:
+    from auditor.store import Store
+
+    return Store(store or load_config(config_path).history.store, create=False)
+
+
+@main.command()
+@store_options
+@click.option("--limit", type=click.IntRange(1), default=30, show_default=True, help="Newest scans to show.")
+@handle_errors
+def history(store: str | None, config_path: Path | None, cluster: str | None, output: str, limit: int) -> None:
+    """Scans over time per cluster: coverage, share within RPO, findings by severity, compliance scores."""
+    from auditor.output.history import history_document, render_history
+
+    with open_store(store, config_path) as db:
+        rows = db.history(cluster, limit)
+    if output == "json":
+        sys.stdout.buffer.write(orjson.dumps(history_document(rows), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    from rich.console import Console
+
+    render_history(rows, Console(highlight=False, soft_wrap=True))
+
+
+@main.command()
+@click.argument("scan_a", type=click.IntRange(1), required=False)
+@click.argument("scan_b", type=click.IntRange(1), required=False)
+@store_options
+@handle_errors
+def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path: Path | None, cluster: str | None,
+         output: str) -> None:
+    """New, resolved and changed findings, and volumes whose status changed, from SCAN_A to SCAN_B.
+
+    SCAN_B defaults to each cluster's newest scan, SCAN_A to the scan before it (ids: auditor history).
+    """
+    from auditor.output.history import diff_document, render_diff
+
+    with open_store(store, config_path) as db:
+        diffs = db.diff(scan_a, scan_b, cluster)
+    if output == "json":
+        sys.stdout.buffer.write(orjson.dumps(diff_document(diffs), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    from rich.console import Console
+
+    render_diff(diffs, Console(highlight=False, soft_wrap=True))
+
+
+@main.command()
+@source_options
+@click.option("--listen", default="127.0.0.1:9750", show_default=True, metavar="HOST:PORT",
+              help="Address of /metrics, /healthz, /readyz and /api/v1/scan (0.0.0.0:9750 in a pod; port 0: any).")
+@click.option("--interval", default="5m", show_default=True, help="Full rescan interval (watch events rescan sooner).")
+@click.option("--per-volume-metrics/--no-per-volume-metrics", default=True, show_default=True,
+              help="One series per volume (namespace aggregates are always exported).")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Rescan within seconds on changes to Backups, Schedules, BSLs, PVCs, PVs and Pods (live only).")
+@handle_errors
+def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, **kwargs: Any) -> None:
+    """Scan on an interval and on changes; serve Prometheus metrics and the newest scan document."""
+    from auditor.server.app import serve as run_server
+    from auditor.server.settings import settings_from_flags
+
+    settings = settings_from_flags(listen, interval, per_volume_metrics, watch)
+    if not _State.debug:
+        logging.getLogger("auditor.server").setLevel(logging.INFO)
+    run_server(build_options(**kwargs), settings, lambda line: click.echo(line, err=True))
+
+
+@main.command()
+@source_options
+@click.option("--from-scan", "from_scan", type=click.Path(path_type=Path, dir_okay=False),
+              help="Build from a saved scan document (`auditor scan -o json`, or a report's .json) instead of "
+                   "scanning.")
+@click.option("--format", "formats", default="html,pdf", show_default=True, metavar="LIST",
+              help="Comma-separated: html, pdf, json, csv, junit, sarif, md, or all.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
+              help="Directory for the reports (created if missing; existing files are never overwritten).")
+@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+              help="History store: the 30-day trend comes from it and the report's manifest is recorded in it "
+                   "(default: history.store of --config).")
+@handle_errors
+def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | None, **kwargs: Any) -> None:
+    """Write compliance reports with an integrity manifest (timestamped names; see docs/reports.md)."""
+    from auditor.errors import StoreError
+    from auditor.output.report import load_document, parse_formats, write_reports
+    from auditor.output.report.history import read_store, record_report
+    from auditor.pipeline import run_scan
+
+    chosen = parse_formats(formats)
+    if from_scan:
+        source: Any = load_document(from_scan)
+        doc = source.data
+        store = store or load_config(kwargs.get("config_path")).history.store
+    else:
+        options = build_options(**kwargs)
+        progress = _progress() if options.live else None
+        try:
+            source = run_scan(options, progress)
+        finally:
+            if progress:
+                progress.stop()
+        doc = {"as_of": source.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+               "clusters": [{"name": c.name, "error": c.error} for c in source.clusters]}
+        store = store or options.config.history.store
+    history = None
+    if store:
+        try:
+            history = read_store(store, [str(c.get("name")) for c in doc.get("clusters") or []],
+                                 parse_time(str(doc.get("as_of"))))
+        except StoreError as exc:
+            click.echo(f"warning: no trend: {exc}", err=True)
+    framework = kwargs.get("framework")
+    manifest = write_reports(source, chosen, out_dir, history=history, frameworks=(framework,) if framework else ())
+    if store:
+        record_report(store, manifest.as_dict(), str(manifest.path), ",".join(chosen))
+    for f in manifest.files:
+        click.echo(str(out_dir / f.name))
+    click.echo(str(manifest.path))
+    if any(c.get("error") for c in doc.get("clusters") or []):
+        sys.exit(1)
 
 
 @main.command()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.analyse.compliance import FrameworkScore, load_frameworks, score
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
 from auditor.analyse.exceptions import ExceptionRule, ExceptionsReport
 from auditor.analyse.exceptions import apply as apply_exceptions
+from auditor.analyse.protection import ProtectionState
 from auditor.analyse.subjects import annotation_exceptions, subjects
 from auditor.checks import Finding, evaluate, load_catalog
 from auditor.checks.registry import Rule, RunContext, catalog_dir
@@ -23,6 +25,9 @@ from auditor.collect.live import LiveSource, Progress, RawSink, gc_paused
 from auditor.collect.secrets import SecretPolicy, load_installation_key
 from auditor.config import AuditConfig
 from auditor.errors import ClusterAccessError, ConfigError
+
+if TYPE_CHECKING:
+    from auditor.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,8 @@ class ScanOptions:
     secret_values: bool = True  # fingerprint backup credentials (False: --no-secret-values)
     fingerprint_key_file: Path | None = None
     framework: str | None = None  # focus output on one framework's rules
+    store: str | None = None  # history store URL: read each cluster's previous scan (GOV-002), record this one
+    previous: Mapping[str, ProtectionState] = field(default_factory=dict)  # by cluster, when no store has one
 
     @property
     def live(self) -> bool:
@@ -124,6 +131,24 @@ def frameworks_dir() -> Path:
 
 
 def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
+    """The scan; with a history store, each cluster is compared with its previous scan and the scan recorded."""
+    if options.store is None:
+        return _run_scan(options, progress, None)
+    from auditor.store import Store
+
+    with Store(options.store) as store:
+        result = _run_scan(options, progress, store)
+        store.record_scan(result, retention=options.config.history.retention)
+        return result
+
+
+def previous_state(options: ScanOptions, store: Store | None, cluster: str, as_of: datetime,
+                   ) -> ProtectionState | None:
+    state = store.previous_state(cluster, as_of) if store is not None else None
+    return state or options.previous.get(cluster)
+
+
+def _run_scan(options: ScanOptions, progress: Progress | None, store: Store | None) -> ScanResult:
     """Collect and analyse every cluster, then evaluate the rules with what spans them (fingerprints,
     exceptions), apply the exceptions and score the frameworks."""
     as_of = options.as_of or datetime.now(UTC).replace(microsecond=0)
@@ -144,7 +169,8 @@ def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanResu
             continue
         catalog = catalogs_for(options, inventory.cluster)
         with gc_paused():
-            analysed.append((inventory.cluster, analyse_cluster(inventory, config, as_of, catalog), None))
+            previous = previous_state(options, store, inventory.cluster, as_of)
+            analysed.append((inventory.cluster, analyse_cluster(inventory, config, as_of, catalog, previous), None))
     analyses = [a for _, a, _ in analysed if a is not None]
     exception_rules = list(config.exceptions)
     if config.allow_annotation_exceptions:

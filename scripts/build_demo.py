@@ -6,10 +6,16 @@ suffix, UID, hash and size is derived from a SHA-256 of a stable seed string, an
 timestamp is an offset from ``DEMO_AS_OF``. Running the generator twice gives the same bytes;
 ``tests/test_demo_data.py`` checks that the committed files equal a fresh run.
 
+The demo is a small fleet of two clusters that share one bucket and, by mistake, one cloud key:
+``demo-prod`` (big, every coverage and freshness trap) and ``demo-staging`` (small: a read-only
+storage location, a schedule naming a location that does not exist, no restore ever, a forbidden list).
+
 What it writes (default root: ``auditor/demo``):
 
-* ``cluster/<group>.json``: one ``kubectl get <kinds> -A -o json`` style ``List`` per kind group;
-* ``catalog/backups/<b>/...``: a local copy of the default BackupStorageLocation's prefix,
+* ``clusters/<cluster>/<group>.json``: one ``kubectl get <kinds> -A -o json`` style ``List`` per kind
+  group, and ``clusters/<cluster>/.auditor-snapshot.json``, the manifest ``auditor snapshot`` writes
+  (cluster name, server version, collection time, what could not be read);
+* ``catalog/backups/<b>/...``: a local copy of demo-prod's default BackupStorageLocation prefix,
   laid out like Velero's bucket (velero-backup.json, -volumeinfo.json.gz, -results.gz,
   -podvolumebackups.json.gz);
 * ``as_of.txt``: the instant the demo is judged at.
@@ -34,12 +40,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 # The instant the demo is judged at. Every timestamp below is relative to it.
 DEMO_AS_OF = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 
 CLUSTER_NAME = "demo-prod"
+STAGING_NAME = "demo-staging"
+# the auditor release that "wrote" the manifests (fixed: the demo must not change with each release)
+AUDITOR_VERSION = "0.1.0"
 VELERO_NS = "velero"
 VELERO_IMAGE = "velero/velero:v1.18.1"
 AWS_PLUGIN_IMAGE = "velero/velero-plugin-for-aws:v1.14.1"
@@ -49,12 +58,16 @@ PREFIX = CLUSTER_NAME
 REGION = "eu-west-1"
 CEPH_CLUSTER_ID = "b9127830-b0cc-4e34-aa47-9d1a2e9949a8"
 RBD_DRIVER = "rbd.csi.ceph.com"
+EBS_DRIVER = "ebs.csi.aws.com"
+EBS_PROVISIONER_IDENTITY = "1763023468271-6571-ebs.csi.aws.com"
 NFS_SERVER = "10.20.0.15"
 NFS_BASE = "/srv/nfs/k8s"
 GIB = 1024**3
 MIB = 1024**2
 
 Obj = dict[str, Any]
+
+MANIFEST = ".auditor-snapshot.json"
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "auditor" / "demo"
@@ -85,8 +98,22 @@ def suffix(*seed: object, n: int = 5) -> str:
 _UID_NS = uuid.UUID("6f1c2a4e-0d4b-4c1e-9a57-1f0de3e5c0de")
 
 
+class Current:
+    """The cluster being generated: it seeds the UIDs and holds the nodes pods are placed on."""
+
+    cluster: ClassVar[str] = CLUSTER_NAME
+    nodes: ClassVar[dict[str, Obj]] = {}
+    pod_ip: ClassVar[dict[str, int]] = {}
+
+    @classmethod
+    def use(cls, cluster: str, nodes: dict[str, Obj]) -> None:
+        cls.cluster = cluster
+        cls.nodes = nodes
+        cls.pod_ip = {n: 10 for n in nodes}
+
+
 def make_uid(kind: str, namespace: str | None, name: str) -> str:
-    return str(uuid.uuid5(_UID_NS, f"{CLUSTER_NAME}/{kind}/{namespace or ''}/{name}"))
+    return str(uuid.uuid5(_UID_NS, f"{Current.cluster}/{kind}/{namespace or ''}/{name}"))
 
 
 def ts(dt: datetime) -> str:
@@ -250,7 +277,14 @@ NAMESPACES: dict[str, tuple[datetime, dict[str, str], dict[str, str]]] = {
     "billing": (at(2025, 10, 20, 8, 45, 12), {"team": "finance"}, {"acme.io/data-class": "pci"}),
     "billing-eu": (at(2026, 2, 9, 11, 15, 33), {"team": "finance"}, {"acme.io/data-class": "pci"}),
     "analytics": (at(2026, 1, 12, 10, 5, 9), {"team": "data"}, {}),
-    "legacy": (at(2025, 9, 22, 16, 20, 44), {"team": "sales"}, {"acme.io/decommission-ticket": "OPS-1184"}),
+    "legacy": (at(2025, 9, 22, 16, 20, 44), {"team": "sales"}, {
+        "acme.io/decommission-ticket": "OPS-1184",
+        # a waiver on the object itself (the config waives COV-001 for its PVC)
+        "backup-auditor.io/exempt": "COV-003",
+        "backup-auditor.io/exempt-reason": "being decommissioned in OPS-1184: no new schedule for it",
+        "backup-auditor.io/exempt-owner": "sales-ops@acme.example",
+        "backup-auditor.io/exempt-expires": "2027-01-31",
+    }),
     "staging": (
         at(2025, 12, 1, 9, 0, 0),
         {"team": "commerce", "velero.io/exclude-from-backup": "true"},
@@ -533,6 +567,7 @@ def add_volume(reg: Registry, v: Volume) -> Volume:
         "ceph-rbd": RBD_DRIVER,
         "local-path": "rancher.io/local-path",
         "nfs-client": "cluster.local/nfs-subdir-external-provisioner",
+        "gp3": EBS_DRIVER,
     }[v.storage_class]
     pvc_uid = make_uid("PersistentVolumeClaim", v.namespace, v.name)
     pv_name = f"pvc-{pvc_uid}"
@@ -637,6 +672,21 @@ def add_volume(reg: Registry, v: Volume) -> Volume:
                 }
             }
             pv_annotations["local.path.provisioner/selected-node"] = v.node
+        elif v.storage_class == "gp3":
+            assert v.node
+            zone = Current.nodes[v.node]["zone"]
+            pv_spec["csi"] = {
+                "driver": EBS_DRIVER,
+                "fsType": "ext4",
+                "volumeAttributes": {"storage.kubernetes.io/csiProvisionerIdentity": EBS_PROVISIONER_IDENTITY},
+                "volumeHandle": "vol-0" + sha("ebs-volume", v.namespace, v.name)[:16],
+            }
+            pv_spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": [zone]}]}
+            ]}}
+            pv_annotations["volume.kubernetes.io/provisioner-deletion-secret-name"] = ""
+            pv_annotations["volume.kubernetes.io/provisioner-deletion-secret-namespace"] = ""
+            finalizers += ["external-attacher/ebs-csi-aws-com", "external-provisioner.volume.kubernetes.io/finalizer"]
         else:
             pv_spec["nfs"] = {"path": f"{NFS_BASE}/{v.namespace}-{v.name}-{pv_name}", "server": NFS_SERVER}
         v.pv = reg.add(
@@ -708,7 +758,6 @@ def build_volumes(reg: Registry) -> None:
 # workloads and pods
 # --------------------------------------------------------------------------------------------
 
-POD_IP_COUNTER: dict[str, int] = {n: 10 for n in NODES}
 PODS: dict[tuple[str, str], Obj] = {}
 
 
@@ -870,9 +919,9 @@ def make_pod(
         }
     else:
         assert plan.node
-        node = NODES[plan.node]
-        POD_IP_COUNTER[plan.node] += det_int(1, 9, "ip", namespace, plan.name)
-        pod_ip = f"10.244.{node['idx']}.{POD_IP_COUNTER[plan.node]}"
+        node = Current.nodes[plan.node]
+        Current.pod_ip[plan.node] += det_int(1, 9, "ip", namespace, plan.name)
+        pod_ip = f"{node.get('pod_net', '10.244.' + str(node['idx']))}.{Current.pod_ip[plan.node]}"
         ready = not plan.crashloop
         ready_at = started + timedelta(seconds=det_int(4, 40, "ready", namespace, plan.name))
         cstatuses = []
@@ -1777,17 +1826,7 @@ volumePolicies:
 
 
 def build_configmaps(reg: Registry) -> None:
-    for ns, (created, _, _) in NAMESPACES.items():
-        reg.add("configmaps", {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": meta("ConfigMap", "kube-root-ca.crt", namespace=ns, created=created,
-                             annotations={"kubernetes.io/description": "Contains a CA bundle that can be used to "
-                                          "verify the kube-apiserver when using internal endpoints such as the "
-                                          "internal service IP or kubernetes.default.svc. No other usage is "
-                                          "guaranteed across distributions of Kubernetes clusters."}),
-            "data": {"ca.crt": FAKE_CA},
-        })
+    add_kube_root_ca(reg, ((ns, created) for ns, (created, _, _) in NAMESPACES.items()))
     reg.add("configmaps", {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -1806,21 +1845,46 @@ def build_configmaps(reg: Registry) -> None:
     })
 
 
+# `velero install --secret-file`: a long-lived static AWS key (AWS's documentation example). demo-staging
+# was installed from the same file, so both clusters hold the same key.
+CLOUD_CREDENTIALS = ("[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+                     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
+
+
+def add_secret(reg: Registry, ns: str, name: str, data: dict[str, str], created: datetime,
+               labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None,
+               stype: str = "Opaque") -> None:
+    reg.add("secrets", {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta("Secret", name, namespace=ns, created=created, labels=labels, annotations=annotations),
+        "data": {k: b64(v) for k, v in data.items()},
+        "type": stype,
+    })
+
+
+def add_kube_root_ca(reg: Registry, namespaces: Iterable[tuple[str, datetime]]) -> None:
+    """The CA bundle ConfigMap the root-ca-cert-publisher puts in every namespace."""
+    for ns, created in namespaces:
+        reg.add("configmaps", {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta("ConfigMap", "kube-root-ca.crt", namespace=ns, created=created,
+                             annotations={"kubernetes.io/description": "Contains a CA bundle that can be used to "
+                                          "verify the kube-apiserver when using internal endpoints such as the "
+                                          "internal service IP or kubernetes.default.svc. No other usage is "
+                                          "guaranteed across distributions of Kubernetes clusters."}),
+            "data": {"ca.crt": FAKE_CA},
+        })
+
+
 def build_secrets(reg: Registry) -> None:
     def secret(ns: str, name: str, data: dict[str, str], created: datetime, labels: dict[str, str] | None = None,
                annotations: dict[str, str] | None = None, stype: str = "Opaque") -> None:
-        reg.add("secrets", {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": meta("Secret", name, namespace=ns, created=created, labels=labels, annotations=annotations),
-            "data": {k: b64(v) for k, v in data.items()},
-            "type": stype,
-        })
+        add_secret(reg, ns, name, data, created, labels, annotations, stype)
 
-    secret(VELERO_NS, "cloud-credentials",
-           {"cloud": "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
-                     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"},
-           at(2025, 10, 2, 13, 40, 12), labels={"component": "velero"})
+    secret(VELERO_NS, "cloud-credentials", {"cloud": CLOUD_CREDENTIALS}, at(2025, 10, 2, 13, 40, 12),
+           labels={"component": "velero"})
     # created by the Velero server on first use (pkg/repository/keys): the static default
     secret(VELERO_NS, "velero-repo-credentials", {"repository-password": "static-passw0rd"},
            at(2025, 10, 2, 13, 41, 30))
@@ -2798,6 +2862,507 @@ def build_kubestash(reg: Registry) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# demo-staging: a small EKS cluster installed from demo-prod's Velero files
+# --------------------------------------------------------------------------------------------
+
+STAGING_K8S_VERSION = "v1.34.2-eks-3025e55"
+STAGING_BORN = at(2026, 5, 18, 9, 41, 7)
+STAGING_VELERO = at(2026, 6, 2, 10, 14, 30)  # velero install, from prod's credentials-velero file
+STAGING_PREFIX = STAGING_NAME
+# CHG-2291: the storage team made the location read-only for the bucket replication cut-over
+STAGING_READ_ONLY = at(2026, 11, 17, 16, 42, 10)
+AUDITOR_SUBJECT = "system:serviceaccount:backup-auditor:backup-auditor"
+ECR = "602401143452.dkr.ecr.eu-west-1.amazonaws.com"
+EBS_IMAGE = "public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver:v1.52.1"
+
+STAGING_NODES: dict[str, Obj] = {
+    "ip-10-30-11-214.eu-west-1.compute.internal": {"ip": "10.30.11.214", "zone": "eu-west-1a", "zone_id": "euw1-az3",
+                                                   "idx": 0, "pod_net": "10.30.11"},
+    "ip-10-30-12-187.eu-west-1.compute.internal": {"ip": "10.30.12.187", "zone": "eu-west-1b", "zone_id": "euw1-az1",
+                                                   "idx": 1, "pod_net": "10.30.12"},
+}
+STG_A, STG_B = STAGING_NODES
+
+# name -> (created, extra labels)
+STAGING_NAMESPACES: dict[str, tuple[datetime, dict[str, str]]] = {
+    "default": (STAGING_BORN, {}),
+    "kube-system": (STAGING_BORN, {}),
+    "kube-public": (STAGING_BORN, {}),
+    "kube-node-lease": (STAGING_BORN, {}),
+    VELERO_NS: (at(2026, 6, 2, 10, 14, 22), {"component": "velero"}),
+    "backup-auditor": (at(2026, 9, 29, 14, 3, 51), {}),
+    "shop": (at(2026, 6, 3, 9, 10, 4), {"team": "commerce"}),
+    "ci": (at(2026, 6, 15, 11, 22, 40), {"team": "platform"}),
+    "registry": (at(2026, 7, 6, 8, 30, 12), {"team": "platform"}),
+}
+
+# The ci build cache is excluded from backups by label, and says why on the object itself.
+BUILD_CACHE_EXEMPTION = {
+    "backup-auditor.io/exempt": "COV-001",
+    "backup-auditor.io/exempt-reason": "BuildKit layer cache: the next CI run rebuilds it, nothing to restore",
+    "backup-auditor.io/exempt-owner": "platform-ci@acme.example",
+    "backup-auditor.io/exempt-expires": "2027-05-31",
+}
+
+
+def build_staging_cluster(reg: Registry) -> None:
+    """Nodes, namespaces, storage, volumes, RBAC, secrets and ConfigMaps of demo-staging."""
+    for name, info in STAGING_NODES.items():
+        instance = "i-0" + sha("instance", name)[:16]
+        created = at(2026, 11, 2, 6, 15, 41) + timedelta(seconds=37 * info["idx"])  # the last node group rollout
+        reg.add("nodes", {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": meta("Node", name, created=created, labels={
+                "beta.kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/instance-type": "m6i.xlarge",
+                "beta.kubernetes.io/os": "linux",
+                "eks.amazonaws.com/capacityType": "ON_DEMAND",
+                "eks.amazonaws.com/nodegroup": "staging-general",
+                "eks.amazonaws.com/nodegroup-image": "ami-0" + sha("ami", "2026-11")[:16],
+                "failure-domain.beta.kubernetes.io/region": REGION,
+                "failure-domain.beta.kubernetes.io/zone": info["zone"],
+                "k8s.io/cloud-provider-aws": sha("cloud-provider", STAGING_NAME)[:32],
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "node.kubernetes.io/instance-type": "m6i.xlarge",
+                "topology.ebs.csi.aws.com/zone": info["zone"],
+                "topology.k8s.aws/zone-id": info["zone_id"],
+                "topology.kubernetes.io/region": REGION,
+                "topology.kubernetes.io/zone": info["zone"],
+            }, annotations={
+                "alpha.kubernetes.io/provided-node-ip": info["ip"],
+                "csi.volume.kubernetes.io/nodeid": json.dumps({EBS_DRIVER: instance}, separators=(",", ":")),
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            }),
+            "spec": {"providerID": f"aws:///{info['zone']}/{instance}"},
+            "status": {
+                "addresses": [
+                    {"address": info["ip"], "type": "InternalIP"},
+                    {"address": name, "type": "InternalDNS"},
+                    {"address": name, "type": "Hostname"},
+                ],
+                "allocatable": {"cpu": "3920m", "ephemeral-storage": "76224326324", "hugepages-1Gi": "0",
+                                "hugepages-2Mi": "0", "memory": "15147676Ki", "pods": "58"},
+                "capacity": {"cpu": "4", "ephemeral-storage": "83873772Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
+                             "memory": "15944348Ki", "pods": "58"},
+                "conditions": [
+                    {"lastHeartbeatTime": ts(ago(seconds=22 + 9 * info["idx"])),
+                     "lastTransitionTime": ts(created + timedelta(seconds=25)), "message": message,
+                     "reason": reason, "status": status, "type": ctype}
+                    for ctype, status, reason, message in [
+                        ("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                         "kubelet has sufficient memory available"),
+                        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+                    ]
+                ],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                "nodeInfo": {
+                    "architecture": "amd64",
+                    "bootID": str(uuid.UUID(sha("boot", name)[:32])),
+                    "containerRuntimeVersion": "containerd://2.1.4",
+                    "kernelVersion": "6.12.46-66.121.amzn2023.x86_64",
+                    "kubeProxyVersion": "",
+                    "kubeletVersion": STAGING_K8S_VERSION,
+                    "machineID": sha("machine", name)[:32],
+                    "operatingSystem": "linux",
+                    "osImage": "Amazon Linux 2023.9.20251027",
+                    "systemUUID": "ec2" + str(uuid.UUID(sha("sys", name)[:32]))[3:],
+                },
+            },
+        }, created + timedelta(seconds=25))
+
+    for name, (created, labels) in STAGING_NAMESPACES.items():
+        reg.add("namespaces", {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": meta("Namespace", name, created=created,
+                             labels={"kubernetes.io/metadata.name": name, **labels}),
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        })
+
+    reg.add("storage", {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": meta("StorageClass", "gp3", created=at(2026, 5, 18, 10, 2, 33),
+                         annotations={"storageclass.kubernetes.io/is-default-class": "true"}),
+        "allowVolumeExpansion": True,
+        "parameters": {"csi.storage.k8s.io/fstype": "ext4", "encrypted": "true", "type": "gp3"},
+        "provisioner": EBS_DRIVER,
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    })
+    reg.add("storage", {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "CSIDriver",
+        "metadata": meta("CSIDriver", EBS_DRIVER, created=at(2026, 5, 18, 9, 58, 12),
+                         labels={"app.kubernetes.io/component": "csi-driver",
+                                 "app.kubernetes.io/managed-by": "EKS",
+                                 "app.kubernetes.io/name": "aws-ebs-csi-driver"}),
+        "spec": {"attachRequired": True, "fsGroupPolicy": "File", "podInfoOnMount": False,
+                 "requiresRepublish": False, "seLinuxMount": False, "storageCapacity": False,
+                 "volumeLifecycleModes": ["Persistent"]},
+    })
+    reg.add("storage", {
+        "apiVersion": "snapshot.storage.k8s.io/v1",
+        "kind": "VolumeSnapshotClass",
+        "metadata": meta("VolumeSnapshotClass", "ebs-snap", created=at(2026, 6, 2, 10, 20, 3),
+                         labels={"velero.io/csi-volumesnapshot-class": "true"}),
+        "deletionPolicy": "Delete",
+        "driver": EBS_DRIVER,
+    })
+
+    for v in [
+        Volume("shop", "data-postgres-0", "gp3", 20, 6_174_015_488, at(2026, 6, 3, 9, 12, 30),
+               labels={"app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "shop-db"}, node=STG_A),
+        Volume("ci", "build-cache", "gp3", 50, 38_117_834_752, at(2026, 6, 15, 11, 30, 2),
+               labels={"app": "buildkitd", "velero.io/exclude-from-backup": "true"},
+               annotations=BUILD_CACHE_EXEMPTION, node=STG_B),
+        Volume("registry", "registry-data", "gp3", 100, 41_231_686_042, at(2026, 7, 6, 8, 34, 51),
+               labels={"app": "registry"}, node=STG_B),
+    ]:
+        add_volume(reg, v)
+
+    for ns, (created, _) in STAGING_NAMESPACES.items():
+        reg.add("rbac", {"apiVersion": "v1", "kind": "ServiceAccount",
+                         "metadata": meta("ServiceAccount", "default", namespace=ns, created=created)})
+    for ns, name, created, sa_labels, notes in [
+        ("kube-system", "coredns", STAGING_BORN, {"eks.amazonaws.com/component": "coredns"}, None),
+        ("kube-system", "ebs-csi-controller-sa", at(2026, 5, 18, 9, 58, 10),
+         {"app.kubernetes.io/component": "csi-driver", "app.kubernetes.io/name": "aws-ebs-csi-driver"},
+         # the EBS driver uses IRSA; Velero, installed from prod's files, does not
+         {"eks.amazonaws.com/role-arn": "arn:aws:iam::210987654321:role/demo-staging-ebs-csi"}),
+        ("kube-system", "ebs-csi-node-sa", at(2026, 5, 18, 9, 58, 10),
+         {"app.kubernetes.io/component": "csi-driver", "app.kubernetes.io/name": "aws-ebs-csi-driver"}, None),
+        (VELERO_NS, "velero", at(2026, 6, 2, 10, 14, 33), {"component": "velero"}, None),
+        ("backup-auditor", "backup-auditor", at(2026, 9, 29, 14, 3, 52), None, None),
+    ]:
+        reg.add("rbac", {"apiVersion": "v1", "kind": "ServiceAccount",
+                         "metadata": meta("ServiceAccount", name, namespace=ns, created=created, labels=sa_labels,
+                                          annotations=notes)})
+
+    def cluster_role(name: str, created: datetime, rules: list[Obj], labels: dict[str, str] | None = None) -> None:
+        reg.add("rbac", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                         "metadata": meta("ClusterRole", name, created=created, labels=labels), "rules": rules})
+
+    def crb(name: str, role: str, subjects: list[Obj], created: datetime, labels: dict[str, str] | None = None,
+            annotations: dict[str, str] | None = None) -> None:
+        reg.add("rbac", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                         "metadata": meta("ClusterRoleBinding", name, created=created, labels=labels,
+                                          annotations=annotations),
+                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                         "subjects": subjects})
+
+    cluster_role("cluster-admin", STAGING_BORN,
+                 [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}],
+                 labels={"kubernetes.io/bootstrapping": "rbac-defaults"})
+    cluster_role("ebs-external-provisioner-role", at(2026, 5, 18, 9, 58, 10), [
+        {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get", "list", "watch", "create", "patch",
+                                                                           "delete"]},
+        {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "list", "watch", "update"]},
+        {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses", "csinodes"], "verbs": ["get", "list",
+                                                                                               "watch"]},
+        {"apiGroups": ["snapshot.storage.k8s.io"], "resources": ["volumesnapshots", "volumesnapshotcontents"],
+         "verbs": ["get", "list"]},
+    ], labels={"app.kubernetes.io/name": "aws-ebs-csi-driver"})
+    # the auditor's read-only role, trimmed by hand: rolebindings were dropped with the secrets rule
+    cluster_role("backup-auditor", at(2026, 9, 29, 14, 3, 51), [
+        {"apiGroups": [""], "resources": ["namespaces", "nodes", "persistentvolumes", "persistentvolumeclaims", "pods",
+                                          "serviceaccounts", "secrets", "configmaps"], "verbs": ["get", "list"]},
+        {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets"], "verbs": ["get", "list"]},
+        {"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": ["get", "list"]},
+        {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses", "csidrivers"], "verbs": ["get", "list"]},
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "clusterroles", "clusterrolebindings"],
+         "verbs": ["get", "list"]},
+        {"apiGroups": ["velero.io", "snapshot.storage.k8s.io"], "resources": ["*"], "verbs": ["get", "list"]},
+    ])
+    crb("cluster-admin", "cluster-admin",
+        [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}], STAGING_BORN,
+        labels={"kubernetes.io/bootstrapping": "rbac-defaults"})
+    crb("velero", "cluster-admin", [{"kind": "ServiceAccount", "name": "velero", "namespace": VELERO_NS}],
+        at(2026, 6, 2, 10, 14, 34), labels={"component": "velero"})
+    crb("ebs-csi-provisioner-binding", "ebs-external-provisioner-role",
+        [{"kind": "ServiceAccount", "name": "ebs-csi-controller-sa", "namespace": "kube-system"}],
+        at(2026, 5, 18, 9, 58, 11))
+    # listing Secrets (even metadata only) needs `list secrets`, which also reads values: say so, on the binding
+    crb("backup-auditor", "backup-auditor",
+        [{"kind": "ServiceAccount", "name": "backup-auditor", "namespace": "backup-auditor"}],
+        at(2026, 9, 29, 14, 3, 52), annotations={
+            "backup-auditor.io/exempt": "CRD-004",
+            "backup-auditor.io/exempt-reason": "the auditor lists Secrets and fingerprints the backup credentials "
+                                               "(keyed HMAC, values never stored)",
+            "backup-auditor.io/exempt-owner": "security@acme.example",
+            "backup-auditor.io/exempt-expires": "2027-09-30",
+        })
+    # visible (roles can be listed), but not who it is bound to: the rolebindings list is forbidden
+    reg.add("rbac", {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": meta("Role", "backup-operator", namespace=VELERO_NS, created=at(2026, 6, 2, 11, 5, 0)),
+        "rules": [{"apiGroups": ["velero.io"], "resources": ["backups", "restores"],
+                   "verbs": ["create", "get", "list", "watch"]},
+                  {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+    })
+
+    add_secret(reg, VELERO_NS, "cloud-credentials", {"cloud": CLOUD_CREDENTIALS}, at(2026, 6, 2, 10, 14, 31),
+               labels={"component": "velero"})
+    # created before `velero install`, so the server kept it instead of writing static-passw0rd
+    add_secret(reg, VELERO_NS, "velero-repo-credentials",
+               {"repository-password": "stg-" + sha("staging-repo-password")[:28]}, at(2026, 6, 2, 10, 11, 5))
+    add_secret(reg, "shop", "postgres-auth", {"POSTGRES_PASSWORD": sha("stg-pg")[:20], "POSTGRES_USER": "shop"},
+               at(2026, 6, 3, 9, 10, 30))
+    add_kube_root_ca(reg, ((ns, created) for ns, (created, _) in STAGING_NAMESPACES.items()))
+
+
+def build_staging_workloads(reg: Registry) -> None:
+    deployment(
+        reg, "kube-system", "coredns", created=STAGING_BORN + timedelta(minutes=2),
+        labels={"eks.amazonaws.com/component": "coredns", "k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
+        selector={"eks.amazonaws.com/component": "coredns", "k8s-app": "kube-dns"},
+        containers=[container("coredns", f"{ECR}/eks/coredns:v1.12.4-eksbuild.1", cpu="100m", memory="70Mi",
+                              limits={"memory": "170Mi"}, args=["-conf", "/etc/coredns/Corefile"],
+                              ports=[("dns", 53), ("metrics", 9153)], mounts=[("config-volume", "/etc/coredns")])],
+        volumes=[{"configMap": {"defaultMode": 420, "items": [{"key": "Corefile", "path": "Corefile"}],
+                                "name": "coredns"}, "name": "config-volume"}],
+        pods=[(STG_A, at(2026, 11, 2, 6, 17, 2)), (STG_B, at(2026, 11, 2, 6, 17, 40))],
+        service_account="coredns", generation=3,
+    )
+    deployment(
+        reg, "kube-system", "ebs-csi-controller", created=at(2026, 5, 18, 9, 58, 12),
+        labels={"app": "ebs-csi-controller", "app.kubernetes.io/component": "csi-driver",
+                "app.kubernetes.io/name": "aws-ebs-csi-driver"},
+        selector={"app": "ebs-csi-controller", "app.kubernetes.io/name": "aws-ebs-csi-driver"},
+        containers=[container("ebs-plugin", EBS_IMAGE, cpu="10m", memory="40Mi", limits={"memory": "256Mi"},
+                              args=["controller", "--endpoint=$(CSI_ENDPOINT)", "--batching=true",
+                                    "--logging-format=text", "--v=2"]),
+                    container("csi-provisioner", f"{ECR}/eks/csi-provisioner:v5.3.0-eksbuild.4", cpu="10m",
+                              memory="40Mi", args=["--timeout=60s", "--csi-address=$(ADDRESS)", "--v=2",
+                                                   "--feature-gates=Topology=true", "--extra-create-metadata",
+                                                   "--leader-election=true", "--default-fstype=ext4"]),
+                    container("csi-snapshotter", f"{ECR}/eks/csi-snapshotter:v8.3.0-eksbuild.4", cpu="10m",
+                              memory="40Mi", args=["--csi-address=$(ADDRESS)", "--leader-election=true",
+                                                   "--extra-create-metadata"])],
+        pods=[(STG_B, at(2026, 11, 2, 6, 18, 11))], service_account="ebs-csi-controller-sa", generation=6,
+    )
+    daemonset(
+        reg, "kube-system", "ebs-csi-node", created=at(2026, 5, 18, 9, 58, 12),
+        labels={"app.kubernetes.io/component": "csi-driver", "app.kubernetes.io/name": "aws-ebs-csi-driver"},
+        selector={"app": "ebs-csi-node", "app.kubernetes.io/name": "aws-ebs-csi-driver"},
+        tmpl_labels={"app": "ebs-csi-node", "app.kubernetes.io/component": "csi-driver",
+                     "app.kubernetes.io/name": "aws-ebs-csi-driver"},
+        containers=[container("ebs-plugin", EBS_IMAGE, cpu="10m", memory="40Mi", limits={"memory": "256Mi"},
+                              args=["node", "--endpoint=$(CSI_ENDPOINT)", "--csi-mount-point-prefix=/var/lib/kubelet"
+                                    "/plugins/kubernetes.io/csi/ebs.csi.aws.com/", "--logging-format=text", "--v=2"],
+                              mounts=[("kubelet-dir", "/var/lib/kubelet"), ("plugin-dir", "/csi")])],
+        volumes=[{"hostPath": {"path": "/var/lib/kubelet", "type": "Directory"}, "name": "kubelet-dir"},
+                 {"hostPath": {"path": "/var/lib/kubelet/plugins/ebs.csi.aws.com/", "type": "DirectoryOrCreate"},
+                  "name": "plugin-dir"}],
+        pods=[PodPlan(f"ebs-csi-node-{suffix('ebs-node', n)}", n, started=at(2026, 11, 2, 6, 16, 5 + 37 * i))
+              for i, n in enumerate(STAGING_NODES)],
+        service_account="ebs-csi-node-sa", generation=6,
+    )
+
+    # Velero as `velero install --features=EnableCSI` leaves it: no node-agent (no --use-node-agent)
+    velero_env: list[Obj] = [
+        {"name": "VELERO_SCRATCH_DIR", "value": "/scratch"},
+        {"name": "VELERO_NAMESPACE", "valueFrom": {"fieldRef": {"apiVersion": "v1",
+                                                                "fieldPath": "metadata.namespace"}}},
+        {"name": "LD_LIBRARY_PATH", "value": "/plugins"},
+        {"name": "AWS_SHARED_CREDENTIALS_FILE", "value": "/credentials/cloud"},
+        {"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": "/credentials/cloud"},
+        {"name": "AZURE_CREDENTIALS_FILE", "value": "/credentials/cloud"},
+        {"name": "ALIBABA_CLOUD_CREDENTIALS_FILE", "value": "/credentials/cloud"},
+    ]
+    deployment(
+        reg, VELERO_NS, "velero", created=at(2026, 6, 2, 10, 14, 35),
+        labels={"component": "velero"}, selector={"deploy": "velero"},
+        tmpl_labels={"component": "velero", "deploy": "velero", "name": "velero"},
+        pod_annotations={"prometheus.io/path": "/metrics", "prometheus.io/port": "8085",
+                         "prometheus.io/scrape": "true"},
+        containers=[container(
+            "velero", VELERO_IMAGE, cpu="500m", memory="128Mi", limits={"cpu": "1", "memory": "512Mi"},
+            command=["/velero"], args=["server", "--features=EnableCSI", "--uploader-type=kopia"],
+            ports=[("metrics", 8085)], env=velero_env,
+            mounts=[("plugins", "/plugins"), ("scratch", "/scratch"), ("cloud-credentials", "/credentials")],
+        )],
+        init_containers=[container("velero-velero-plugin-for-aws", AWS_PLUGIN_IMAGE, cpu="100m", memory="64Mi",
+                                   mounts=[("plugins", "/target")])],
+        volumes=[{"emptyDir": {}, "name": "plugins"}, {"emptyDir": {}, "name": "scratch"},
+                 {"name": "cloud-credentials", "secret": {"defaultMode": 420, "secretName": "cloud-credentials"}}],
+        pods=[(STG_A, at(2026, 11, 2, 6, 18, 40))], service_account="velero", generation=2,
+    )
+
+    statefulset(
+        reg, "shop", "postgres", created=at(2026, 6, 3, 9, 12, 28),
+        labels={"app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "shop-db"},
+        containers=[container("postgres", "docker.io/library/postgres:17.6", cpu="250m", memory="512Mi",
+                              ports=[("postgres", 5432)],
+                              env=[{"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
+                              mounts=[("data", "/var/lib/postgresql/data")])],
+        claim_templates=[("data", "gp3", 20)],
+        pods=[PodPlan("postgres-0", STG_A, started=at(2026, 11, 2, 6, 19, 3))],
+    )
+    deployment(
+        reg, "ci", "buildkitd", created=at(2026, 6, 15, 11, 29, 55),
+        containers=[container("buildkitd", "docker.io/moby/buildkit:v0.25.2", cpu="1", memory="2Gi",
+                              args=["--addr", "tcp://0.0.0.0:1234", "--oci-worker-gc-keepstorage", "40000"],
+                              ports=[("buildkit", 1234)], mounts=[("cache", "/var/lib/buildkit")])],
+        volumes=[pvc_volume("cache", "build-cache")],
+        pods=[(STG_B, at(2026, 11, 2, 6, 19, 31))], strategy_recreate=True, generation=4,
+    )
+    deployment(
+        reg, "registry", "registry", created=at(2026, 7, 6, 8, 34, 45),
+        containers=[container("registry", "docker.io/library/registry:3.0.0", cpu="100m", memory="256Mi",
+                              ports=[("http", 5000)], mounts=[("data", "/var/lib/registry")])],
+        volumes=[pvc_volume("data", "registry-data")],
+        pods=[(STG_B, at(2026, 11, 2, 6, 19, 52))], strategy_recreate=True, generation=2,
+    )
+
+
+def staging_backup(reg: Registry, sched: Schedule, created: datetime, phase: str, *,
+                   duration: timedelta = timedelta(0), validation_error: str = "", volumes: int = 0,
+                   gc_failure: bool = False) -> datetime:
+    """One scheduled Backup of demo-staging, as the backup controller leaves it; returns its last write."""
+    name = f"{sched.name}-{created.strftime('%Y%m%d%H%M%S')}"
+    tmpl = sched.template
+    ttl_hours = int(tmpl["ttl"].split("h")[0])
+    spec = {k: v for k, v in tmpl.items() if k != "metadata"}
+    spec.update({"metadata": {}, "csiSnapshotTimeout": "10m0s", "itemOperationTimeout": "4h0m0s",
+                 "ttl": go_duration(ttl_hours), "volumeGroupSnapshotLabelKey": "velero.io/volume-group",
+                 "excludedClusterScopedResources": ["volumesnapshotcontents.snapshot.storage.k8s.io"],
+                 "excludedNamespaceScopedResources": ["volumesnapshots.snapshot.storage.k8s.io"]})
+    spec.setdefault("defaultVolumesToFsBackup", False)
+    spec.setdefault("snapshotMoveData", False)
+    spec.setdefault("storageLocation", "default")  # no storageLocation: the BSL marked default
+    labels = {**sched.labels, "velero.io/schedule-name": sched.name,
+              "velero.io/storage-location": spec["storageLocation"]}
+    touched = created + timedelta(seconds=1)
+    if gc_failure:  # expired, but the garbage collector skips backups on a read-only location
+        labels["velero.io/gc-failure"] = "BSLReadOnly"
+        touched = created + timedelta(hours=ttl_hours, minutes=det_int(2, 58, "gc", name))
+    annotations = {
+        "velero.io/resource-timeout": "10m0s",
+        "velero.io/source-cluster-k8s-gitversion": STAGING_K8S_VERSION,
+        "velero.io/source-cluster-k8s-major-version": "1",
+        "velero.io/source-cluster-k8s-minor-version": "34",
+    }
+    processed = created + timedelta(seconds=1)  # the controller picks it up, validates it, starts it
+    status: Obj = {"expiration": ts(processed + timedelta(hours=ttl_hours)), "formatVersion": "1.1.0",
+                   "phase": phase, "version": 1}
+    if phase == "FailedValidation":
+        status["validationErrors"] = [validation_error]
+    else:
+        start = processed
+        done = start + duration
+        items = 41 + 3 * volumes
+        status.update({
+            "backupItemOperationsAttempted": volumes, "backupItemOperationsCompleted": volumes,
+            "completionTimestamp": ts(done), "csiVolumeSnapshotsAttempted": volumes,
+            "csiVolumeSnapshotsCompleted": volumes, "hookStatus": {},
+            "progress": {"itemsBackedUp": items, "totalItems": items}, "startTimestamp": ts(start),
+        })
+        touched = max(touched, done)
+    reg.add("velero", {
+        "apiVersion": "velero.io/v1",
+        "kind": "Backup",
+        "metadata": meta("Backup", name, namespace=VELERO_NS, created=created, labels=labels,
+                         annotations=annotations, generation=5 if phase != "FailedValidation" else 2),
+        "spec": spec,
+        "status": status,
+    }, touched)
+    return created
+
+
+def build_staging_velero(reg: Registry) -> None:
+    reg.add("velero", {
+        "apiVersion": "velero.io/v1",
+        "kind": "BackupStorageLocation",
+        "metadata": meta("BackupStorageLocation", "default", namespace=VELERO_NS, created=at(2026, 6, 2, 10, 14, 36),
+                         labels={"component": "velero"}, generation=2,
+                         annotations={"acme.io/change": "CHG-2291: read-only during the bucket replication "
+                                                        "cut-over; set back to ReadWrite afterwards"}),
+        "spec": {"accessMode": "ReadOnly", "config": {"region": REGION}, "default": True,
+                 "objectStorage": {"bucket": BUCKET, "prefix": STAGING_PREFIX}, "provider": "aws"},
+        "status": {"lastSyncedTime": ts(ago(seconds=48)), "lastValidationTime": ts(ago(seconds=48)),
+                   "phase": "Available"},
+    }, ago(seconds=48))
+
+    nightly = Schedule(
+        "nightly", "0 1 * * *", at(2026, 6, 2, 10, 31, 12),
+        backup_template(includedNamespaces=["shop"], ttl=go_duration(168)), labels={"acme.io/owner": "platform"},
+    )
+    # DR-88: a weekly copy to the DR site's location `offsite`, which the storage team never created
+    offsite = Schedule(
+        "weekly-offsite", "0 3 * * 6", at(2026, 10, 22, 15, 4, 27),
+        backup_template(includedNamespaces=["*"], excludedNamespaces=["kube-system"], snapshotMoveData=True,
+                        storageLocation="offsite", ttl=go_duration(2160)),
+        labels={"acme.io/owner": "platform", "acme.io/ticket": "DR-88"},
+    )
+    read_only = ("backup can't be created because backup storage location default is currently in read-only "
+                 "mode")
+    missing = ("an existing backup storage location wasn't specified at backup creation time and the default "
+               "'offsite' wasn't found. Please address this issue (see `velero backup-location -h` for options) and "
+               "create a new backup. Error: backupstoragelocations.velero.io \"offsite\" not found")
+    gc_period = timedelta(hours=1)  # --garbage-collection-frequency
+    for day in range(10, 21):
+        created = run(nightly.name, at(2026, 11, day, 1))
+        expires = created + timedelta(seconds=1, hours=168)
+        if created > STAGING_READ_ONLY:
+            nightly.last_backup = staging_backup(reg, nightly, created, "FailedValidation", validation_error=read_only)
+        elif expires + gc_period < STAGING_READ_ONLY:
+            continue  # expired and garbage-collected while the location was still writable
+        else:
+            nightly.last_backup = staging_backup(
+                reg, nightly, created, "Completed", duration=timedelta(seconds=38 + day), volumes=1,
+                gc_failure=expires < DEMO_AS_OF)
+    for when in (at(2026, 10, 24, 3), at(2026, 10, 31, 3), at(2026, 11, 7, 3), at(2026, 11, 14, 3)):
+        offsite.last_backup = staging_backup(reg, offsite, run(offsite.name, when), "FailedValidation",
+                                             validation_error=missing)
+    for sched in (nightly, offsite):
+        assert sched.last_backup is not None
+        reg.add("velero", {
+            "apiVersion": "velero.io/v1",
+            "kind": "Schedule",
+            "metadata": meta("Schedule", sched.name, namespace=VELERO_NS, created=sched.created,
+                             labels=sched.labels, generation=1),
+            "spec": {"schedule": sched.cron, "template": sched.template, "useOwnerReferencesInBackup": False},
+            "status": {"lastBackup": ts(sched.last_backup), "phase": "Enabled"},
+        }, sched.last_backup)
+
+
+def build_staging() -> dict[str, bytes]:
+    """demo-staging: its cluster files and manifest (no bucket catalog: nobody copied its prefix)."""
+    reset()
+    Current.use(STAGING_NAME, STAGING_NODES)
+    reg = Registry()
+    build_staging_cluster(reg)
+    build_staging_workloads(reg)
+    build_staging_velero(reg)
+    out = cluster_files(reg, STAGING_NAME)
+    gap = {
+        "resource": "rolebindings.rbac.authorization.k8s.io",
+        "namespace": None,
+        "reason": "forbidden",
+        "message": STAGING_ROLEBINDINGS_FORBIDDEN,
+    }
+    out[f"clusters/{STAGING_NAME}/{MANIFEST}"] = manifest(
+        STAGING_NAME, STAGING_K8S_VERSION, ago(minutes=1, seconds=41.207715), [gap])
+    return out
+
+
+#: What the API server answered the auditor's list of rolebindings in demo-staging.
+STAGING_ROLEBINDINGS_FORBIDDEN = (
+    f'rolebindings.rbac.authorization.k8s.io is forbidden: User "{AUDITOR_SUBJECT}" cannot list resource '
+    '"rolebindings" in API group "rbac.authorization.k8s.io" at the cluster scope'
+)
+
+
+# --------------------------------------------------------------------------------------------
 # output
 # --------------------------------------------------------------------------------------------
 
@@ -2825,15 +3390,49 @@ def kubectl_json(value: Any) -> bytes:
     return (json.dumps(value, indent=4, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def build() -> dict[str, bytes]:
-    """Build the whole demo and return {relative path: bytes}."""
+def manifest(cluster: str, server_version: str, collected_at: datetime, gaps: list[Obj]) -> bytes:
+    """``.auditor-snapshot.json`` as ``auditor snapshot`` writes it (orjson, 2-space indent, no newline)."""
+    return json.dumps({"cluster": cluster, "server_version": server_version,
+                       "collected_at": collected_at.isoformat(), "tool_version": AUDITOR_VERSION,
+                       "gaps": gaps}, indent=2, ensure_ascii=False).encode()
+
+
+def cluster_files(reg: Registry, cluster: str) -> dict[str, bytes]:
+    """Assign resourceVersions, fix the references that carry one, and write one List per kind group."""
+    reg.assign_resource_versions()
+    for obj, _ in reg.all():
+        if obj["kind"] == "PersistentVolume":
+            ref = obj["spec"]["claimRef"]
+            pvc = reg.find("PersistentVolumeClaim", ref["namespace"], ref["name"])
+            ref["resourceVersion"] = str(int(pvc["metadata"]["resourceVersion"]) - 2)
+        if obj["kind"] == "VolumeSnapshotContent":
+            ref = obj["spec"]["volumeSnapshotRef"]
+            vs = reg.find("VolumeSnapshot", ref["namespace"], ref["name"])
+            ref["resourceVersion"] = str(int(vs["metadata"]["resourceVersion"]) - 1)
+
+    out: dict[str, bytes] = {}
+    for group, kinds in GROUP_ORDER.items():
+        items = [obj for obj, _ in reg.files.get(group, [])]
+        if not items:
+            continue
+        items.sort(key=lambda o: (kinds.index(o["kind"]), o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        out[f"clusters/{cluster}/{group}.json"] = kubectl_json(
+            {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
+        )
+    return out
+
+
+def reset() -> None:
     VOLUMES.clear()
     PODS.clear()
     SCHEDULES.clear()
     BACKUP_PLANS.clear()
-    for node in POD_IP_COUNTER:
-        POD_IP_COUNTER[node] = 10
 
+
+def build_prod() -> dict[str, bytes]:
+    """demo-prod: the cluster files, its manifest, and the bucket catalog of its default location."""
+    reset()
+    Current.use(CLUSTER_NAME, NODES)
     reg = Registry()
     build_nodes(reg)
     build_namespaces(reg)
@@ -2849,26 +3448,9 @@ def build() -> dict[str, bytes]:
     build_snapshots(reg)
     build_k8up(reg)
     build_kubestash(reg)
-    reg.assign_resource_versions()
-
-    # references that carry a resourceVersion
-    for obj, _ in reg.all():
-        if obj["kind"] == "PersistentVolume":
-            ref = obj["spec"]["claimRef"]
-            pvc = reg.find("PersistentVolumeClaim", ref["namespace"], ref["name"])
-            ref["resourceVersion"] = str(int(pvc["metadata"]["resourceVersion"]) - 2)
-        if obj["kind"] == "VolumeSnapshotContent":
-            ref = obj["spec"]["volumeSnapshotRef"]
-            vs = reg.find("VolumeSnapshot", ref["namespace"], ref["name"])
-            ref["resourceVersion"] = str(int(vs["metadata"]["resourceVersion"]) - 1)
-
-    out: dict[str, bytes] = {}
-    for group, kinds in GROUP_ORDER.items():
-        items = [obj for obj, _ in reg.files.get(group, [])]
-        items.sort(key=lambda o: (kinds.index(o["kind"]), o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-        out[f"cluster/{group}.json"] = kubectl_json(
-            {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
-        )
+    out = cluster_files(reg, CLUSTER_NAME)
+    out[f"clusters/{CLUSTER_NAME}/{MANIFEST}"] = manifest(
+        CLUSTER_NAME, K8S_VERSION, ago(minutes=3, seconds=12.418342), [])
 
     by_name = {b["metadata"]["name"]: b for b in backups}
     for name, files in catalog.items():
@@ -2877,12 +3459,19 @@ def build() -> dict[str, bytes]:
         files[f"{name}-podvolumebackups.json.gz"] = gz_json(catalog_pvbs[name] or None)
         for fname, data in files.items():
             out[f"catalog/backups/{name}/{fname}"] = data
+    return out
+
+
+def build() -> dict[str, bytes]:
+    """Build the whole demo and return {relative path: bytes}."""
+    out = build_prod()
+    out.update(build_staging())
     out["as_of.txt"] = (ts(DEMO_AS_OF) + "\n").encode()
     return out
 
 
 def write(out_dir: Path, files: dict[str, bytes]) -> None:
-    for sub in ("cluster", "catalog"):
+    for sub in ("clusters", "catalog"):
         if (out_dir / sub).exists():
             shutil.rmtree(out_dir / sub)
     for rel, data in sorted(files.items()):

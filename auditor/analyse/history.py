@@ -27,7 +27,7 @@ from auditor.analyse.protection import (
     ref_of,
     usable,
 )
-from auditor.config import HistoryConfig, Weakening
+from auditor.config import HistoryConfig
 from auditor.durations import format_duration
 
 if TYPE_CHECKING:
@@ -328,7 +328,8 @@ def _daemonset(key: str, before: DaemonSetSnap, after: DaemonSetSnap | None, pai
 
 
 def _backup(key: str, before: BackupSnap, after: BackupSnap | None, pair: _Pair) -> list[Change] | None:
-    """A recovery point gone before its expiration; None when the backup is not a case for this rule."""
+    """A recovery point gone before its expiration, else None: a backup that is still there is not counted
+    as a pass, or thousands of them would outweigh the few objects that configure protection in scores."""
     now = pair.current
     if not usable(before) or before.expiration is None:
         return None
@@ -336,7 +337,7 @@ def _backup(key: str, before: BackupSnap, after: BackupSnap | None, pair: _Pair)
         return None  # known only from a bucket catalog this scan did not read
     expires = datetime.fromisoformat(before.expiration.replace("Z", "+00:00")).astimezone(UTC)
     if expires <= now.as_of + EXPIRY_TOLERANCE:
-        return []  # expired: Velero's garbage collection removes it
+        return None  # expired: Velero's garbage collection removes it
     in_cluster = after is not None and after.in_cluster
     in_catalog = after is not None and after.in_catalog
     gone = []
@@ -345,7 +346,7 @@ def _backup(key: str, before: BackupSnap, after: BackupSnap | None, pair: _Pair)
     if before.in_cluster and not in_cluster and not in_catalog:
         gone.append("the cluster")
     if not gone:
-        return []
+        return None
     early = format_duration((expires - now.as_of).total_seconds())
     return [Change("backup_deleted_early", f"disappeared from {' and '.join(gone)} {early} before its expiration "
                                            f"({before.expiration})", before.expiration, None)]

@@ -42,6 +42,13 @@ class OtherCluster:
     objects: list[Any]
 
 
+@dataclass(frozen=True)
+class Previous:
+    """The cluster as the previous scan saw it, a day earlier (for rules that compare with history)."""
+
+    objects: list[Any]
+
+
 SECRET_READER = f.cluster_role("secret-reader", [{"apiGroups": [""], "resources": ["secrets"],
                                                    "verbs": ["get", "list"]}])
 OWN_SA = [{"kind": "ServiceAccount", "name": "velero", "namespace": "velero"}]
@@ -202,6 +209,14 @@ FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
     "SYS-003": {
         "pass": [("complete", scheduled())],
         "fail": [("secrets forbidden", [*scheduled(), Gap("secrets", "forbidden", "secrets is forbidden")])],
+    },
+    "GOV-002": {
+        "pass": [("unchanged", [*scheduled(), Previous(scheduled())]),
+                 ("new backup and new volume", [*scheduled(backups=[csi_backup("daily-1", "daily"),
+                                                                   csi_backup("daily-2", "daily", hours_ago=0.5)]),
+                                                *app("web"), Previous(scheduled())])],
+        "fail": [("schedule deleted", [*f.base_cluster(), *app(), Previous(scheduled())]),
+                 ("ttl cut and paused", [*scheduled({"ttl": "24h0m0s"}, paused=True), Previous(scheduled())])],
     },
     "GOV-001": {
         "pass": [("restored 10 days ago", [*scheduled(), f.restore("drill-1", "daily-1", hours_ago=240)])],

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from auditor.analyse.coverage import analyse_cluster
+from auditor.analyse.protection import protection_state
 from auditor.analyse.exceptions import ExceptionRule
 from auditor.checks import CHECKS, evaluate, load_catalog
 from auditor.checks.registry import RunContext
@@ -17,9 +19,10 @@ from auditor.collect.secrets import SecretPolicy
 from auditor.config import AuditConfig
 from auditor.pipeline import fingerprint_clusters
 from tests import factories as f
-from tests.checks.rule_fixtures import FIXTURES, OtherCluster
+from tests.checks.rule_fixtures import FIXTURES, OtherCluster, Previous
 
 RULES = {r.id: r for r in load_catalog()}
+DAY = timedelta(days=1)
 
 
 def findings_for(rule_id: str, objects: list[Any]) -> list[Any]:
@@ -28,7 +31,10 @@ def findings_for(rule_id: str, objects: list[Any]) -> list[Any]:
     gaps = [o for o in objects if isinstance(o, Gap)]
     others = [o for o in objects if isinstance(o, OtherCluster)]
     exceptions = tuple(o for o in objects if isinstance(o, ExceptionRule))
-    analyses = [analyse_cluster(inventory(plain, "test", gaps), AuditConfig(), f.AS_OF)]
+    previous = [protection_state(analyse_cluster(inventory(o.objects, "test", []), AuditConfig(), f.AS_OF - DAY))
+                for o in objects if isinstance(o, Previous)]
+    analyses = [analyse_cluster(inventory(plain, "test", gaps), AuditConfig(), f.AS_OF,
+                                previous=previous[0] if previous else None)]
     analyses += [analyse_cluster(inventory(o.objects, o.name, []), AuditConfig(), f.AS_OF) for o in others]
     run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=exceptions)
     return evaluate(analyses[0], [RULES[rule_id]], run=run)

@@ -60,7 +60,7 @@ def donut(segments: Sequence[tuple[str, int, str]], center: str, caption: str) -
                      f'fill="{color}"/>')
         angle = end
     parts.append(_text(cx, cy + 2, center, 20, "middle", "bold"))
-    parts.append(_text(cx, cy + 18, caption, 9, "middle", fill="#546e7a"))
+    parts.append(_text(cx, cy + 18, caption, 8, "middle", fill="#546e7a"))
     for i, (label, value, color) in enumerate(segments):
         y = 30 + i * 22
         share = f" ({value / total:.0%})" if total else ""

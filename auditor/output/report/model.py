@@ -270,7 +270,8 @@ class Charts:
     coverage: Markup
     namespaces: Markup
     rpo: Markup
-    heatmap: Markup | None
+    heatmap: Markup | None  # every schedule
+    heatmap_print: Markup | None  # the worst ``PRINT.heatmap`` schedules
     trend: Markup | None
     heatmap_rows: int
 

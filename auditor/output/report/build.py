@@ -1,0 +1,395 @@
+"""Build the report model from a scan document (the one input every path produces)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from auditor.analyse.compliance import Framework
+from auditor.analyse.coverage import STATUSES
+from auditor.checks.registry import SEVERITIES, Rule
+from auditor.output.report import charts
+from auditor.output.report.history import History, day_outcome
+from auditor.output.report.model import (
+    Charts,
+    ClusterView,
+    ControlView,
+    CredentialRow,
+    ExceptionRow,
+    FindingRow,
+    FrameworkSummary,
+    FrameworkView,
+    GapView,
+    Meta,
+    NamespaceRow,
+    PRINT,
+    OverdueRow,
+    PolicyView,
+    Report,
+    RuleGroup,
+    RuleRow,
+    ScheduleRow,
+    StorageRow,
+    Summary,
+    VolumeRow,
+)
+from auditor.output.report.risks import headline, top_risks
+from auditor.output.report.source import SourceDocument, parse_iso
+
+STATUS_COLORS = {"protected": "#2e7d32", "stale": "#f9a825", "unprotected": "#c62828", "unknown": "#6a1b9a"}
+STATUS_RANK = {"unprotected": 0, "unknown": 1, "stale": 2, "protected": 3}
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+GAP_MEANING = {
+    "forbidden": "The scan's identity may not read this: verdicts that depend on it are 'unknown', never "
+                 "'protected'. Grant read access and re-run.",
+    "error": "Reading this failed (server error, broken connection or malformed object): verdicts that depend "
+             "on it are 'unknown', never 'protected'.",
+    "not-found": "The resource was not found: verdicts that depend on it are 'unknown'.",
+    "not-served": "The cluster does not serve this API (the tool is not installed): there are no such objects, "
+                  "nothing is hidden.",
+}
+HEALTH_RANK = {"invalid": 0, "failing": 1, "never succeeded": 2, "missed runs": 3, "paused": 4, "healthy": 5}
+DAYS = 30
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    rules: tuple[Rule, ...]
+    frameworks: tuple[Framework, ...] = ()  # the catalog, for documents without scores
+    focus: tuple[str, ...] = ()  # framework ids to show (empty: all)
+    history: History | None = None
+    generated_by: str = "backup-auditor"
+    generated_at: datetime | None = None
+    document_sha256: str = ""
+    document_name: str = ""
+
+
+def build_report(source: SourceDocument, options: BuildOptions) -> Report:
+    doc = source.data
+    as_of = parse_iso(doc.get("as_of")) or datetime.now(UTC)
+    rules = {r.id: r for r in options.rules}
+    volumes: list[dict[str, Any]] = doc.get("volumes") or []
+    audited = [v for v in volumes if v.get("audited", True)]
+    frameworks = framework_views(doc, options)
+    days = tuple(as_of.date() - timedelta(days=i) for i in range(DAYS - 1, -1, -1))
+    schedules = schedule_rows(doc, as_of, options.history)
+    summary = build_summary(doc, audited, frameworks, rules)
+    namespaces = namespace_rows(volumes)
+    buckets = rpo_buckets(audited, as_of)
+    trend = tuple(sorted(options.history.trend)) if options.history else ()
+    if trend and summary.protected_ratio is not None:  # this scan is the newest point of the trend
+        trend = tuple(p for p in trend if p[0] != as_of.date()) + ((as_of.date(), summary.protected_ratio),)
+    heat = sorted(schedules or (), key=lambda s: (-sum(o in ("failed", "partial") for o in s.days.values()), s.key))
+    chart_rows = [(f"{s.key}" if len({x.cluster for x in heat}) < 2 else f"{s.cluster}/{s.key}", s.days)
+                  for s in heat]
+    sha = options.document_sha256
+    meta = Meta(
+        title="Backup compliance report", clusters=tuple(c.get("name", "") for c in doc.get("clusters") or []),
+        as_of=as_of, period_start=period_start(volumes, schedules, trend), generated_by=options.generated_by,
+        generated_at=options.generated_at or datetime.now(UTC).replace(microsecond=0),
+        tool_version=str(doc.get("tool_version", "")), document_sha256=sha, document_name=options.document_name,
+        report_id=f"BA-{as_of:%Y%m%d-%H%M}-{sha[:8] or 'unhashed'}", framework_focus=options.focus)
+    return Report(
+        meta=meta, summary=summary, clusters=tuple(cluster_view(c, volumes) for c in doc.get("clusters") or []),
+        policies=policy_views(volumes), excluded_namespaces=tuple(sorted({v["namespace"] for v in volumes
+                                                                          if not v.get("audited", True)})),
+        frameworks=frameworks, namespaces=namespaces, rpo_buckets=buckets, overdue=overdue_rows(audited, as_of),
+        evidence_counts=dict(Counter(v["recovery_points"][0]["evidence"] for v in audited
+                                     if v.get("recovery_points")).most_common()),
+        method_counts=dict(Counter(m for v in audited if v["status"] == "protected"
+                                   for m in v.get("methods") or []).most_common()),
+        schedules=schedules, days=days, storage=storage_rows(doc), credentials=credential_rows(doc, as_of),
+        findings=finding_groups(doc.get("findings") or [], rules), exceptions=exception_rows(doc),
+        volumes=volume_rows(volumes, as_of), rules=tuple(rule_row(r) for r in options.rules),
+        charts=Charts(
+            coverage=charts.donut([(s, summary.by_status.get(s, 0), STATUS_COLORS[s]) for s in STATUSES],
+                                  _pct(summary.protected_ratio), "within RPO"),
+            namespaces=charts.stacked_bars(
+                [(f"{n.namespace}" if len(meta.clusters) < 2 else f"{n.cluster}/{n.namespace}", n.by_status)
+                 for n in namespaces if n.audited][:20], STATUS_COLORS, "Volumes by status, per namespace"),
+            rpo=charts.columns(buckets, "Age of the newest recovery point, relative to each volume's RPO",
+                               marker_after=2, marker_label="RPO"),
+            heatmap=charts.heatmap(chart_rows, days, "Schedule outcomes per day") if heat else None,
+            heatmap_print=charts.heatmap(chart_rows[:PRINT.heatmap], days, "Schedule outcomes per day")
+            if heat else None,
+            heatmap_rows=len(chart_rows),
+            trend=charts.trend_line(trend, "Audited volumes within RPO, per day", target=1.0) if trend else None),
+        trend=trend)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def build_summary(doc: dict[str, Any], audited: list[dict[str, Any]], frameworks: tuple[FrameworkView, ...],
+                  rules: dict[str, Rule]) -> Summary:
+    s = doc.get("summary") or {}
+    by_status = {st: sum(1 for v in audited if v["status"] == st) for st in STATUSES}
+    findings = doc.get("findings") or []
+    open_findings = [f for f in findings if f.get("status") == "open"]
+    checks = {k: int(v) for k, v in (s.get("checks") or {}).items()}
+    passed, failed = checks.get("pass", 0), checks.get("open", len(open_findings))
+    covered = sum(1 for v in audited if v.get("covered_by"))
+    clusters = doc.get("clusters") or []
+    return Summary(
+        headline=headline(by_status, len(audited), clusters),
+        volumes=len(doc.get("volumes") or []), audited=len(audited), by_status=by_status,
+        protected_ratio=round(by_status["protected"] / len(audited), 4) if audited else None,
+        coverage_ratio=round(covered / len(audited), 4) if audited else None,
+        pass_rate=round(passed / (passed + failed), 4) if checks and passed + failed else None,
+        checks=checks, findings=len(open_findings),
+        by_severity={sev: sum(1 for f in open_findings if f.get("severity") == sev) for sev in SEVERITIES},
+        excepted=sum(1 for f in findings if f.get("status") == "excepted"),
+        risks=top_risks(doc, rules), clusters=len(clusters),
+        clusters_complete=sum(1 for c in clusters if c.get("complete")),
+        frameworks=tuple(FrameworkSummary(f.framework, f.name if not f.cluster or len(clusters) < 2
+                                          else f"{f.name} ({f.cluster})", f.score, f.coverage)
+                         for f in frameworks if f.evaluated))
+
+
+def cluster_view(c: dict[str, Any], volumes: list[dict[str, Any]]) -> ClusterView:
+    mine = [v for v in volumes if v.get("cluster") == c.get("name") and v.get("audited", True)]
+    return ClusterView(
+        name=str(c.get("name", "")), source=c.get("source"), server_version=c.get("server_version"),
+        complete=bool(c.get("complete")), error=c.get("error"), counts=dict(c.get("counts") or {}),
+        gaps=tuple(GapView(g.get("resource", ""), g.get("namespace"), g.get("reason", ""), g.get("message", ""),
+                           GAP_MEANING.get(g.get("reason", ""), "")) for g in c.get("gaps") or []),
+        unknown_kinds=dict(c.get("unknown_kinds") or {}),
+        by_status={s: sum(1 for v in mine if v["status"] == s) for s in STATUSES}, volumes=len(mine))
+
+
+def policy_views(volumes: list[dict[str, Any]]) -> tuple[PolicyView, ...]:
+    seen: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for v in volumes:
+        if v.get("audited", True):
+            seen[v.get("policy") or "default"].append(v)
+    return tuple(PolicyView(name, float(vs[0].get("rpo_seconds") or 0), float(vs[0].get("retention_seconds") or 0),
+                            len(vs)) for name, vs in sorted(seen.items()))
+
+
+def framework_views(doc: dict[str, Any], options: BuildOptions) -> tuple[FrameworkView, ...]:
+    entries = list(doc.get("compliance") or [])
+    for c in doc.get("clusters") or []:  # a document may also carry scores per cluster
+        entries += [{**e, "cluster": c.get("name")} for e in c.get("compliance") or []]
+    views = [FrameworkView(
+        framework=str(e.get("framework", "")), name=str(e.get("name", e.get("framework", ""))),
+        cluster=e.get("cluster"), evaluated=True, score=e.get("score"), coverage=e.get("coverage"),
+        controls=tuple(ControlView(str(c.get("control_id", "")), str(c.get("title", "")), tuple(c.get("rules") or ()),
+                                   str(c.get("status", "not-evaluated")), int(c.get("passed", 0)),
+                                   int(c.get("failed", 0)), int(c.get("not_evaluated", 0)),
+                                   int(c.get("excepted", 0))) for c in e.get("controls") or []))
+        for e in entries]
+    if not views:  # an older document: show the mapping, with the open findings of each control's rules
+        findings = Counter((f["rule_id"], f.get("status")) for f in doc.get("findings") or [])
+        views = [FrameworkView(
+            framework=f.id, name=f.name, cluster=None, evaluated=False, score=None, coverage=None,
+            controls=tuple(ControlView(c.id, c.title, c.rules, "not-evaluated", 0,
+                                       sum(findings[(r, "open")] for r in c.rules), 0,
+                                       sum(findings[(r, "excepted")] for r in c.rules)) for c in f.controls))
+            for f in options.frameworks]
+    if options.focus:
+        views = [v for v in views if v.framework in options.focus]
+    return tuple(views)
+
+
+def namespace_rows(volumes: list[dict[str, Any]]) -> tuple[NamespaceRow, ...]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for v in volumes:
+        groups[(v.get("cluster", ""), v["namespace"])].append(v)
+    rows = [NamespaceRow(cluster, ns, {s: sum(1 for v in vs if v["status"] == s) for s in STATUSES}, len(vs),
+                         any(v.get("audited", True) for v in vs)) for (cluster, ns), vs in groups.items()]
+    rows.sort(key=lambda r: (not r.audited, -r.by_status["unprotected"], -r.by_status["unknown"],
+                             -r.by_status["stale"], r.cluster, r.namespace))
+    return tuple(rows)
+
+
+def _age(v: dict[str, Any], as_of: datetime) -> float | None:
+    last = parse_iso(v.get("last_success"))
+    return (as_of - last).total_seconds() if last else None
+
+
+def rpo_buckets(audited: list[dict[str, Any]], as_of: datetime) -> tuple[tuple[str, int, str], ...]:
+    edges = [("≤ ¼ RPO", 0.25, "#2e7d32"), ("¼–½ RPO", 0.5, "#43a047"), ("½–1 RPO", 1.0, "#7cb342"),
+             ("1–2× RPO", 2.0, "#f9a825"), ("2–7× RPO", 7.0, "#ef6c00"), ("> 7× RPO", float("inf"), "#c62828")]
+    counts = [0] * (len(edges) + 1)
+    for v in audited:
+        age, rpo = _age(v, as_of), float(v.get("rpo_seconds") or 0) or 86400.0
+        if age is None:
+            counts[-1] += 1
+            continue
+        counts[next(i for i, (_, edge, _) in enumerate(edges) if age / rpo <= edge)] += 1
+    return tuple((label, n, color) for (label, _, color), n in zip(edges, counts, strict=False)) + (
+        ("none", counts[-1], "#90a4ae"),)
+
+
+def overdue_rows(audited: list[dict[str, Any]], as_of: datetime) -> tuple[OverdueRow, ...]:
+    rows = []
+    for v in audited:
+        if v["status"] == "protected":
+            continue
+        points = v.get("recovery_points") or []
+        rows.append(OverdueRow(v.get("cluster", ""), v["namespace"], v["pvc"], v["status"],
+                               float(v.get("rpo_seconds") or 0), _age(v, as_of), parse_iso(v.get("last_success")),
+                               points[0].get("source") if points else None))
+    rows.sort(key=lambda r: (r.age_seconds is not None, -(r.age_seconds or 0) / (r.rpo_seconds or 1),
+                             r.cluster, r.namespace, r.pvc))
+    return tuple(rows)
+
+
+def schedule_rows(doc: dict[str, Any], as_of: datetime, history: History | None) -> tuple[ScheduleRow, ...] | None:
+    if "schedules" not in doc:
+        return None
+    rows = []
+    for s in doc["schedules"]:
+        key = f"{s.get('namespace')}/{s.get('name')}"
+        runs = s.get("runs") or []
+        by_day: dict[date, list[str]] = defaultdict(list)
+        for run in runs:
+            t = parse_iso(run.get("time"))
+            if t:
+                by_day[t.date()].append(str(run.get("phase") or ""))
+        days = {d: day_outcome(phases) for d, phases in by_day.items()}
+        if history and key in history.schedule_days:
+            days = {**history.schedule_days[key], **days}
+        finished = [r for r in runs if r.get("phase") in ("Completed", "PartiallyFailed", "Failed",
+                                                           "FailedValidation")]
+        latest, success = s.get("latest") or {}, s.get("last_success") or {}
+        rows.append(ScheduleRow(
+            cluster=str(s.get("cluster", "")), key=key, tool=str(s.get("tool", "velero")), cron=str(s.get("cron", "")),
+            health=schedule_health(s), problem=s.get("problem"), latest_phase=latest.get("phase"),
+            latest_time=parse_iso(latest.get("time")), last_success=parse_iso(success.get("time")),
+            missed_runs=int(s.get("missed_runs") or 0), runs=len(runs),
+            success_rate=round(sum(r.get("phase") == "Completed" for r in finished) / len(finished), 4)
+            if finished else None, ttl_seconds=s.get("ttl_seconds"), days=days))
+    rows.sort(key=lambda r: (HEALTH_RANK.get(r.health, 9), r.cluster, r.key))
+    return tuple(rows)
+
+
+def schedule_health(s: dict[str, Any]) -> str:
+    if not s.get("enabled"):
+        return "paused" if s.get("paused") else "invalid"
+    if not s.get("last_success"):
+        return "never succeeded"
+    if (s.get("latest") or {}).get("phase") in ("Failed", "PartiallyFailed", "FailedValidation"):
+        return "failing"
+    return "missed runs" if s.get("missed_runs") else "healthy"
+
+
+def storage_rows(doc: dict[str, Any]) -> tuple[StorageRow, ...] | None:
+    if "storage_locations" not in doc:
+        return None
+    rows = []
+    for s in doc["storage_locations"]:
+        target = "/".join(p for p in (s.get("bucket"), s.get("prefix")) if p) or None
+        if s.get("region"):
+            target = f"{target or ''} ({s['region']})".strip()
+        rows.append(StorageRow(str(s.get("cluster", "")), str(s.get("kind", "")),
+                               f"{s.get('namespace')}/{s.get('name')}", s.get("provider"), target,
+                               bool(s.get("default")), s.get("access_mode"), s.get("phase"),
+                               parse_iso(s.get("last_validated")), s.get("message"), s.get("credential")))
+    return tuple(rows)
+
+
+def credential_rows(doc: dict[str, Any], as_of: datetime) -> tuple[CredentialRow, ...] | None:
+    if "credentials" not in doc:
+        return None
+    rows = []
+    for c in doc["credentials"] or []:
+        rotated = parse_iso(c.get("rotated"))
+        age = c.get("age_seconds")
+        rows.append(CredentialRow(
+            cluster=str(c.get("cluster", "")), secret=f"{c.get('namespace')}/{c.get('name')}"
+            + (f" [{c['key']}]" if c.get("key") else ""), tool=str(c.get("tool", "")), kind=str(c.get("kind", "")),
+            fingerprint=c.get("fingerprint"), rotated=rotated,
+            age_seconds=float(age) if age is not None else ((as_of - rotated).total_seconds() if rotated else None),
+            default_password=bool(c.get("default_password")), used_by=tuple(c.get("used_by") or ())))
+    rows.sort(key=lambda r: (not r.default_password, -(r.age_seconds or 0)))
+    return tuple(rows)
+
+
+def evidence_items(evidence: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    items = []
+    for key, value in evidence.items():
+        if isinstance(value, list | tuple):
+            text = "; ".join(v if isinstance(v, str) else json.dumps(v, default=str) for v in value)
+        elif isinstance(value, dict):
+            text = json.dumps(value, default=str, ensure_ascii=False)
+        else:
+            text = str(value)
+        items.append((str(key), text))
+    return tuple(items)
+
+
+def _exception_text(e: dict[str, Any] | None) -> str | None:
+    if not e:
+        return None
+    expires = f", expires {e['expires']}" if e.get("expires") else ""
+    return f"{e.get('reason', '')} (owner {e.get('owner', '?')}{expires})"
+
+
+def finding_groups(findings: Iterable[dict[str, Any]], rules: dict[str, Rule]) -> tuple[RuleGroup, ...]:
+    by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in findings:
+        by_rule[f["rule_id"]].append(f)
+    groups = []
+    for rule_id, items in by_rule.items():
+        rule = rules.get(rule_id)
+        items.sort(key=lambda f: (f.get("status") != "open", f.get("cluster", ""), f.get("namespace") or "",
+                                  f.get("kind", ""), f.get("name", "")))
+        severity = rule.severity if rule else str(items[0].get("severity", "info"))
+        groups.append(RuleGroup(
+            rule_id=rule_id, title=rule.title if rule else rule_id, severity=severity,
+            category=rule.category if rule else "", description=rule.description if rule else "",
+            remediation=rule.remediation if rule else "", references=tuple(rule.references) if rule else (),
+            frameworks=tuple(f"{k} {', '.join(v)}" for k, v in rule.frameworks.items()) if rule else (),
+            open=sum(f.get("status") == "open" for f in items), excepted=sum(f.get("status") == "excepted"
+                                                                             for f in items),
+            rows=tuple(FindingRow(str(f.get("cluster", "")), f.get("namespace"), str(f.get("kind", "")),
+                                  str(f.get("name", "")), str(f.get("status", "")), str(f.get("message", "")),
+                                  evidence_items(f.get("evidence") or {}), _exception_text(f.get("exception")))
+                       for f in items)))
+    groups.sort(key=lambda g: (g.open == 0, SEVERITY_RANK.get(g.severity, 9), -g.open, g.rule_id))
+    return tuple(groups)
+
+
+def exception_rows(doc: dict[str, Any]) -> tuple[ExceptionRow, ...] | None:
+    if "exceptions" not in doc:
+        return None
+    register = doc["exceptions"] or {}
+    rows = []
+    for state in ("expired", "unused", "matched"):
+        for e in register.get(state) or []:
+            sel = e.get("selector") or {}
+            scope = "/".join(str(sel.get(k) or "*") for k in ("cluster", "namespace", "kind", "name"))
+            if sel.get("labels"):
+                scope += " " + ",".join(f"{k}={v}" for k, v in sel["labels"].items())
+            rows.append(ExceptionRow(state, str(e.get("id", "")), ", ".join(e.get("rules") or ()), scope,
+                                     str(e.get("reason", "")), str(e.get("owner", "")), e.get("expires"),
+                                     str(e.get("source", "")), e.get("findings")))
+    return tuple(rows)
+
+
+def volume_rows(volumes: list[dict[str, Any]], as_of: datetime) -> tuple[VolumeRow, ...]:
+    rows = [VolumeRow(str(v.get("cluster", "")), v["namespace"], v["pvc"], v["status"], bool(v.get("audited", True)),
+                      str(v.get("policy") or ""), float(v.get("rpo_seconds") or 0), parse_iso(v.get("last_success")),
+                      _age(v, as_of), tuple(v.get("methods") or ()), tuple(v.get("covered_by") or ()),
+                      (v.get("reasons") or [None])[0]) for v in volumes]
+    rows.sort(key=lambda r: (not r.audited, STATUS_RANK.get(r.status, 9), r.cluster, r.namespace, r.pvc))
+    return tuple(rows)
+
+
+def rule_row(r: Rule) -> RuleRow:
+    return RuleRow(r.id, r.title, r.severity, r.category,
+                   "; ".join(f"{k} {', '.join(v)}" for k, v in r.frameworks.items()))
+
+
+def period_start(volumes: list[dict[str, Any]], schedules: tuple[ScheduleRow, ...] | None,
+                 trend: tuple[tuple[date, float], ...]) -> datetime | None:
+    times = [t for v in volumes for p in v.get("recovery_points") or [] for t in [parse_iso(p.get("time"))] if t]
+    times += [datetime(d.year, d.month, d.day, tzinfo=UTC) for s in schedules or () for d in s.days]
+    times += [datetime(d.year, d.month, d.day, tzinfo=UTC) for d, _ in trend[:1]]
+    return min(times) if times else None

@@ -1,0 +1,37 @@
+"""HTML and PDF from one template set: the PDF is the same HTML with print CSS and capped tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from auditor.output.report.model import FULL, PRINT, Caps, Report
+from auditor.output.report.templating import environment
+
+
+def full_list_hint(files: Mapping[str, str]) -> str:
+    """Where a reader of a capped table finds everything."""
+    where = [files[k] for k in ("html", "csv-volumes", "csv-findings") if k in files]
+    if where:
+        return "The full lists are in " + ", ".join(where) + "."
+    return "Write the full lists with `auditor report --format html,csv`."
+
+
+def render_html(report: Report, files: Mapping[str, str] | None = None, *, pdf: bool = False,
+                caps: Caps | None = None) -> str:
+    files = dict(files or {})
+    template = environment().get_template("report.html.j2")
+    return template.render(r=report, pdf=pdf, caps=caps or (PRINT if pdf else FULL), files=files,
+                           full_hint=full_list_hint(files))
+
+
+def _refuse(url: str, *args: object, **kwargs: object) -> dict[str, object]:
+    """The PDF renderer never fetches anything: the report is self-contained."""
+    raise ValueError(f"report rendering does not fetch resources ({url[:60]!r})")
+
+
+def render_pdf(report: Report, files: Mapping[str, str] | None = None, *, caps: Caps | None = None) -> bytes:
+    from weasyprint import HTML
+
+    html = render_html(report, files, pdf=True, caps=caps)
+    pdf: bytes = HTML(string=html, url_fetcher=_refuse).write_pdf()
+    return pdf

@@ -1,0 +1,68 @@
+"""A Markdown summary for a pull request or a ticket: the numbers, the risks and the worst findings.
+
+Cluster text is escaped for Markdown (and HTML, which Markdown renderers pass through), so a hostile
+name can neither inject a link, an image nor markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+from auditor.output.report.model import Report
+from auditor.output.report.templating import duration, pct, when
+
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
+MAX_ROWS = 20
+
+
+def md(text: object) -> str:
+    """Inline Markdown-safe text: HTML and Markdown specials escaped, newlines folded."""
+    value = _SPECIAL.sub(r"\\\1", str(text))
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(value.split())
+
+
+def render_markdown(r: Report, files: dict[str, str]) -> str:
+    s = r.summary
+    lines = [f"## Backup audit: {md(', '.join(r.meta.clusters) or 'no cluster')} — as of {when(r.meta.as_of)}", "",
+             md(s.headline), "",
+             "| | |", "|---|---|",
+             f"| Volumes within RPO | {pct(s.protected_ratio, 'n/a')} ({s.by_status['protected']:,} of {s.audited:,}) |",
+             f"| Coverage (captured by an enabled schedule) | {pct(s.coverage_ratio, 'n/a')} |",
+             f"| Posture (rule checks passed) | {pct(s.pass_rate)} |",
+             f"| Open findings | {s.findings:,} ({', '.join(f'{n:,} {k}' for k, n in s.by_severity.items() if n)}"
+             f"{'' if s.findings else 'none'}) |",
+             f"| Excepted findings | {s.excepted:,} |",
+             f"| Clusters read completely | {s.clusters_complete} of {s.clusters} |", ""]
+    if s.frameworks:
+        lines += ["| Framework | Score | Coverage |", "|---|---:|---:|"]
+        lines += [f"| {md(f.name)} | {pct(f.score)} | {pct(f.coverage)} |" for f in s.frameworks]
+        lines.append("")
+    else:
+        lines += ["Compliance scores: not evaluated.", ""]
+    if s.risks:
+        lines += ["### Biggest risks", ""]
+        lines += [f"{i}. **{risk.severity}** {md(risk.text)}" for i, risk in enumerate(s.risks, 1)]
+        lines.append("")
+    if r.overdue:
+        lines += ["### Volumes without a recovery point within their RPO", "",
+                  "| Volume | Status | RPO | Newest point age |", "|---|---|---:|---:|"]
+        lines += [f"| {md(o.namespace + '/' + o.pvc)} | {o.status} | {duration(o.rpo_seconds)} | "
+                  f"{duration(o.age_seconds, 'never')} |" for o in r.overdue[:MAX_ROWS]]
+        if len(r.overdue) > MAX_ROWS:
+            lines.append(f"\n… and {len(r.overdue) - MAX_ROWS:,} more.")
+        lines.append("")
+    if r.findings:
+        lines += ["### Findings by rule", "", "| Rule | Severity | Open | Excepted | Title |", "|---|---|---:|---:|---|"]
+        lines += [f"| {md(g.rule_id)} | {g.severity} | {g.open:,} | {g.excepted:,} | {md(g.title)} |"
+                  for g in r.findings]
+        lines.append("")
+    gaps = [(c.name, g) for c in r.clusters for g in c.gaps if g.reason != "not-served"]
+    if gaps:
+        lines += ["### Not read (verdicts depending on these are 'unknown')", ""]
+        lines += [f"- {md(name)}: {md(g.resource)} ({g.reason}): {md(g.message)}" for name, g in gaps]
+        lines.append("")
+    others = ", ".join(f"`{name}`" for fmt, name in files.items() if fmt not in ("md",))
+    lines += [f"Report {r.meta.report_id}; scan document SHA-256 `{r.meta.document_sha256}`."
+              + (f" Files: {others}." if others else ""), ""]
+    return "\n".join(lines)

@@ -1,0 +1,188 @@
+"""Write a set of reports into a directory: timestamped names, never overwriting, with an integrity manifest.
+
+``write_reports`` is the one entry point for the CLI and for scheduled reports (``auditor serve``): it
+takes a ScanResult or a loaded scan document, renders each format from the same report model, writes
+every file atomically under a name no existing file has, and records the SHA-256 of each file and of
+the scan document in ``<base>.manifest.json`` and ``<base>.sha256`` (``sha256sum -c`` input).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from auditor import __version__
+from auditor.analyse.compliance import load_frameworks
+from auditor.checks.registry import Rule
+from auditor.errors import ConfigError, InputError
+from auditor.output.report.build import BuildOptions, build_report
+from auditor.output.report.csv_files import findings_csv, volumes_csv
+from auditor.output.report.history import History
+from auditor.output.report.html import render_html, render_pdf
+from auditor.output.report.junit import junit_xml
+from auditor.output.report.markdown import render_markdown
+from auditor.output.report.model import Report
+from auditor.output.report.sarif import sarif_log
+from auditor.output.report.source import SourceDocument, from_result
+from auditor.pipeline import ScanResult
+
+FORMATS = ("html", "pdf", "json", "csv", "junit", "sarif", "md")
+#: file keys per format, and each key's suffix after the base name
+FILES = {"html": (("html", ".html"),), "pdf": (("pdf", ".pdf"),), "json": (("json", ".json"),),
+         "csv": (("csv-volumes", "-volumes.csv"), ("csv-findings", "-findings.csv")),
+         "junit": (("junit", ".junit.xml"),), "sarif": (("sarif", ".sarif"),), "md": (("md", ".md"),)}
+META_FILES = (("manifest", ".manifest.json"), ("sha256", ".sha256"))
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    key: str
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    directory: Path
+    path: Path  # the manifest file
+    report_id: str
+    as_of: str | None
+    generated_at: datetime
+    document_name: str
+    document_sha256: str
+    files: tuple[WrittenFile, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"report_id": self.report_id, "tool_version": __version__, "as_of": self.as_of,
+                "generated_at": self.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "scan_document": {"name": self.document_name, "sha256": self.document_sha256},
+                "files": [{"format": f.key, "name": f.name, "bytes": f.size, "sha256": f.sha256} for f in self.files]}
+
+
+def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
+    items = [p.strip().lower() for p in (text.split(",") if isinstance(text, str) else text) if p.strip()]
+    if "all" in items:
+        return FORMATS
+    unknown = [p for p in items if p not in FORMATS]
+    if unknown or not items:
+        raise ConfigError(f"unknown report format {', '.join(unknown) or '(none)'} "
+                          f"(choose from {', '.join(FORMATS)}, or all)")
+    return tuple(f for f in FORMATS if f in items)
+
+
+def slug(clusters: list[str]) -> str:
+    """A file-name-safe form of untrusted cluster names."""
+    first = re.sub(r"[^A-Za-z0-9._-]+", "-", clusters[0] if clusters else "no-cluster").strip("-.")[:40] or "cluster"
+    return first + (f"-and-{len(clusters) - 1}-more" if len(clusters) > 1 else "")
+
+
+def unique_base(directory: Path, stem: str, suffixes: Iterable[str]) -> str:
+    """The first of ``stem``, ``stem-2``, ... under which none of the files exists yet."""
+    suffixes = list(suffixes)
+    for n in range(1, 10_000):
+        base = stem if n == 1 else f"{stem}-{n}"
+        if not any((directory / f"{base}{s}").exists() for s in suffixes):
+            return base
+    raise InputError("no free report name after 9,999 tries", file=str(directory))
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` (never over an existing file, honouring the umask); a failed write leaves nothing."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        raise InputError("exists already; reports are never overwritten", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", file=str(path)) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def default_author() -> str:
+    try:
+        return f"{getpass.getuser()} (backup-auditor {__version__})"
+    except (KeyError, OSError):
+        return f"backup-auditor {__version__}"
+
+
+def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], out_dir: Path, *,
+                  history: History | None = None, frameworks: tuple[str, ...] = (), generated_by: str | None = None,
+                  now: datetime | None = None, rules: tuple[Rule, ...] | None = None) -> Manifest:
+    """Render and write every requested format; returns the manifest (also written next to the reports).
+
+    From a ScanResult the scan document is always written too (as ``.json``): the report's hash must
+    point at a file. From a loaded document, the manifest names the input file instead.
+    """
+    from auditor.checks import load_catalog
+    from auditor.pipeline import frameworks_dir
+
+    chosen = parse_formats(list(formats))
+    if isinstance(source, ScanResult):
+        rules = rules or source.rules
+        source = from_result(source)
+    if source.path is None and "json" not in chosen:
+        chosen = tuple(f for f in FORMATS if f in (*chosen, "json"))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the report directory: {exc.strerror}", file=str(out_dir)) from None
+    doc = source.data
+    as_of = str(doc.get("as_of") or "")
+    stem = f"backup-audit-{slug([str(c.get('name')) for c in doc.get('clusters') or []])}-" \
+           f"{re.sub(r'[^0-9TZ]', '', as_of) or 'undated'}" + (f"-{'-'.join(frameworks)}" if frameworks else "")
+    keys = [k for f in chosen for k in FILES[f]]
+    base = unique_base(out_dir, stem, [s for _, s in keys + list(META_FILES)])
+    names = {k: f"{base}{s}" for k, s in keys + list(META_FILES)}
+    sha = hashlib.sha256(source.raw).hexdigest()
+    document_name = source.path.name if source.path else names["json"]
+    generated_at = now or datetime.now(UTC).replace(microsecond=0)
+    rules = rules or load_catalog()
+    report = build_report(source, BuildOptions(
+        rules=rules, frameworks=load_frameworks(frameworks_dir()), focus=frameworks,
+        history=history, generated_by=generated_by or default_author(), generated_at=generated_at,
+        document_sha256=sha, document_name=document_name))
+    renderers = _renderers(report, source, names, rules)
+    written = []
+    for key, _ in keys:
+        data = renderers[key]()
+        write_new(out_dir / names[key], data)
+        written.append(WrittenFile(key, names[key], len(data), hashlib.sha256(data).hexdigest()))
+    manifest = Manifest(out_dir, out_dir / names["manifest"], report.meta.report_id, doc.get("as_of"), generated_at,
+                        document_name, sha, tuple(written))
+    lines = "".join(f"{f.sha256}  {f.name}\n" for f in written)
+    if source.path is not None and source.path.parent.resolve() == out_dir.resolve():
+        lines += f"{sha}  {source.path.name}\n"
+    write_new(out_dir / names["sha256"], lines.encode())
+    write_new(manifest.path, orjson.dumps(manifest.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+    return manifest
+
+
+def _renderers(report: Report, source: SourceDocument, files: dict[str, str],
+               rules: tuple[Rule, ...]) -> dict[str, Callable[[], bytes]]:
+    doc = source.data
+    by_id = {r.id: r for r in rules}
+    return {
+        "html": lambda: render_html(report, files).encode("utf-8"),
+        "pdf": lambda: render_pdf(report, files),
+        "json": lambda: source.raw,
+        "csv-volumes": lambda: volumes_csv(doc),
+        "csv-findings": lambda: findings_csv(doc),
+        "junit": lambda: junit_xml(doc, by_id),
+        "sarif": lambda: sarif_log(doc, tuple(sorted(rules, key=lambda r: r.id)),
+                                   str(doc.get("tool_version") or __version__)),
+        "md": lambda: render_markdown(report, files).encode("utf-8"),
+    }

@@ -1,0 +1,110 @@
+"""Wiring of ``auditor serve``: the HTTP server, the scan loop, the watchers, signals and shutdown."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from auditor.output.metrics import MetricsInput
+from auditor.pipeline import ScanOptions, live_targets
+from auditor.server.http import AuditorHTTPServer
+from auditor.server.scanner import Scanner, empty_result
+from auditor.server.settings import ServeSettings
+from auditor.server.state import Current, Snapshot
+from auditor.server.trigger import RescanTrigger
+from auditor.server.watch import ResourceWatcher, WatchStats, watched_kinds
+
+log = logging.getLogger(__name__)
+
+
+class AuditorServer:
+    """Start with ``start()``, stop with ``stop()``; ``run()`` does both around SIGTERM/SIGINT."""
+
+    def __init__(self, options: ScanOptions, settings: ServeSettings) -> None:
+        self.options = options
+        self.settings = settings
+        self.stop_event = threading.Event()
+        self.stats = WatchStats()
+        self.current = Current(Snapshot(MetricsInput(empty_result(), (), settings.per_volume_metrics),
+                                        ready=False, seq=0))
+        targets = live_targets(options) if options.live else []  # bad kubeconfig/context: fails here
+        self.trigger = RescanTrigger(settings.interval, settings.quiet, settings.max_delay)
+        self.scanner = Scanner(options, settings, self.current, tuple(t.name for t in targets))
+        self.watchers = [
+            ResourceWatcher(t.api_client, t.name, kind, self.trigger.notify, self.stats, self.stop_event,
+                            timeout_seconds=settings.watch_timeout)
+            for t in (targets if settings.watch else []) for kind in watched_kinds()
+        ]
+        self.http = AuditorHTTPServer(settings.host, settings.port, self.current, self.stats, self.healthy)
+        self._loop = threading.Thread(target=self._scan_loop, name="scan-loop", daemon=True)
+        self._http_thread = threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.2},
+                                             name="http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = self.settings.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.http.port}"
+
+    def start(self) -> None:
+        self._http_thread.start()
+        for watcher in self.watchers:  # before the first scan: nothing between scan and watch is lost
+            watcher.start()
+        self._loop.start()
+
+    def _scan_loop(self) -> None:
+        while not self.stop_event.is_set():
+            reason = self.trigger.wait()
+            if reason is None:
+                return
+            log.debug("scanning (%s)", reason)
+            started = time.monotonic()
+            self.scanner.scan_once()
+            self.trigger.scanned(time.monotonic() - started)
+
+    def healthy(self) -> tuple[bool, str]:
+        if not self._loop.is_alive() and not self.stop_event.is_set():
+            return False, "the scan loop stopped"
+        since = self.scanner.running_since
+        limit = max(600.0, 3 * self.settings.interval)
+        if since is not None and time.monotonic() - since > limit:
+            return False, f"a scan has been running for more than {limit:.0f}s"
+        return True, "ok"
+
+    def stop(self) -> None:
+        """Stop serving and watching; wait briefly for a running scan (its result is dropped)."""
+        self.stop_event.set()
+        self.trigger.stop()
+        for watcher in self.watchers:
+            watcher.close()
+        if self._http_thread.is_alive():
+            self.http.shutdown()
+        self.http.server_close()
+        self._loop.join(timeout=self.settings.shutdown_grace)
+        for watcher in self.watchers:
+            watcher.join(timeout=1.0)
+
+    def run(self, announce: Callable[[str], None]) -> None:
+        """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            self.stop_event.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            announce(f"serving on {self.url} (/metrics, /healthz, /readyz, /api/v1/scan)")
+            while not self.stop_event.wait(1.0):
+                pass
+        finally:
+            self.stop()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+def serve(options: ScanOptions, settings: ServeSettings, announce: Callable[[str], None]) -> None:
+    AuditorServer(options, settings).run(announce)

@@ -1,0 +1,117 @@
+"""Recording a scan: the document, per-volume statuses, findings with identities and first-seen times,
+and each cluster's protection state. One transaction: a scan is stored whole or not at all."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from auditor import __version__
+from auditor.analyse.history import recorded_state
+from auditor.checks.registry import SEVERITIES, Finding
+from auditor.pipeline import ClusterScan, ScanResult
+from auditor.store import read
+from auditor.store import schema as s
+
+
+def identity(rule_id: str, cluster: str, kind: str, namespace: str | None, name: str) -> str:
+    """A finding's stable identity across scans: the same rule on the same object."""
+    return "|".join((rule_id, cluster, kind, namespace or "", name))
+
+
+def finding_identity(f: Finding) -> str:
+    return identity(f.rule_id, f.cluster, f.kind, f.namespace, f.name)
+
+
+def identities(findings: Iterable[Finding]) -> dict[str, Finding]:
+    """Every finding under a unique identity. A rule may report one subject more than once (a RoleBinding
+    that reads two credential Secrets): those get a suffix from their message with digits blanked, so an
+    age that grows from scan to scan does not make a finding look new."""
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(finding_identity(f), []).append(f)
+    out: dict[str, Finding] = {}
+    for base, group in groups.items():
+        if len(group) == 1:
+            out[base] = group[0]
+            continue
+        for f in sorted(group, key=lambda x: x.message):
+            key = f"{base}#{hashlib.sha1(re.sub(r'[0-9]+', '#', f.message).encode()).hexdigest()[:8]}"
+            n = 2
+            while key in out:
+                key, n = f"{key.rsplit('~', 1)[0]}~{n}", n + 1
+            out[key] = f
+    return out
+
+
+def compress(document: dict[str, Any]) -> bytes:
+    return zlib.compress(orjson.dumps(document), 6)
+
+
+def decompress(blob: bytes) -> dict[str, Any]:
+    doc: dict[str, Any] = orjson.loads(zlib.decompress(blob))
+    return doc
+
+
+def record_scan(session: Session, result: ScanResult, document: dict[str, Any], recorded_at: datetime) -> int:
+    scan = s.Scan(as_of=result.as_of, recorded_at=recorded_at, tool_version=__version__, document=compress(document))
+    session.add(scan)
+    session.flush()
+    for cluster in result.clusters:
+        _record_cluster(session, scan, cluster)
+    return scan.id
+
+
+def _record_cluster(session: Session, scan: s.Scan, c: ClusterScan) -> None:
+    analysis = c.analysis
+    previous = read.latest_cluster_scan(session, c.name, scan.as_of) if analysis is not None else None
+    carried = read.open_first_seen(session, previous.id) if previous is not None else {}
+    findings = identities(c.findings)
+    audited = [v for v in analysis.volumes if v.audited] if analysis is not None else []
+    statuses = Counter(v.status for v in audited)
+    severities = Counter(f.severity for f in c.findings if f.status == "open")
+    row = s.ClusterScan(
+        scan_id=scan.id, cluster=c.name, as_of=scan.as_of,
+        complete=analysis is not None and analysis.inventory.complete, error=c.error,
+        source=analysis.inventory.source if analysis is not None else None,
+        volumes_audited=len(audited), volumes_protected=statuses["protected"], volumes_stale=statuses["stale"],
+        volumes_unprotected=statuses["unprotected"], volumes_unknown=statuses["unknown"],
+        findings_open=sum(severities.values()), findings_by_severity={k: severities.get(k, 0) for k in SEVERITIES},
+        new_findings=len(findings.keys() - carried.keys()) if analysis is not None else 0,
+        resolved_findings=len(carried.keys() - findings.keys()) if analysis is not None else 0,
+        compliance={f.framework: f.score for f in c.compliance} or None,
+        protection=recorded_state(analysis).to_dict() if analysis is not None else None,
+    )
+    session.add(row)
+    session.flush()
+    if analysis is not None and analysis.volumes:
+        session.execute(insert(s.Volume), [
+            {"cluster_scan_id": row.id, "namespace": v.namespace, "pvc": v.pvc, "status": v.status,
+             "audited": v.audited, "last_success": v.last_success, "policy": v.policy.name,
+             "methods": ",".join(v.methods)[:255]} for v in analysis.volumes])
+    if findings:
+        session.execute(insert(s.Finding), [
+            {"cluster_scan_id": row.id, "identity": key, "rule_id": f.rule_id, "severity": f.severity,
+             "status": f.status, "kind": f.kind, "namespace": f.namespace, "name": f.name, "message": f.message,
+             "evidence": _jsonable(f.evidence), "first_seen": carried.get(key, scan.as_of)}
+            for key, f in findings.items()])
+
+
+def _jsonable(value: dict[str, Any]) -> Any:
+    """Evidence as the document prints it (datetimes, tuples and sets become JSON)."""
+    return orjson.loads(orjson.dumps(value, default=_default))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)

@@ -1,0 +1,121 @@
+"""The store's tables at the newest schema revision (the migrations in ``migrations/versions`` build them).
+
+A scan (one ``auditor scan`` run) has one row per cluster; each cluster scan has its volumes' statuses,
+its findings (with stable identities and when each was first seen) and the protection state GOV-002
+compares with. The scan document is kept zlib-compressed: at 20,000 PVCs it is ~12 MB of JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from auditor.store.types import JSONType, UTCDateTime
+
+#: Named constraints: SQLite migrations (batch mode) can only drop or alter constraints that have a name.
+NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+          "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s"}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Scan(Base):
+    __tablename__ = "scans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    tool_version: Mapped[str] = mapped_column(String(40))
+    document: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class ClusterScan(Base):
+    __tablename__ = "cluster_scans"
+    __table_args__ = (UniqueConstraint("scan_id", "cluster"),
+                      Index("ix_cluster_scans_cluster_as_of", "cluster", "as_of"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    cluster: Mapped[str] = mapped_column(String(255))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(1024))
+    volumes_audited: Mapped[int] = mapped_column(Integer)
+    volumes_protected: Mapped[int] = mapped_column(Integer)
+    volumes_stale: Mapped[int] = mapped_column(Integer)
+    volumes_unprotected: Mapped[int] = mapped_column(Integer)
+    volumes_unknown: Mapped[int] = mapped_column(Integer)
+    findings_open: Mapped[int] = mapped_column(Integer)
+    findings_by_severity: Mapped[dict[str, int]] = mapped_column(JSONType)
+    new_findings: Mapped[int] = mapped_column(Integer)
+    resolved_findings: Mapped[int] = mapped_column(Integer)
+    compliance: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # framework -> score
+    protection: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # ProtectionState.to_dict()
+
+
+class Volume(Base):
+    __tablename__ = "volumes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_scan_id: Mapped[int] = mapped_column(ForeignKey("cluster_scans.id", ondelete="CASCADE"), index=True)
+    namespace: Mapped[str] = mapped_column(String(253))
+    pvc: Mapped[str] = mapped_column(String(253))
+    status: Mapped[str] = mapped_column(String(16))
+    audited: Mapped[bool] = mapped_column(Boolean)
+    last_success: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    policy: Mapped[str] = mapped_column(String(253))
+    methods: Mapped[str] = mapped_column(String(255))  # comma-separated
+
+
+class Finding(Base):
+    __tablename__ = "findings"
+    __table_args__ = (Index("ix_findings_cluster_scan_identity", "cluster_scan_id", "identity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_scan_id: Mapped[int] = mapped_column(ForeignKey("cluster_scans.id", ondelete="CASCADE"))
+    identity: Mapped[str] = mapped_column(String(1024))  # rule|cluster|kind|namespace|name
+    rule_id: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(64))
+    namespace: Mapped[str | None] = mapped_column(String(253))
+    name: Mapped[str] = mapped_column(String(253))
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReportManifest(Base):
+    """A report written from a scan (revision 0002): what, where, and its checksum."""
+
+    __tablename__ = "report_manifests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    format: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class ExecutorRun(Base):
+    """A backup the built-in executor ran (revision 0002; written by the executor issue, not yet)."""
+
+    __tablename__ = "executor_runs"
+    __table_args__ = (Index("ix_executor_runs_cluster_started", "cluster", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(253))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
