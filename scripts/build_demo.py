@@ -175,7 +175,7 @@ class Registry:
                 return obj
         raise KeyError((kind, namespace, name))
 
-    def assign_resource_versions(self) -> None:
+    def assign_resource_versions(self, base: int) -> None:
         """etcd revisions grow with time: give later-written objects larger resourceVersions."""
         everything = sorted(
             self.all(),
@@ -187,7 +187,7 @@ class Registry:
                 ot[0]["metadata"]["name"],
             ),
         )
-        rv = 18_400_000
+        rv = base
         for obj, _ in everything:
             rv += det_int(3, 97, "rv", obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
             obj["metadata"]["resourceVersion"] = str(rv)
@@ -3343,7 +3343,7 @@ def build_staging() -> dict[str, bytes]:
     build_staging_cluster(reg)
     build_staging_workloads(reg)
     build_staging_velero(reg)
-    out = cluster_files(reg, STAGING_NAME)
+    out = cluster_files(reg, STAGING_NAME, 5_730_000)  # a younger, smaller cluster
     gap = {
         "resource": "rolebindings.rbac.authorization.k8s.io",
         "namespace": None,
@@ -3397,9 +3397,10 @@ def manifest(cluster: str, server_version: str, collected_at: datetime, gaps: li
                        "gaps": gaps}, indent=2, ensure_ascii=False).encode()
 
 
-def cluster_files(reg: Registry, cluster: str) -> dict[str, bytes]:
-    """Assign resourceVersions, fix the references that carry one, and write one List per kind group."""
-    reg.assign_resource_versions()
+def cluster_files(reg: Registry, cluster: str, etcd_revision: int) -> dict[str, bytes]:
+    """Assign resourceVersions (from about ``etcd_revision``), fix the references that carry one, and
+    write one List per kind group."""
+    reg.assign_resource_versions(etcd_revision)
     for obj, _ in reg.all():
         if obj["kind"] == "PersistentVolume":
             ref = obj["spec"]["claimRef"]
@@ -3448,7 +3449,7 @@ def build_prod() -> dict[str, bytes]:
     build_snapshots(reg)
     build_k8up(reg)
     build_kubestash(reg)
-    out = cluster_files(reg, CLUSTER_NAME)
+    out = cluster_files(reg, CLUSTER_NAME, 18_400_000)
     out[f"clusters/{CLUSTER_NAME}/{MANIFEST}"] = manifest(
         CLUSTER_NAME, K8S_VERSION, ago(minutes=3, seconds=12.418342), [])
 

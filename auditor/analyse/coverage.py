@@ -169,8 +169,25 @@ def _verdict(pvc: r.PersistentVolumeClaim, policy: AppliedPolicy, as_of: datetim
     if covered_by:
         if not newest:
             reasons.append(f"no recovery point exists, although {', '.join(covered_by)} captures it")
-        return "stale", reasons + recent
+        return "stale", reasons + _failing_schedules(covered_by, schedules) + recent
     return "unprotected", reasons + _why_not_covered(pvc, captures, schedules, including, planner, inv) + recent
+
+
+def _failing_schedules(covered_by: list[str], schedules: dict[str, ScheduleState]) -> list[str]:
+    """Why the covering schedules produce no fresh copy: their newest backup failed, or none runs."""
+    out = []
+    for key in covered_by:
+        state = schedules.get(key)
+        if state is None:
+            continue
+        b = state.latest_terminal
+        if b is not None and b.phase in ("Failed", "FailedValidation"):
+            why = b.failure_reason or "; ".join(b.validation_errors) or "no reason recorded"
+            out.append(f"the newest backup of {key}, {b.meta.name}, is {b.phase}: {why}")
+        elif state.latest is not None and state.latest.phase not in ("Completed", "PartiallyFailed", "Failed",
+                                                                        "FailedValidation"):
+            out.append(f"the newest backup of {key}, {state.latest.meta.name}, is still {state.latest.phase or 'New'}")
+    return out
 
 
 def _why_not_covered(pvc: r.PersistentVolumeClaim, captures: list[tuple[str, Capture]],

@@ -79,8 +79,8 @@ def matches(rule: ExceptionRule, rule_id: str, subject: Subject) -> bool:
     sel = rule.selector
     if not fnmatch.fnmatchcase(subject.cluster, sel.cluster):
         return False
-    if not fnmatch.fnmatchcase(subject.namespace or "", sel.namespace) and not (
-            subject.namespace is None and sel.namespace == "*"):
+    namespace = subject.name if subject.kind == "Namespace" else subject.namespace
+    if not fnmatch.fnmatchcase(namespace or "", sel.namespace) and not (namespace is None and sel.namespace == "*"):
         return False
     if sel.kind and sel.kind != subject.kind:
         return False

@@ -104,6 +104,7 @@ class Capture:
     in_scope: bool
     methods: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    needs_node_agent: bool = False  # a data path it wants runs on the node-agent (FSB, data movement)
 
     @property
     def captured(self) -> bool:
@@ -217,6 +218,7 @@ class VeleroPlanner:
 
         # File-system backup, driven by each pod that mounts the PVC (pkg/podvolume/backupper.go).
         legacy_selected_by: list[str] = []
+        wanted_fsb: list[str] = []
         for pod in pods:
             for vol in pod.volumes:
                 if vol.claim_name != pvc.meta.name:
@@ -227,6 +229,7 @@ class VeleroPlanner:
                 wants = policy.action == "fs-backup" if policy else legacy
                 if not wants:
                     continue
+                wanted_fsb.append(pod.meta.name)
                 problem = self._fsb_problem(ctx, pod, vol, pv)
                 if problem:
                     reasons.append(problem)
@@ -253,11 +256,12 @@ class VeleroPlanner:
             allowed = True
         if allowed:
             self._snapshot_paths(ctx, pvc, pv, methods, reasons)
+        needs_agent = bool(wanted_fsb) or (allowed and ctx.move_data and pv.source.type == "csi")
         if methods:
-            return Capture(True, methods=tuple(methods))
+            return Capture(True, methods=tuple(methods), needs_node_agent=needs_agent)
         if not reasons:
             reasons.append(f"no data path of {ctx.subject} captures it")
-        return Capture(True, reasons=tuple(dict.fromkeys(reasons)))
+        return Capture(True, reasons=tuple(dict.fromkeys(reasons)), needs_node_agent=needs_agent)
 
     def _fsb_problem(self, ctx: SpecContext, pod: r.Pod, vol: r.PodVolume, pv: r.PersistentVolume) -> str | None:
         server = ctx.server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator
 
 from auditor.checks.registry import CheckContext, Finding, register
@@ -47,8 +48,8 @@ def exception_expired(ctx: CheckContext) -> Iterator[Finding]:
     as_of = ctx.analysis.as_of
     cluster = ctx.analysis.inventory.cluster
     for e in ctx.run.exceptions:
-        if e.source == "annotation" and not e.key.startswith(f"annotation:{cluster}/"):
-            continue
+        if not fnmatch.fnmatchcase(cluster, e.selector.cluster):
+            continue  # the exception is about another cluster (annotation exceptions name their own)
         yield ctx.result(e.expired(as_of), "Exception", None, e.key,
                          f"exception {e.key} (owner {e.owner}) expired on {e.expires}: it no longer covers "
                          f"{', '.join(e.rules)}", owner=e.owner, reason=e.reason,

@@ -6,8 +6,6 @@ from collections.abc import Iterator
 
 from auditor.checks.registry import CheckContext, Finding, register
 
-NEEDS_NODE_AGENT = ("fs-backup", "data-mover")
-
 
 @register("SYS-001")
 def not_running(ctx: CheckContext) -> Iterator[Finding]:
@@ -25,7 +23,7 @@ def not_running(ctx: CheckContext) -> Iterator[Finding]:
         # nodes that run pods whose volumes rely on the node-agent (file-system backup, data movement)
         needed: dict[str, list[str]] = {}
         for v in analysis.volumes:
-            if v.audited and any(m in NEEDS_NODE_AGENT for m in v.methods):
+            if v.audited and any(c.needs_node_agent for key, c in v.captures if key.startswith(f"{ns}/")):
                 for pod in inv.pods_by_claim.get((v.namespace, v.pvc), ()):
                     if pod.node_name and pod.phase == "Running":
                         needed.setdefault(pod.node_name, []).append(v.key)
