@@ -20,7 +20,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-compile /wheels/*.whl && rm -rf /wheels \
-    && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent auditor
+    && groupadd --system --gid 10001 auditor \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent auditor
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     XDG_CONFIG_HOME=/tmp/config

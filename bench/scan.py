@@ -481,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="repeat timed runs, keep the fastest")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-kubectl", action="store_true")
+    parser.add_argument("--x2-offline", action="store_true",
+                        help="with --scale: also time the snapshot scan and the in-process analysis on the larger data")
     args = parser.parse_args(argv)
 
     def log(line: str) -> None:
@@ -509,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
                 if fresh:
                     generated.append(big)
                 x2 = bench_live(big, as_of, work, args.repeat, log, full=False)
-                x2.update(bench_offline(big, as_of, work, 1, log))
+                if args.x2_offline:
+                    x2.update(bench_offline(big, as_of, work, 1, log))
             report(size, live, offline, x2, args.scale)
     finally:
         if not args.keep:

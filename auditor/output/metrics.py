@@ -183,8 +183,8 @@ def _volumes(analyses: list[ClusterAnalysis], per_volume: bool) -> Iterator[Metr
     if not per_volume:
         return
     keys = ["cluster", "namespace", "pvc"]
-    status = _gauge("volume_status", "1 for the volume's protection status (one series per volume).",
-                    [*keys, "status"])
+    state = _gauge("volume_status", "1 for the volume's protection status (one series per volume).",
+                   [*keys, "status"])
     last = _gauge("volume_last_recovery_point_timestamp_seconds",
                   "Unix time of the volume's newest proven recovery point (absent when it has none).", keys)
     rpo = _gauge("volume_rpo_seconds", "The recovery point objective of the policy that applies to the volume.",
@@ -193,12 +193,12 @@ def _volumes(analyses: list[ClusterAnalysis], per_volume: bool) -> Iterator[Metr
         cluster = label(a.inventory.cluster)
         for v in a.volumes:
             k = [cluster, label(v.namespace), label(v.pvc)]
-            status.add_metric([*k, v.status], 1.0)
+            state.add_metric([*k, v.status], 1.0)
             t = _ts(v.last_success)
             if t is not None:
                 last.add_metric(k, t)
             rpo.add_metric([*k, label(v.policy.name)], v.policy.rpo)
-    yield from (status, last, rpo)
+    yield from (state, last, rpo)
 
 
 def _schedules(analyses: list[ClusterAnalysis]) -> Iterator[Metric]:

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from types import FrameType
 
 from auditor.output.metrics import MetricsInput
-from auditor.pipeline import ScanOptions, live_targets
+from auditor.pipeline import ScanOptions, live_targets, run_scan
 from auditor.server.http import AuditorHTTPServer
-from auditor.server.scanner import Scanner, empty_result
+from auditor.server.scanner import ScanFn, Scanner, empty_result
 from auditor.server.settings import ServeSettings
 from auditor.server.state import Current, Snapshot
 from auditor.server.trigger import RescanTrigger
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class AuditorServer:
     """Start with ``start()``, stop with ``stop()``; ``run()`` does both around SIGTERM/SIGINT."""
 
-    def __init__(self, options: ScanOptions, settings: ServeSettings) -> None:
+    def __init__(self, options: ScanOptions, settings: ServeSettings, scan: ScanFn = run_scan) -> None:
         self.options = options
         self.settings = settings
         self.stop_event = threading.Event()
@@ -33,7 +33,7 @@ class AuditorServer:
                                         ready=False, seq=0))
         targets = live_targets(options) if options.live else []  # bad kubeconfig/context: fails here
         self.trigger = RescanTrigger(settings.interval, settings.quiet, settings.max_delay)
-        self.scanner = Scanner(options, settings, self.current, tuple(t.name for t in targets))
+        self.scanner = Scanner(options, settings, self.current, tuple(t.name for t in targets), scan)
         self.watchers = [
             ResourceWatcher(t.api_client, t.name, kind, self.trigger.notify, self.stats, self.stop_event,
                             timeout_seconds=settings.watch_timeout)
@@ -62,7 +62,10 @@ class AuditorServer:
                 return
             log.debug("scanning (%s)", reason)
             started = time.monotonic()
-            self.scanner.scan_once()
+            try:
+                self.scanner.scan_once()
+            except Exception:  # publishing failed: keep serving the last snapshot; BackupAuditorScanStale fires
+                log.exception("could not publish a scan")
             self.trigger.scanned(time.monotonic() - started)
 
     def healthy(self) -> tuple[bool, str]:

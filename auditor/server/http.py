@@ -73,7 +73,7 @@ class Handler(BaseHTTPRequestHandler):
     server: AuditorHTTPServer
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         route = {"/metrics": self._metrics, "/healthz": self._healthz, "/readyz": self._readyz,
                  "/api/v1/scan": self._scan}.get(path)
@@ -116,5 +116,5 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)

@@ -19,6 +19,7 @@ class Snapshot:
         self.seq = seq
         self.published_at = time.time()
         self.exposition = Exposition(data)
+        self.exposition.gzipped()  # Prometheus asks for gzip: compress here, not in the first scrape
         self._document: bytes | None = None
         self._lock = threading.Lock()
 

@@ -9,6 +9,7 @@ backoff. Only changes to what the scan reads count: each object's slimmed record
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -43,7 +44,7 @@ class WatchError(Exception):
         self.status = status
 
 
-class WatchExpired(WatchError):
+class WatchExpiredError(WatchError):
     """410 Gone: the resourceVersion is older than the server's history."""
 
 
@@ -104,6 +105,7 @@ class ResourceWatcher(threading.Thread):
         stats.register(self.key)
         self._response: Any = None
         self._lock = threading.Lock()
+        self._last_error: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -123,7 +125,8 @@ class ResourceWatcher(threading.Thread):
                     first = False
                 rv = self._stream(rv)
                 self.backoff.reset()
-            except WatchExpired:
+                self._last_error = None
+            except WatchExpiredError:
                 log.info("watch %s/%s: resourceVersion expired, listing again", *self.key)
                 self.stats.add(self.stats.errors, self.key)
                 rv = None
@@ -133,8 +136,11 @@ class ResourceWatcher(threading.Thread):
                     return
                 self.stats.add(self.stats.errors, self.key)
                 delay = self.backoff.next()
-                level = logging.DEBUG if isinstance(exc, WatchError) and exc.status == 404 else logging.WARNING
-                log.log(level, "watch %s/%s: %s; reconnecting in %.1fs", *self.key, exc, delay)
+                repeated = str(exc) == self._last_error  # say it once, not every 30 s
+                quiet = repeated or (isinstance(exc, WatchError) and exc.status == 404)  # group not installed
+                log.log(logging.DEBUG if quiet else logging.WARNING, "watch %s/%s: %s; reconnecting in %.1fs",
+                        *self.key, exc, delay)
+                self._last_error = str(exc)
                 self.stop_event.wait(delay)
 
     def close(self) -> None:
@@ -142,10 +148,8 @@ class ResourceWatcher(threading.Thread):
         with self._lock:
             response = self._response
         if response is not None:
-            try:
+            with contextlib.suppress(AttributeError, OSError):
                 response.shutdown()
-            except (AttributeError, OSError):
-                pass
 
     # --- HTTP -------------------------------------------------------------------------------------
 
@@ -158,7 +162,7 @@ class ResourceWatcher(threading.Thread):
         if response.status != 200:
             data = response.read()
             message = _message(data, response.status)
-            raise (WatchExpired if response.status == 410 else WatchError)(response.status, message)
+            raise (WatchExpiredError if response.status == 410 else WatchError)(response.status, message)
         return response
 
     def _relist(self) -> str:
@@ -190,6 +194,8 @@ class ResourceWatcher(threading.Thread):
         response = self._request(query, self.timeout_seconds + 30.0)
         with self._lock:
             self._response = response.response
+        if self.stop_event.is_set():  # stopped while connecting: close() found nothing to close
+            response.response.shutdown()
         self.connected.set()
         try:
             for event in _lines(response.response):
@@ -209,7 +215,7 @@ class ResourceWatcher(threading.Thread):
         kind, obj = event.get("type"), event.get("object") or {}
         if kind == "ERROR":
             status = int(obj.get("code") or 0)
-            raise (WatchExpired if status == 410 else WatchError)(status, str(obj.get("message") or "watch error"))
+            raise (WatchExpiredError if status == 410 else WatchError)(status, str(obj.get("message") or "watch error"))
         new_rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
         if kind == "BOOKMARK":
             return new_rv

@@ -99,7 +99,7 @@ class ReportManifest(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    format: Mapped[str] = mapped_column(String(16))
+    format: Mapped[str] = mapped_column(String(255))  # "html", or several: "html,pdf,json"
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str | None] = mapped_column(String(64))
     manifest: Mapped[dict[str, Any]] = mapped_column(JSONType)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from auditor.analyse.coverage import analyse_cluster
-from auditor.analyse.protection import protection_state
 from auditor.analyse.exceptions import ExceptionRule
+from auditor.analyse.protection import protection_state
 from auditor.checks import CHECKS, evaluate, load_catalog
 from auditor.checks.registry import RunContext
 from auditor.collect.dump import add_object

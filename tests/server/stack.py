@@ -123,14 +123,14 @@ class Webhook:
         received = self.notifications
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 received.append(json.loads(body))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -175,14 +175,14 @@ def rules_without_for(directory: Path) -> Path:
     return path
 
 
-def start_prometheus(directory: Path, target: str, alertmanager: str, rules: Path) -> tuple[Process, str]:
+def start_prometheus(directory: Path, targets: list[str], alertmanager: str, rules: Path) -> tuple[Process, str]:
     port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
         "rule_files": [str(rules)],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager.removeprefix("http://")]}]}]},
         "scrape_configs": [{"job_name": "backup-auditor", "honor_labels": True,
-                            "static_configs": [{"targets": [target]}]}],
+                            "static_configs": [{"targets": targets}]}],
     }
     (directory / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     proc = Process("prometheus", ["prometheus", f"--config.file={directory / 'prometheus.yml'}",

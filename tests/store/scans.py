@@ -52,7 +52,7 @@ def backup(name: str, hours_ago: float = 1.0, **kw: Any) -> dict[str, Any]:
 
 
 def cluster(*, schedule: dict[str, Any] | None = None, bsls: list[dict[str, Any]] | None = None,
-            deployment: dict[str, Any] | None | bool = True, node_agent: list[dict[str, Any]] | None | bool = True,
+            deployment: dict[str, Any] | bool | None = True, node_agent: list[dict[str, Any]] | bool | None = True,
             backups: list[dict[str, Any]] | None = None, extra: list[Any] | None = None) -> list[Any]:
     """A Velero install (``True``: the default Deployment or node-agent, ``None``: none) with the given
     schedule, locations and backups (default: one Completed backup ``daily-1`` of a day ago)."""
@@ -60,8 +60,10 @@ def cluster(*, schedule: dict[str, Any] | None = None, bsls: list[dict[str, Any]
                           f.snapshot_class(labels={"velero.io/csi-volumesnapshot-class": "true"}), *app()]
     if deployment is not None:
         objects.append(f.velero_deployment() if deployment is True else deployment)
-    if node_agent is not None:
-        objects += f.node_agent() if node_agent is True else node_agent
+    if node_agent is True:
+        objects += f.node_agent()
+    elif node_agent:
+        objects += node_agent
     objects += bsls if bsls is not None else [f.bsl()]
     if schedule is not None:
         objects.append(schedule)

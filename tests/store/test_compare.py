@@ -11,7 +11,7 @@ import pytest
 
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
 from auditor.analyse.history import _selects_at_least, compare_with_previous, recorded_state
-from auditor.analyse.protection import ProtectionState, protection_state
+from auditor.analyse.protection import BackupSnap, ProtectionState, protection_state
 from auditor.collect.inventory import Gap
 from auditor.config import AuditConfig
 from tests import factories as f
@@ -70,9 +70,10 @@ def test_state_survives_json() -> None:
     day1 = recorded_state(analysis(cluster(schedule=S("daily", paused=True)), 1, day0))
     again = ProtectionState.from_dict(json.loads(json.dumps(day1.to_dict())))
     assert again == day1
-    assert ProtectionState.from_dict({"as_of": "2026-11-20T12:00:00Z", "objects": {"Backup": {
+    later = ProtectionState.from_dict({"as_of": "2026-11-20T12:00:00Z", "objects": {"Backup": {
         "velero/b": {"phase": "Completed", "schedule": None, "storage_location": None, "expiration": None,
-                     "a_field_added_later": 1}}}}).of("Backup")["velero/b"].phase == "Completed"
+                     "a_field_added_later": 1}}}})
+    assert later.of("Backup")["velero/b"] == BackupSnap("Completed", None, None, None)
 
 
 def test_no_secret_values_in_the_state() -> None:

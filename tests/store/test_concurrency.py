@@ -14,8 +14,8 @@ from sqlalchemy import func, select, text
 
 from auditor.store import Store
 from auditor.store import schema as s
-from tests.store.scans import cluster, write_dump
 from tests import factories as f
+from tests.store.scans import cluster, write_dump
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,7 +77,7 @@ def test_a_writer_killed_at_a_random_moment_leaves_whole_scans(store_url: str, t
     dump = write_dump(tmp_path / "dump", cluster(schedule=f.schedule("daily")))
     rng = random.Random(7)
     recorded = 0
-    for round_ in range(3):
+    for round_ in range(2):
         proc = writer("loop", store_url, str(dump), "prod", "100", "0", str(1000 * round_))
         assert proc.stdout is not None
         for _ in range(2):

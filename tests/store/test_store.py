@@ -168,29 +168,30 @@ def test_an_unreachable_cluster_is_recorded_and_skipped_as_previous(sqlite_url: 
 
 def test_retention_keeps_the_newest_scans_per_cluster(store_url: str, tmp_path: Path) -> None:
     objects = cluster(schedule=S("daily"))
-    keep3 = AuditConfig.model_validate({"history": {"retention": {"max_scans": 3, "max_age": None}}})
-    for i in range(5):
-        scan(store_url, objects, T0 + i * timedelta(hours=1), tmp_path, config=keep3)
-        scan(store_url, objects, T0 + i * timedelta(hours=1), tmp_path, name="staging", config=keep3)
+    keep2 = AuditConfig.model_validate({"history": {"retention": {"max_scans": 2, "max_age": None}}})
+    for i in range(3):
+        scan(store_url, objects, T0 + i * timedelta(hours=1), tmp_path, config=keep2)
+        scan(store_url, objects, T0 + i * timedelta(hours=1), tmp_path, name="staging", config=keep2)
     with Store(store_url) as store:
         rows = store.history(limit=100)
         assert sorted((r.cluster, r.as_of.hour) for r in rows) == sorted(
-            (c, h) for c in ("prod", "staging") for h in (14, 15, 16))
-        assert count(store, s.Scan) == 6, "scans left without clusters are deleted"
-        assert count(store, s.Volume) == 6 and count(store, s.Finding) > 0
+            (c, h) for c in ("prod", "staging") for h in (13, 14))
+        assert count(store, s.Scan) == 4, "scans left without clusters are deleted"
+        assert count(store, s.Volume) == 4 and count(store, s.Finding) > 0
         with store.engine.connect() as conn:
             orphans = conn.execute(text("SELECT count(*) FROM findings WHERE cluster_scan_id NOT IN "
                                         "(SELECT id FROM cluster_scans)")).scalar_one()
         assert orphans == 0, "findings go with their cluster scan"
-        assert store.apply_retention(Retention(max_scans=None, max_age=1800)) == 4, "age counts from the newest"
-        assert [r.as_of.hour for r in store.history("prod")] == [16]
+        assert store.apply_retention(Retention(max_scans=None, max_age=1800)) == 2, "age counts from the newest"
+        assert [r.as_of.hour for r in store.history("prod")] == [14]
 
 
 def test_report_manifest_is_recorded(store_url: str, tmp_path: Path) -> None:
     scan(store_url, cluster(), T0, tmp_path)
     with Store(store_url) as store:
         [row] = store.history()
-        manifest_id = store.record_report(format="pdf", path="/tmp/r.pdf", sha256="ab" * 32, scan_id=row.scan_id,
+        manifest_id = store.record_report(format="html,pdf,json,csv,junit,sarif,md", path="/tmp/r.pdf",
+                                          sha256="ab" * 32, scan_id=row.scan_id,
                                           manifest={"files": ["r.pdf"], "frameworks": ["soc2"]})
         with store.engine.connect() as conn:
             stored = conn.execute(select(s.ReportManifest)).one()

@@ -35,7 +35,7 @@ def policy(action: str) -> dict[str, Any]:
         f"  action:\n    type: {action}\n")})
 
 
-POLICY_REF = {"resourcePolicy": {"kind": "configmap", "name": "volume-policy"}}
+POLICY_REF: dict[str, Any] = {"resourcePolicy": {"kind": "configmap", "name": "volume-policy"}}
 TWO_BSLS = [f.bsl(), f.bsl("other", default=False, objectStorage={"bucket": "other", "prefix": "c"})]
 OLD = backup("daily-0", hours_ago=48)
 NEW = backup("daily-1", hours_ago=25)
@@ -133,7 +133,8 @@ UNRELATED: list[tuple[str, list[Any], list[Any]]] = [
          {"key": "tier", "operator": "In", "values": ["gold", "silver"]}]}))),
     ("namespaces widened", cluster(schedule=S("daily", includedNamespaces=["shop"])),
      cluster(schedule=S("daily", includedNamespaces=["shop", "web"]))),
-    ("explicit default location", cluster(schedule=S("daily")), cluster(schedule=S("daily", storageLocation="default"))),
+    ("explicit default location", cluster(schedule=S("daily")),
+     cluster(schedule=S("daily", storageLocation="default"))),
     ("unpaused", cluster(schedule=S("daily", paused=True)), cluster(schedule=S("daily"))),
     ("velero scaled up", cluster(), cluster(deployment=scaled(2))),
 ]
@@ -143,12 +144,21 @@ def codes(finding: Any) -> set[str]:
     return {c["change"] for c in finding.evidence["changes"]}
 
 
-@pytest.mark.parametrize(("before", "after", "expected"), [c[1:] for c in WEAKENINGS], ids=[c[0] for c in WEAKENINGS])
-def test_weakening_is_found_by_the_next_scan(store_url: str, tmp_path: Path, before: list[Any], after: list[Any],
+#: One case per kind of object also runs on PostgreSQL (the state goes through JSONB there).
+ON_POSTGRES = {"ttl cut from 30d to 1d", "selector values narrowed", "bucket changed", "velero scaled to zero",
+               "node-agent removed", "backup deleted before expiry"}
+CASES = [pytest.param("sqlite", *c[1:], id=f"sqlite-{c[0]}") for c in WEAKENINGS] + [
+    pytest.param("postgresql", *c[1:], id=f"postgresql-{c[0]}") for c in WEAKENINGS if c[0] in ON_POSTGRES]
+
+
+@pytest.mark.parametrize(("backend", "before", "after", "expected"), CASES)
+def test_weakening_is_found_by_the_next_scan(request: pytest.FixtureRequest, tmp_path: Path, backend: str,
+                                            before: list[Any], after: list[Any],
                                             expected: dict[tuple[str, str], set[str]]) -> None:
-    first = scan(store_url, before, T0, tmp_path)
+    url = str(tmp_path / "store.db") if backend == "sqlite" else request.getfixturevalue("postgres").create_database()
+    first = scan(url, before, T0, tmp_path)
     assert not gov002(first), "the first scan has nothing to compare with"
-    found = gov002(scan(store_url, after, T1, tmp_path))
+    found = gov002(scan(url, after, T1, tmp_path))
     assert {(x.kind, x.name): codes(x) for x in found} == expected
     for x in found:
         assert x.namespace == f.VELERO_NS

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -13,36 +11,37 @@ from auditor.analyse.compliance import Framework
 from auditor.analyse.coverage import STATUSES
 from auditor.checks.registry import SEVERITIES, Rule
 from auditor.output.report import charts
-from auditor.output.report.history import History, day_outcome
+from auditor.output.report.history import History
 from auditor.output.report.model import (
+    PRINT,
     Charts,
     ClusterView,
     ControlView,
-    CredentialRow,
-    ExceptionRow,
-    FindingRow,
     FrameworkSummary,
     FrameworkView,
     GapView,
     Meta,
     NamespaceRow,
-    PRINT,
     OverdueRow,
     PolicyView,
     Report,
-    RuleGroup,
     RuleRow,
     ScheduleRow,
-    StorageRow,
     Summary,
     VolumeRow,
 )
 from auditor.output.report.risks import headline, top_risks
 from auditor.output.report.source import SourceDocument, parse_iso
+from auditor.output.report.tables import (
+    credential_rows,
+    exception_rows,
+    finding_groups,
+    schedule_rows,
+    storage_rows,
+)
 
 STATUS_COLORS = {"protected": "#2e7d32", "stale": "#f9a825", "unprotected": "#c62828", "unknown": "#6a1b9a"}
 STATUS_RANK = {"unprotected": 0, "unknown": 1, "stale": 2, "protected": 3}
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 GAP_MEANING = {
     "forbidden": "The scan's identity may not read this: verdicts that depend on it are 'unknown', never "
                  "'protected'. Grant read access and re-run.",
@@ -52,7 +51,6 @@ GAP_MEANING = {
     "not-served": "The cluster does not serve this API (the tool is not installed): there are no such objects, "
                   "nothing is hidden.",
 }
-HEALTH_RANK = {"invalid": 0, "failing": 1, "never succeeded": 2, "missed runs": 3, "paused": 4, "healthy": 5}
 DAYS = 30
 
 
@@ -82,7 +80,7 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
     buckets = rpo_buckets(audited, as_of)
     trend = tuple(sorted(options.history.trend)) if options.history else ()
     if trend and summary.protected_ratio is not None:  # this scan is the newest point of the trend
-        trend = tuple(p for p in trend if p[0] != as_of.date()) + ((as_of.date(), summary.protected_ratio),)
+        trend = (*(p for p in trend if p[0] != as_of.date()), (as_of.date(), summary.protected_ratio))
     heat = sorted(schedules or (), key=lambda s: (-sum(o in ("failed", "partial") for o in s.days.values()), s.key))
     chart_rows = [(f"{s.key}" if len({x.cluster for x in heat}) < 2 else f"{s.cluster}/{s.key}", s.days)
                   for s in heat]
@@ -146,9 +144,23 @@ def build_summary(doc: dict[str, Any], audited: list[dict[str, Any]], frameworks
         excepted=sum(1 for f in findings if f.get("status") == "excepted"),
         risks=top_risks(doc, rules), clusters=len(clusters),
         clusters_complete=sum(1 for c in clusters if c.get("complete")),
-        frameworks=tuple(FrameworkSummary(f.framework, f.name if not f.cluster or len(clusters) < 2
-                                          else f"{f.name} ({f.cluster})", f.score, f.coverage)
-                         for f in frameworks if f.evaluated))
+        frameworks=framework_summaries(doc, frameworks))
+
+
+def framework_summaries(doc: dict[str, Any], views: tuple[FrameworkView, ...]) -> tuple[FrameworkSummary, ...]:
+    """One row per framework: the fleet's score (all clusters' checks together) and each cluster's."""
+    evaluated = [v for v in views if v.evaluated]
+    rollup = {r.get("framework"): r for r in doc.get("compliance_rollup") or []}
+    out = []
+    for framework in dict.fromkeys(v.framework for v in evaluated):
+        mine = [v for v in evaluated if v.framework == framework]
+        coverages = [v.coverage for v in mine if v.coverage is not None]
+        score = rollup[framework].get("score") if framework in rollup else mine[0].score if len(mine) == 1 else None
+        out.append(FrameworkSummary(
+            framework, mine[0].name, score, min(coverages) if coverages else None,
+            ", ".join(f"{v.cluster} {v.score:.1%}" if v.score is not None else f"{v.cluster} not evaluated"
+                      for v in mine) if len(mine) > 1 else ""))
+    return tuple(out)
 
 
 def cluster_view(c: dict[str, Any], volumes: list[dict[str, Any]]) -> ClusterView:
@@ -178,7 +190,8 @@ def framework_views(doc: dict[str, Any], options: BuildOptions) -> tuple[Framewo
     views = [FrameworkView(
         framework=str(e.get("framework", "")), name=str(e.get("name", e.get("framework", ""))),
         cluster=e.get("cluster"), evaluated=True, score=e.get("score"), coverage=e.get("coverage"),
-        controls=tuple(ControlView(str(c.get("control_id", "")), str(c.get("title", "")), tuple(c.get("rules") or ()),
+        controls=tuple(ControlView(str(c.get("id", c.get("control_id", ""))), str(c.get("title", "")),
+                                   tuple(c.get("rules") or ()),
                                    str(c.get("status", "not-evaluated")), int(c.get("passed", 0)),
                                    int(c.get("failed", 0)), int(c.get("not_evaluated", 0)),
                                    int(c.get("excepted", 0))) for c in e.get("controls") or []))
@@ -222,8 +235,8 @@ def rpo_buckets(audited: list[dict[str, Any]], as_of: datetime) -> tuple[tuple[s
             counts[-1] += 1
             continue
         counts[next(i for i, (_, edge, _) in enumerate(edges) if age / rpo <= edge)] += 1
-    return tuple((label, n, color) for (label, _, color), n in zip(edges, counts, strict=False)) + (
-        ("none", counts[-1], "#90a4ae"),)
+    return (*((label, n, color) for (label, _, color), n in zip(edges, counts, strict=False)),
+            ("none", counts[-1], "#90a4ae"))
 
 
 def overdue_rows(audited: list[dict[str, Any]], as_of: datetime) -> tuple[OverdueRow, ...]:
@@ -237,139 +250,6 @@ def overdue_rows(audited: list[dict[str, Any]], as_of: datetime) -> tuple[Overdu
                                points[0].get("source") if points else None))
     rows.sort(key=lambda r: (r.age_seconds is not None, -(r.age_seconds or 0) / (r.rpo_seconds or 1),
                              r.cluster, r.namespace, r.pvc))
-    return tuple(rows)
-
-
-def schedule_rows(doc: dict[str, Any], as_of: datetime, history: History | None) -> tuple[ScheduleRow, ...] | None:
-    if "schedules" not in doc:
-        return None
-    rows = []
-    for s in doc["schedules"]:
-        key = f"{s.get('namespace')}/{s.get('name')}"
-        runs = s.get("runs") or []
-        by_day: dict[date, list[str]] = defaultdict(list)
-        for run in runs:
-            t = parse_iso(run.get("time"))
-            if t:
-                by_day[t.date()].append(str(run.get("phase") or ""))
-        days = {d: day_outcome(phases) for d, phases in by_day.items()}
-        if history and key in history.schedule_days:
-            days = {**history.schedule_days[key], **days}
-        finished = [r for r in runs if r.get("phase") in ("Completed", "PartiallyFailed", "Failed",
-                                                           "FailedValidation")]
-        latest, success = s.get("latest") or {}, s.get("last_success") or {}
-        rows.append(ScheduleRow(
-            cluster=str(s.get("cluster", "")), key=key, tool=str(s.get("tool", "velero")), cron=str(s.get("cron", "")),
-            health=schedule_health(s), problem=s.get("problem"), latest_phase=latest.get("phase"),
-            latest_time=parse_iso(latest.get("time")), last_success=parse_iso(success.get("time")),
-            missed_runs=int(s.get("missed_runs") or 0), runs=len(runs),
-            success_rate=round(sum(r.get("phase") == "Completed" for r in finished) / len(finished), 4)
-            if finished else None, ttl_seconds=s.get("ttl_seconds"), days=days))
-    rows.sort(key=lambda r: (HEALTH_RANK.get(r.health, 9), r.cluster, r.key))
-    return tuple(rows)
-
-
-def schedule_health(s: dict[str, Any]) -> str:
-    if not s.get("enabled"):
-        return "paused" if s.get("paused") else "invalid"
-    if not s.get("last_success"):
-        return "never succeeded"
-    if (s.get("latest") or {}).get("phase") in ("Failed", "PartiallyFailed", "FailedValidation"):
-        return "failing"
-    return "missed runs" if s.get("missed_runs") else "healthy"
-
-
-def storage_rows(doc: dict[str, Any]) -> tuple[StorageRow, ...] | None:
-    if "storage_locations" not in doc:
-        return None
-    rows = []
-    for s in doc["storage_locations"]:
-        target = "/".join(p for p in (s.get("bucket"), s.get("prefix")) if p) or None
-        if s.get("region"):
-            target = f"{target or ''} ({s['region']})".strip()
-        rows.append(StorageRow(str(s.get("cluster", "")), str(s.get("kind", "")),
-                               f"{s.get('namespace')}/{s.get('name')}", s.get("provider"), target,
-                               bool(s.get("default")), s.get("access_mode"), s.get("phase"),
-                               parse_iso(s.get("last_validated")), s.get("message"), s.get("credential")))
-    return tuple(rows)
-
-
-def credential_rows(doc: dict[str, Any], as_of: datetime) -> tuple[CredentialRow, ...] | None:
-    if "credentials" not in doc:
-        return None
-    rows = []
-    for c in doc["credentials"] or []:
-        rotated = parse_iso(c.get("rotated"))
-        age = c.get("age_seconds")
-        rows.append(CredentialRow(
-            cluster=str(c.get("cluster", "")), secret=f"{c.get('namespace')}/{c.get('name')}"
-            + (f" [{c['key']}]" if c.get("key") else ""), tool=str(c.get("tool", "")), kind=str(c.get("kind", "")),
-            fingerprint=c.get("fingerprint"), rotated=rotated,
-            age_seconds=float(age) if age is not None else ((as_of - rotated).total_seconds() if rotated else None),
-            default_password=bool(c.get("default_password")), used_by=tuple(c.get("used_by") or ())))
-    rows.sort(key=lambda r: (not r.default_password, -(r.age_seconds or 0)))
-    return tuple(rows)
-
-
-def evidence_items(evidence: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    items = []
-    for key, value in evidence.items():
-        if isinstance(value, list | tuple):
-            text = "; ".join(v if isinstance(v, str) else json.dumps(v, default=str) for v in value)
-        elif isinstance(value, dict):
-            text = json.dumps(value, default=str, ensure_ascii=False)
-        else:
-            text = str(value)
-        items.append((str(key), text))
-    return tuple(items)
-
-
-def _exception_text(e: dict[str, Any] | None) -> str | None:
-    if not e:
-        return None
-    expires = f", expires {e['expires']}" if e.get("expires") else ""
-    return f"{e.get('reason', '')} (owner {e.get('owner', '?')}{expires})"
-
-
-def finding_groups(findings: Iterable[dict[str, Any]], rules: dict[str, Rule]) -> tuple[RuleGroup, ...]:
-    by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for f in findings:
-        by_rule[f["rule_id"]].append(f)
-    groups = []
-    for rule_id, items in by_rule.items():
-        rule = rules.get(rule_id)
-        items.sort(key=lambda f: (f.get("status") != "open", f.get("cluster", ""), f.get("namespace") or "",
-                                  f.get("kind", ""), f.get("name", "")))
-        severity = rule.severity if rule else str(items[0].get("severity", "info"))
-        groups.append(RuleGroup(
-            rule_id=rule_id, title=rule.title if rule else rule_id, severity=severity,
-            category=rule.category if rule else "", description=rule.description if rule else "",
-            remediation=rule.remediation if rule else "", references=tuple(rule.references) if rule else (),
-            frameworks=tuple(f"{k} {', '.join(v)}" for k, v in rule.frameworks.items()) if rule else (),
-            open=sum(f.get("status") == "open" for f in items), excepted=sum(f.get("status") == "excepted"
-                                                                             for f in items),
-            rows=tuple(FindingRow(str(f.get("cluster", "")), f.get("namespace"), str(f.get("kind", "")),
-                                  str(f.get("name", "")), str(f.get("status", "")), str(f.get("message", "")),
-                                  evidence_items(f.get("evidence") or {}), _exception_text(f.get("exception")))
-                       for f in items)))
-    groups.sort(key=lambda g: (g.open == 0, SEVERITY_RANK.get(g.severity, 9), -g.open, g.rule_id))
-    return tuple(groups)
-
-
-def exception_rows(doc: dict[str, Any]) -> tuple[ExceptionRow, ...] | None:
-    if "exceptions" not in doc:
-        return None
-    register = doc["exceptions"] or {}
-    rows = []
-    for state in ("expired", "unused", "matched"):
-        for e in register.get(state) or []:
-            sel = e.get("selector") or {}
-            scope = "/".join(str(sel.get(k) or "*") for k in ("cluster", "namespace", "kind", "name"))
-            if sel.get("labels"):
-                scope += " " + ",".join(f"{k}={v}" for k, v in sel["labels"].items())
-            rows.append(ExceptionRow(state, str(e.get("id", "")), ", ".join(e.get("rules") or ()), scope,
-                                     str(e.get("reason", "")), str(e.get("owner", "")), e.get("expires"),
-                                     str(e.get("source", "")), e.get("findings")))
     return tuple(rows)
 
 

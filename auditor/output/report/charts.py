@@ -167,7 +167,7 @@ def heatmap(rows: Sequence[tuple[str, Mapping[date, str]]], days: Sequence[date]
         parts.append(f'<rect x="{x:.1f}" y="4" width="10" height="10" fill="{color}" stroke="#b0bec5" '
                      f'stroke-width="0.5"/>')
         parts.append(_text(x + 14, 13, OUTCOME_LABELS[outcome], 10))
-        x += 14 + 6.2 * len(OUTCOME_LABELS[outcome]) + 12
+        x += 14 + 6.6 * len(OUTCOME_LABELS[outcome]) + 12
     if days:
         parts.append(_text(label_w, top - 6, days[0].isoformat(), 9, fill="#546e7a"))
         parts.append(_text(label_w + cell * len(days), top - 6, days[-1].isoformat(), 9, "end", fill="#546e7a"))
@@ -180,4 +180,4 @@ def heatmap(rows: Sequence[tuple[str, Mapping[date, str]]], days: Sequence[date]
                          f'height="{cell:.1f}" fill="{OUTCOME_COLORS.get(outcome, "#eceff1")}"><title>'
                          f'{escape(label)} {d.isoformat()}: {escape(OUTCOME_LABELS.get(outcome, outcome))}'
                          f'</title></rect>')
-    return _svg(max(width, 600), top + len(rows) * (cell + 2) + 4, title, "".join(parts))
+    return _svg(max(width, 600, x), top + len(rows) * (cell + 2) + 4, title, "".join(parts))

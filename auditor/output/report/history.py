@@ -52,7 +52,8 @@ def trend_from_summaries(store: HistorySource, clusters: Iterable[str], as_of: d
                 day[cluster] = (s.as_of, s.volumes_protected, s.volumes_audited)
     out = []
     for d in sorted(newest):
-        protected, audited = (sum(v[i] for v in newest[d].values()) for i in (1, 2))
+        protected = sum(v[1] for v in newest[d].values())
+        audited = sum(v[2] for v in newest[d].values())
         if audited:
             out.append((d, protected / audited))
     return tuple(out)

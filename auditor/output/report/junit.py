@@ -69,4 +69,5 @@ def junit_xml(doc: dict[str, Any], rules: dict[str, Rule]) -> bytes:
         ET.SubElement(props, "property", name="passes",
                       value="not recorded: the scan document carries findings only (use a report's JSON)")
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"

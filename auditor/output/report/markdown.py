@@ -27,7 +27,8 @@ def render_markdown(r: Report, files: dict[str, str]) -> str:
     lines = [f"## Backup audit: {md(', '.join(r.meta.clusters) or 'no cluster')} — as of {when(r.meta.as_of)}", "",
              md(s.headline), "",
              "| | |", "|---|---|",
-             f"| Volumes within RPO | {pct(s.protected_ratio, 'n/a')} ({s.by_status['protected']:,} of {s.audited:,}) |",
+             f"| Volumes within RPO | {pct(s.protected_ratio, 'n/a')} "
+             f"({s.by_status['protected']:,} of {s.audited:,}) |",
              f"| Coverage (captured by an enabled schedule) | {pct(s.coverage_ratio, 'n/a')} |",
              f"| Posture (rule checks passed) | {pct(s.pass_rate)} |",
              f"| Open findings | {s.findings:,} ({', '.join(f'{n:,} {k}' for k, n in s.by_severity.items() if n)}"
@@ -53,7 +54,8 @@ def render_markdown(r: Report, files: dict[str, str]) -> str:
             lines.append(f"\n… and {len(r.overdue) - MAX_ROWS:,} more.")
         lines.append("")
     if r.findings:
-        lines += ["### Findings by rule", "", "| Rule | Severity | Open | Excepted | Title |", "|---|---|---:|---:|---|"]
+        lines += ["### Findings by rule", "", "| Rule | Severity | Open | Excepted | Title |",
+                  "|---|---|---:|---:|---|"]
         lines += [f"| {md(g.rule_id)} | {g.severity} | {g.open:,} | {g.excepted:,} | {md(g.title)} |"
                   for g in r.findings]
         lines.append("")

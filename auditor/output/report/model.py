@@ -56,8 +56,9 @@ class Risk:
 class FrameworkSummary:
     framework: str
     name: str
-    score: float | None
-    coverage: float | None
+    score: float | None  # every cluster's checks together
+    coverage: float | None  # the lowest of the clusters'
+    by_cluster: str  # "prod 75.5%, staging 60.0%" with more than one cluster
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def top_risks(doc: dict[str, Any], rules: dict[str, Rule], limit: int = 5) -> tu
                                                     f"({c['error']}): none of its volumes is audited.")))
         elif not c.get("complete"):
             hidden = [g["resource"] for g in c.get("gaps") or [] if g.get("reason") != "not-served"]
-            risks.append(((-1, 0), Risk("high", f"Cluster {c.get('name')} could not be read completely "
+            risks.append(((RANK["high"], -10**9), Risk("high", f"Cluster {c.get('name')} could not be read completely "
                                                 f"({', '.join(sorted(set(hidden)))}): verdicts that depend on "
                                                 f"it are 'unknown'.")))
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -1,10 +1,9 @@
 """The report's input: the scan document, plus the sections only a report needs.
 
 Every report format is built from one document dict, so a live scan, a snapshot and a saved document
-(``--from-scan``) give the same report. ``report_document`` adds keys the plain scan document does not
-carry (yet): schedules with their recent runs, storage locations, the non-finding check results (for
-JUnit), and — until the scan document carries them — compliance scores, credentials and the
-exceptions register. Added keys never change the meaning of existing ones (``schema_version`` stays 1).
+(``--from-scan``) give the same report. ``report_document`` adds keys the scan document does not carry:
+schedules with their recent runs, storage locations, and the non-finding check results (for JUnit).
+Added keys never change the meaning of existing ones (``schema_version`` stays 1).
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ from typing import Any
 
 import orjson
 
-from auditor.analyse.compliance import FrameworkScore
 from auditor.analyse.coverage import ClusterAnalysis
-from auditor.analyse.credentials import CredentialInfo
 from auditor.analyse.schedules import backup_time
 from auditor.errors import InputError
 from auditor.output.document import build_document, iso
@@ -46,10 +43,6 @@ def report_document(result: ScanResult) -> dict[str, Any]:
         "results": [{"rule_id": r.rule_id, "severity": r.severity, "status": r.status, "cluster": r.cluster,
                      "kind": r.kind, "namespace": r.namespace, "name": r.name, "message": r.message}
                     for r in result.results if not r.is_finding],
-        "compliance": [framework_entry(c.name, f) for c in result.clusters for f in c.compliance],
-        "credentials": [credential_entry(c.name, i) for c in result.clusters if c.analysis
-                        for i in c.analysis.credentials],
-        "exceptions": result.exceptions.as_dict() if result.exceptions else None,
     }
     for key, value in extras.items():
         doc.setdefault(key, value)
@@ -124,19 +117,6 @@ def storage_entries(analysis: ClusterAnalysis) -> list[dict[str, Any]]:
 
 def _credential_ref(name: str | None, key: str | None) -> str | None:
     return f"{name}/{key}" if name and key else name
-
-
-def credential_entry(cluster: str, c: CredentialInfo) -> dict[str, Any]:
-    return {"cluster": cluster, "namespace": c.namespace, "name": c.name, "key": c.key, "tool": c.tool,
-            "kind": c.kind, "fingerprint": c.fingerprint, "created": iso(c.created), "rotated": iso(c.rotated),
-            "age_seconds": c.age_seconds, "default_password": c.default_password, "used_by": list(c.used_by)}
-
-
-def framework_entry(cluster: str, f: FrameworkScore) -> dict[str, Any]:
-    return {"cluster": cluster, "framework": f.framework, "name": f.name, "score": f.score, "coverage": f.coverage,
-            "controls": [{"control_id": c.control_id, "title": c.title, "rules": list(c.rules), "status": c.status,
-                          "passed": c.passed, "failed": c.failed, "not_evaluated": c.not_evaluated,
-                          "excepted": c.excepted} for c in f.controls]}
 
 
 def parse_iso(value: str | None) -> datetime | None:

