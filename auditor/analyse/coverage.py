@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from auditor.analyse.credentials import CredentialInfo, credential_infos
-from auditor.analyse.evidence import Attempt, EvidenceIndex, PVCKey, RecoveryPoint, csi_points
+from auditor.analyse.evidence import (
+    MAX_BACKUPS_PER_SCHEDULE,
+    Attempt,
+    EvidenceIndex,
+    PVCKey,
+    RecoveryPoint,
+    csi_points,
+)
 from auditor.analyse.other_tools import k8up_coverage, k8up_points, kubestash_coverage, kubestash_points
 from auditor.analyse.protection import ProtectionState
 from auditor.analyse.schedules import ScheduleState, schedule_states
@@ -98,8 +105,10 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
 
     # Which enabled schedules include each namespace: computed once per (schedule, namespace).
     ns_included: dict[str, list[ScheduleState]] = {}
+    adhoc_by_ns: dict[str, list[tuple[r.Backup, SpecContext]]] = {}
     for ns in {p.meta.namespace or "" for p in inv.pvcs} | set(inv.namespace_by_name):
         ns_included[ns] = [s for s in enabled if planner.namespace_included(s.ctx, ns) is None]
+        adhoc_by_ns[ns] = [(b, ctx) for b, ctx in adhoc if planner.namespace_included(ctx, ns) is None]
 
     volumes = []
     for pvc in inv.pvcs:
@@ -109,8 +118,8 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         policy = config.policy_for(ns, ns_labels, pvc.meta.labels)
         captures = [(s.key, planner.capture(s.ctx, pvc)) for s in ns_included.get(ns, ())]
         candidates = [(b, c) for s_key, c in captures if c.captured
-                      for b in schedules[s_key].backups[:60]]
-        candidates += [(b, c) for b, ctx in adhoc for c in [planner.capture(ctx, pvc)] if c.captured]
+                      for b in schedules[s_key].backups[:MAX_BACKUPS_PER_SCHEDULE]]
+        candidates += [(b, c) for b, ctx in adhoc_by_ns.get(ns, ()) for c in [planner.capture(ctx, pvc)] if c.captured]
         candidates.sort(key=lambda bc: bc[0].meta.created.isoformat() if bc[0].meta.created else "", reverse=True)
         points, attempts = evidence.velero_points(key, candidates)
         points += csi_points(inv, key) + other_points.get(key, [])
