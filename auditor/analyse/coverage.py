@@ -7,6 +7,7 @@ enabled schedule captures it), ``unprotected`` (no enabled schedule captures its
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -117,10 +118,12 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         ns_labels = inv.namespace_by_name[ns].meta.labels if ns in inv.namespace_by_name else {}
         policy = config.policy_for(ns, ns_labels, pvc.meta.labels)
         captures = [(s.key, planner.capture(s.ctx, pvc)) for s in ns_included.get(ns, ())]
-        candidates = [(b, c) for s_key, c in captures if c.captured
-                      for b in schedules[s_key].backups[:MAX_BACKUPS_PER_SCHEDULE]]
-        candidates += [(b, c) for b, ctx in adhoc_by_ns.get(ns, ()) for c in [planner.capture(ctx, pvc)] if c.captured]
-        candidates.sort(key=lambda bc: bc[0].meta.created.isoformat() if bc[0].meta.created else "", reverse=True)
+        # newest first, merged lazily: evidence stops at the first proof, so older backups are rarely touched
+        streams = [((b, c) for b in schedules[s_key].backups[:MAX_BACKUPS_PER_SCHEDULE])
+                   for s_key, c in captures if c.captured]
+        streams.append(sorted(((b, c) for b, ctx in adhoc_by_ns.get(ns, ()) for c in [planner.capture(ctx, pvc)]
+                               if c.captured), key=_newest_first))
+        candidates = heapq.merge(*streams, key=_newest_first)
         points, attempts = evidence.velero_points(key, candidates)
         points += csi_points(inv, key) + other_points.get(key, [])
         points.sort(key=lambda p: p.time, reverse=True)
@@ -142,6 +145,11 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
     namespaces = _namespace_coverage(inv, config, schedules, planner, ns_included)
     return ClusterAnalysis(inv, as_of, config, servers, schedules, tuple(volumes), namespaces, evidence, planner,
                            credential_infos(inv, as_of), previous=previous)
+
+
+def _newest_first(candidate: tuple[r.Backup, Capture]) -> float:
+    created = candidate[0].meta.created
+    return -created.timestamp() if created else 0.0
 
 
 def _adhoc_backups(inv: Inventory, evidence: EvidenceIndex, servers: dict[str, VeleroServer],

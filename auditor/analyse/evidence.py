@@ -9,6 +9,7 @@ shown to have done so is an *unproven attempt*: it never makes a volume ``protec
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -143,7 +144,7 @@ class EvidenceIndex:
 
     # --- per volume ----------------------------------------------------------------------------
 
-    def velero_points(self, key: PVCKey, candidates: list[tuple[r.Backup, Capture]],
+    def velero_points(self, key: PVCKey, candidates: Iterable[tuple[r.Backup, Capture]],
                       ) -> tuple[list[RecoveryPoint], list[Attempt]]:
         """Proven recovery points and unproven attempts of one PVC across Velero backups.
 
@@ -172,6 +173,8 @@ class EvidenceIndex:
                 recorded.add(rec.backup)
         newest = max((p.time for p in points), default=None)
         for backup, capture in candidates:
+            if newest and backup.meta.created and backup.meta.created <= newest:
+                break  # candidates come newest first: nothing older can be the newest proof
             when = backup_time(backup)
             if when is None or (newest and when <= newest) or backup.meta.name in recorded:
                 continue

@@ -49,17 +49,28 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + "$", re.DOTALL)
 
 
+_GLOB_CHARS = frozenset("*?[{\\")
+
+
 def glob_match(pattern: str, name: str) -> bool:
     return pattern == name or compile_glob(pattern).match(name) is not None
 
 
+@lru_cache(maxsize=4096)
+def _matcher(patterns: tuple[str, ...]) -> tuple[frozenset[str], tuple[re.Pattern[str], ...]]:
+    """Plain names go in a set, patterns are compiled once: schedules × namespaces stays cheap."""
+    literal = frozenset(p for p in patterns if not _GLOB_CHARS.intersection(p))
+    return literal, tuple(compile_glob(p) for p in patterns if p not in literal)
+
+
 def any_glob(patterns: Iterable[str], name: str) -> bool:
-    return any(glob_match(p, name) for p in patterns)
+    literal, compiled = _matcher(tuple(patterns))
+    return name in literal or any(c.match(name) for c in compiled)
 
 
 def includes_excludes(includes: Iterable[str], excludes: Iterable[str], name: str) -> bool:
     """Velero's ``IncludesExcludes.ShouldInclude``: excludes win; empty includes or ``*`` mean everything."""
-    if any_glob(excludes, name):
+    if excludes and any_glob(excludes, name):
         return False
     includes = tuple(includes)
     return not includes or "*" in includes or any_glob(includes, name)

@@ -33,7 +33,7 @@ def parse_time(value: str) -> datetime:
 class FieldReader:
     """Reads fields of one raw object by dotted path, checking types as it goes."""
 
-    __slots__ = ("file", "obj", "raw")
+    __slots__ = ("file", "raw")
 
     def __init__(self, raw: Any, file: builtins.str | None = None) -> None:
         self.file = file
@@ -46,22 +46,36 @@ class FieldReader:
         name = meta.get("name")
         if not isinstance(name, str) or not name:
             raise InputError("object has no name", file=file, obj=_describe(raw), field="metadata.name")
-        self.obj = _describe(raw)
+
+    @property
+    def obj(self) -> builtins.str:
+        """How errors name the object (``Kind namespace/name``); built only when an error is raised."""
+        return _describe(self.raw)
 
     def error(self, path: builtins.str, message: builtins.str) -> InputError:
         return InputError(message, file=self.file, obj=self.obj, field=path)
 
     def get(self, path: builtins.str) -> Any:
         node: Any = self.raw
+        for key in _split(path):
+            if type(node) is not dict:  # the hot path: every field of every object comes through here
+                if node is None:
+                    return None
+                if not isinstance(node, dict):
+                    raise self._not_an_object(path)
+            node = node.get(key)
+        return node
+
+    def _not_an_object(self, path: builtins.str) -> InputError:
+        node: Any = self.raw
         walked: list[builtins.str] = []
         for key in _split(path):
-            if node is None:
-                return None
-            if not isinstance(node, dict):
-                raise self.error(".".join(walked), f"expected an object, got {type(node).__name__}")
-            node = node.get(key)
+            if node is not None and not isinstance(node, dict):
+                break
+            node = None if node is None else node.get(key)
             walked.append(key)
-        return node
+        return self.error(".".join(walked[:-1]) if walked else path,
+                          f"expected an object, got {type(node).__name__}")
 
     def str(self, path: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         value = self.get(path)
@@ -161,13 +175,17 @@ class FieldReader:
 class SubReader(FieldReader):
     """A reader over a nested object that reports the parent's object and the full field path."""
 
-    __slots__ = ("prefix",)
+    __slots__ = ("parent", "prefix")
 
     def __init__(self, parent: FieldReader, raw: JSON, prefix: str) -> None:
         self.file = parent.file
-        self.obj = parent.obj
+        self.parent = parent
         self.raw = raw
         self.prefix = prefix
+
+    @property
+    def obj(self) -> str:
+        return self.parent.obj
 
     def error(self, path: str, message: str) -> InputError:
         return InputError(message, file=self.file, obj=self.obj, field=f"{self.prefix}.{path}" if path else self.prefix)

@@ -26,8 +26,25 @@ VOLUME_TYPES = (
 )
 
 
+def _plain_str_map(value: Any) -> dict[str, str] | None:
+    """The common case fast: a dict of strings is returned as is; anything else goes the checked way."""
+    if value is None:
+        return {}
+    if type(value) is dict and all(type(v) is str for v in value.values()):
+        return value
+    return None
+
+
 def meta(f: FieldReader) -> r.Meta:
-    annotations = f.str_map("metadata.annotations")
+    """Every record's metadata. Read straight from the dict when it is well-formed (the hot path of a scan);
+    malformed metadata goes through the checked reader, which names the field."""
+    m = f.raw["metadata"]
+    labels = _plain_str_map(m.get("labels"))
+    if labels is None:
+        labels = f.str_map("metadata.labels")
+    annotations = _plain_str_map(m.get("annotations"))
+    if annotations is None:
+        annotations = f.str_map("metadata.annotations")
     if DROPPED_ANNOTATIONS.intersection(annotations):
         annotations = {k: v for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
     owners = []
@@ -35,14 +52,15 @@ def meta(f: FieldReader) -> r.Meta:
         o = f.sub(item, f"metadata.ownerReferences[{i}]")
         owners.append(r.OwnerRef(kind=o.str("kind") or "", name=o.str("name") or "",
                                  controller=bool(o.bool("controller"))))
+    namespace, uid = m.get("namespace"), m.get("uid")
     return r.Meta(
-        name=f.name,
-        namespace=f.namespace,
-        uid=f.str("metadata.uid"),
-        labels=f.str_map("metadata.labels"),
+        name=m["name"],
+        namespace=namespace if type(namespace) is str or namespace is None else f.str("metadata.namespace"),
+        uid=uid if type(uid) is str or uid is None else f.str("metadata.uid"),
+        labels=labels,
         annotations=annotations,
         created=f.time("metadata.creationTimestamp"),
-        deleting=f.get("metadata.deletionTimestamp") is not None,
+        deleting=m.get("deletionTimestamp") is not None,
         owners=tuple(owners),
     )
 
