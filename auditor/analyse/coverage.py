@@ -8,6 +8,7 @@ enabled schedule captures it), ``unprotected`` (no enabled schedule captures its
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -119,8 +120,8 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         policy = config.policy_for(ns, ns_labels, pvc.meta.labels)
         captures = [(s.key, planner.capture(s.ctx, pvc)) for s in ns_included.get(ns, ())]
         # newest first, merged lazily: evidence stops at the first proof, so older backups are rarely touched
-        streams = [((b, c) for b in schedules[s_key].backups[:MAX_BACKUPS_PER_SCHEDULE])
-                   for s_key, c in captures if c.captured]
+        streams: list[Iterable[tuple[r.Backup, Capture]]] = [
+            ((b, c) for b in schedules[s_key].backups[:MAX_BACKUPS_PER_SCHEDULE]) for s_key, c in captures if c.captured]
         streams.append(sorted(((b, c) for b, ctx in adhoc_by_ns.get(ns, ()) for c in [planner.capture(ctx, pvc)]
                                if c.captured), key=_newest_first))
         candidates = heapq.merge(*streams, key=_newest_first)
