@@ -121,7 +121,8 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         captures = [(s.key, planner.capture(s.ctx, pvc)) for s in ns_included.get(ns, ())]
         # newest first, merged lazily: evidence stops at the first proof, so older backups are rarely touched
         streams: list[Iterable[tuple[r.Backup, Capture]]] = [
-            ((b, c) for b in schedules[s_key].backups[:MAX_BACKUPS_PER_SCHEDULE]) for s_key, c in captures if c.captured]
+            ((b, c) for b in schedules[s_key].backups[:MAX_BACKUPS_PER_SCHEDULE])
+            for s_key, c in captures if c.captured]
         streams.append(sorted(((b, c) for b, ctx in adhoc_by_ns.get(ns, ()) for c in [planner.capture(ctx, pvc)]
                                if c.captured), key=_newest_first))
         candidates = heapq.merge(*streams, key=_newest_first)
