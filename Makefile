@@ -19,3 +19,4 @@ test:
 bench:
 	scripts/bootstrap --test
 	.venv/bin/python bench/scan.py
+	.venv/bin/python bench/metrics.py
