@@ -35,8 +35,12 @@ def previous_of(session: Session, cs: s.ClusterScan) -> s.ClusterScan | None:
 
 
 def previous_state(session: Session, cluster: str, at: datetime) -> ProtectionState | None:
-    cs = latest_cluster_scan(session, cluster, at)
-    return ProtectionState.from_dict(cs.protection) if cs is not None and cs.protection else None
+    """The protection state of the newest scan of ``cluster`` at or before ``at`` that still has one."""
+    c = s.ClusterScan
+    query = select(c.protection).where(c.cluster == cluster, c.error.is_(None), c.protection.is_not(None),
+                                       c.as_of <= at).order_by(c.as_of.desc(), c.id.desc()).limit(1)
+    state = session.scalars(query).first()
+    return ProtectionState.from_dict(state) if state else None
 
 
 def open_first_seen(session: Session, cluster_scan_id: int) -> dict[str, datetime]:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert
+from sqlalchemy import insert, null, select, update
 from sqlalchemy.orm import Session
 
 from auditor import __version__
@@ -21,6 +21,8 @@ from auditor.checks.registry import SEVERITIES, Finding
 from auditor.pipeline import ClusterScan, ScanResult
 from auditor.store import read
 from auditor.store import schema as s
+
+KEEP_STATES = 3  # per cluster: enough for a scan recorded slightly out of order
 
 
 def identity(rule_id: str, cluster: str, kind: str, namespace: str | None, name: str) -> str:
@@ -93,6 +95,7 @@ def _record_cluster(session: Session, scan: s.Scan, c: ClusterScan) -> None:
     )
     session.add(row)
     session.flush()
+    _drop_old_states(session, c.name)
     if analysis is not None and analysis.volumes:
         session.execute(insert(s.Volume), [
             {"cluster_scan_id": row.id, "namespace": v.namespace, "pvc": v.pvc, "status": v.status,
@@ -115,3 +118,13 @@ def _default(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted(value)
     return str(value)
+
+
+def _drop_old_states(session: Session, cluster: str) -> None:
+    """Keep the protection state of the newest ``KEEP_STATES`` scans of a cluster only: the next scan compares
+    with the newest, and at 50,000 backups a state is ~10 MB of JSON."""
+    c = s.ClusterScan
+    newest = (select(c.id).where(c.cluster == cluster, c.protection.is_not(None))
+              .order_by(c.as_of.desc(), c.id.desc()).limit(KEEP_STATES))
+    session.execute(update(c).where(c.cluster == cluster, c.protection.is_not(None),
+                                    c.id.not_in(select(newest.subquery().c.id))).values(protection=null()))

@@ -9,8 +9,8 @@ from sqlalchemy import JSON, DateTime, Dialect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-#: JSON everywhere, JSONB on PostgreSQL (indexable, compact).
-JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+#: JSON everywhere, JSONB on PostgreSQL (indexable, compact); Python None is SQL NULL, not JSON null.
+JSONType: TypeEngine[Any] = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -68,9 +68,8 @@ def test_a_writer_killed_inside_its_transaction_leaves_nothing(store_url: str, t
     proc.wait(timeout=30)
     with Store(store_url, busy_timeout=10) as store:
         assert consistent(store) == 0, "the uncommitted scan is gone"
-        t = time.monotonic()
-        store.record_report(format="json", path="after-kill.json", manifest={})
-        assert time.monotonic() - t < 5, "the dead writer's lock is released"
+        store.record_report(format="json", path="after-kill.json", manifest={})  # locked: fails after 10 s
+        assert consistent(store) == 0
 
 
 def test_a_writer_killed_at_a_random_moment_leaves_whole_scans(store_url: str, tmp_path: Path) -> None:

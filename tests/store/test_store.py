@@ -263,3 +263,18 @@ def test_a_store_from_a_newer_version_is_refused(sqlite_url: str) -> None:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(StoreError, match="newer than this backup-auditor knows"):
         Store(sqlite_url)
+
+
+def test_only_the_newest_protection_states_are_kept(store_url: str, tmp_path: Path) -> None:
+    from auditor.store.record import KEEP_STATES
+
+    for i in range(KEEP_STATES + 2):
+        scan(store_url, cluster(schedule=S("daily")), T0 + i * timedelta(hours=1), tmp_path)
+    scan(store_url, cluster(schedule=S("daily")), T0, tmp_path, name="staging")
+    with Store(store_url) as store, store.engine.connect() as conn:
+        kept = conn.execute(select(s.ClusterScan.cluster, s.ClusterScan.as_of)
+                            .where(s.ClusterScan.protection.is_not(None))).all()
+        assert sorted(kept) == sorted([("prod", T0 + i * timedelta(hours=1)) for i in (2, 3, 4)] + [("staging", T0)])
+        assert len(store.history(limit=100)) == KEEP_STATES + 3, "the scans themselves stay"
+    assert not gov002(scan(store_url, cluster(schedule=S("daily")), T0 + DAY, tmp_path))
+    assert gov002(scan(store_url, cluster(), T0 + 2 * DAY, tmp_path))

@@ -17,9 +17,11 @@ from auditor.output.report.model import (
     Charts,
     ClusterView,
     ControlView,
+    FrameworkMatrix,
     FrameworkSummary,
     FrameworkView,
     GapView,
+    MatrixRow,
     Meta,
     NamespaceRow,
     OverdueRow,
@@ -95,7 +97,8 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
         meta=meta, summary=summary, clusters=tuple(cluster_view(c, volumes) for c in doc.get("clusters") or []),
         policies=policy_views(volumes), excluded_namespaces=tuple(sorted({v["namespace"] for v in volumes
                                                                           if not v.get("audited", True)})),
-        frameworks=frameworks, namespaces=namespaces, rpo_buckets=buckets, overdue=overdue_rows(audited, as_of),
+        frameworks=frameworks, framework_matrix=framework_matrix(frameworks), namespaces=namespaces,
+        rpo_buckets=buckets, overdue=overdue_rows(audited, as_of),
         evidence_counts=dict(Counter(v["recovery_points"][0]["evidence"] for v in audited
                                      if v.get("recovery_points")).most_common()),
         method_counts=dict(Counter(m for v in audited if v["status"] == "protected"
@@ -112,7 +115,8 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
             rpo=charts.columns(buckets, "Age of the newest recovery point, relative to each volume's RPO",
                                marker_after=2, marker_label="RPO"),
             heatmap=charts.heatmap(chart_rows, days, "Schedule outcomes per day") if heat else None,
-            heatmap_print=charts.heatmap(chart_rows[:PRINT.heatmap], days, "Schedule outcomes per day")
+            heatmap_print=charts.heatmap(chart_rows[:PRINT.heatmap], days, "Schedule outcomes per day",
+                                         tooltips=False)
             if heat else None,
             heatmap_rows=len(chart_rows),
             trend=charts.trend_line(trend, "Audited volumes within RPO, per day", target=1.0) if trend else None),
@@ -207,6 +211,18 @@ def framework_views(doc: dict[str, Any], options: BuildOptions) -> tuple[Framewo
     if options.focus:
         views = [v for v in views if v.framework in options.focus]
     return tuple(views)
+
+
+def framework_matrix(views: tuple[FrameworkView, ...]) -> tuple[FrameworkMatrix, ...]:
+    out = []
+    for framework in dict.fromkeys(v.framework for v in views if v.evaluated):
+        mine = tuple(v for v in views if v.framework == framework and v.evaluated)
+        controls = {c.control_id: c for v in mine for c in v.controls}
+        rows = tuple(MatrixRow(c.control_id, c.title, c.rules,
+                               tuple(next((x for x in v.controls if x.control_id == cid), None) for v in mine))
+                     for cid, c in controls.items())
+        out.append(FrameworkMatrix(framework, mine[0].name, mine, rows))
+    return tuple(out)
 
 
 def namespace_rows(volumes: list[dict[str, Any]]) -> tuple[NamespaceRow, ...]:

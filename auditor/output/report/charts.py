@@ -157,8 +157,12 @@ def trend_line(points: Sequence[tuple[date, float]], title: str, target: float |
     return _svg(width, height, f"{title}: {pts[-1][1]:.1%} on {last.isoformat()}", "".join(parts))
 
 
-def heatmap(rows: Sequence[tuple[str, Mapping[date, str]]], days: Sequence[date], title: str) -> Markup:
-    """One row per schedule, one cell per day, coloured by the day's outcome (``OUTCOME_COLORS``)."""
+def heatmap(rows: Sequence[tuple[str, Mapping[date, str]]], days: Sequence[date], title: str,
+            tooltips: bool = True) -> Markup:
+    """One row per schedule, one cell per day, coloured by the day's outcome (``OUTCOME_COLORS``).
+
+    Days without a backup are the row's background; ``tooltips`` adds a title per cell (screen only).
+    """
     label_w, cell, top = 200.0, 12.0, 34.0
     width = label_w + cell * max(len(days), 1) + 10
     parts = []
@@ -174,10 +178,14 @@ def heatmap(rows: Sequence[tuple[str, Mapping[date, str]]], days: Sequence[date]
     for i, (label, by_day) in enumerate(rows):
         y = top + i * (cell + 2)
         parts.append(_text(label_w - 6, y + 10, _ellipsis(label, 32), 10, "end"))
+        parts.append(f'<rect x="{label_w}" y="{y:.1f}" width="{cell * len(days) - 2:.1f}" height="{cell:.1f}" '
+                     f'fill="{OUTCOME_COLORS["none"]}"/>')
         for j, d in enumerate(days):
             outcome = by_day.get(d, "none")
+            if outcome == "none":
+                continue
+            tip = (f'<title>{escape(label)} {d.isoformat()}: {escape(OUTCOME_LABELS.get(outcome, outcome))}</title>'
+                   if tooltips else "")
             parts.append(f'<rect x="{label_w + j * cell:.1f}" y="{y:.1f}" width="{cell - 2:.1f}" '
-                         f'height="{cell:.1f}" fill="{OUTCOME_COLORS.get(outcome, "#eceff1")}"><title>'
-                         f'{escape(label)} {d.isoformat()}: {escape(OUTCOME_LABELS.get(outcome, outcome))}'
-                         f'</title></rect>')
+                         f'height="{cell:.1f}" fill="{OUTCOME_COLORS.get(outcome, "#eceff1")}">{tip}</rect>')
     return _svg(max(width, 600, x), top + len(rows) * (cell + 2) + 4, title, "".join(parts))

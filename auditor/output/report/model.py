@@ -135,6 +135,24 @@ class FrameworkView:
 
 
 @dataclass(frozen=True)
+class MatrixRow:
+    control_id: str
+    title: str
+    rules: tuple[str, ...]
+    cells: tuple[ControlView | None, ...]  # per cluster, in ``FrameworkMatrix.clusters`` order
+
+
+@dataclass(frozen=True)
+class FrameworkMatrix:
+    """One framework, clusters side by side (the PDF's compact form of several clusters' tables)."""
+
+    framework: str
+    name: str
+    clusters: tuple[FrameworkView, ...]
+    rows: tuple[MatrixRow, ...]
+
+
+@dataclass(frozen=True)
 class NamespaceRow:
     cluster: str
     namespace: str
@@ -285,6 +303,7 @@ class Report:
     policies: tuple[PolicyView, ...]
     excluded_namespaces: tuple[str, ...]
     frameworks: tuple[FrameworkView, ...]
+    framework_matrix: tuple[FrameworkMatrix, ...]
     namespaces: tuple[NamespaceRow, ...]
     rpo_buckets: tuple[tuple[str, int, str], ...]
     overdue: tuple[OverdueRow, ...]
