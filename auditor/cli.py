@@ -387,8 +387,12 @@ def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path:
               help="One series per volume (namespace aggregates are always exported).")
 @click.option("--watch/--no-watch", default=True, show_default=True,
               help="Rescan within seconds on changes to Backups, Schedules, BSLs, PVCs, PVs and Pods (live only).")
+@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+              help="Record every scan in the history store (retention from history.retention) and compare each "
+                   "cluster with its previous scan (GOV-002); default: history.store of --config.")
 @handle_errors
-def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, **kwargs: Any) -> None:
+def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, store: str | None,
+          **kwargs: Any) -> None:
     """Scan on an interval and on changes; serve Prometheus metrics and the newest scan document."""
     from auditor.server.app import serve as run_server
     from auditor.server.settings import settings_from_flags
@@ -396,7 +400,10 @@ def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, **k
     settings = settings_from_flags(listen, interval, per_volume_metrics, watch)
     if not _State.debug:
         logging.getLogger("auditor.server").setLevel(logging.INFO)
-    run_server(build_options(**kwargs), settings, lambda line: click.echo(line, err=True))
+    options = build_options(**kwargs)
+    if store or options.config.history.store:
+        options = replace(options, store=store or options.config.history.store)
+    run_server(options, settings, lambda line: click.echo(line, err=True))
 
 
 @main.command()
