@@ -159,7 +159,7 @@ def framework_summaries(doc: dict[str, Any], views: tuple[FrameworkView, ...]) -
     for framework in dict.fromkeys(v.framework for v in evaluated):
         mine = [v for v in evaluated if v.framework == framework]
         coverages = [v.coverage for v in mine if v.coverage is not None]
-        score = rollup[framework].get("score") if framework in rollup else mine[0].score if len(mine) == 1 else None
+        score = mine[0].score if len(mine) == 1 else rollup.get(framework, {}).get("score")
         out.append(FrameworkSummary(
             framework, mine[0].name, score, min(coverages) if coverages else None,
             ", ".join(f"{v.cluster} {v.score:.1%}" if v.score is not None else f"{v.cluster} not evaluated"
@@ -204,9 +204,9 @@ def framework_views(doc: dict[str, Any], options: BuildOptions) -> tuple[Framewo
         findings = Counter((f["rule_id"], f.get("status")) for f in doc.get("findings") or [])
         views = [FrameworkView(
             framework=f.id, name=f.name, cluster=None, evaluated=False, score=None, coverage=None,
-            controls=tuple(ControlView(c.id, c.title, c.rules, "not-evaluated", 0,
-                                       sum(findings[(r, "open")] for r in c.rules), 0,
-                                       sum(findings[(r, "excepted")] for r in c.rules)) for c in f.controls))
+            controls=tuple(ControlView(c.id, c.title, c.rules, "fail" if failed else "not-evaluated", 0, failed, 0,
+                                       sum(findings[(r, "excepted")] for r in c.rules))
+                           for c in f.controls for failed in [sum(findings[(r, "open")] for r in c.rules)]))
             for f in options.frameworks]
     if options.focus:
         views = [v for v in views if v.framework in options.focus]

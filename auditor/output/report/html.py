@@ -13,7 +13,7 @@ def full_list_hint(files: Mapping[str, str]) -> str:
     where = [files[k] for k in ("html", "csv-volumes", "csv-findings") if k in files]
     if where:
         return "The full lists are in " + ", ".join(where) + "."
-    return "Write the full lists with `auditor report --format html,csv`."
+    return "Write the full lists with: auditor report --format html,csv."
 
 
 def render_html(report: Report, files: Mapping[str, str] | None = None, *, pdf: bool = False,

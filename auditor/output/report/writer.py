@@ -124,8 +124,10 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
                   now: datetime | None = None, rules: tuple[Rule, ...] | None = None) -> Manifest:
     """Render and write every requested format; returns the manifest (also written next to the reports).
 
-    From a ScanResult the scan document is always written too (as ``.json``): the report's hash must
-    point at a file. From a loaded document, the manifest names the input file instead.
+    The entry point for the CLI and for scheduled reports (``auditor serve``). From a ScanResult the scan
+    document is always written too (as ``.json``): the report's hash must point at a file. From a loaded
+    document, the manifest names the input file instead. ``frameworks`` narrows the framework section
+    (and names the files); ``history`` adds the trend.
     """
     from auditor.checks import load_catalog
     from auditor.pipeline import frameworks_dir
@@ -143,7 +145,7 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
     doc = source.data
     as_of = str(doc.get("as_of") or "")
     stem = f"backup-audit-{slug([str(c.get('name')) for c in doc.get('clusters') or []])}-" \
-           f"{re.sub(r'[^0-9TZ]', '', as_of) or 'undated'}" + (f"-{'-'.join(frameworks)}" if frameworks else "")
+           f"{re.sub(r'[^0-9TZ]', '', as_of) or 'undated'}" + "".join(f"-{slug([f])}" for f in frameworks)
     keys = [k for f in chosen for k in FILES[f]]
     base = unique_base(out_dir, stem, [s for _, s in keys + list(META_FILES)])
     names = {k: f"{base}{s}" for k, s in keys + list(META_FILES)}
@@ -156,9 +158,9 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
         history=history, generated_by=generated_by or default_author(), generated_at=generated_at,
         document_sha256=sha, document_name=document_name))
     renderers = _renderers(report, source, names, rules)
+    rendered = {key: renderers[key]() for key, _ in keys}  # all or nothing: a failed render writes no file
     written = []
-    for key, _ in keys:
-        data = renderers[key]()
+    for key, data in rendered.items():
         write_new(out_dir / names[key], data)
         written.append(WrittenFile(key, names[key], len(data), hashlib.sha256(data).hexdigest()))
     manifest = Manifest(out_dir, out_dir / names["manifest"], report.meta.report_id, doc.get("as_of"), generated_at,
