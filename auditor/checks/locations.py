@@ -68,7 +68,8 @@ def read_only_target(ctx: CheckContext) -> Iterator[Finding]:
         schedules = writers.get((b.meta.namespace or "", b.meta.name), [])
         if schedules:
             yield ctx.result(b.access_mode == "ReadOnly", BSL, b.meta.namespace, b.meta.name,
-                             f"storage location {b.meta.key} is ReadOnly, but schedule(s) {', '.join(schedules)} write to it",
+                             f"storage location {b.meta.key} is ReadOnly, but schedule(s) "
+                             f"{', '.join(schedules)} write to it",
                              schedules=schedules)
 
 
