@@ -149,3 +149,14 @@ def test_framework_focus(demo_result: ScanResult) -> None:
     doc = copy.deepcopy(build_document(demo_result))
     r = report_of(doc, focus=("dora",))
     assert {f.framework for f in r.frameworks} == {"dora"}
+
+
+def test_framework_summary_scores(demo_result: ScanResult) -> None:
+    doc = build_document(demo_result)
+    fleet = report_of(doc)
+    rollup = {r["framework"]: r["score"] for r in doc["compliance_rollup"]}
+    assert {f.framework: f.score for f in fleet.summary.frameworks} == rollup
+    assert all("demo-prod" in f.by_cluster and "demo-staging" in f.by_cluster for f in fleet.summary.frameworks)
+    one = report_of(doc | {"compliance": [c for c in doc["compliance"] if c["cluster"] == "demo-prod"]})
+    assert {f.framework: f.score for f in one.summary.frameworks} == {
+        c["framework"]: c["score"] for c in doc["compliance"] if c["cluster"] == "demo-prod"}
