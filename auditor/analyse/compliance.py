@@ -47,6 +47,9 @@ class FrameworkScore:
     score: float | None  # passed / (passed + failed), None when nothing could be evaluated
     coverage: float | None  # evaluated / all checks
     controls: tuple[ControlResult, ...]
+    passed: int = 0  # distinct rule × subject checks (a rule shared by controls counts once)
+    failed: int = 0
+    checks: int = 0
 
 
 class Control(BaseModel):
@@ -100,4 +103,4 @@ def score(framework: Framework, results: Iterable[ResultLike]) -> FrameworkScore
         framework=framework.id, name=framework.name,
         score=round(passed / (passed + failed), 4) if passed + failed else None,
         coverage=round(evaluated / len(all_statuses), 4) if all_statuses else None,
-        controls=tuple(controls))
+        controls=tuple(controls), passed=passed, failed=failed, checks=len(all_statuses))

@@ -50,3 +50,15 @@ def test_score_counts_not_evaluated_as_nothing_but_coverage() -> None:
     assert by_id["3.5.1"].status == "fail"  # CRD-001 failed once
     assert by_id["12.10.1"].status == "not-evaluated"
     assert score(fw, []).score is None
+
+
+def test_rollup_of_one_cluster_equals_its_score() -> None:
+    from auditor.output.document import compliance_rollup
+    from auditor.pipeline import ClusterScan, ScanResult
+    from tests.factories import AS_OF
+
+    fw = next(f for f in load_frameworks(frameworks_dir()) if f.id == "iso27001")
+    results = [result("COV-001", "pass"), result("COV-001", "open"), result("COV-005", "pass")]
+    s = score(fw, results)
+    rollup = compliance_rollup(ScanResult(AS_OF, (ClusterScan("c", None, (), None, (s,)),), ()))
+    assert [r["score"] for r in rollup] == [s.score]
