@@ -103,7 +103,8 @@ def collect_inventories(options: ScanOptions, progress: Progress | None = None,
     secrets = secret_policy(options)
     if options.snapshots:
         for path in options.snapshots:
-            inventory = read_dump(path, options.cluster_name if len(options.snapshots) == 1 else None, secrets)
+            with gc_paused():
+                inventory = read_dump(path, options.cluster_name if len(options.snapshots) == 1 else None, secrets)
             yield inventory.cluster, inventory, None
         return
     for target in live_targets(options):

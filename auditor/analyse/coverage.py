@@ -106,11 +106,15 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
     blind = [g for g in inv.gaps if g.hides_data and g.resource in VERDICT_RESOURCES]
 
     # Which enabled schedules include each namespace: computed once per (schedule, namespace).
-    ns_included: dict[str, list[ScheduleState]] = {}
-    adhoc_by_ns: dict[str, list[tuple[r.Backup, SpecContext]]] = {}
-    for ns in {p.meta.namespace or "" for p in inv.pvcs} | set(inv.namespace_by_name):
-        ns_included[ns] = [s for s in enabled if planner.namespace_included(s.ctx, ns) is None]
-        adhoc_by_ns[ns] = [(b, ctx) for b, ctx in adhoc if planner.namespace_included(ctx, ns) is None]
+    all_namespaces = sorted({p.meta.namespace or "" for p in inv.pvcs} | set(inv.namespace_by_name))
+    ns_included: dict[str, list[ScheduleState]] = {ns: [] for ns in all_namespaces}
+    adhoc_by_ns: dict[str, list[tuple[r.Backup, SpecContext]]] = {ns: [] for ns in all_namespaces}
+    for s in enabled:
+        for ns in planner.namespaces_in_scope(s.ctx, all_namespaces):
+            ns_included[ns].append(s)
+    for b, ctx in adhoc:
+        for ns in planner.namespaces_in_scope(ctx, all_namespaces):
+            adhoc_by_ns[ns].append((b, ctx))
 
     volumes = []
     for pvc in inv.pvcs:

@@ -49,7 +49,7 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + "$", re.DOTALL)
 
 
-_GLOB_CHARS = frozenset("*?[{\\")
+GLOB_CHARS = frozenset("*?[{\\")
 
 
 def glob_match(pattern: str, name: str) -> bool:
@@ -59,7 +59,7 @@ def glob_match(pattern: str, name: str) -> bool:
 @lru_cache(maxsize=4096)
 def _matcher(patterns: tuple[str, ...]) -> tuple[frozenset[str], tuple[re.Pattern[str], ...]]:
     """Plain names go in a set, patterns are compiled once: schedules × namespaces stays cheap."""
-    literal = frozenset(p for p in patterns if not _GLOB_CHARS.intersection(p))
+    literal = frozenset(p for p in patterns if not GLOB_CHARS.intersection(p))
     return literal, tuple(compile_glob(p) for p in patterns if p not in literal)
 
 

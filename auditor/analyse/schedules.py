@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from auditor.analyse.cron import Cron, CronError, parse_cron
 from auditor.analyse.velero_plan import SpecContext
@@ -42,7 +43,7 @@ class ScheduleState:
     def failed_validation(self) -> bool:
         return self.schedule.phase == "FailedValidation"
 
-    @property
+    @cached_property
     def enabled(self) -> bool:
         """Running on its cron: not paused, not invalid. Only enabled schedules cover volumes."""
         return not self.paused and not self.failed_validation and self.cron is not None

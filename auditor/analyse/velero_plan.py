@@ -7,10 +7,11 @@ paths in vmware-tanzu/velero (see shared/reference/velero.md §2).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from auditor.analyse.globs import includes_excludes
+from auditor.analyse.globs import GLOB_CHARS, includes_excludes
 from auditor.analyse.resource_policy import PolicyError, VolumePolicy, match_action, parse_policies, pvc_facts
 from auditor.analyse.velero_server import DEFAULT_TTL, VeleroServer
 from auditor.collect import records as r
@@ -160,6 +161,16 @@ class VeleroPlanner:
         if not includes_excludes(ctx.spec.included_namespaces, ctx.spec.excluded_namespaces, namespace):
             return f"{ctx.subject} does not include namespace {namespace}"
         return None
+
+    def namespaces_in_scope(self, ctx: SpecContext, namespaces: Iterable[str]) -> list[str]:
+        """The namespaces a spec includes. A spec that names its namespaces (no wildcard, no glob) is
+        answered by lookups, not by testing every namespace of the cluster against it."""
+        known = list(namespaces)
+        includes = ctx.spec.included_namespaces
+        if includes and "*" not in includes and not any(GLOB_CHARS.intersection(p) for p in includes):
+            present = set(known)
+            known = [ns for ns in dict.fromkeys(includes) if ns in present]
+        return [ns for ns in known if self.namespace_included(ctx, ns) is None]
 
     def policies(self, ctx: SpecContext) -> tuple[tuple[VolumePolicy, ...], str | None]:
         name = ctx.spec.resource_policy

@@ -69,12 +69,17 @@ class _ListExpiredError(Exception):
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while millions of acyclic dicts are built (60-85% of parse time otherwise)."""
+    """Pause the cyclic GC while millions of acyclic dicts are built (60-85% of parse time otherwise).
+
+    On the way out the survivors are frozen (moved out of the collector's generations): the inventory
+    lives for the whole scan and has no cycles, so traversing it again would only cost time. Reference
+    counting still frees what is dropped."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if was_enabled:
             gc.enable()
 
@@ -191,10 +196,10 @@ class LiveSource:
             records: list[Any] = []
             raws: list[dict[str, Any]] = []
             try:
+                where = f"{kind.resource} (live, cluster {self.cluster})"
                 with gc_paused():
                     for items in self.list_raw(kind, namespace):
                         for item in items:
-                            where = f"{kind.resource} (live, cluster {self.cluster})"
                             records.append(kind.slim(FieldReader(item, where)))
                             if sink is not None:
                                 raws.append(item)

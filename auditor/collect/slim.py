@@ -10,6 +10,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from auditor.collect import records as r
 from auditor.collect.fields import FieldReader
 from auditor.collect.quantity import parse_quantity
@@ -326,7 +328,32 @@ def go_duration_seconds(text: str) -> float | None:
     return total if pos == len(text) else None
 
 
+#: Backups of one schedule share one spec: build each distinct spec once (a pure memo, bounded).
+_SPEC_MEMO: dict[bytes, r.BackupSpec] = {}
+_SPEC_MEMO_MAX = 20_000
+CSI_CLASS_ANNOTATION_PREFIX = "velero.io/csi-volumesnapshot-class"
+
+
 def backup_spec(f: FieldReader, path: str, annotations: dict[str, str]) -> r.BackupSpec:
+    """The scope and data-path fields of a BackupSpec. Identical specs (every backup of a schedule) are
+    built once and shared, which saves both time and hundreds of megabytes at 50,000 backups."""
+    classes = {k: v for k, v in annotations.items() if k.startswith(CSI_CLASS_ANNOTATION_PREFIX)}
+    raw = f.get(path)
+    try:
+        key = orjson.dumps([raw, classes], option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        key = b""
+    if key and key in _SPEC_MEMO:
+        return _SPEC_MEMO[key]
+    spec = _build_backup_spec(f, path, classes)
+    if key:
+        if len(_SPEC_MEMO) >= _SPEC_MEMO_MAX:
+            _SPEC_MEMO.clear()
+        _SPEC_MEMO[key] = spec
+    return spec
+
+
+def _build_backup_spec(f: FieldReader, path: str, annotations: dict[str, str]) -> r.BackupSpec:
     def strs(name: str) -> tuple[str, ...]:
         return f.strs(f"{path}.{name}")
 
