@@ -117,7 +117,7 @@ class LiveSource:
                 status = response.status
                 if 200 <= status < 300:
                     return orjson.loads(data)
-                message = _status_message(data, status)
+                message = status_message(data, status)
                 if status not in RETRYABLE:
                     raise ApiStatusError(status, message)
                 retry_after = response.headers.get("Retry-After")
@@ -268,7 +268,8 @@ class LiveSource:
             obj.clear()
 
 
-def _status_message(data: bytes, status: int) -> str:
+def status_message(data: bytes, status: int) -> str:
+    """The ``message`` of a Kubernetes Status body, or the bare HTTP status."""
     try:
         body = orjson.loads(data)
         if isinstance(body, dict) and isinstance(body.get("message"), str):

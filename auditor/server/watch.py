@@ -22,6 +22,7 @@ import urllib3
 
 from auditor.collect.fields import FieldReader
 from auditor.collect.kinds import KINDS, ResourceKind
+from auditor.collect.live import status_message
 from auditor.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ class ResourceWatcher(threading.Thread):
                                      _request_timeout=(10.0, read_timeout))
         if response.status != 200:
             data = response.read()
-            message = _message(data, response.status)
+            message = status_message(data, response.status)
             raise (WatchExpiredError if response.status == 410 else WatchError)(response.status, message)
         return response
 
@@ -257,11 +258,3 @@ def _lines(response: Any) -> Iterator[dict[str, Any]]:
         yield orjson.loads(buffer)
 
 
-def _message(data: bytes, status: int) -> str:
-    try:
-        body = orjson.loads(data)
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return str(body["message"])
-    except orjson.JSONDecodeError:
-        pass
-    return f"HTTP {status}"
