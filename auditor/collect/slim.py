@@ -19,6 +19,15 @@ from auditor.collect.quantity import parse_quantity
 #: Annotations that can hold a whole object (and so a Secret's values): never kept.
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 
+#: The annotation namespaces some analysis reads; other annotations are not kept in records (at 40,000
+#: pods they are tens of megabytes of text nothing looks at). Dumps written by ``auditor snapshot`` keep
+#: objects whole, so this never changes what a re-read sees.
+KEPT_ANNOTATION_PREFIXES = (
+    "backup.velero.io/", "velero.io/", "k8up.io/", "backup-auditor.io/", "snapshot.storage.kubernetes.io/",
+    "storageclass.kubernetes.io/", "storageclass.beta.kubernetes.io/", "eks.amazonaws.com/", "iam.gke.io/",
+    "azure.workload.identity/",
+)
+
 #: Pod volume source keys, as Velero's volume policy ``volumeTypes`` names them.
 VOLUME_TYPES = (
     "persistentVolumeClaim", "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder",
@@ -47,8 +56,8 @@ def meta(f: FieldReader) -> r.Meta:
     annotations = _plain_str_map(m.get("annotations"))
     if annotations is None:
         annotations = f.str_map("metadata.annotations")
-    if DROPPED_ANNOTATIONS.intersection(annotations):
-        annotations = {k: v for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
+    if annotations:
+        annotations = {k: v for k, v in annotations.items() if k.startswith(KEPT_ANNOTATION_PREFIXES)}
     owners = []
     for i, item in enumerate(f.list("metadata.ownerReferences")):
         o = f.sub(item, f"metadata.ownerReferences[{i}]")
