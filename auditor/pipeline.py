@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,11 +69,22 @@ class ClusterScan:
 
 
 @dataclass(frozen=True)
+class FindingAge:
+    """How long the oldest open finding of a rule has been open in a cluster (from the history store)."""
+
+    cluster: str
+    rule_id: str
+    severity: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class ScanResult:
     as_of: datetime
     clusters: tuple[ClusterScan, ...]
     rules: tuple[Rule, ...]
     exceptions: ExceptionsReport | None = None  # the exceptions register (matched, unused, expired)
+    finding_ages: tuple[FindingAge, ...] = ()  # only when a history store is used
 
     @property
     def findings(self) -> list[Finding]:
@@ -140,7 +151,11 @@ def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanResu
     with Store(options.store) as store:
         result = _run_scan(options, progress, store)
         store.record_scan(result, retention=options.config.history.retention)
-        return result
+        oldest: dict[tuple[str, str, str], float] = {}
+        for item in store.open_findings(at=result.as_of):
+            key = (item.finding.cluster, item.finding.rule_id, item.finding.severity)
+            oldest[key] = max(oldest.get(key, 0.0), item.age_seconds)
+        return replace(result, finding_ages=tuple(FindingAge(*key, age) for key, age in sorted(oldest.items())))
 
 
 def previous_state(options: ScanOptions, store: Store | None, cluster: str, as_of: datetime,

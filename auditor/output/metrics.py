@@ -260,6 +260,11 @@ def _findings(result: ScanResult, scans: list[ClusterScan]) -> Iterator[Metric]:
             errors.add_metric([cluster, rule.id], float(counts.get((rule.id, "error"), 0)))
     yield findings
     yield errors
+    ages = _gauge("finding_open_age_seconds", "How long the oldest open finding of each rule has been open (since "
+                  "it was first seen by a recorded scan; only with a history store).", ["cluster", "rule", "severity"])
+    for age in result.finding_ages:
+        ages.add_metric([label(age.cluster), age.rule_id, age.severity], age.seconds)
+    yield ages
 
 
 def _compliance(scans: list[ClusterScan]) -> Iterator[Metric]:

@@ -38,3 +38,20 @@ def test_serve_records_scans(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def test_open_finding_age_comes_from_the_store(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from auditor.output.metrics import MetricsInput, render
+    from auditor.pipeline import ScanOptions, run_scan
+
+    store = str(tmp_path / "store.db")
+    first = demo.demo_as_of() - timedelta(hours=5)
+    options = ScanOptions(snapshots=(demo.CLUSTER_DIR,), as_of=first, store=store)
+    run_scan(options)
+    result = run_scan(ScanOptions(snapshots=(demo.CLUSTER_DIR,), as_of=demo.demo_as_of(), store=store))
+    ages = {(a.rule_id, round(a.seconds)) for a in result.finding_ages}
+    assert ("COV-001", 5 * 3600) in ages, "first seen five hours before"
+    text = render(MetricsInput(result)).decode()
+    assert 'backup_auditor_finding_open_age_seconds{cluster="demo-prod",rule="COV-001",severity="high"} 18000.0' in text
