@@ -104,6 +104,38 @@ class HistoryConfig(_Strict):
         classmethod(lambda cls, v: None if v is None else _duration(v)))
 
 
+REPORT_FORMATS = ("html", "pdf", "json", "csv", "junit", "sarif", "md")
+
+
+class ScheduledReport(_Strict):
+    """A report ``auditor serve`` writes on a cron (Velero's dialect: 5 fields, @daily, @every, CRON_TZ=)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    cron: str
+    formats: tuple[str, ...] = ("html", "pdf")
+    out: Path
+    framework: str | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from auditor.analyse.cron import CronError, parse_cron
+
+        try:
+            parse_cron(value)
+        except CronError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("formats")
+    @classmethod
+    def _formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [f for f in value if f not in REPORT_FORMATS]
+        if unknown or not value:
+            raise ValueError(f"formats must be among {', '.join(REPORT_FORMATS)} (got {', '.join(unknown) or 'none'})")
+        return value
+
+
 class AuditConfig(_Strict):
     defaults: Defaults = Defaults()
     exclude_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED
@@ -114,6 +146,7 @@ class AuditConfig(_Strict):
     allow_annotation_exceptions: bool = True
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-rule parameter overrides
     history: HistoryConfig = HistoryConfig()
+    reports: tuple[ScheduledReport, ...] = ()  # written by `auditor serve` on their cron
 
     _parse = field_validator("stuck_backup_after", mode="before")(classmethod(lambda cls, v: _duration(v)))
 

@@ -12,6 +12,7 @@ from types import FrameType
 from auditor.output.metrics import MetricsInput
 from auditor.pipeline import ScanOptions, live_targets, run_scan
 from auditor.server.http import AuditorHTTPServer
+from auditor.server.reports import ReportScheduler
 from auditor.server.scanner import ScanFn, Scanner, empty_result
 from auditor.server.settings import ServeSettings
 from auditor.server.state import Current, Snapshot
@@ -40,6 +41,7 @@ class AuditorServer:
             for t in (targets if settings.watch else []) for kind in watched_kinds()
         ]
         self.http = AuditorHTTPServer(settings.host, settings.port, self.current, self.stats, self.healthy)
+        self.reports = ReportScheduler(options.config.reports, self.current)
         self._loop = threading.Thread(target=self._scan_loop, name="scan-loop", daemon=True)
         self._http_thread = threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.2},
                                              name="http", daemon=True)
@@ -54,6 +56,7 @@ class AuditorServer:
         for watcher in self.watchers:  # before the first scan: nothing between scan and watch is lost
             watcher.start()
         self._loop.start()
+        self.reports.start()
 
     def _scan_loop(self) -> None:
         while not self.stop_event.is_set():
@@ -81,6 +84,7 @@ class AuditorServer:
         """Stop serving and watching; wait briefly for a running scan (its result is dropped)."""
         self.stop_event.set()
         self.trigger.stop()
+        self.reports.stop()
         for watcher in self.watchers:
             watcher.close()
         if self._http_thread.is_alive():
