@@ -57,6 +57,10 @@ BAD = [
      "field spec.resources.requests.storage: not a resource quantity"),
     ("nokind.json", json.dumps({"metadata": {"name": "x"}}), "field apiVersion: required field is missing"),
     ("scalar.yaml", "- 1\n- 2\n", "expected an object or a List"),
+    ("backup.json", json.dumps(f.backup("b1", status={"errors": "many"})),
+     "Backup velero/b1, field status.errors: expected an integer"),
+    ("pvb.json", json.dumps({**f.pod_volume_backup("p1", "b1", "shop", "db-0", "data", "data"),
+                             "spec": {"pod": {"name": ["db-0"]}}}), "PodVolumeBackup velero/p1, field spec.pod.name"),
     ("podvol.json", json.dumps({**f.pod("p", "shop"), "spec": {"volumes": [{"persistentVolumeClaim": {}}]}}),
      "Pod shop/p, field spec.volumes[0].name: required field is missing"),
 ]
@@ -88,3 +92,14 @@ def test_missing_directory_and_bad_config(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "auditor", "scan", "--snapshot", str(tmp_path), "--config", str(cfg)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "key defaults.rpo" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_fast_and_checked_paths_agree(tmp_path: Path) -> None:
+    """Backups and PodVolumeBackups are read straight from the dict when well-formed; values the fast path
+    does not take (a count written as a string) go through the checked path, with the same result."""
+    plain = f.backup("b1", status={"errors": 3, "csiVolumeSnapshotsAttempted": 2})
+    quoted = f.backup("b1", status={"errors": "3", "csiVolumeSnapshotsAttempted": "2"})
+    write(tmp_path / "a" / "b.json", json.dumps(plain))
+    write(tmp_path / "b" / "b.json", json.dumps(quoted))
+    a, b = read_dump(tmp_path / "a").backups[0], read_dump(tmp_path / "b").backups[0]
+    assert a == b and a.errors == 3 and a.csi_snapshots_attempted == 2
