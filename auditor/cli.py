@@ -46,6 +46,8 @@ def handle_errors(fn: F) -> F:
             if _State.debug:
                 traceback.print_exc()
             _fail(str(exc), exc.exit_code)
+        except click.ClickException:
+            raise  # usage errors: click prints them with the usage line and exits 2
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         except Exception as exc:
@@ -458,6 +460,80 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
     click.echo(str(manifest.path))
     if any(c.get("error") for c in doc.get("clusters") or []):
         sys.exit(1)
+
+
+@main.group()
+def backup() -> None:
+    """Drive backups: create one now from a Velero schedule (more backends to come)."""
+
+
+@backup.command("run")
+@click.option("--schedule", "schedule_key", required=True, metavar="NAMESPACE/NAME",
+              help="The Velero Schedule whose template the Backup takes (as velero backup create --from-schedule).")
+@click.option("--snapshot", type=click.Path(path_type=Path, file_okay=False),
+              help="Read the Schedule from a dump (only with --dry-run).")
+@click.option("--demo", is_flag=True, help="Read the Schedule from the demo (only with --dry-run).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False))
+@click.option("--context", help="Kubeconfig context (default: the current one).")
+@click.option("--in-cluster", is_flag=True)
+@click.option("--dry-run", is_flag=True, help="Print the Backup that would be created; create nothing.")
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True)
+@click.option("--wait/--no-wait", default=False, help="Follow the Backup to a terminal phase.")
+@click.option("--timeout", default="4h", show_default=True, help="How long --wait follows it.")
+@handle_errors
+def backup_run(schedule_key: str, snapshot: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
+               in_cluster: bool, dry_run: bool, output: str, wait: bool, timeout: str) -> None:
+    """Create a Backup from a Velero Schedule now. Exit 0 when it was created (and, with --wait,
+    Completed); 1 when it failed or did not finish in time."""
+    import yaml
+
+    from auditor.durations import parse_duration
+    from auditor.executor import run as executor
+    from auditor.executor.source import schedule_from_cluster, schedule_from_dump
+    from auditor.executor.velero import backup_from_schedule
+
+    namespace, sep, name = schedule_key.partition("/")
+    if not sep or not namespace or not name:
+        raise click.BadParameter("expected NAMESPACE/NAME", param_hint="--schedule")
+    if (snapshot or demo) and not dry_run:
+        raise click.UsageError("a dump cannot be written to: use --dry-run with --snapshot or --demo")
+    try:
+        limit = parse_duration(timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeout") from None
+    api = None
+    if snapshot or demo:
+        from auditor import demo as demo_data
+
+        schedule = schedule_from_dump(snapshot or demo_data.CLUSTER_DIR, namespace, name)
+    else:
+        from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
+
+        target = in_cluster_target("in-cluster") if in_cluster else \
+            kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
+        api = target.api_client
+        schedule = schedule_from_cluster(api, namespace, name)
+    obj = backup_from_schedule(schedule, datetime.now().astimezone())
+
+    def show(value: Any) -> None:
+        click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if output == "json"
+                   else yaml.safe_dump(value, sort_keys=False).rstrip())
+
+    if dry_run or api is None:
+        show(obj)
+        return
+    stored, created = executor.create(api, obj)
+    meta = stored.get("metadata") or {}
+    click.echo(f"{'created' if created else 'adopted existing'} Backup {meta.get('namespace')}/{meta.get('name')}",
+               err=True)
+    if wait:
+        final = executor.wait(api, namespace, str(meta.get("name")), limit,
+                              on_phase=lambda phase: click.echo(f"phase: {phase}", err=True))
+        show(final)
+        if (final.get("status") or {}).get("phase") != "Completed":
+            sys.exit(1)
+    else:
+        show(stored)
 
 
 @main.command()

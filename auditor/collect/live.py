@@ -102,7 +102,7 @@ class LiveSource:
 
     # --- HTTP -----------------------------------------------------------------------------------
 
-    def _get(self, path: str, query: list[tuple[str, Any]] | None = None, accept: str = "application/json") -> Any:
+    def get_json(self, path: str, query: list[tuple[str, Any]] | None = None, accept: str = "application/json") -> Any:
         """GET a path and parse its JSON, retrying throttling, server errors and broken connections."""
         attempt = 0
         while True:
@@ -137,7 +137,7 @@ class LiveSource:
 
     def server_version(self) -> str | None:
         try:
-            info = self._get("/version")
+            info = self.get_json("/version")
         except ApiStatusError as exc:
             if exc.status == 0:
                 raise ClusterAccessError(f"cluster {self.cluster}: cannot reach the API server ({exc.message})") \
@@ -150,7 +150,7 @@ class LiveSource:
     def served_group_versions(self) -> set[str]:
         """``group/version`` strings the cluster serves (the core group is always served)."""
         served = {"v1"}
-        groups = self._get("/apis")
+        groups = self.get_json("/apis")
         for group in groups.get("groups", []) if isinstance(groups, dict) else []:
             for version in group.get("versions", []):
                 gv = version.get("groupVersion")
@@ -170,7 +170,7 @@ class LiveSource:
                 query.append(("continue", token))
             metadata_only = kind.kind == "Secret"
             try:
-                page = self._get(path, query, METADATA_ONLY if metadata_only else "application/json")
+                page = self.get_json(path, query, METADATA_ONLY if metadata_only else "application/json")
             except ApiStatusError as exc:
                 if exc.status == 410 and token:
                     raise _ListExpiredError from exc
@@ -259,7 +259,7 @@ class LiveSource:
             if (ns, name) not in present:
                 continue
             try:
-                obj = self._get(f"/api/v1/namespaces/{ns}/secrets/{name}")
+                obj = self.get_json(f"/api/v1/namespaces/{ns}/secrets/{name}")
             except ApiStatusError as exc:
                 builder.gap(Gap("secrets", "forbidden" if exc.status == 403 else "error",
                                 f"credential Secret {ns}/{name} could not be read: {exc.message}", ns))

@@ -1,0 +1,35 @@
+"""Where the executor reads a Schedule: a live cluster (GET) or a dump (the raw object, as written)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from auditor.collect.dump import dump_files, iter_objects
+from auditor.errors import InputError
+
+
+def schedule_from_dump(root: Path, namespace: str, name: str) -> dict[str, Any]:
+    for path in dump_files(Path(root)):
+        if path.name.startswith("."):
+            continue
+        for _, obj in iter_objects(path):
+            if isinstance(obj, dict) and obj.get("kind") == "Schedule" and \
+                    str(obj.get("apiVersion", "")).startswith("velero.io/"):
+                meta = obj.get("metadata") or {}
+                if meta.get("namespace") == namespace and meta.get("name") == name:
+                    return obj
+    raise InputError(f"no Velero Schedule {namespace}/{name} in the dump", file=str(root))
+
+
+def schedule_from_cluster(api: Any, namespace: str, name: str) -> dict[str, Any]:
+    from auditor.collect.live import ApiStatusError, LiveSource
+
+    source = LiveSource(api, "executor")
+    try:
+        obj = source.get_json(f"/apis/velero.io/v1/namespaces/{namespace}/schedules/{name}")
+    except ApiStatusError as exc:
+        raise InputError(f"cannot read Velero Schedule {namespace}/{name}: {exc.message}") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"Velero Schedule {namespace}/{name}: unexpected answer")
+    return obj
