@@ -536,6 +536,68 @@ def backup_run(schedule_key: str, snapshot: Path | None, demo: bool, kubeconfig:
         show(stored)
 
 
+@backup.command("snapshot")
+@click.argument("pvc_key", metavar="NAMESPACE/PVC")
+@click.option("--snapshot", "dump", type=click.Path(path_type=Path, file_okay=False),
+              help="Read the cluster from a dump (only with --dry-run).")
+@click.option("--demo", is_flag=True, help="Read the cluster from the demo (only with --dry-run).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False))
+@click.option("--context", help="Kubeconfig context (default: the current one).")
+@click.option("--in-cluster", is_flag=True)
+@click.option("--dry-run", is_flag=True, help="Print the VolumeSnapshot that would be created; create nothing.")
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True)
+@click.option("--wait/--no-wait", default=False, help="Wait until the snapshot is readyToUse.")
+@click.option("--timeout", default="10m", show_default=True, help="How long --wait waits.")
+@handle_errors
+def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
+                    in_cluster: bool, dry_run: bool, output: str, wait: bool, timeout: str) -> None:
+    """Take a CSI VolumeSnapshot of one PVC now, with the VolumeSnapshotClass Velero would choose,
+    labelled as the auditor's (only such snapshots are ever pruned)."""
+    import yaml
+
+    from auditor.durations import parse_duration
+    from auditor.executor import run as executor
+    from auditor.executor.snapshots import snapshot_for
+    from auditor.executor.source import snapshot_inventory
+
+    namespace, sep, name = pvc_key.partition("/")
+    if not sep or not namespace or not name:
+        raise click.BadParameter("expected NAMESPACE/PVC", param_hint="NAMESPACE/PVC")
+    if (dump or demo) and not dry_run:
+        raise click.UsageError("a dump cannot be written to: use --dry-run with --snapshot or --demo")
+    try:
+        limit = parse_duration(timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeout") from None
+    api = None
+    if dump or demo:
+        from auditor import demo as demo_data
+        from auditor.collect.dump import read_dump
+
+        inventory = read_dump(dump or demo_data.CLUSTER_DIR)
+    else:
+        from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
+
+        target = in_cluster_target("in-cluster") if in_cluster else \
+            kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
+        api = target.api_client
+        inventory = snapshot_inventory(api, namespace, name)
+    obj = snapshot_for(inventory, namespace, name, datetime.now().astimezone())
+
+    def show(value: Any) -> None:
+        click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if output == "json"
+                   else yaml.safe_dump(value, sort_keys=False).rstrip())
+
+    if dry_run or api is None:
+        show(obj)
+        return
+    stored, created = executor.create(api, obj)
+    meta = stored.get("metadata") or {}
+    click.echo(f"{'created' if created else 'adopted existing'} VolumeSnapshot {meta.get('namespace')}/"
+               f"{meta.get('name')}", err=True)
+    show(executor.wait_snapshot(api, namespace, str(meta.get("name")), limit) if wait else stored)
+
+
 @main.command()
 def version() -> None:
     """Print the version."""

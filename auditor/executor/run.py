@@ -12,19 +12,31 @@ from typing import Any
 
 import orjson
 
+from auditor.collect.kinds import BY_GROUP_KIND, ResourceKind, group_of
 from auditor.collect.live import ApiStatusError, LiveSource, status_message
 from auditor.errors import AuditorError
 from auditor.executor.velero import TERMINAL
+
+BACKUPS = BY_GROUP_KIND[("velero.io", "Backup")]
+SNAPSHOTS = BY_GROUP_KIND[("snapshot.storage.k8s.io", "VolumeSnapshot")]
 
 
 class ExecutorError(AuditorError):
     """The backup could not be created or did not finish: the message says why."""
 
 
+def _kind(obj: dict[str, Any]) -> ResourceKind:
+    kind = BY_GROUP_KIND.get((group_of(str(obj.get("apiVersion", ""))), str(obj.get("kind", ""))))
+    if kind is None:
+        raise ExecutorError(f"the executor does not create {obj.get('kind')} objects")
+    return kind
+
+
 def create(api: Any, obj: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """POST ``obj``; returns (the stored object, created). An existing object of that name is adopted."""
     meta = obj["metadata"]
-    path = f"/apis/velero.io/v1/namespaces/{meta['namespace']}/backups"
+    kind = _kind(obj)
+    path = kind.list_path(meta["namespace"])
     method, url, headers, body, post = api.param_serialize(
         method="POST", resource_path=path, body=obj,
         header_params={"Content-Type": "application/json", "Accept": "application/json"},
@@ -34,18 +46,18 @@ def create(api: Any, obj: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     if response.status in (200, 201):
         return orjson.loads(data), True
     if response.status == 409:
-        return get(api, meta["namespace"], meta["name"]), False
-    raise ExecutorError(f"cannot create Backup {meta['namespace']}/{meta['name']}: "
+        return get(api, kind, meta["namespace"], meta["name"]), False
+    raise ExecutorError(f"cannot create {kind.kind} {meta['namespace']}/{meta['name']}: "
                         f"{status_message(data, response.status)}")
 
 
-def get(api: Any, namespace: str, name: str) -> dict[str, Any]:
+def get(api: Any, kind: ResourceKind, namespace: str, name: str) -> dict[str, Any]:
     try:
-        obj = LiveSource(api, "executor").get_json(f"/apis/velero.io/v1/namespaces/{namespace}/backups/{name}")
+        obj = LiveSource(api, "executor").get_json(f"{kind.list_path(namespace)}/{name}")
     except ApiStatusError as exc:
-        raise ExecutorError(f"cannot read Backup {namespace}/{name}: {exc.message}") from None
+        raise ExecutorError(f"cannot read {kind.kind} {namespace}/{name}: {exc.message}") from None
     if not isinstance(obj, dict):
-        raise ExecutorError(f"Backup {namespace}/{name}: unexpected answer")
+        raise ExecutorError(f"{kind.kind} {namespace}/{name}: unexpected answer")
     return obj
 
 
@@ -56,7 +68,7 @@ def wait(api: Any, namespace: str, name: str, timeout: float, poll: float = 2.0,
     deadline = time.monotonic() + timeout
     seen = None
     while True:
-        obj = get(api, namespace, name)
+        obj = get(api, BACKUPS, namespace, name)
         phase = str((obj.get("status") or {}).get("phase") or "New")
         if phase != seen and on_phase:
             on_phase(phase)
@@ -66,4 +78,20 @@ def wait(api: Any, namespace: str, name: str, timeout: float, poll: float = 2.0,
         if time.monotonic() >= deadline:
             raise ExecutorError(f"Backup {namespace}/{name} is still {phase} after {timeout:.0f} s "
                                 "(it keeps running; check it with `velero backup describe`)")
+        time.sleep(poll)
+
+
+def wait_snapshot(api: Any, namespace: str, name: str, timeout: float, poll: float = 1.0) -> dict[str, Any]:
+    """Follow a VolumeSnapshot until ``readyToUse`` (or its ``status.error``, or the timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        obj = get(api, SNAPSHOTS, namespace, name)
+        status = obj.get("status") or {}
+        if status.get("readyToUse") is True:
+            return obj
+        error = status.get("error") or {}
+        if error.get("message"):
+            raise ExecutorError(f"VolumeSnapshot {namespace}/{name} failed: {error['message']}")
+        if time.monotonic() >= deadline:
+            raise ExecutorError(f"VolumeSnapshot {namespace}/{name} is not ready after {timeout:.0f} s")
         time.sleep(poll)

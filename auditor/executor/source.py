@@ -33,3 +33,27 @@ def schedule_from_cluster(api: Any, namespace: str, name: str) -> dict[str, Any]
     if not isinstance(obj, dict):
         raise InputError(f"Velero Schedule {namespace}/{name}: unexpected answer")
     return obj
+
+
+def snapshot_inventory(api: Any, namespace: str, pvc: str) -> Any:
+    """Just what choosing a VolumeSnapshotClass needs, read live: the PVC, StorageClasses, snapshot classes."""
+    from auditor.collect.dump import add_object
+    from auditor.collect.inventory import InventoryBuilder
+    from auditor.collect.live import ApiStatusError, LiveSource
+
+    source = LiveSource(api, "executor")
+    builder = InventoryBuilder("executor", "live")
+    try:
+        claim = source.get_json(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{pvc}")
+        classes = source.get_json("/apis/storage.k8s.io/v1/storageclasses")
+        snapshot_classes = source.get_json("/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses")
+    except ApiStatusError as exc:
+        raise InputError(f"cannot read what snapshotting {namespace}/{pvc} needs: {exc.message}") from None
+    claim.setdefault("apiVersion", "v1")
+    claim.setdefault("kind", "PersistentVolumeClaim")
+    add_object(builder, claim, "live")
+    for doc, api_version, kind in ((classes, "storage.k8s.io/v1", "StorageClass"),
+                                   (snapshot_classes, "snapshot.storage.k8s.io/v1", "VolumeSnapshotClass")):
+        for item in doc.get("items") or []:
+            add_object(builder, {"apiVersion": api_version, "kind": kind, **item}, "live")
+    return builder.build()
