@@ -480,15 +480,18 @@ def backup() -> None:
 @click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True)
 @click.option("--wait/--no-wait", default=False, help="Follow the Backup to a terminal phase.")
 @click.option("--timeout", default="4h", show_default=True, help="How long --wait follows it.")
+@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+              help="Record the run in the history store before creating anything, and resume an unfinished run "
+                   "for the same schedule instead of starting a second one.")
 @handle_errors
 def backup_run(schedule_key: str, snapshot: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
-               in_cluster: bool, dry_run: bool, output: str, wait: bool, timeout: str) -> None:
+               in_cluster: bool, dry_run: bool, output: str, wait: bool, timeout: str, store: str | None) -> None:
     """Create a Backup from a Velero Schedule now. Exit 0 when it was created (and, with --wait,
     Completed); 1 when it failed or did not finish in time."""
     import yaml
 
     from auditor.durations import parse_duration
-    from auditor.executor import run as executor
+    from auditor.executor.runner import execute
     from auditor.executor.source import schedule_from_cluster, schedule_from_dump
     from auditor.executor.velero import backup_from_schedule
 
@@ -501,7 +504,7 @@ def backup_run(schedule_key: str, snapshot: Path | None, demo: bool, kubeconfig:
         limit = parse_duration(timeout)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--timeout") from None
-    api = None
+    api, cluster = None, ""
     if snapshot or demo:
         from auditor import demo as demo_data
 
@@ -511,7 +514,7 @@ def backup_run(schedule_key: str, snapshot: Path | None, demo: bool, kubeconfig:
 
         target = in_cluster_target("in-cluster") if in_cluster else \
             kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
-        api = target.api_client
+        api, cluster = target.api_client, target.name
         schedule = schedule_from_cluster(api, namespace, name)
     obj = backup_from_schedule(schedule, datetime.now().astimezone())
 
@@ -522,18 +525,12 @@ def backup_run(schedule_key: str, snapshot: Path | None, demo: bool, kubeconfig:
     if dry_run or api is None:
         show(obj)
         return
-    stored, created = executor.create(api, obj)
-    meta = stored.get("metadata") or {}
-    click.echo(f"{'created' if created else 'adopted existing'} Backup {meta.get('namespace')}/{meta.get('name')}",
-               err=True)
-    if wait:
-        final = executor.wait(api, namespace, str(meta.get("name")), limit,
-                              on_phase=lambda phase: click.echo(f"phase: {phase}", err=True))
-        show(final)
-        if (final.get("status") or {}).get("phase") != "Completed":
-            sys.exit(1)
-    else:
-        show(stored)
+    final = execute(api, obj, cluster=cluster, target=name, store_url=store, wait=wait, timeout=limit,
+                    echo=lambda line: click.echo(line, err=True),
+                    on_phase=lambda phase: click.echo(f"phase: {phase}", err=True))
+    show(final)
+    if wait and (final.get("status") or {}).get("phase") != "Completed":
+        sys.exit(1)
 
 
 @backup.command("snapshot")
@@ -596,6 +593,27 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
     click.echo(f"{'created' if created else 'adopted existing'} VolumeSnapshot {meta.get('namespace')}/"
                f"{meta.get('name')}", err=True)
     show(executor.wait_snapshot(api, namespace, str(meta.get("name")), limit) if wait else stored)
+
+
+@main.command()
+@store_options
+@click.option("--cluster", help="Only this cluster.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@handle_errors
+def runs(store: str | None, config_path: Path | None, cluster: str | None, output: str, limit: int) -> None:
+    """The executor's runs recorded in the history store, newest first."""
+    with open_store(store, config_path) as db:
+        records = db.runs(cluster, limit)
+    if output == "json":
+        click.echo(orjson.dumps([r.as_dict() for r in records], option=orjson.OPT_INDENT_2).decode())
+        return
+    for r in records:
+        ended = f"{r.finished_at:%Y-%m-%d %H:%M:%SZ}" if r.finished_at else "-"
+        click.echo(f"{r.started_at:%Y-%m-%d %H:%M:%SZ}  {r.status:<10} {r.cluster}  {r.kind} "
+                   f"{r.namespace}/{r.object_name} (for {r.target})  ended {ended}")
+    if not records:
+        click.echo("no executor runs recorded")
 
 
 @main.command()

@@ -28,7 +28,7 @@ from auditor.store.migrate import upgrade
 from auditor.store.record import decompress, record_scan
 from auditor.store.retention import apply_retention
 from auditor.store.url import display, resolve_url, sqlite_file
-from auditor.store.views import ClusterDiff, OpenFinding, ScanRef, ScanSummary
+from auditor.store.views import ClusterDiff, OpenFinding, RunRecord, ScanRef, ScanSummary
 
 if TYPE_CHECKING:
     from auditor.pipeline import ScanResult
@@ -115,6 +115,52 @@ class Store:
             session.flush()
             return row.id
 
+    # --- executor runs ---------------------------------------------------------------------------
+
+    def begin_run(self, *, cluster: str, kind: str, namespace: str | None, target: str, object_name: str,
+                  started_at: datetime) -> tuple[RunRecord, bool]:
+        """Record a run under its identity before anything is created; (the run, whether it is new).
+        The identity is unique: a second begin of the same run returns the first record."""
+        identity = f"{cluster}|{kind}|{namespace or ''}/{target}|{object_name}"
+        with self._session("record an executor run", write=True) as session:
+            row = session.scalar(select(s.ExecutorRun).where(s.ExecutorRun.identity == identity))
+            if row is not None:
+                return _run(row), False
+            row = s.ExecutorRun(identity=identity, cluster=cluster, kind=kind, name=object_name,
+                                namespace=namespace, target=target, object_name=object_name, started_at=started_at,
+                                finished_at=None, status="planned", detail={})
+            session.add(row)
+            session.flush()
+            return _run(row), True
+
+    def unfinished_run(self, *, cluster: str, kind: str, namespace: str | None, target: str) -> RunRecord | None:
+        """The newest run for this target that never ended (a crash): the executor resumes it, never starts a twin."""
+        with self._session("read executor runs") as session:
+            row = session.scalar(select(s.ExecutorRun).where(
+                s.ExecutorRun.cluster == cluster, s.ExecutorRun.kind == kind, s.ExecutorRun.namespace == namespace,
+                s.ExecutorRun.target == target, s.ExecutorRun.status.in_(("planned", "created")))
+                .order_by(s.ExecutorRun.started_at.desc(), s.ExecutorRun.id.desc()).limit(1))
+            return _run(row) if row is not None else None
+
+    def update_run(self, identity: str, status: str, detail: dict[str, Any] | None = None,
+                   finished_at: datetime | None = None) -> None:
+        with self._session("update an executor run", write=True) as session:
+            row = session.scalar(select(s.ExecutorRun).where(s.ExecutorRun.identity == identity))
+            if row is None:
+                raise StoreError(f"history store {self.name}: no executor run {identity}")
+            row.status = status
+            if detail is not None:
+                row.detail = detail
+            if finished_at is not None:
+                row.finished_at = finished_at
+
+    def runs(self, cluster: str | None = None, limit: int = 50) -> list[RunRecord]:
+        with self._session("read executor runs") as session:
+            query = select(s.ExecutorRun).order_by(s.ExecutorRun.started_at.desc(), s.ExecutorRun.id.desc())
+            if cluster:
+                query = query.where(s.ExecutorRun.cluster == cluster)
+            return [_run(row) for row in session.scalars(query.limit(limit))]
+
     # --- reads ------------------------------------------------------------------------------------
 
     def previous_state(self, cluster: str, at: datetime) -> ProtectionState | None:
@@ -186,3 +232,8 @@ class Store:
             raise ScanNotFoundError(f"no scan {scan_id} in the history store {self.name} (see auditor history)")
         return rows
 
+
+def _run(row: s.ExecutorRun) -> RunRecord:
+    return RunRecord(identity=row.identity, cluster=row.cluster, kind=row.kind, namespace=row.namespace,
+                     target=row.target, object_name=row.object_name, status=row.status, started_at=row.started_at,
+                     finished_at=row.finished_at, detail=dict(row.detail or {}))

@@ -106,10 +106,11 @@ class ReportManifest(Base):
 
 
 class ExecutorRun(Base):
-    """A backup the built-in executor ran (revision 0002; written by the executor issue, not yet)."""
+    """A backup the built-in executor ran, recorded under its identity before anything is created (0002, 0003)."""
 
     __tablename__ = "executor_runs"
-    __table_args__ = (Index("ix_executor_runs_cluster_started", "cluster", "started_at"),)
+    __table_args__ = (Index("ix_executor_runs_cluster_started", "cluster", "started_at"),
+                      Index("ix_executor_runs_identity", "identity", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     cluster: Mapped[str] = mapped_column(String(255))
@@ -117,5 +118,9 @@ class ExecutorRun(Base):
     name: Mapped[str] = mapped_column(String(253))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))  # planned | created | succeeded | failed
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    identity: Mapped[str] = mapped_column(String(512), server_default="")  # cluster|kind|namespace/target|object
+    namespace: Mapped[str | None] = mapped_column(String(253))
+    target: Mapped[str] = mapped_column(String(253), server_default="")  # the Schedule or PVC it ran for
+    object_name: Mapped[str] = mapped_column(String(253), server_default="")  # the Backup/VolumeSnapshot

@@ -131,3 +131,47 @@ def test_a_retry_adopts_instead_of_creating_a_second(tmp_path: Path) -> None:
         assert first["metadata"]["uid"] == again["metadata"]["uid"]
         names = [b["metadata"]["name"] for b in server.list_objects("velero.io", "v1", "backups", "velero")]
         assert names.count("media-csi-20261125230509") == 1
+
+
+def test_sigkill_mid_run_then_restart_creates_no_second_backup(tmp_path: Path) -> None:
+    """Exactly once: killed while following its Backup, the rerun resumes the recorded run and adopts it."""
+    import os
+    import signal
+
+    store = tmp_path / "store.db"
+    with KubeAPIServer(builtin_namespaces=False) as server:
+        server.seed_dir(demo.CLUSTER_DIR)
+        kubeconfig = server.write_kubeconfig(tmp_path / "kc")
+        before = {b["metadata"]["name"] for b in server.list_objects("velero.io", "v1", "backups", "velero")}
+        args = [sys.executable, "-m", "auditor", "backup", "run", "--schedule", "velero/media-csi", "--kubeconfig",
+                str(kubeconfig), "--wait", "--timeout", "60s", "--store", str(store), "-o", "json"]
+        first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def new_backups() -> list[dict[str, Any]]:
+            return [b for b in server.list_objects("velero.io", "v1", "backups", "velero")
+                    if b["metadata"]["name"] not in before]
+
+        deadline = time.monotonic() + 30
+        while not new_backups() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert new_backups(), "the first run created its Backup"
+        os.kill(first.pid, signal.SIGKILL)  # no controller yet: it was waiting for a terminal phase
+        first.wait(timeout=10)
+        time.sleep(1.1)  # the rerun starts in a later second: a new name would be a second Backup
+        stop = threading.Event()
+        controller = threading.Thread(target=simulate_velero, args=(server, ["InProgress", "Completed"], stop),
+                                      daemon=True)
+        controller.start()
+        try:
+            rerun = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        finally:
+            stop.set()
+            controller.join(timeout=5)
+        assert rerun.returncode == 0, rerun.stderr
+        assert "resuming unfinished run" in rerun.stderr and "adopted existing Backup" in rerun.stderr
+        assert len(new_backups()) == 1, "still exactly one Backup"
+    listed = subprocess.run([sys.executable, "-m", "auditor", "runs", "--store", str(store), "-o", "json"],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    [run] = json.loads(listed.stdout)
+    assert run["status"] == "succeeded" and run["detail"] == {"phase": "Completed"} and run["target"] == "media-csi"

@@ -1,0 +1,76 @@
+"""Exactly once: a run is recorded under a deterministic identity before anything is created.
+
+After a crash the next invocation for the same target finds the unfinished run and resumes it with the
+recorded object name: creating that object again answers 409 and adopts the existing one, so a second
+Backup or VolumeSnapshot is never made. Without a store the executor still never creates a second object
+of the same name, but cannot resume a run started in an earlier second.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from auditor.executor import run as executor
+
+Echo = Callable[[str], None]
+
+
+def _finish(obj: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    status = obj.get("status") or {}
+    if obj.get("kind") == "Backup":
+        phase = str(status.get("phase") or "New")
+        return ("succeeded" if phase == "Completed" else "failed"), {"phase": phase}
+    return ("succeeded" if status.get("readyToUse") else "failed"), {"readyToUse": bool(status.get("readyToUse"))}
+
+
+def execute(api: Any, obj: dict[str, Any], *, cluster: str, target: str, store_url: str | None, wait: bool,
+            timeout: float, echo: Echo, on_phase: Echo | None = None) -> dict[str, Any]:
+    """Create ``obj`` once (resuming an unfinished run for ``target``), optionally follow it to its end."""
+    from auditor.store import Store
+
+    kind, namespace = str(obj["kind"]), str(obj["metadata"]["namespace"])
+    if store_url is None:
+        return _create_and_follow(api, obj, wait, timeout, echo, on_phase)
+    with Store(store_url) as db:
+        resumed = db.unfinished_run(cluster=cluster, kind=kind, namespace=namespace, target=target)
+        if resumed is not None:
+            obj = copy.deepcopy(obj)
+            obj["metadata"]["name"] = resumed.object_name
+            identity = resumed.identity
+            echo(f"resuming unfinished run {identity}")
+        else:
+            run, _ = db.begin_run(cluster=cluster, kind=kind, namespace=namespace, target=target,
+                                  object_name=str(obj["metadata"]["name"]), started_at=datetime.now(UTC))
+            identity = run.identity
+        try:
+            stored, created = executor.create(api, obj)
+            echo(f"{'created' if created else 'adopted existing'} {kind} {namespace}/{stored['metadata']['name']}")
+            db.update_run(identity, "created", {"uid": (stored.get("metadata") or {}).get("uid")})
+            if not wait:
+                db.update_run(identity, "submitted", finished_at=datetime.now(UTC))
+                return stored
+            final = _follow(api, stored, timeout, on_phase)
+        except executor.ExecutorError as exc:
+            db.update_run(identity, "failed", {"error": str(exc)}, finished_at=datetime.now(UTC))
+            raise
+        status, detail = _finish(final)
+        db.update_run(identity, status, detail, finished_at=datetime.now(UTC))
+        return final
+
+
+def _follow(api: Any, stored: dict[str, Any], timeout: float, on_phase: Echo | None) -> dict[str, Any]:
+    meta = stored["metadata"]
+    if stored.get("kind") == "Backup":
+        return executor.wait(api, meta["namespace"], meta["name"], timeout, on_phase=on_phase)
+    return executor.wait_snapshot(api, meta["namespace"], meta["name"], timeout)
+
+
+def _create_and_follow(api: Any, obj: dict[str, Any], wait: bool, timeout: float, echo: Echo,
+                       on_phase: Echo | None) -> dict[str, Any]:
+    stored, created = executor.create(api, obj)
+    meta = stored.get("metadata") or {}
+    echo(f"{'created' if created else 'adopted existing'} {obj['kind']} {meta.get('namespace')}/{meta.get('name')}")
+    return _follow(api, stored, timeout, on_phase) if wait else stored
