@@ -85,6 +85,7 @@ class ScanResult:
     rules: tuple[Rule, ...]
     exceptions: ExceptionsReport | None = None  # the exceptions register (matched, unused, expired)
     finding_ages: tuple[FindingAge, ...] = ()  # only when a history store is used
+    executor_runs: tuple[tuple[str, str, int], ...] = ()  # (object kind, outcome, runs) from the store
 
     @property
     def findings(self) -> list[Finding]:
@@ -155,7 +156,11 @@ def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanResu
         for item in store.open_findings(at=result.as_of):
             key = (item.finding.cluster, item.finding.rule_id, item.finding.severity)
             oldest[key] = max(oldest.get(key, 0.0), item.age_seconds)
-        return replace(result, finding_ages=tuple(FindingAge(*key, age) for key, age in sorted(oldest.items())))
+        runs: dict[tuple[str, str], int] = {}
+        for run in store.runs(limit=100_000):
+            runs[(run.kind, run.status)] = runs.get((run.kind, run.status), 0) + 1
+        return replace(result, finding_ages=tuple(FindingAge(*key, age) for key, age in sorted(oldest.items())),
+                       executor_runs=tuple((kind, status, n) for (kind, status), n in sorted(runs.items())))
 
 
 def previous_state(options: ScanOptions, store: Store | None, cluster: str, as_of: datetime,

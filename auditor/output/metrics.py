@@ -265,6 +265,12 @@ def _findings(result: ScanResult, scans: list[ClusterScan]) -> Iterator[Metric]:
     for age in result.finding_ages:
         ages.add_metric([label(age.cluster), age.rule_id, age.severity], age.seconds)
     yield ages
+    runs = CounterMetricFamily("backup_auditor_executor_runs", "Executor runs recorded in the history store, by "
+                               "backend (the object kind it creates) and outcome (only with a store).",
+                               labels=["backend", "outcome"])
+    for kind, status, count in result.executor_runs:
+        runs.add_metric([kind, status], float(count))
+    yield runs
 
 
 def _compliance(scans: list[ClusterScan]) -> Iterator[Metric]:

@@ -55,3 +55,20 @@ def test_open_finding_age_comes_from_the_store(tmp_path: Path) -> None:
     assert ("COV-001", 5 * 3600) in ages, "first seen five hours before"
     text = render(MetricsInput(result)).decode()
     assert 'backup_auditor_finding_open_age_seconds{cluster="demo-prod",rule="COV-001",severity="high"} 18000.0' in text
+
+
+def test_executor_runs_are_exported_from_the_store(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from auditor.output.metrics import MetricsInput, render
+    from auditor.pipeline import ScanOptions, run_scan
+    from auditor.store import Store
+
+    store = str(tmp_path / "store.db")
+    with Store(store) as db:
+        run, _ = db.begin_run(cluster="demo-prod", kind="Backup", namespace="velero", target="daily-apps",
+                              object_name="daily-apps-20261120120000", started_at=datetime.now(UTC))
+        db.update_run(run.identity, "succeeded", {"phase": "Completed"}, finished_at=datetime.now(UTC))
+    result = run_scan(ScanOptions(snapshots=(demo.CLUSTER_DIR,), as_of=demo.demo_as_of(), store=store))
+    text = render(MetricsInput(result)).decode()
+    assert 'backup_auditor_executor_runs_total{backend="Backup",outcome="succeeded"} 1.0' in text
