@@ -545,15 +545,22 @@ def backup_run(schedule_key: str, snapshot: Path | None, demo: bool, kubeconfig:
 @click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True)
 @click.option("--wait/--no-wait", default=False, help="Wait until the snapshot is readyToUse.")
 @click.option("--timeout", default="10m", show_default=True, help="How long --wait waits.")
+@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+              help="Record the run in the history store first; resume an unfinished run for this PVC.")
+@click.option("--prune", "keep", metavar="DURATION",
+              help="After a ready snapshot, delete the auditor's own snapshots of this PVC older than DURATION "
+                   "(never any other snapshot).")
 @handle_errors
 def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
-                    in_cluster: bool, dry_run: bool, output: str, wait: bool, timeout: str) -> None:
+                    in_cluster: bool, dry_run: bool, output: str, wait: bool, timeout: str, store: str | None,
+                    keep: str | None) -> None:
     """Take a CSI VolumeSnapshot of one PVC now, with the VolumeSnapshotClass Velero would choose,
     labelled as the auditor's (only such snapshots are ever pruned)."""
     import yaml
 
     from auditor.durations import parse_duration
     from auditor.executor import run as executor
+    from auditor.executor.runner import execute
     from auditor.executor.snapshots import snapshot_for
     from auditor.executor.source import snapshot_inventory
 
@@ -564,9 +571,10 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
         raise click.UsageError("a dump cannot be written to: use --dry-run with --snapshot or --demo")
     try:
         limit = parse_duration(timeout)
+        keep_seconds = parse_duration(keep) if keep else None
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--timeout") from None
-    api = None
+        raise click.BadParameter(str(exc), param_hint="--timeout/--prune") from None
+    api, cluster = None, ""
     if dump or demo:
         from auditor import demo as demo_data
         from auditor.collect.dump import read_dump
@@ -577,7 +585,7 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
 
         target = in_cluster_target("in-cluster") if in_cluster else \
             kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
-        api = target.api_client
+        api, cluster = target.api_client, target.name
         inventory = snapshot_inventory(api, namespace, name)
     obj = snapshot_for(inventory, namespace, name, datetime.now().astimezone())
 
@@ -588,11 +596,12 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
     if dry_run or api is None:
         show(obj)
         return
-    stored, created = executor.create(api, obj)
-    meta = stored.get("metadata") or {}
-    click.echo(f"{'created' if created else 'adopted existing'} VolumeSnapshot {meta.get('namespace')}/"
-               f"{meta.get('name')}", err=True)
-    show(executor.wait_snapshot(api, namespace, str(meta.get("name")), limit) if wait else stored)
+    final = execute(api, obj, cluster=cluster, target=name, store_url=store, wait=wait or keep_seconds is not None,
+                    timeout=limit, echo=lambda line: click.echo(line, err=True))
+    show(final)
+    if keep_seconds is not None and (final.get("status") or {}).get("readyToUse"):
+        for deleted in executor.prune_snapshots(api, namespace, name, keep_seconds):
+            click.echo(f"pruned VolumeSnapshot {namespace}/{deleted}", err=True)
 
 
 @main.command()

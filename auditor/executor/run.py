@@ -95,3 +95,37 @@ def wait_snapshot(api: Any, namespace: str, name: str, timeout: float, poll: flo
         if time.monotonic() >= deadline:
             raise ExecutorError(f"VolumeSnapshot {namespace}/{name} is not ready after {timeout:.0f} s")
         time.sleep(poll)
+
+
+def prune_snapshots(api: Any, namespace: str, pvc: str, keep_seconds: float, now: float | None = None) -> list[str]:
+    """Delete the executor's own VolumeSnapshots of ``pvc`` older than ``keep_seconds``; returns their names.
+
+    Only snapshots labelled ``backup-auditor.io/created-by=backup-auditor`` *and* ``backup-auditor.io/pvc=<pvc>``
+    are even listed: a snapshot anybody else made is never a candidate."""
+    from auditor.collect.fields import parse_time
+    from auditor.executor.snapshots import CREATED_BY, PVC_LABEL
+
+    selector = f"{CREATED_BY}=backup-auditor,{PVC_LABEL}={pvc[:63]}"
+    try:
+        page = LiveSource(api, "executor").get_json(SNAPSHOTS.list_path(namespace), [("labelSelector", selector)])
+    except ApiStatusError as exc:
+        raise ExecutorError(f"cannot list VolumeSnapshots in {namespace}: {exc.message}") from None
+    cutoff = (now if now is not None else time.time()) - keep_seconds
+    deleted = []
+    for item in page.get("items") or []:
+        meta = item.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if labels.get(CREATED_BY) != "backup-auditor" or labels.get(PVC_LABEL) != pvc[:63]:
+            continue  # defence in depth: the server filtered, we check again
+        created = meta.get("creationTimestamp")
+        if not isinstance(created, str) or parse_time(created).timestamp() >= cutoff:
+            continue
+        method, url, headers, body, post = api.param_serialize(
+            method="DELETE", resource_path=f"{SNAPSHOTS.list_path(namespace)}/{meta['name']}",
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+        response = api.call_api(method, url, header_params=headers, body=body, post_params=post, _request_timeout=30)
+        response.read()
+        if response.status not in (200, 202, 404):
+            raise ExecutorError(f"cannot delete VolumeSnapshot {namespace}/{meta['name']}: HTTP {response.status}")
+        deleted.append(str(meta["name"]))
+    return deleted
