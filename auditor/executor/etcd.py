@@ -1,0 +1,99 @@
+"""etcd snapshots: ``etcdctl snapshot save`` with the cluster's TLS client certificates, verified
+(``etcdctl snapshot status``), checksummed, written next to a manifest; retention touches only our files.
+
+Files are named ``etcd-snapshot-<YYYYMMDDhhmmss>.db`` with a ``.json`` manifest beside each; retention counts
+and deletes only pairs of that shape, so nothing else in the directory is ever removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import AuditorError, InputError
+
+NAME = re.compile(r"^etcd-snapshot-(\d{14})\.db$")
+
+
+class EtcdSnapshotError(AuditorError):
+    """etcdctl failed or the snapshot did not verify: the message carries etcdctl's own words."""
+
+
+@dataclass(frozen=True)
+class EtcdTarget:
+    endpoints: str
+    cacert: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+    def flags(self) -> list[str]:
+        out = [f"--endpoints={self.endpoints}"]
+        for flag, path in (("--cacert", self.cacert), ("--cert", self.cert), ("--key", self.key)):
+            if path is not None:
+                if not Path(path).is_file():
+                    raise InputError("no such file", file=str(path), field=flag)
+                out.append(f"{flag}={path}")
+        return out
+
+
+def _etcdctl(args: list[str], timeout: float = 300) -> str:
+    binary = shutil.which("etcdctl")
+    if binary is None:
+        raise EtcdSnapshotError("etcdctl is not installed (Debian package etcd-client)")
+    try:
+        run = subprocess.run([binary, *args], capture_output=True, text=True, timeout=timeout,
+                             env={**os.environ, "ETCDCTL_API": "3"})
+    except subprocess.TimeoutExpired:
+        raise EtcdSnapshotError(f"etcdctl snapshot {'save' if 'save' in args else 'status'} did not finish within "
+                                f"{timeout:.0f} s (is the endpoint reachable?)") from None
+    if run.returncode != 0:
+        raise EtcdSnapshotError(f"etcdctl snapshot {'save' if 'save' in args else 'status'} failed: "
+                                f"{(run.stderr or run.stdout).strip()[:500]}")
+    return run.stdout
+
+
+def take_snapshot(target: EtcdTarget, out_dir: Path, at: datetime, keep: int | None = None,
+                  timeout: float = 300.0) -> dict[str, Any]:
+    """Save, verify and checksum one snapshot; then keep only the ``keep`` newest of ours."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"etcd-snapshot-{at.astimezone(UTC):%Y%m%d%H%M%S}.db"
+    if path.exists():
+        raise InputError("exists already; snapshots are never overwritten", file=str(path))
+    partial = path.with_name(path.name + ".part")
+    try:
+        _etcdctl([*target.flags(), "--dial-timeout=10s", "snapshot", "save", str(partial)], timeout)
+        status = json.loads(_etcdctl(["snapshot", "status", str(partial), "-w", "json"]))
+        if not status.get("totalKey") and not status.get("revision"):
+            raise EtcdSnapshotError(f"snapshot {path.name} did not verify: {status}")
+        digest = hashlib.sha256(partial.read_bytes()).hexdigest()
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+        partial.with_name(partial.name + ".part").unlink(missing_ok=True)  # etcdctl's own temporary file
+    manifest = {"file": path.name, "sha256": digest, "taken_at": at.astimezone(UTC).isoformat(),
+                "endpoints": target.endpoints, "etcd": {k: status.get(k) for k in
+                                                        ("hash", "revision", "totalKey", "totalSize")}}
+    path.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if keep is not None:
+        manifest["pruned"] = prune(out_dir, keep)
+    return manifest
+
+
+def prune(out_dir: Path, keep: int) -> list[str]:
+    """Delete our snapshots beyond the ``keep`` newest (a .db with its manifest); nothing else is touched."""
+    ours = sorted((p for p in out_dir.iterdir() if NAME.match(p.name) and p.with_suffix(".json").is_file()),
+                  key=lambda p: p.name, reverse=True)
+    removed = []
+    for old in ours[keep:]:
+        old.unlink()
+        old.with_suffix(".json").unlink()
+        removed.append(old.name)
+    return removed
