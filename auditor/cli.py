@@ -464,116 +464,126 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
 
 @main.group()
 def backup() -> None:
-    """Drive backups: create one now from a Velero schedule (more backends to come)."""
+    """Drive backups now: a Velero Backup from a schedule, a CSI VolumeSnapshot, an etcd snapshot."""
+
+
+def executor_options(fn: F) -> F:
+    """Where an executor command reads and writes: a dump or the demo (dry runs only), or a cluster."""
+    options = [
+        click.option("--snapshot", "dump", type=click.Path(path_type=Path, file_okay=False),
+                     help="Read from a dump (only with --dry-run)."),
+        click.option("--demo", is_flag=True, help="Read from the demo (only with --dry-run)."),
+        click.option("--kubeconfig", type=click.Path(dir_okay=False)),
+        click.option("--context", help="Kubeconfig context (default: the current one)."),
+        click.option("--in-cluster", is_flag=True),
+        click.option("--dry-run", is_flag=True, help="Print the object that would be created; create nothing."),
+        click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True),
+        click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+                     help="Record the run in the history store before creating anything, and resume an unfinished "
+                          "run for the same target instead of starting a second one."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _namespaced(key: str, hint: str) -> tuple[str, str]:
+    namespace, sep, name = key.partition("/")
+    if not sep or not namespace or not name:
+        raise click.BadParameter("expected NAMESPACE/NAME", param_hint=hint)
+    return namespace, name
+
+
+def _seconds(text: str, hint: str) -> float:
+    from auditor.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+
+
+def _cluster_api(kubeconfig: str | None, context: str | None, in_cluster: bool) -> tuple[Any, str]:
+    from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
+
+    target = in_cluster_target("in-cluster") if in_cluster else \
+        kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
+    return target.api_client, target.name
+
+
+def _show(value: Any, output: str) -> None:
+    import yaml
+
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if output == "json"
+               else yaml.safe_dump(value, sort_keys=False).rstrip())
+
+
+def _dump_needs_dry_run(dump: Path | None, demo: bool, dry_run: bool) -> None:
+    if (dump or demo) and not dry_run:
+        raise click.UsageError("a dump cannot be written to: use --dry-run with --snapshot or --demo")
 
 
 @backup.command("run")
 @click.option("--schedule", "schedule_key", required=True, metavar="NAMESPACE/NAME",
               help="The Velero Schedule whose template the Backup takes (as velero backup create --from-schedule).")
-@click.option("--snapshot", type=click.Path(path_type=Path, file_okay=False),
-              help="Read the Schedule from a dump (only with --dry-run).")
-@click.option("--demo", is_flag=True, help="Read the Schedule from the demo (only with --dry-run).")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False))
-@click.option("--context", help="Kubeconfig context (default: the current one).")
-@click.option("--in-cluster", is_flag=True)
-@click.option("--dry-run", is_flag=True, help="Print the Backup that would be created; create nothing.")
-@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True)
+@executor_options
 @click.option("--wait/--no-wait", default=False, help="Follow the Backup to a terminal phase.")
 @click.option("--timeout", default="4h", show_default=True, help="How long --wait follows it.")
-@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
-              help="Record the run in the history store before creating anything, and resume an unfinished run "
-                   "for the same schedule instead of starting a second one.")
 @handle_errors
-def backup_run(schedule_key: str, snapshot: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
-               in_cluster: bool, dry_run: bool, output: str, wait: bool, timeout: str, store: str | None) -> None:
+def backup_run(schedule_key: str, dump: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
+               in_cluster: bool, dry_run: bool, output: str, store: str | None, wait: bool, timeout: str) -> None:
     """Create a Backup from a Velero Schedule now. Exit 0 when it was created (and, with --wait,
     Completed); 1 when it failed or did not finish in time."""
-    import yaml
-
-    from auditor.durations import parse_duration
     from auditor.executor.runner import execute
     from auditor.executor.source import schedule_from_cluster, schedule_from_dump
     from auditor.executor.velero import backup_from_schedule
 
-    namespace, sep, name = schedule_key.partition("/")
-    if not sep or not namespace or not name:
-        raise click.BadParameter("expected NAMESPACE/NAME", param_hint="--schedule")
-    if (snapshot or demo) and not dry_run:
-        raise click.UsageError("a dump cannot be written to: use --dry-run with --snapshot or --demo")
-    try:
-        limit = parse_duration(timeout)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--timeout") from None
+    namespace, name = _namespaced(schedule_key, "--schedule")
+    _dump_needs_dry_run(dump, demo, dry_run)
+    limit = _seconds(timeout, "--timeout")
     api, cluster = None, ""
-    if snapshot or demo:
+    if dump or demo:
         from auditor import demo as demo_data
 
-        schedule = schedule_from_dump(snapshot or demo_data.CLUSTER_DIR, namespace, name)
+        schedule = schedule_from_dump(dump or demo_data.CLUSTER_DIR, namespace, name)
     else:
-        from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
-
-        target = in_cluster_target("in-cluster") if in_cluster else \
-            kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
-        api, cluster = target.api_client, target.name
+        api, cluster = _cluster_api(kubeconfig, context, in_cluster)
         schedule = schedule_from_cluster(api, namespace, name)
     obj = backup_from_schedule(schedule, datetime.now().astimezone())
-
-    def show(value: Any) -> None:
-        click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if output == "json"
-                   else yaml.safe_dump(value, sort_keys=False).rstrip())
-
     if dry_run or api is None:
-        show(obj)
+        _show(obj, output)
         return
     final = execute(api, obj, cluster=cluster, target=name, store_url=store, wait=wait, timeout=limit,
                     echo=lambda line: click.echo(line, err=True),
                     on_phase=lambda phase: click.echo(f"phase: {phase}", err=True))
-    show(final)
+    _show(final, output)
     if wait and (final.get("status") or {}).get("phase") != "Completed":
         sys.exit(1)
 
 
 @backup.command("snapshot")
 @click.argument("pvc_key", metavar="NAMESPACE/PVC")
-@click.option("--snapshot", "dump", type=click.Path(path_type=Path, file_okay=False),
-              help="Read the cluster from a dump (only with --dry-run).")
-@click.option("--demo", is_flag=True, help="Read the cluster from the demo (only with --dry-run).")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False))
-@click.option("--context", help="Kubeconfig context (default: the current one).")
-@click.option("--in-cluster", is_flag=True)
-@click.option("--dry-run", is_flag=True, help="Print the VolumeSnapshot that would be created; create nothing.")
-@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True)
+@executor_options
 @click.option("--wait/--no-wait", default=False, help="Wait until the snapshot is readyToUse.")
 @click.option("--timeout", default="10m", show_default=True, help="How long --wait waits.")
-@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
-              help="Record the run in the history store first; resume an unfinished run for this PVC.")
 @click.option("--prune", "keep", metavar="DURATION",
               help="After a ready snapshot, delete the auditor's own snapshots of this PVC older than DURATION "
                    "(never any other snapshot).")
 @handle_errors
 def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
-                    in_cluster: bool, dry_run: bool, output: str, wait: bool, timeout: str, store: str | None,
+                    in_cluster: bool, dry_run: bool, output: str, store: str | None, wait: bool, timeout: str,
                     keep: str | None) -> None:
     """Take a CSI VolumeSnapshot of one PVC now, with the VolumeSnapshotClass Velero would choose,
     labelled as the auditor's (only such snapshots are ever pruned)."""
-    import yaml
-
-    from auditor.durations import parse_duration
     from auditor.executor import run as executor
     from auditor.executor.runner import execute
     from auditor.executor.snapshots import snapshot_for
     from auditor.executor.source import snapshot_inventory
 
-    namespace, sep, name = pvc_key.partition("/")
-    if not sep or not namespace or not name:
-        raise click.BadParameter("expected NAMESPACE/PVC", param_hint="NAMESPACE/PVC")
-    if (dump or demo) and not dry_run:
-        raise click.UsageError("a dump cannot be written to: use --dry-run with --snapshot or --demo")
-    try:
-        limit = parse_duration(timeout)
-        keep_seconds = parse_duration(keep) if keep else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--timeout/--prune") from None
+    namespace, name = _namespaced(pvc_key, "NAMESPACE/PVC")
+    _dump_needs_dry_run(dump, demo, dry_run)
+    limit = _seconds(timeout, "--timeout")
+    keep_seconds = _seconds(keep, "--prune") if keep else None
     api, cluster = None, ""
     if dump or demo:
         from auditor import demo as demo_data
@@ -581,24 +591,15 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
 
         inventory = read_dump(dump or demo_data.CLUSTER_DIR)
     else:
-        from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
-
-        target = in_cluster_target("in-cluster") if in_cluster else \
-            kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
-        api, cluster = target.api_client, target.name
+        api, cluster = _cluster_api(kubeconfig, context, in_cluster)
         inventory = snapshot_inventory(api, namespace, name)
     obj = snapshot_for(inventory, namespace, name, datetime.now().astimezone())
-
-    def show(value: Any) -> None:
-        click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if output == "json"
-                   else yaml.safe_dump(value, sort_keys=False).rstrip())
-
     if dry_run or api is None:
-        show(obj)
+        _show(obj, output)
         return
     final = execute(api, obj, cluster=cluster, target=name, store_url=store, wait=wait or keep_seconds is not None,
                     timeout=limit, echo=lambda line: click.echo(line, err=True))
-    show(final)
+    _show(final, output)
     if keep_seconds is not None and (final.get("status") or {}).get("readyToUse"):
         for deleted in executor.prune_snapshots(api, namespace, name, keep_seconds):
             click.echo(f"pruned VolumeSnapshot {namespace}/{deleted}", err=True)
@@ -617,15 +618,10 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
 def backup_etcd(endpoints: str, cacert: Path | None, cert: Path | None, key: Path | None, out_dir: Path,
                 keep: int | None, timeout: str) -> None:
     """Snapshot etcd (etcdctl snapshot save), verify it, checksum it, and apply retention to our own files."""
-    from auditor.durations import parse_duration
     from auditor.executor.etcd import EtcdTarget, take_snapshot
 
-    try:
-        limit = parse_duration(timeout)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--timeout") from None
     manifest = take_snapshot(EtcdTarget(endpoints, cacert, cert, key), out_dir, datetime.now().astimezone(), keep,
-                             limit)
+                             _seconds(timeout, "--timeout"))
     click.echo(orjson.dumps(manifest, option=orjson.OPT_INDENT_2).decode())
 
 
