@@ -1,0 +1,193 @@
+"""Scanning and explaining: scan, demo, snapshot, explain, rules, report."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from auditor.cli.base import _progress, build_options, emit, gate, handle_errors, main, secret_options, source_options
+from auditor.collect.fields import parse_time
+from auditor.config import load_config
+
+
+@main.command()
+@source_options
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low", "info"]),
+              help="Exit 3 if an open finding has this severity or a worse one.")
+@click.option("--min-score", type=click.FloatRange(0, 100),
+              help="Exit 4 if a framework's compliance score (percent) is below this.")
+@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+              help="Record the scan in the history store and compare each cluster with its previous scan: a "
+                   "SQLAlchemy URL (postgresql://...) or a SQLite file; alone, the per-user default "
+                   "(history.store in --config also records).")
+@handle_errors
+def scan(output: str, fail_on: str | None, min_score: float | None, store: str | None, **kwargs: Any) -> None:
+    """Scan clusters (live or dumps) and report every volume's protection.
+
+    Exit codes: 0 ok; 1 a cluster could not be scanned; 2 bad input or configuration;
+    3 findings at --fail-on severity or worse; 4 a framework score below --min-score.
+    """
+    from auditor.pipeline import run_scan
+
+    options = build_options(**kwargs)
+    if store or options.config.history.store:
+        options = replace(options, store=store or options.config.history.store)
+    progress = _progress() if options.live else None
+    try:
+        result = run_scan(options, progress)
+    finally:
+        if progress:
+            progress.stop()
+    emit(result, output)
+    if any(c.error for c in result.clusters):
+        sys.exit(1)
+    code = gate(result, fail_on, min_score)
+    if code:
+        sys.exit(code)
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def demo(output: str) -> None:
+    """Run the main job on the embedded demo cluster (no cluster, no network)."""
+    from auditor.pipeline import run_scan
+
+    options = build_options(demo=True)
+    emit(run_scan(options), output)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--kubeconfig", type=click.Path(dir_okay=False))
+@click.option("--context", help="Kubeconfig context (default: the current one).")
+@click.option("--in-cluster", is_flag=True)
+@click.option("--velero-namespace", help="Backup namespace whose ConfigMaps to keep (default: detected).")
+@secret_options
+@handle_errors
+def snapshot(directory: Path, kubeconfig: str | None, context: str | None, in_cluster: bool,
+             velero_namespace: str | None, no_secret_values: bool, fingerprint_key_file: Path | None) -> None:
+    """Write a live cluster's objects as a dump DIRECTORY (secret values removed; credential fingerprints kept)."""
+    from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
+    from auditor.collect.live import LiveSource
+    from auditor.collect.writer import SnapshotWriter
+    from auditor.pipeline import ScanOptions, secret_policy
+
+    target = in_cluster_target("in-cluster") if in_cluster else \
+        kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
+    writer = SnapshotWriter(directory)
+    secrets = secret_policy(ScanOptions(secret_values=not no_secret_values, fingerprint_key_file=fingerprint_key_file))
+    inventory = LiveSource(target.api_client, target.name, backup_namespace=velero_namespace,
+                           secrets=secrets).collect(writer)
+    files = writer.finish(inventory)
+    click.echo(f"wrote {len(files)} files to {directory} (cluster {inventory.cluster}, "
+               f"{'complete' if inventory.complete else 'INCOMPLETE: ' + str(len(inventory.gaps)) + ' gaps'})")
+
+
+@main.group()
+def explain() -> None:
+    """Explain a verdict in full."""
+
+
+@explain.command("pvc")
+@click.argument("pvc")
+@source_options
+@handle_errors
+def explain_pvc(pvc: str, **kwargs: Any) -> None:
+    """The decision chain for one PVC (NAMESPACE/NAME): scope and data path per schedule, recovery points."""
+    from rich.console import Console
+
+    from auditor.output.explain import explain as render_explain
+    from auditor.pipeline import run_scan
+
+    if "/" not in pvc:
+        raise click.BadParameter("expected NAMESPACE/NAME", param_hint="PVC")
+    result = run_scan(build_options(**kwargs))
+    console = Console(highlight=False, soft_wrap=True)
+    analyses = [c.analysis for c in result.clusters if c.analysis is not None]
+    having = [a for a in analyses if any(v.key == pvc for v in a.volumes)]
+    if analyses and not having:  # in a fleet, explain it wherever it exists
+        from auditor.errors import InputError
+
+        raise InputError(f"no PersistentVolumeClaim {pvc} in cluster(s) "
+                         f"{', '.join(a.inventory.cluster for a in analyses)}")
+    for analysis in having:
+        render_explain(analysis, pvc, console)
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@handle_errors
+def rules(output: str) -> None:
+    """List the rule catalog (``-o md`` writes docs/rules.md)."""
+    from auditor.checks import load_catalog
+    from auditor.output.catalog import render_markdown, render_table
+
+    catalog = load_catalog()
+    if output == "json":
+        click.echo(orjson.dumps([r.model_dump() for r in catalog], option=orjson.OPT_INDENT_2).decode())
+    elif output == "md":
+        click.echo(render_markdown(catalog), nl=False)
+    else:
+        from rich.console import Console
+
+        render_table(catalog, Console(highlight=False))
+
+@main.command()
+@source_options
+@click.option("--from-scan", "from_scan", type=click.Path(path_type=Path, dir_okay=False),
+              help="Build from a saved scan document (`auditor scan -o json`, or a report's .json) instead of "
+                   "scanning.")
+@click.option("--format", "formats", default="html,pdf", show_default=True, metavar="LIST",
+              help="Comma-separated: html, pdf, json, csv, junit, sarif, md, or all.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
+              help="Directory for the reports (created if missing; existing files are never overwritten).")
+@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+              help="History store: the 30-day trend comes from it and the report's manifest is recorded in it "
+                   "(default: history.store of --config).")
+@handle_errors
+def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | None, **kwargs: Any) -> None:
+    """Write compliance reports with an integrity manifest (timestamped names; see docs/reports.md)."""
+    from auditor.errors import StoreError
+    from auditor.output.report import load_document, parse_formats, write_reports
+    from auditor.output.report.history import read_store, record_report
+    from auditor.pipeline import run_scan
+
+    chosen = parse_formats(formats)
+    if from_scan:
+        source: Any = load_document(from_scan)
+        doc = source.data
+        store = store or load_config(kwargs.get("config_path")).history.store
+    else:
+        options = build_options(**kwargs)
+        progress = _progress() if options.live else None
+        try:
+            source = run_scan(options, progress)
+        finally:
+            if progress:
+                progress.stop()
+        doc = {"as_of": source.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+               "clusters": [{"name": c.name, "error": c.error} for c in source.clusters]}
+        store = store or options.config.history.store
+    history = None
+    if store:
+        try:
+            history = read_store(store, [str(c.get("name")) for c in doc.get("clusters") or []],
+                                 parse_time(str(doc.get("as_of"))))
+        except StoreError as exc:
+            click.echo(f"warning: no trend: {exc}", err=True)
+    framework = kwargs.get("framework")
+    manifest = write_reports(source, chosen, out_dir, history=history, frameworks=(framework,) if framework else ())
+    if store:
+        record_report(store, manifest.as_dict(), str(manifest.path), ",".join(chosen))
+    for f in manifest.files:
+        click.echo(str(out_dir / f.name))
+    click.echo(str(manifest.path))
+    if any(c.get("error") for c in doc.get("clusters") or []):
+        sys.exit(1)

@@ -1,0 +1,215 @@
+"""The ``auditor`` root group and shared options; the only place where errors become one-line messages
+and exit codes.
+
+Exit codes: 0 ok, 1 runtime error (a cluster unreachable, an API failure), 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from auditor import __version__
+from auditor.collect.fields import parse_time
+from auditor.config import load_config
+from auditor.errors import AuditorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    debug = False
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Typed errors become one line on stderr; anything else too, with the traceback only under --debug."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AuditorError as exc:
+            if _State.debug:
+                traceback.print_exc()
+            _fail(str(exc), exc.exit_code)
+        except click.ClickException:
+            raise  # usage errors: click prints them with the usage line and exits 2
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as exc:
+            if _State.debug:
+                traceback.print_exc()
+            _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise click.BadParameter(f"not an RFC 3339 time: {value!r} (e.g. 2026-11-20T12:00:00Z)") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "AUDITOR"})
+@click.option("--debug", is_flag=True, help="Verbose logs and tracebacks on errors.")
+@click.version_option(__version__, prog_name="backup-auditor")
+def main(debug: bool) -> None:
+    """backup-auditor: the truth about your Kubernetes backups."""
+    _State.debug = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def secret_options(fn: F) -> F:
+    """Whether backup credentials are fingerprinted (their values are never kept)."""
+    fn = click.option("--fingerprint-key-file", type=click.Path(path_type=Path, dir_okay=False),
+                      help="Key for credential fingerprints (default: created under ~/.config/backup-auditor).")(fn)
+    return click.option("--no-secret-values", is_flag=True,
+                        help="Never read Secret values; rules that need them report 'not evaluated'.")(fn)
+
+
+def source_options(fn: F) -> F:
+    """Where the inventory comes from and how it is judged: shared by scan, explain and report."""
+    options = [
+        click.option("--snapshot", "snapshots", multiple=True, type=click.Path(path_type=Path),
+                     help="Read a dump directory instead of a live cluster (repeatable)."),
+        click.option("--cluster-name", help="Cluster name for a single --snapshot (default: the directory's)."),
+        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file."),
+        click.option("--context", "contexts", multiple=True, help="Kubeconfig context to scan (repeatable)."),
+        click.option("--all-contexts", is_flag=True, help="Scan every context of the kubeconfig."),
+        click.option("--in-cluster", is_flag=True, help="Use the pod's service account."),
+        click.option("--velero-catalog", "catalogs", multiple=True,
+                     help="Local copy of a BackupStorageLocation prefix: DIR, or CLUSTER=DIR (repeatable)."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Audit policy (RPO, retention, exclusions): YAML."),
+        click.option("--as-of", help="Judge at this RFC 3339 time instead of now."),
+        click.option("--demo", is_flag=True, help="Use the embedded demo cluster (no cluster, no network)."),
+        click.option("--exceptions", "exceptions_file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Exceptions (waivers) YAML, added to the config's exceptions."),
+        click.option("--framework", type=click.Choice(FRAMEWORKS),
+                     help="Focus on one compliance framework's controls and rules."),
+        click.option("--no-secret-values", is_flag=True,
+                     help="Never read Secret values; rules that need them report 'not evaluated'."),
+        click.option("--fingerprint-key-file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Key for credential fingerprints (default: created under ~/.config/backup-auditor)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+FRAMEWORKS = ("iso27001", "nist-800-53", "soc2", "hipaa", "pci-dss", "dora")
+
+
+def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = None, kubeconfig: str | None = None,
+                  contexts: tuple[str, ...] = (), all_contexts: bool = False, in_cluster: bool = False,
+                  catalogs: tuple[str, ...] = (), config_path: Path | None = None, as_of: str | None = None,
+                  demo: bool = False, exceptions_file: Path | None = None, framework: str | None = None,
+                  no_secret_values: bool = False, fingerprint_key_file: Path | None = None) -> Any:
+    from auditor.config import load_exceptions
+    from auditor.pipeline import ScanOptions
+
+    previous: dict[str, Any] = {}
+    if demo:
+        from auditor import demo as demo_data
+
+        previous = demo_data.previous_states()
+        snapshots = tuple(demo_data.CLUSTER_DIRS.values())  # each dump's manifest names its cluster
+        catalogs = catalogs or (f"{demo_data.CLUSTER_NAME}={demo_data.CATALOG_DIR}",)
+        config_path = config_path or demo_data.CONFIG_FILE
+        as_of = as_of or demo_data.demo_as_of().strftime("%Y-%m-%dT%H:%M:%SZ")
+    config = load_config(config_path)
+    if exceptions_file:
+        config = config.model_copy(update={"exceptions": config.exceptions + load_exceptions(exceptions_file)})
+    return ScanOptions(snapshots=snapshots, cluster_name=cluster_name, kubeconfig=kubeconfig, contexts=contexts,
+                       all_contexts=all_contexts, in_cluster=in_cluster, catalogs=catalogs, config=config,
+                       as_of=_as_of(as_of), secret_values=not no_secret_values,
+                       fingerprint_key_file=fingerprint_key_file, framework=framework, previous=previous)
+
+
+def _progress() -> Any:
+    """A live line on stderr for long live scans, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    status = console.status("scanning…")
+    status.start()
+
+    def update(resource: str, count: int) -> None:
+        status.update(f"reading {resource}: {count} objects")
+
+    update.stop = status.stop  # type: ignore[attr-defined]
+    return update
+
+
+def emit(result: Any, output: str) -> None:
+    from auditor.output.document import build_document
+
+    if output == "json":
+        sys.stdout.buffer.write(orjson.dumps(build_document(result), option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        return
+    from rich.console import Console
+
+    from auditor.output.table import render
+
+    render(result, Console(highlight=False, soft_wrap=True))
+
+
+def gate(result: Any, fail_on: str | None, min_score: float | None) -> int:
+    """CI gating: 3 when an open finding is at or above ``fail_on``, 4 when a framework score is below
+    ``min_score`` percent (a framework nothing could be evaluated for counts as 0), else 0."""
+    from auditor.checks.registry import SEVERITIES
+
+    if fail_on:
+        worst = SEVERITIES.index(fail_on)
+        if any(SEVERITIES.index(f.severity) <= worst for f in result.findings if f.status == "open"):
+            return 3
+    if min_score is not None:
+        scores = [fw.score or 0.0 for c in result.clusters for fw in c.compliance]
+        if any(s * 100 < min_score for s in scores):
+            return 4
+    return 0
+
+
+
+def store_options(fn: F) -> F:
+    """Which history store to read: shared by history and diff."""
+    options = [
+        click.option("--store", envvar="AUDITOR_STORE", metavar="URL",
+                     help="History store: a SQLAlchemy URL or a SQLite file (default: history.store of --config, "
+                          "else the per-user store)."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Audit config (its history.store)."),
+        click.option("--cluster", help="Only this cluster."),
+        click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def open_store(store: str | None, config_path: Path | None) -> Any:
+    from auditor.store import Store
+
+    return Store(store or load_config(config_path).history.store, create=False)

@@ -1,0 +1,176 @@
+"""Driving backups: the ``backup`` group."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from auditor.cli.base import F, handle_errors, main
+
+
+@main.group()
+def backup() -> None:
+    """Drive backups now: a Velero Backup from a schedule, a CSI VolumeSnapshot, an etcd snapshot."""
+
+
+def executor_options(fn: F) -> F:
+    """Where an executor command reads and writes: a dump or the demo (dry runs only), or a cluster."""
+    options = [
+        click.option("--snapshot", "dump", type=click.Path(path_type=Path, file_okay=False),
+                     help="Read from a dump (only with --dry-run)."),
+        click.option("--demo", is_flag=True, help="Read from the demo (only with --dry-run)."),
+        click.option("--kubeconfig", type=click.Path(dir_okay=False)),
+        click.option("--context", help="Kubeconfig context (default: the current one)."),
+        click.option("--in-cluster", is_flag=True),
+        click.option("--dry-run", is_flag=True, help="Print the object that would be created; create nothing."),
+        click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True),
+        click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+                     help="Record the run in the history store before creating anything, and resume an unfinished "
+                          "run for the same target instead of starting a second one."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _namespaced(key: str, hint: str) -> tuple[str, str]:
+    namespace, sep, name = key.partition("/")
+    if not sep or not namespace or not name:
+        raise click.BadParameter("expected NAMESPACE/NAME", param_hint=hint)
+    return namespace, name
+
+
+def _seconds(text: str, hint: str) -> float:
+    from auditor.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+
+
+def _cluster_api(kubeconfig: str | None, context: str | None, in_cluster: bool) -> tuple[Any, str]:
+    from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
+
+    target = in_cluster_target("in-cluster") if in_cluster else \
+        kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
+    return target.api_client, target.name
+
+
+def _show(value: Any, output: str) -> None:
+    import yaml
+
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if output == "json"
+               else yaml.safe_dump(value, sort_keys=False).rstrip())
+
+
+def _dump_needs_dry_run(dump: Path | None, demo: bool, dry_run: bool) -> None:
+    if (dump or demo) and not dry_run:
+        raise click.UsageError("a dump cannot be written to: use --dry-run with --snapshot or --demo")
+
+
+@backup.command("run")
+@click.option("--schedule", "schedule_key", required=True, metavar="NAMESPACE/NAME",
+              help="The Velero Schedule whose template the Backup takes (as velero backup create --from-schedule).")
+@executor_options
+@click.option("--wait/--no-wait", default=False, help="Follow the Backup to a terminal phase.")
+@click.option("--timeout", default="4h", show_default=True, help="How long --wait follows it.")
+@handle_errors
+def backup_run(schedule_key: str, dump: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
+               in_cluster: bool, dry_run: bool, output: str, store: str | None, wait: bool, timeout: str) -> None:
+    """Create a Backup from a Velero Schedule now. Exit 0 when it was created (and, with --wait,
+    Completed); 1 when it failed or did not finish in time."""
+    from auditor.executor.runner import execute
+    from auditor.executor.source import schedule_from_cluster, schedule_from_dump
+    from auditor.executor.velero import backup_from_schedule
+
+    namespace, name = _namespaced(schedule_key, "--schedule")
+    _dump_needs_dry_run(dump, demo, dry_run)
+    limit = _seconds(timeout, "--timeout")
+    api, cluster = None, ""
+    if dump or demo:
+        from auditor import demo as demo_data
+
+        schedule = schedule_from_dump(dump or demo_data.CLUSTER_DIR, namespace, name)
+    else:
+        api, cluster = _cluster_api(kubeconfig, context, in_cluster)
+        schedule = schedule_from_cluster(api, namespace, name)
+    obj = backup_from_schedule(schedule, datetime.now().astimezone())
+    if dry_run or api is None:
+        _show(obj, output)
+        return
+    final = execute(api, obj, cluster=cluster, target=name, store_url=store, wait=wait, timeout=limit,
+                    echo=lambda line: click.echo(line, err=True),
+                    on_phase=lambda phase: click.echo(f"phase: {phase}", err=True))
+    _show(final, output)
+    if wait and (final.get("status") or {}).get("phase") != "Completed":
+        sys.exit(1)
+
+
+@backup.command("snapshot")
+@click.argument("pvc_key", metavar="NAMESPACE/PVC")
+@executor_options
+@click.option("--wait/--no-wait", default=False, help="Wait until the snapshot is readyToUse.")
+@click.option("--timeout", default="10m", show_default=True, help="How long --wait waits.")
+@click.option("--prune", "keep", metavar="DURATION",
+              help="After a ready snapshot, delete the auditor's own snapshots of this PVC older than DURATION "
+                   "(never any other snapshot).")
+@handle_errors
+def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
+                    in_cluster: bool, dry_run: bool, output: str, store: str | None, wait: bool, timeout: str,
+                    keep: str | None) -> None:
+    """Take a CSI VolumeSnapshot of one PVC now, with the VolumeSnapshotClass Velero would choose,
+    labelled as the auditor's (only such snapshots are ever pruned)."""
+    from auditor.executor import run as executor
+    from auditor.executor.runner import execute
+    from auditor.executor.snapshots import snapshot_for
+    from auditor.executor.source import snapshot_inventory
+
+    namespace, name = _namespaced(pvc_key, "NAMESPACE/PVC")
+    _dump_needs_dry_run(dump, demo, dry_run)
+    limit = _seconds(timeout, "--timeout")
+    keep_seconds = _seconds(keep, "--prune") if keep else None
+    api, cluster = None, ""
+    if dump or demo:
+        from auditor import demo as demo_data
+        from auditor.collect.dump import read_dump
+
+        inventory = read_dump(dump or demo_data.CLUSTER_DIR)
+    else:
+        api, cluster = _cluster_api(kubeconfig, context, in_cluster)
+        inventory = snapshot_inventory(api, namespace, name)
+    obj = snapshot_for(inventory, namespace, name, datetime.now().astimezone())
+    if dry_run or api is None:
+        _show(obj, output)
+        return
+    final = execute(api, obj, cluster=cluster, target=name, store_url=store, wait=wait or keep_seconds is not None,
+                    timeout=limit, echo=lambda line: click.echo(line, err=True))
+    _show(final, output)
+    if keep_seconds is not None and (final.get("status") or {}).get("readyToUse"):
+        for deleted in executor.prune_snapshots(api, namespace, name, keep_seconds):
+            click.echo(f"pruned VolumeSnapshot {namespace}/{deleted}", err=True)
+
+
+@backup.command("etcd")
+@click.option("--endpoints", required=True, help="etcd client URL(s), comma-separated (https://10.0.0.1:2379).")
+@click.option("--cacert", type=click.Path(path_type=Path, dir_okay=False), help="CA of the etcd server certificate.")
+@click.option("--cert", type=click.Path(path_type=Path, dir_okay=False), help="Client certificate.")
+@click.option("--key", type=click.Path(path_type=Path, dir_okay=False), help="Client key.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Directory for etcd-snapshot-<time>.db and its .json manifest.")
+@click.option("--keep", type=click.IntRange(min=1), help="Keep only this many of the auditor's snapshots there.")
+@click.option("--timeout", default="5m", show_default=True, help="How long etcdctl may take.")
+@handle_errors
+def backup_etcd(endpoints: str, cacert: Path | None, cert: Path | None, key: Path | None, out_dir: Path,
+                keep: int | None, timeout: str) -> None:
+    """Snapshot etcd (etcdctl snapshot save), verify it, checksum it, and apply retention to our own files."""
+    from auditor.executor.etcd import EtcdTarget, take_snapshot
+
+    manifest = take_snapshot(EtcdTarget(endpoints, cacert, cert, key), out_dir, datetime.now().astimezone(), keep,
+                             _seconds(timeout, "--timeout"))
+    click.echo(orjson.dumps(manifest, option=orjson.OPT_INDENT_2).decode())

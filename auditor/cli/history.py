@@ -1,0 +1,73 @@
+"""Reading the history store: history, diff, runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from auditor.cli.base import handle_errors, main, open_store, store_options
+
+
+@main.command()
+@store_options
+@click.option("--limit", type=click.IntRange(1), default=30, show_default=True, help="Newest scans to show.")
+@handle_errors
+def history(store: str | None, config_path: Path | None, cluster: str | None, output: str, limit: int) -> None:
+    """Scans over time per cluster: coverage, share within RPO, findings by severity, compliance scores."""
+    from auditor.output.history import history_document, render_history
+
+    with open_store(store, config_path) as db:
+        rows = db.history(cluster, limit)
+    if output == "json":
+        sys.stdout.buffer.write(orjson.dumps(history_document(rows), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    from rich.console import Console
+
+    render_history(rows, Console(highlight=False, soft_wrap=True))
+
+
+@main.command()
+@click.argument("scan_a", type=click.IntRange(1), required=False)
+@click.argument("scan_b", type=click.IntRange(1), required=False)
+@store_options
+@handle_errors
+def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path: Path | None, cluster: str | None,
+         output: str) -> None:
+    """New, resolved and changed findings, and volumes whose status changed, from SCAN_A to SCAN_B.
+
+    SCAN_B defaults to each cluster's newest scan, SCAN_A to the scan before it (ids: auditor history).
+    """
+    from auditor.output.history import diff_document, render_diff
+
+    with open_store(store, config_path) as db:
+        diffs = db.diff(scan_a, scan_b, cluster)
+    if output == "json":
+        sys.stdout.buffer.write(orjson.dumps(diff_document(diffs), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    from rich.console import Console
+
+    render_diff(diffs, Console(highlight=False, soft_wrap=True))
+
+
+@main.command()
+@store_options
+@click.option("--cluster", help="Only this cluster.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@handle_errors
+def runs(store: str | None, config_path: Path | None, cluster: str | None, output: str, limit: int) -> None:
+    """The executor's runs recorded in the history store, newest first."""
+    with open_store(store, config_path) as db:
+        records = db.runs(cluster, limit)
+    if output == "json":
+        click.echo(orjson.dumps([r.as_dict() for r in records], option=orjson.OPT_INDENT_2).decode())
+        return
+    for r in records:
+        ended = f"{r.finished_at:%Y-%m-%d %H:%M:%SZ}" if r.finished_at else "-"
+        click.echo(f"{r.started_at:%Y-%m-%d %H:%M:%SZ}  {r.status:<10} {r.cluster}  {r.kind} "
+                   f"{r.namespace}/{r.object_name} (for {r.target})  ended {ended}")
+    if not records:
+        click.echo("no executor runs recorded")

@@ -1,0 +1,39 @@
+"""``auditor serve``: metrics, watches, scheduled reports and jobs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+import click
+
+from auditor.cli.base import _State, build_options, handle_errors, main, source_options
+
+
+@main.command()
+@source_options
+@click.option("--listen", default="127.0.0.1:9750", show_default=True, metavar="HOST:PORT",
+              help="Address of /metrics, /healthz, /readyz and /api/v1/scan (0.0.0.0:9750 in a pod; port 0: any).")
+@click.option("--interval", default="5m", show_default=True, help="Full rescan interval (watch events rescan sooner).")
+@click.option("--per-volume-metrics/--no-per-volume-metrics", default=True, show_default=True,
+              help="One series per volume (namespace aggregates are always exported).")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Rescan within seconds on changes to Backups, Schedules, BSLs, PVCs, PVs and Pods (live only).")
+@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+              help="Record every scan in the history store (retention from history.retention) and compare each "
+                   "cluster with its previous scan (GOV-002); default: history.store of --config.")
+@handle_errors
+def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, store: str | None,
+          **kwargs: Any) -> None:
+    """Scan on an interval and on changes; serve Prometheus metrics and the newest scan document."""
+    from auditor.server.app import serve as run_server
+    from auditor.server.settings import settings_from_flags
+
+    settings = settings_from_flags(listen, interval, per_volume_metrics, watch)
+    if not _State.debug:
+        logging.getLogger("auditor.server").setLevel(logging.INFO)
+    options = build_options(**kwargs)
+    if store or options.config.history.store:
+        options = replace(options, store=store or options.config.history.store)
+    run_server(options, settings, lambda line: click.echo(line, err=True))
