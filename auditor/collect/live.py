@@ -285,3 +285,16 @@ def _gap_for(kind: ResourceKind, exc: ApiStatusError, namespace: str | None) -> 
     if exc.status == 404:  # the group is served but not this resource (an older release of the tool)
         return Gap(kind.resource, "not-served", f"the API server has no {kind.resource} ({exc.message})", namespace)
     return Gap(kind.resource, "error", exc.message if exc.status else str(exc), namespace)
+
+
+def watch_lines(response: Any) -> Iterator[dict[str, Any]]:
+    """Decoded watch events from a streaming urllib3 response (newline-delimited JSON)."""
+    buffer = b""
+    for chunk in response.stream(65536, decode_content=True):
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield orjson.loads(line)
+    if buffer.strip():
+        yield orjson.loads(buffer)

@@ -15,6 +15,7 @@ import orjson
 from auditor.collect.kinds import BY_GROUP_KIND, ResourceKind, group_of
 from auditor.collect.live import ApiStatusError, LiveSource, status_message
 from auditor.errors import AuditorError
+from auditor.executor.follow import FollowError, FollowTimeoutError, follow
 from auditor.executor.velero import TERMINAL
 
 BACKUPS = BY_GROUP_KIND[("velero.io", "Backup")]
@@ -23,6 +24,14 @@ SNAPSHOTS = BY_GROUP_KIND[("snapshot.storage.k8s.io", "VolumeSnapshot")]
 
 class ExecutorError(AuditorError):
     """The backup could not be created or did not finish: the message says why."""
+
+
+class ExecutorTimeoutError(ExecutorError):
+    """The object did not reach an end state in time; it may still get there (Velero keeps working)."""
+
+    def __init__(self, message: str, last: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.last = last
 
 
 def _kind(obj: dict[str, Any]) -> ResourceKind:
@@ -64,37 +73,48 @@ def get(api: Any, kind: ResourceKind, namespace: str, name: str) -> dict[str, An
 def wait(api: Any, namespace: str, name: str, timeout: float, poll: float = 2.0,
          on_phase: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Follow the Backup until Completed, PartiallyFailed, Failed or FailedValidation (or the timeout:
-    WaitingForPluginOperations may legitimately take hours, so the caller chooses)."""
-    deadline = time.monotonic() + timeout
-    seen = None
-    while True:
-        obj = get(api, BACKUPS, namespace, name)
-        phase = str((obj.get("status") or {}).get("phase") or "New")
-        if phase != seen and on_phase:
+    WaitingForPluginOperations and Finalizing may legitimately take hours, so the caller chooses).
+    Watches the Backup; polls every ``poll`` seconds where watching is refused."""
+    seen: list[str] = []
+
+    def phase_of(obj: dict[str, Any]) -> str:
+        return str((obj.get("status") or {}).get("phase") or "New")
+
+    def changed(obj: dict[str, Any]) -> None:
+        phase = phase_of(obj)
+        if on_phase and (not seen or seen[-1] != phase):
             on_phase(phase)
-        seen = phase
-        if phase in TERMINAL:
-            return obj
-        if time.monotonic() >= deadline:
-            raise ExecutorError(f"Backup {namespace}/{name} is still {phase} after {timeout:.0f} s "
-                                "(it keeps running; check it with `velero backup describe`)")
-        time.sleep(poll)
+        seen.append(phase)
+
+    try:
+        return follow(api, BACKUPS, namespace, name, lambda obj: phase_of(obj) in TERMINAL, timeout,
+                      on_change=changed, poll=poll)
+    except FollowTimeoutError as exc:
+        raise ExecutorTimeoutError(
+            f"Backup {namespace}/{name} is still {phase_of(exc.last)} after {timeout:.0f} s "
+            "(it keeps running; check it with `velero backup describe`)", exc.last) from None
+    except FollowError as exc:
+        raise ExecutorError(str(exc)) from None
 
 
 def wait_snapshot(api: Any, namespace: str, name: str, timeout: float, poll: float = 1.0) -> dict[str, Any]:
     """Follow a VolumeSnapshot until ``readyToUse`` (or its ``status.error``, or the timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        obj = get(api, SNAPSHOTS, namespace, name)
+
+    def ended(obj: dict[str, Any]) -> bool:
         status = obj.get("status") or {}
-        if status.get("readyToUse") is True:
-            return obj
-        error = status.get("error") or {}
-        if error.get("message"):
-            raise ExecutorError(f"VolumeSnapshot {namespace}/{name} failed: {error['message']}")
-        if time.monotonic() >= deadline:
-            raise ExecutorError(f"VolumeSnapshot {namespace}/{name} is not ready after {timeout:.0f} s")
-        time.sleep(poll)
+        return status.get("readyToUse") is True or bool((status.get("error") or {}).get("message"))
+
+    try:
+        obj = follow(api, SNAPSHOTS, namespace, name, ended, timeout, poll=poll)
+    except FollowTimeoutError as exc:
+        raise ExecutorTimeoutError(f"VolumeSnapshot {namespace}/{name} is not ready after {timeout:.0f} s",
+                                   exc.last) from None
+    except FollowError as exc:
+        raise ExecutorError(str(exc)) from None
+    error = (obj.get("status") or {}).get("error") or {}
+    if error.get("message"):
+        raise ExecutorError(f"VolumeSnapshot {namespace}/{name} failed: {error['message']}")
+    return obj
 
 
 def prune_snapshots(api: Any, namespace: str, pvc: str, keep_seconds: float, now: float | None = None) -> list[str]:

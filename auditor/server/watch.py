@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -23,6 +23,7 @@ import urllib3
 from auditor.collect.fields import FieldReader
 from auditor.collect.kinds import KINDS, ResourceKind
 from auditor.collect.live import status_message
+from auditor.collect.live import watch_lines as _lines
 from auditor.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -243,18 +244,4 @@ class ResourceWatcher(threading.Thread):
     def _changed(self) -> None:
         self.stats.add(self.stats.events, self.key)
         self.on_change()
-
-
-def _lines(response: Any) -> Iterator[dict[str, Any]]:
-    """Decoded watch events from a streaming urllib3 response (newline-delimited JSON)."""
-    buffer = b""
-    for chunk in response.stream(65536, decode_content=True):
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            if line.strip():
-                yield orjson.loads(line)
-    if buffer.strip():
-        yield orjson.loads(buffer)
-
 
