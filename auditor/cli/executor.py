@@ -11,6 +11,7 @@ import click
 import orjson
 
 from auditor.cli.base import F, handle_errors, main
+from auditor.errors import AuditorError, ClusterAccessError, InputError
 
 
 @main.group()
@@ -174,3 +175,88 @@ def backup_etcd(endpoints: str, cacert: Path | None, cert: Path | None, key: Pat
     manifest = take_snapshot(EtcdTarget(endpoints, cacert, cert, key), out_dir, datetime.now().astimezone(), keep,
                              _seconds(timeout, "--timeout"))
     click.echo(orjson.dumps(manifest, option=orjson.OPT_INDENT_2).decode())
+
+
+@backup.command("protect-unprotected")
+@click.option("--snapshot", "dump", type=click.Path(path_type=Path, file_okay=False),
+              help="Plan from a dump (only with --dry-run).")
+@click.option("--demo", is_flag=True, help="Plan from the demo (only with --dry-run).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False))
+@click.option("--context", help="Kubeconfig context (default: the current one).")
+@click.option("--in-cluster", is_flag=True)
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Audit policy (exclusions, RPOs) the scan judges with.")
+@click.option("--namespace", "namespaces", multiple=True, metavar="GLOB",
+              help="Only PVCs in matching namespaces (repeatable).")
+@click.option("--include-stale", is_flag=True, help="Also PVCs whose newest recovery point is beyond their RPO.")
+@click.option("--max", "max_count", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Refuse to create more snapshots than this in one run.")
+@click.option("--dry-run", is_flag=True, help="Print the VolumeSnapshots that would be created; create nothing.")
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True)
+@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
+              help="Record each snapshot as a run (exactly once per PVC; an unfinished run is resumed).")
+@click.option("--wait/--no-wait", default=False, help="Wait until each snapshot is readyToUse.")
+@click.option("--timeout", default="10m", show_default=True, help="How long --wait waits for each snapshot.")
+@handle_errors
+def backup_protect_unprotected(dump: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
+                               in_cluster: bool, config_path: Path | None, namespaces: tuple[str, ...],
+                               include_stale: bool, max_count: int, dry_run: bool, output: str, store: str | None,
+                               wait: bool, timeout: str) -> None:
+    """Opt-in: scan, then take a CSI VolumeSnapshot of every audited PVC found unprotected (a stopgap on the
+    volume's own storage, not an off-site backup). Exit 0 when every snapshot was created (and, with --wait,
+    became ready); 1 when any failed or a PVC could not be snapshotted."""
+    from auditor.cli.base import build_options
+    from auditor.executor.protect import plan_protection
+    from auditor.executor.runner import execute
+    from auditor.pipeline import run_scan
+
+    _dump_needs_dry_run(dump, demo, dry_run)
+    limit = _seconds(timeout, "--timeout")
+    if dump or demo:
+        options = build_options(snapshots=(dump,) if dump else (), demo=demo, config_path=config_path,
+                                no_secret_values=True)
+        api, cluster = None, ""
+    else:
+        api, cluster = _cluster_api(kubeconfig, context, in_cluster)
+        options = build_options(kubeconfig=kubeconfig, contexts=(context,) if context else (), in_cluster=in_cluster,
+                                config_path=config_path, no_secret_values=True)
+    result = run_scan(options)
+    scans = [c for c in result.clusters if c.analysis is not None]
+    if demo:
+        scans = scans[:1]  # the demo's first cluster: one cluster's objects in one List
+    if not scans:
+        raise ClusterAccessError(next((c.error for c in result.clusters if c.error), None) or "nothing was scanned")
+    analysis = scans[0].analysis
+    assert analysis is not None
+    statuses = ("unprotected", "stale") if include_stale else ("unprotected",)
+    plan = plan_protection(analysis, datetime.now().astimezone(), statuses=statuses, namespaces=namespaces)
+    todo = [c for c in plan if c.snapshot is not None]
+    for c in plan:
+        if c.skipped:
+            click.echo(f"skipped {c.key} ({c.status}): {c.skipped}", err=True)
+    if not todo:
+        click.echo(f"nothing to snapshot in {scans[0].name}: no {' or '.join(statuses)} PVC can be snapshotted",
+                   err=True)
+    if len(todo) > max_count:
+        raise InputError(f"{len(todo)} PVCs would be snapshotted, more than --max {max_count}: narrow it with "
+                         "--namespace or raise --max")
+    if dry_run or api is None:
+        _show({"apiVersion": "v1", "kind": "List", "items": [c.snapshot for c in todo]}, output)
+        if any(c.skipped for c in plan):
+            sys.exit(1)
+        return
+    failed = sum(1 for c in plan if c.skipped)
+    made = []
+    for c in todo:
+        assert c.snapshot is not None
+        try:
+            made.append(execute(api, c.snapshot, cluster=cluster, target=c.pvc, store_url=store, wait=wait,
+                                timeout=limit, echo=lambda line: click.echo(line, err=True)))
+        except AuditorError as exc:
+            failed += 1
+            click.echo(f"failed {c.key}: {exc}", err=True)
+    _show({"apiVersion": "v1", "kind": "List", "items": made}, output)
+    click.echo(f"{len(made)} VolumeSnapshot(s) {'ready' if wait else 'created'}, {failed} PVC(s) not protected; "
+               "a snapshot is a stopgap on the volume's own storage, not an off-site backup", err=True)
+    if failed:
+        sys.exit(1)
