@@ -28,6 +28,7 @@ from auditor.errors import ClusterAccessError, ConfigError
 
 if TYPE_CHECKING:
     from auditor.store import Store
+    from auditor.store.views import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +80,25 @@ class FindingAge:
 
 
 @dataclass(frozen=True)
+class RunStats:
+    """Executor runs of one backend (the kind of object it creates) with one outcome, from the history store."""
+
+    backend: str
+    outcome: str
+    count: int
+    seconds_sum: float = 0.0  # over the runs that ended
+    seconds_count: int = 0
+
+
+@dataclass(frozen=True)
 class ScanResult:
     as_of: datetime
     clusters: tuple[ClusterScan, ...]
     rules: tuple[Rule, ...]
     exceptions: ExceptionsReport | None = None  # the exceptions register (matched, unused, expired)
     finding_ages: tuple[FindingAge, ...] = ()  # only when a history store is used
-    executor_runs: tuple[tuple[str, str, int], ...] = ()  # (object kind, outcome, runs) from the store
+    executor_runs: tuple[RunStats, ...] = ()  # only when a history store is used
+    recent_runs: tuple[RunRecord, ...] = ()  # the newest executor runs, newest first (reports)
 
     @property
     def findings(self) -> list[Finding]:
@@ -156,11 +169,25 @@ def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanResu
         for item in store.open_findings(at=result.as_of):
             key = (item.finding.cluster, item.finding.rule_id, item.finding.severity)
             oldest[key] = max(oldest.get(key, 0.0), item.age_seconds)
-        runs: dict[tuple[str, str], int] = {}
-        for run in store.runs(limit=100_000):
-            runs[(run.kind, run.status)] = runs.get((run.kind, run.status), 0) + 1
+        records = store.runs(limit=100_000)
         return replace(result, finding_ages=tuple(FindingAge(*key, age) for key, age in sorted(oldest.items())),
-                       executor_runs=tuple((kind, status, n) for (kind, status), n in sorted(runs.items())))
+                       executor_runs=run_stats(records), recent_runs=tuple(records[:RECENT_RUNS]))
+
+
+RECENT_RUNS = 50
+
+
+def run_stats(records: list[RunRecord]) -> tuple[RunStats, ...]:
+    """Counts and durations by (backend, outcome)."""
+    totals: dict[tuple[str, str], list[float]] = {}
+    for run in records:
+        entry = totals.setdefault((run.kind, run.status), [0, 0.0, 0])
+        entry[0] += 1
+        if run.duration_seconds is not None:
+            entry[1] += run.duration_seconds
+            entry[2] += 1
+    return tuple(RunStats(kind, status, int(n), total, int(ended))
+                 for (kind, status), (n, total, ended) in sorted(totals.items()))
 
 
 def previous_state(options: ScanOptions, store: Store | None, cluster: str, as_of: datetime,

@@ -60,14 +60,16 @@ def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path:
 @handle_errors
 def runs(store: str | None, config_path: Path | None, cluster: str | None, output: str, limit: int) -> None:
     """The executor's runs recorded in the history store, newest first."""
+    from auditor.durations import format_duration
+
     with open_store(store, config_path) as db:
         records = db.runs(cluster, limit)
     if output == "json":
         click.echo(orjson.dumps([r.as_dict() for r in records], option=orjson.OPT_INDENT_2).decode())
         return
     for r in records:
-        ended = f"{r.finished_at:%Y-%m-%d %H:%M:%SZ}" if r.finished_at else "-"
+        took = format_duration(r.duration_seconds) if r.duration_seconds is not None else "running"
         click.echo(f"{r.started_at:%Y-%m-%d %H:%M:%SZ}  {r.status:<10} {r.cluster}  {r.kind} "
-                   f"{r.namespace}/{r.object_name} (for {r.target})  ended {ended}")
+                   f"{r.namespace}/{r.object_name} (for {r.target})  took {took}")
     if not records:
         click.echo("no executor runs recorded")

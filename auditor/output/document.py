@@ -121,4 +121,14 @@ def build_document(result: ScanResult) -> dict[str, Any]:
         "exceptions": result.exceptions.as_dict() if result.exceptions else
         {"matched": [], "unused": [], "expired": []},
         "summary": summary(result),
+        "executor_runs": [run_entry(r) for r in result.recent_runs],
     }
+
+
+def run_entry(run: Any) -> dict[str, Any]:
+    """An executor run (history store) as evidence: what was created, for what, when, how it ended."""
+    detail = run.detail or {}
+    return {"cluster": run.cluster, "kind": run.kind, "namespace": run.namespace, "target": run.target,
+            "object": run.object_name, "status": run.status, "started_at": iso(run.started_at),
+            "finished_at": iso(run.finished_at), "duration_seconds": run.duration_seconds,
+            "outcome": str(detail.get("phase") or detail.get("reason") or detail.get("error") or "")[:300] or None}

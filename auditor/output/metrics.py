@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
 from auditor import __version__
@@ -268,9 +268,15 @@ def _findings(result: ScanResult, scans: list[ClusterScan]) -> Iterator[Metric]:
     runs = CounterMetricFamily("backup_auditor_executor_runs", "Executor runs recorded in the history store, by "
                                "backend (the object kind it creates) and outcome (only with a store).",
                                labels=["backend", "outcome"])
-    for kind, status, count in result.executor_runs:
-        runs.add_metric([kind, status], float(count))
+    durations = SummaryMetricFamily("backup_auditor_executor_run_duration_seconds", "How long executor runs took, "
+                                    "from being recorded to their end, by backend and outcome (runs that ended; only "
+                                    "with a store).", labels=["backend", "outcome"])
+    for stats in result.executor_runs:
+        runs.add_metric([stats.backend, stats.outcome], float(stats.count))
+        if stats.seconds_count:
+            durations.add_metric([stats.backend, stats.outcome], stats.seconds_count, stats.seconds_sum)
     yield runs
+    yield durations
 
 
 def _compliance(scans: list[ClusterScan]) -> Iterator[Metric]:

@@ -152,8 +152,14 @@ class RunRecord:
     finished_at: datetime | None
     detail: dict[str, Any]
 
+    @property
+    def duration_seconds(self) -> float | None:
+        """From recording to the end; None while the run has not ended."""
+        return (self.finished_at - self.started_at).total_seconds() if self.finished_at else None
+
     def as_dict(self) -> dict[str, Any]:
         return {"identity": self.identity, "cluster": self.cluster, "kind": self.kind, "namespace": self.namespace,
                 "target": self.target, "object": self.object_name, "status": self.status,
                 "started_at": self.started_at.isoformat(),
-                "finished_at": self.finished_at.isoformat() if self.finished_at else None, "detail": self.detail}
+                "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+                "duration_seconds": self.duration_seconds, "detail": self.detail}

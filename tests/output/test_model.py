@@ -160,3 +160,26 @@ def test_framework_summary_scores(demo_result: ScanResult) -> None:
     one = report_of(doc | {"compliance": [c for c in doc["compliance"] if c["cluster"] == "demo-prod"]})
     assert {f.framework: f.score for f in one.summary.frameworks} == {
         c["framework"]: c["score"] for c in doc["compliance"] if c["cluster"] == "demo-prod"}
+
+
+def test_executor_runs_are_evidence_in_the_report(demo_result: ScanResult) -> None:
+    doc = build_document(demo_result)
+    assert doc["executor_runs"] == [], "no store, no runs"
+    assert "None recorded: the auditor" in render_html(report_of(doc), {})
+    doc["executor_runs"] = [
+        {"cluster": "demo-prod", "kind": "Restore", "namespace": "velero", "target": "daily-apps",
+         "object": "daily-apps-drill-<b>x</b>", "status": "succeeded", "started_at": "2026-11-20T10:00:00+00:00",
+         "finished_at": "2026-11-20T10:04:10+00:00", "duration_seconds": 250.0, "outcome": "Completed"},
+        {"cluster": "demo-prod", "kind": "Backup", "namespace": "velero", "target": "daily-apps",
+         "object": "daily-apps-20261120090000", "status": "failed", "started_at": "2026-11-20T09:00:00+00:00",
+         "finished_at": None, "duration_seconds": None, "outcome": "Backup velero/x is still InProgress after 3 s"},
+    ]
+    r = report_of(doc)
+    assert r.runs is not None and [x.status for x in r.runs] == ["succeeded", "failed"]
+    html = render_html(r, {})
+    start = html.index("restore drills run by the auditor")
+    section = html[start:html.index("</section>", start)]
+    assert "velero/daily-apps-drill-&lt;b&gt;x&lt;/b&gt;" in section and "<b>x</b>" not in section
+    assert "4m10s" in section and "still InProgress after 3 s" in section
+    del doc["executor_runs"]
+    assert "executor runs come from the history store" in render_html(report_of(doc), {})

@@ -58,17 +58,25 @@ def test_open_finding_age_comes_from_the_store(tmp_path: Path) -> None:
 
 
 def test_executor_runs_are_exported_from_the_store(tmp_path: Path) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from auditor.output.metrics import MetricsInput, render
     from auditor.pipeline import ScanOptions, run_scan
     from auditor.store import Store
 
     store = str(tmp_path / "store.db")
+    start = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     with Store(store) as db:
-        run, _ = db.begin_run(cluster="demo-prod", kind="Backup", namespace="velero", target="daily-apps",
-                              object_name="daily-apps-20261120120000", started_at=datetime.now(UTC))
-        db.update_run(run.identity, "succeeded", {"phase": "Completed"}, finished_at=datetime.now(UTC))
+        for i, (seconds, status) in enumerate([(90, "succeeded"), (30, "succeeded"), (5, "failed"), (None, "created")]):
+            run, _ = db.begin_run(cluster="demo-prod", kind="Backup", namespace="velero", target="daily-apps",
+                                  object_name=f"daily-apps-2026112012000{i}", started_at=start)
+            db.update_run(run.identity, status, {}, finished_at=start + timedelta(seconds=seconds) if seconds else None)
     result = run_scan(ScanOptions(snapshots=(demo.CLUSTER_DIR,), as_of=demo.demo_as_of(), store=store))
     text = render(MetricsInput(result)).decode()
-    assert 'backup_auditor_executor_runs_total{backend="Backup",outcome="succeeded"} 1.0' in text
+    assert 'backup_auditor_executor_runs_total{backend="Backup",outcome="succeeded"} 2.0' in text
+    assert 'backup_auditor_executor_runs_total{backend="Backup",outcome="created"} 1.0' in text
+    assert 'backup_auditor_executor_run_duration_seconds_sum{backend="Backup",outcome="succeeded"} 120.0' in text
+    assert 'backup_auditor_executor_run_duration_seconds_count{backend="Backup",outcome="succeeded"} 2.0' in text
+    assert 'backup_auditor_executor_run_duration_seconds_count{backend="Backup",outcome="failed"} 1.0' in text
+    assert 'duration_seconds_count{backend="Backup",outcome="created"}' not in text, "a run still going has no duration"
+    assert len(result.recent_runs) == 4 and all(r.target == "daily-apps" for r in result.recent_runs)

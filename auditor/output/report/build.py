@@ -38,6 +38,7 @@ from auditor.output.report.tables import (
     credential_rows,
     exception_rows,
     finding_groups,
+    run_rows,
     schedule_rows,
     storage_rows,
 )
@@ -120,7 +121,7 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
             if heat else None,
             heatmap_rows=len(chart_rows),
             trend=charts.trend_line(trend, "Audited volumes within RPO, per day", target=1.0) if trend else None),
-        trend=trend)
+        trend=trend, runs=run_rows(doc))
 
 
 def _pct(value: float | None) -> str:

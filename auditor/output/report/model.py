@@ -207,6 +207,20 @@ class StorageRow:
 
 
 @dataclass(frozen=True)
+class RunRow:
+    """A backup, snapshot or restore drill the auditor's executor ran (from the history store)."""
+
+    cluster: str
+    kind: str
+    key: str  # namespace/object
+    target: str
+    status: str
+    started: datetime | None
+    duration_seconds: float | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
 class CredentialRow:
     cluster: str
     secret: str
@@ -319,4 +333,5 @@ class Report:
     rules: tuple[RuleRow, ...]
     charts: Charts
     trend: tuple[tuple[date, float], ...]
+    runs: tuple[RunRow, ...] | None = None  # None: the scan document carries no executor runs
     extra: dict[str, Any] = field(default_factory=dict)

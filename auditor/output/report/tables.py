@@ -14,7 +14,15 @@ from typing import Any
 
 from auditor.checks.registry import SEVERITIES, Rule
 from auditor.output.report.history import History, day_outcome
-from auditor.output.report.model import CredentialRow, ExceptionRow, FindingRow, RuleGroup, ScheduleRow, StorageRow
+from auditor.output.report.model import (
+    CredentialRow,
+    ExceptionRow,
+    FindingRow,
+    RuleGroup,
+    RunRow,
+    ScheduleRow,
+    StorageRow,
+)
 from auditor.output.report.source import parse_iso
 
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -73,6 +81,16 @@ def storage_rows(doc: dict[str, Any]) -> tuple[StorageRow, ...] | None:
                                bool(s.get("default")), s.get("access_mode"), s.get("phase"),
                                parse_iso(s.get("last_validated")), s.get("message"), s.get("credential")))
     return tuple(rows)
+
+
+def run_rows(doc: dict[str, Any]) -> tuple[RunRow, ...] | None:
+    if "executor_runs" not in doc:
+        return None
+    return tuple(RunRow(str(r.get("cluster", "")), str(r.get("kind", "")),
+                        f"{r.get('namespace') or ''}/{r.get('object')}", str(r.get("target", "")),
+                        str(r.get("status", "")), parse_iso(r.get("started_at")), r.get("duration_seconds"),
+                        r.get("outcome"))
+                 for r in doc["executor_runs"] or [])
 
 
 def credential_rows(doc: dict[str, Any], as_of: datetime) -> tuple[CredentialRow, ...] | None:
