@@ -222,3 +222,46 @@ def test_rendered_prometheusrule_passes_promtool(tmp_path: Path) -> None:
     check = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yaml")], capture_output=True,
                            text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def grants(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    out: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                out.setdefault((group, resource), set()).update(rule["verbs"])
+    return out
+
+
+def test_executor_permissions_are_opt_in_and_narrow() -> None:
+    base = render("deploy/kubernetes")
+    docs = render("deploy/overlays/executor")
+    assert not any("executor" in d["metadata"]["name"] or "drill" in d["metadata"]["name"] for d in base), \
+        "the base can read, never write"
+    key = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert {(d["kind"], d["metadata"]["name"]) for d in base} <= set(key) and len(key) == len(set(key))
+    for doc in docs:
+        if not doc["apiVersion"].startswith("monitoring.coreos.com"):
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+    velero = one(docs, "Role", "backup-auditor-executor")
+    assert velero["metadata"]["namespace"] == "velero"
+    assert grants(velero) == {("velero.io", "schedules"): {"get"},
+                              ("velero.io", "backups"): {"create", "get", "list", "watch"},
+                              ("velero.io", "restores"): {"create", "get", "list", "watch", "patch"}}
+    lease = one(docs, "Role", "backup-auditor-executor-lease")
+    assert lease["metadata"]["namespace"] == "backup-auditor"
+    named = [r for r in lease["rules"] if r.get("resourceNames")]
+    assert named == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                      "resourceNames": ["backup-auditor-executor"], "verbs": ["get", "update"]}]
+    snapshots = one(docs, "ClusterRole", "backup-auditor-executor-snapshots")
+    assert grants(snapshots) == {("snapshot.storage.k8s.io", "volumesnapshots"):
+                                 {"create", "get", "list", "watch", "delete"}}
+    bound_cluster_wide = {d["roleRef"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"}
+    assert "backup-auditor-executor-snapshots" not in bound_cluster_wide, "snapshots are granted per namespace"
+    drills = one(docs, "ClusterRole", "backup-auditor-restore-drills")
+    assert grants(drills) == {("", "namespaces"): {"create", "delete"}}
+    for doc in docs:
+        if doc["kind"] in ("RoleBinding", "ClusterRoleBinding") and "executor" in doc["metadata"]["name"]:
+            assert doc["subjects"] == [{"kind": "ServiceAccount", "name": "backup-auditor",
+                                        "namespace": "backup-auditor"}]
