@@ -104,25 +104,38 @@ class LiveSource:
 
     def get_json(self, path: str, query: list[tuple[str, Any]] | None = None, accept: str = "application/json") -> Any:
         """GET a path and parse its JSON, retrying throttling, server errors and broken connections."""
+        status, data = self.send("GET", path, query, accept=accept)
+        if not 200 <= status < 300:
+            raise ApiStatusError(status, status_message(data, status))
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ApiStatusError(0, f"JSONDecodeError: {exc}") from exc
+
+    def send(self, method: str, path: str, query: list[tuple[str, Any]] | None = None, body: Any = None,
+             accept: str = "application/json", content_type: str = "application/json") -> tuple[int, bytes]:
+        """One request with retries of throttling (honouring Retry-After), server errors and broken
+        connections; any other answer is returned as (status, body). Only for idempotent requests: a POST
+        qualifies when the object's name is fixed (a repeat answers 409, never makes a second object)."""
         attempt = 0
         while True:
             retry_after = None
             try:
-                method, url, headers, body, post = self.api.param_serialize(
-                    method="GET", resource_path=path, query_params=query or [],
-                    header_params={"Accept": accept}, auth_settings=["BearerToken"])
-                response = self.api.call_api(method, url, header_params=headers, body=body, post_params=post,
+                headers_in = {"Accept": accept}
+                if body is not None:
+                    headers_in["Content-Type"] = content_type
+                method_, url, headers, payload, post = self.api.param_serialize(
+                    method=method, resource_path=path, query_params=query or [], body=body,
+                    header_params=headers_in, auth_settings=["BearerToken"])
+                response = self.api.call_api(method_, url, header_params=headers, body=payload, post_params=post,
                                              _request_timeout=self.timeout)
                 data = response.read()
                 status = response.status
-                if 200 <= status < 300:
-                    return orjson.loads(data)
-                message = status_message(data, status)
                 if status not in RETRYABLE:
-                    raise ApiStatusError(status, message)
+                    return status, data
                 retry_after = response.headers.get("Retry-After")
-                failure: Exception = ApiStatusError(status, message)
-            except (urllib3.exceptions.HTTPError, OSError, orjson.JSONDecodeError) as exc:
+                failure: Exception = ApiStatusError(status, status_message(data, status))
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
                 failure = exc
             attempt += 1
             if attempt >= self.retry.attempts:
@@ -130,7 +143,7 @@ class LiveSource:
                     raise failure
                 raise ApiStatusError(0, f"{type(failure).__name__}: {failure}") from failure
             pause = self.retry.delay(attempt - 1, retry_after)
-            log.debug("GET %s failed (%s); retry %d in %.2fs", path, failure, attempt, pause)
+            log.debug("%s %s failed (%s); retry %d in %.2fs", method, path, failure, attempt, pause)
             time.sleep(pause)
 
     # --- discovery ------------------------------------------------------------------------------

@@ -45,19 +45,16 @@ def create(api: Any, obj: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """POST ``obj``; returns (the stored object, created). An existing object of that name is adopted."""
     meta = obj["metadata"]
     kind = _kind(obj)
-    path = kind.list_path(meta["namespace"])
-    method, url, headers, body, post = api.param_serialize(
-        method="POST", resource_path=path, body=obj,
-        header_params={"Content-Type": "application/json", "Accept": "application/json"},
-        auth_settings=["BearerToken"])
-    response = api.call_api(method, url, header_params=headers, body=body, post_params=post, _request_timeout=30)
-    data = response.read()
-    if response.status in (200, 201):
+    try:
+        status, data = LiveSource(api, "executor").send("POST", kind.list_path(meta["namespace"]), body=obj)
+    except ApiStatusError as exc:  # retries used up: throttled, server errors or no connection throughout
+        raise ExecutorError(f"cannot create {kind.kind} {meta['namespace']}/{meta['name']}: {exc.message}") from None
+    if status in (200, 201):
         return orjson.loads(data), True
-    if response.status == 409:
+    if status == 409:  # ours from an earlier attempt (or a retry whose first answer was lost): adopt it
         return get(api, kind, meta["namespace"], meta["name"]), False
     raise ExecutorError(f"cannot create {kind.kind} {meta['namespace']}/{meta['name']}: "
-                        f"{status_message(data, response.status)}")
+                        f"{status_message(data, status)}")
 
 
 def get(api: Any, kind: ResourceKind, namespace: str, name: str) -> dict[str, Any]:
@@ -140,12 +137,13 @@ def prune_snapshots(api: Any, namespace: str, pvc: str, keep_seconds: float, now
         created = meta.get("creationTimestamp")
         if not isinstance(created, str) or parse_time(created).timestamp() >= cutoff:
             continue
-        method, url, headers, body, post = api.param_serialize(
-            method="DELETE", resource_path=f"{SNAPSHOTS.list_path(namespace)}/{meta['name']}",
-            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
-        response = api.call_api(method, url, header_params=headers, body=body, post_params=post, _request_timeout=30)
-        response.read()
-        if response.status not in (200, 202, 404):
-            raise ExecutorError(f"cannot delete VolumeSnapshot {namespace}/{meta['name']}: HTTP {response.status}")
+        try:
+            status, data = LiveSource(api, "executor").send(
+                "DELETE", f"{SNAPSHOTS.list_path(namespace)}/{meta['name']}")
+        except ApiStatusError as exc:
+            raise ExecutorError(f"cannot delete VolumeSnapshot {namespace}/{meta['name']}: {exc.message}") from None
+        if status not in (200, 202, 404):
+            raise ExecutorError(f"cannot delete VolumeSnapshot {namespace}/{meta['name']}: "
+                                f"{status_message(data, status)}")
         deleted.append(str(meta["name"]))
     return deleted
