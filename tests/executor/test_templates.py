@@ -1,0 +1,52 @@
+"""Backups from config templates: checked against Velero's CRD when loaded, named like scheduled backups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from auditor.executor.templates import BACKUP_SPEC_FIELDS, BackupTemplate, backup_from_template
+
+CRD = Path(__file__).resolve().parents[1] / "kubeapi" / "crds" / "velero" / "velero.io_backups.yaml"
+
+
+def test_the_field_table_is_the_crds() -> None:
+    crd = yaml.safe_load(CRD.read_text())
+    [version] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert {name: field["type"] for name, field in spec.items()} == BACKUP_SPEC_FIELDS
+
+
+def test_a_template_becomes_a_backup() -> None:
+    t = BackupTemplate(name="before-upgrade", labels={"team": "shop"},
+                       spec={"includedNamespaces": ["shop"], "ttl": "72h0m0s", "snapshotMoveData": True})
+    b = backup_from_template(t, "velero", datetime(2026, 11, 26, 1, 2, 3, tzinfo=UTC))
+    assert b["metadata"] == {"name": "before-upgrade-20261126010203", "namespace": "velero",
+                             "labels": {"team": "shop", "backup-auditor.io/created-by": "backup-auditor",
+                                        "backup-auditor.io/template": "before-upgrade"}}
+    assert b["spec"] == {"includedNamespaces": ["shop"], "ttl": "72h0m0s", "snapshotMoveData": True}
+    b["spec"]["includedNamespaces"].append("x")
+    assert t.spec["includedNamespaces"] == ["shop"], "the template is not modified"
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"includeNamespaces": ["shop"]}, "spec.includeNamespaces: not a field of a Velero BackupSpec"),
+    ({"includedNamespace": ["shop"]}, "did you mean includedNamespaces?"),
+    ({"includedNamespaces": "shop"}, "spec.includedNamespaces: expected array, got str"),
+    ({"snapshotMoveData": "yes"}, "spec.snapshotMoveData: expected boolean, got str"),
+])
+def test_a_bad_spec_is_named(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        BackupTemplate(name="x", spec=spec)
+
+
+def test_names_leave_room_for_the_timestamp() -> None:
+    with pytest.raises(ValidationError):
+        BackupTemplate(name="a" * 49, spec={})
+    with pytest.raises(ValidationError):
+        BackupTemplate(name="Not_DNS", spec={})
+    BackupTemplate(name="a" * 48, spec={})
