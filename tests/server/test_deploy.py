@@ -260,7 +260,7 @@ def test_executor_permissions_are_opt_in_and_narrow() -> None:
     bound_cluster_wide = {d["roleRef"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"}
     assert "backup-auditor-executor-snapshots" not in bound_cluster_wide, "snapshots are granted per namespace"
     drills = one(docs, "ClusterRole", "backup-auditor-restore-drills")
-    assert grants(drills) == {("", "namespaces"): {"create", "delete"}}
+    assert grants(drills) == {("", "namespaces"): {"create", "get", "delete"}}
     for doc in docs:
         if doc["kind"] in ("RoleBinding", "ClusterRoleBinding") and "executor" in doc["metadata"]["name"]:
             assert doc["subjects"] == [{"kind": "ServiceAccount", "name": "backup-auditor",
