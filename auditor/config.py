@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auditor.analyse.exceptions import ExceptionRule
 from auditor.durations import parse_duration
 from auditor.errors import ConfigError
+from auditor.executor.templates import BackupTemplate
 
 DEFAULT_RPO = 24 * 3600.0
 DEFAULT_RETENTION = 7 * 86400.0
@@ -136,6 +137,200 @@ class ScheduledReport(_Strict):
         return value
 
 
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def _pod_namespace() -> str:
+    """The namespace the pod runs in (the executor's Lease lives there), else ``backup-auditor``."""
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "backup-auditor"
+    except OSError:
+        return "backup-auditor"
+
+
+def _namespaced_key(value: str) -> str:
+    namespace, sep, name = str(value).partition("/")
+    if not sep or not namespace or not name or "/" in name:
+        raise ValueError(f"expected NAMESPACE/NAME, got {value!r}")
+    return value
+
+
+class LeaseConfig(_Strict):
+    """The Kubernetes Lease only whose holder runs executor jobs (client-go's leader election timings)."""
+
+    name: str = "backup-auditor-executor"
+    namespace: str = Field(default_factory=_pod_namespace)
+    duration: float = 15.0  # a standby takes over this long after the leader's last renewal
+    renew_deadline: float = 10.0  # the leader steps down when no renewal succeeded for this long
+    retry_period: float = 2.0  # how often the leader renews and a standby tries to acquire
+
+    _parse = field_validator("duration", "renew_deadline", "retry_period", mode="before")(
+        classmethod(lambda cls, v: _duration(v)))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeaseConfig:
+        # client-go's checks: a leader must give up before a standby may take over, and retry within the deadline
+        if not self.duration > self.renew_deadline > 1.2 * self.retry_period > 0:
+            raise ValueError("lease timings need duration > renew_deadline > 1.2 × retry_period > 0 (got "
+                             f"{self.duration:g}s, {self.renew_deadline:g}s, {self.retry_period:g}s)")
+        return self
+
+
+class BackupJob(_Strict):
+    schedule: str | None = None  # NAMESPACE/NAME of a Velero Schedule: the Backup takes its template
+    template: str | None = None  # or the name of one of executor.templates
+
+    _key = field_validator("schedule")(classmethod(lambda cls, v: None if v is None else _namespaced_key(v)))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BackupJob:
+        if (self.schedule is None) == (self.template is None):
+            raise ValueError("give exactly one of schedule (NAMESPACE/NAME) or template (a name in executor.templates)")
+        return self
+
+
+class SnapshotJob(_Strict):
+    pvcs: tuple[str, ...] = Field(min_length=1)  # NAMESPACE/PVC each
+    prune: float | None = None  # delete the auditor's own snapshots of each PVC older than this
+
+    _keys = field_validator("pvcs")(classmethod(lambda cls, v: tuple(_namespaced_key(k) for k in v)))
+    _parse = field_validator("prune", mode="before")(classmethod(lambda cls, v: None if v is None else _duration(v)))
+
+
+class EtcdJob(_Strict):
+    endpoints: str
+    cacert: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    out: Path
+    keep: int | None = Field(default=None, ge=1)
+
+
+class RestoreDrillJob(_Strict):
+    schedule: str
+    check: tuple[str, ...] = ()  # argv of a user check run after the restore
+    keep_namespaces: bool = False
+
+    _key = field_validator("schedule")(classmethod(lambda cls, v: _namespaced_key(v)))
+
+
+JOB_ACTIONS = ("backup", "snapshot", "etcd", "restore_drill")
+
+
+class ExecutorJob(_Strict):
+    """One scheduled executor job: when (``cron`` or ``interval``) and what (exactly one action)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    cron: str | None = None  # Velero's dialect; @every and interval fire on multiples of the period since 1970
+    interval: float | None = None
+    backup: BackupJob | None = None
+    snapshot: SnapshotJob | None = None
+    etcd: EtcdJob | None = None
+    restore_drill: RestoreDrillJob | None = None
+    wait: bool = True  # follow what was created to its end (Backup phase, snapshot readyToUse)
+    timeout: float | None = None  # how long a run may take (default per action)
+
+    _parse = field_validator("interval", "timeout", mode="before")(
+        classmethod(lambda cls, v: None if v is None else _duration(v)))
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        from auditor.analyse.cron import CronError, parse_cron
+
+        if value is not None:
+            try:
+                parse_cron(value)
+            except CronError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> ExecutorJob:
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("exactly one of cron or interval is required")
+        if self.interval is not None and self.interval < 1:
+            raise ValueError(f"interval: must be at least 1s (got {self.interval:g}s)")
+        actions = [a for a in JOB_ACTIONS if getattr(self, a) is not None]
+        if len(actions) != 1:
+            raise ValueError(f"exactly one action of {', '.join(JOB_ACTIONS)} is required"
+                             + (f" (got {', '.join(actions)})" if actions else ""))
+        return self
+
+    @property
+    def action(self) -> str:
+        return next(a for a in JOB_ACTIONS if getattr(self, a) is not None)
+
+
+class ExecutorConfig(_Strict):
+    """Scheduled executor jobs in ``auditor serve`` (``executor:``), run only by the holder of the Lease."""
+
+    lease: LeaseConfig = Field(default_factory=LeaseConfig)
+    templates: tuple[BackupTemplate, ...] = ()  # Backups described here (``backup run --template``, jobs)
+    jobs: tuple[ExecutorJob, ...] = ()
+
+    @model_validator(mode="after")
+    def _templates_known(self) -> ExecutorConfig:
+        names = [t.name for t in self.templates]
+        if len(names) != len(set(names)):
+            raise ValueError(f"template names must be unique (got {', '.join(sorted(names))})")
+        for job in self.jobs:
+            if job.backup is not None and job.backup.template is not None and job.backup.template not in names:
+                raise ValueError(f"job {job.name}: backup.template {job.backup.template!r} is not one of "
+                                 f"executor.templates ({', '.join(names) or 'none defined'})")
+        return self
+
+    def template(self, name: str) -> BackupTemplate:
+        for t in self.templates:
+            if t.name == name:
+                return t
+        raise ConfigError(f"no backup template {name!r} in executor.templates of the config "
+                          f"({', '.join(t.name for t in self.templates) or 'none defined'})")
+
+    @field_validator("jobs")
+    @classmethod
+    def _unique(cls, jobs: tuple[ExecutorJob, ...]) -> tuple[ExecutorJob, ...]:
+        seen: set[str] = set()
+        for job in jobs:
+            if job.name in seen:
+                raise ValueError(f"job name {job.name!r} is used twice (names must be unique)")
+            seen.add(job.name)
+        return jobs
+
+
+class EtcdSnapshotSource(_Strict):
+    """Where the executor's etcd snapshot manifests of matching clusters are: a directory or an ``s3://`` prefix.
+    The scan reads the ``.json`` manifests only, never a snapshot."""
+
+    cluster: str = "*"  # glob on the cluster name
+    dir: Path | None = None
+    s3: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    s3_ca_file: Path | None = None
+    s3_profile: str | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> EtcdSnapshotSource:
+        if (self.dir is None) == (self.s3 is None):
+            raise ValueError("give exactly one of dir or s3")
+        if self.s3 is not None and not self.s3.startswith("s3://"):
+            raise ValueError(f"s3 must be an s3://bucket/prefix URL (got {self.s3!r})")
+        return self
+
+
+class EtcdConfig(_Strict):
+    """etcd snapshot evidence (``etcd:``) for SYS-002: where the executor's manifests are, and the RPO."""
+
+    snapshots: tuple[EtcdSnapshotSource, ...] = ()
+    rpo: float = DEFAULT_RPO
+
+    _parse = field_validator("rpo", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    def sources_for(self, cluster: str) -> tuple[EtcdSnapshotSource, ...]:
+        return tuple(s for s in self.snapshots if fnmatch.fnmatchcase(cluster, s.cluster))
+
+
 class AuditConfig(_Strict):
     defaults: Defaults = Defaults()
     exclude_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED
@@ -147,6 +342,8 @@ class AuditConfig(_Strict):
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-rule parameter overrides
     history: HistoryConfig = HistoryConfig()
     reports: tuple[ScheduledReport, ...] = ()  # written by `auditor serve` on their cron
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)  # scheduled jobs (auditor serve)
+    etcd: EtcdConfig = Field(default_factory=EtcdConfig)  # etcd snapshot evidence (SYS-002)
 
     _parse = field_validator("stuck_backup_after", mode="before")(classmethod(lambda cls, v: _duration(v)))
 
@@ -162,12 +359,27 @@ class AuditConfig(_Strict):
         return AppliedPolicy(name="default", rpo=self.defaults.rpo, retention=self.defaults.retention)
 
 
-def _validation_message(path: Path, exc: ValidationError) -> str:
+def _validation_message(path: Path, exc: ValidationError, data: Any = None) -> str:
     first = exc.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    job = _job_location(first["loc"], data)
+    if job is not None:
+        return f"{path}: {job}: {message}{more}"
     return f"{path}: key {key}: {message}{more}"
+
+
+def _job_location(loc: tuple[int | str, ...], data: Any) -> str | None:
+    """``executor.jobs[1] (name nightly): cron`` for an error inside a job: the user finds it by its name."""
+    if len(loc) < 3 or loc[:2] != ("executor", "jobs") or not isinstance(loc[2], int):
+        return None
+    try:
+        name = data["executor"]["jobs"][loc[2]].get("name")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        name = None
+    where = f"executor.jobs[{loc[2]}]" + (f" (name {name})" if isinstance(name, str) else "")
+    return f"{where}: {'.'.join(str(p) for p in loc[3:])}" if len(loc) > 3 else where
 
 
 class _ExceptionsFile(_Strict):
@@ -208,4 +420,4 @@ def load_config(path: Path | None) -> AuditConfig:
     try:
         return AuditConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_validation_message(path, exc)) from None
+        raise ConfigError(_validation_message(path, exc, data)) from None

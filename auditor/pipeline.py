@@ -20,6 +20,7 @@ from auditor.checks.registry import Rule, RunContext, catalog_dir
 from auditor.collect.catalog import VeleroCatalog, read_catalog
 from auditor.collect.clusters import ClusterTarget, in_cluster_target, kubeconfig_targets
 from auditor.collect.dump import read_dump
+from auditor.collect.etcd_manifests import with_etcd_manifests
 from auditor.collect.inventory import Inventory
 from auditor.collect.live import LiveSource, Progress, RawSink, gc_paused
 from auditor.collect.secrets import SecretPolicy, load_installation_key
@@ -216,6 +217,7 @@ def _run_scan(options: ScanOptions, progress: Progress | None, store: Store | No
             analysed.append((name, None, error))
             continue
         catalog = catalogs_for(options, inventory.cluster)
+        inventory = with_etcd_manifests(inventory, config.etcd)  # the executor's etcd snapshots (SYS-002)
         with gc_paused():
             previous = previous_state(options, store, inventory.cluster, as_of)
             analysed.append((inventory.cluster, analyse_cluster(inventory, config, as_of, catalog, previous), None))

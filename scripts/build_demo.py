@@ -1383,6 +1383,54 @@ def cronjob(reg: Registry, namespace: str, name: str, *, created: datetime, sche
     return cj
 
 
+def etcd_static_pod(reg: Registry, node: str, *, created: datetime) -> Obj:
+    """kubeadm's static etcd pod (the mirror pod the kubelet reports): the cluster runs its own etcd, so SYS-002
+    expects snapshot evidence; the CronJob's files on a PVC are none the auditor can verify."""
+    node_obj = reg.find("Node", None, node)
+    image = "registry.k8s.io/etcd:3.6.4-0"
+    pod: Obj = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {**meta("Pod", f"etcd-{node}", namespace="kube-system", created=created,
+                            labels={"component": "etcd", "tier": "control-plane"},
+                            annotations={"kubernetes.io/config.source": "file",
+                                         "kubeadm.kubernetes.io/etcd.advertise-client-urls":
+                                             f"https://{NODES[node]['ip']}:2379"},
+                            owner=node_obj, owner_block=False)},
+        "spec": {
+            "containers": [{
+                "name": "etcd", "image": image, "imagePullPolicy": "IfNotPresent",
+                "command": ["etcd", f"--advertise-client-urls=https://{NODES[node]['ip']}:2379",
+                            "--cert-file=/etc/kubernetes/pki/etcd/server.crt", "--client-cert-auth=true",
+                            "--data-dir=/var/lib/etcd", "--key-file=/etc/kubernetes/pki/etcd/server.key",
+                            f"--listen-client-urls=https://127.0.0.1:2379,https://{NODES[node]['ip']}:2379",
+                            f"--name={node}", "--snapshot-count=10000",
+                            "--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"],
+                "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}},
+                "volumeMounts": [{"mountPath": "/var/lib/etcd", "name": "etcd-data"},
+                                 {"mountPath": "/etc/kubernetes/pki/etcd", "name": "etcd-certs"}],
+            }],
+            "hostNetwork": True, "nodeName": node, "priority": 2000001000,
+            "priorityClassName": "system-node-critical", "restartPolicy": "Always",
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "tolerations": [{"effect": "NoExecute", "operator": "Exists"}],
+            "volumes": [{"hostPath": {"path": "/etc/kubernetes/pki/etcd", "type": "DirectoryOrCreate"},
+                         "name": "etcd-certs"},
+                        {"hostPath": {"path": "/var/lib/etcd", "type": "DirectoryOrCreate"}, "name": "etcd-data"}],
+        },
+        "status": {
+            "phase": "Running", "qosClass": "Burstable", "hostIP": NODES[node]["ip"], "podIP": NODES[node]["ip"],
+            "startTime": ts(created),
+            "conditions": [condition(t, "True", created + timedelta(seconds=8))
+                           for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
+            "containerStatuses": [{"name": "etcd", "image": image, "imageID": image_id(image), "ready": True,
+                                   "restartCount": 0, "started": True,
+                                   "state": {"running": {"startedAt": ts(created + timedelta(seconds=2))}}}],
+        },
+    }
+    reg.add("pods", pod, created)
+    return pod
+
+
 def build_workloads(reg: Registry) -> None:
     # --- kube-system ------------------------------------------------------------------------
     deployment(
@@ -1406,6 +1454,7 @@ def build_workloads(reg: Registry) -> None:
         volumes=[pvc_volume("backup", "etcd-backup")],
         last_schedule=at(2026, 11, 20, 0, 0, 0), last_success=at(2026, 11, 20, 0, 0, 41),
     )
+    etcd_static_pod(reg, "node-a", created=at(2026, 11, 11, 9, 1, 12))
 
     # --- storage provisioners -------------------------------------------------------------
     deployment(

@@ -14,14 +14,24 @@ def no_restore(ctx: CheckContext) -> Iterator[Finding]:
     limit = float(ctx.params["limit_seconds"])
     as_of = ctx.analysis.as_of
     inv = ctx.analysis.inventory
-    done = [r for r in inv.restores if r.phase == "Completed" and r.completed is not None]
+    finished = [r for r in inv.restores if r.phase == "Completed" and r.completed is not None]
+    # A drill whose verification failed restored *something*, but not a working application: not a success.
+    done = [r for r in finished if r.drill_result != "failed"]
     newest = max(done, key=lambda r: r.completed or as_of, default=None)
     age = (as_of - newest.completed).total_seconds() if newest and newest.completed else None
-    yield ctx.result(age is None or age > limit, "Cluster", None, inv.cluster,
-                     (f"the last successful restore ({newest.meta.key}) completed {format_duration(age)} ago, beyond "
-                      f"the limit of {format_duration(limit)}" if newest and age is not None else
-                      "no successful restore is recorded: the backups have not been shown to restore"),
-                     last_restore=newest.meta.key if newest else None, age_seconds=age)
+    failed_drill = max((r for r in finished if r.drill_result == "failed" and
+                        (newest is None or (r.completed or as_of) > (newest.completed or as_of))),
+                       key=lambda r: r.completed or as_of, default=None)
+    what = "last verified restore drill" if newest and newest.drill_result == "passed" else "last successful restore"
+    message = (f"the {what} ({newest.meta.key}) completed {format_duration(age)} ago, beyond the limit of "
+               f"{format_duration(limit)}" if newest and age is not None else
+               "no successful restore is recorded: the backups have not been shown to restore")
+    if failed_drill is not None:
+        message += f"; the newer restore drill {failed_drill.meta.key} failed verification"
+    drills = {k: v for k, v in (("drill", newest.drill_result if newest else None),
+                                ("failed_drill", failed_drill.meta.key if failed_drill else None)) if v}
+    yield ctx.result(age is None or age > limit, "Cluster", None, inv.cluster, message,
+                     last_restore=newest.meta.key if newest else None, age_seconds=age, **drills)
 
 
 @register("GOV-003")

@@ -58,3 +58,39 @@ def scan_incomplete(ctx: CheckContext) -> Iterator[Finding]:
                                  f"({MEANING.get(g.reason, g.reason)})" for g in hidden)
                      + f". Verdicts that depend on it are unknown or not evaluated ({unknown} volume(s) unknown).",
                      gaps=[g.as_dict() for g in hidden])
+
+
+@register("SYS-002")
+def etcd_snapshot_stale(ctx: CheckContext) -> Iterator[Finding]:
+    from auditor.analyse.etcd import etcd_evidence
+    from auditor.durations import format_duration
+
+    inv = ctx.analysis.inventory
+    evidence = etcd_evidence(inv)
+    rpo = float(ctx.params.get("rpo_seconds") or ctx.analysis.config.etcd.rpo)
+    age = evidence.age(ctx.analysis.as_of)
+    if evidence.newest is not None and age is not None:
+        s = evidence.newest
+        yield ctx.result(age > rpo, "Cluster", None, inv.cluster,
+                         f"the newest verified etcd snapshot of {inv.cluster} ({s.snapshot_name}, {s.source}, "
+                         f"{s.location or 'no location'}) is {format_duration(age)} old, older than the etcd RPO "
+                         f"of {format_duration(rpo)}", snapshot=s.snapshot_name, source=s.source,
+                         location=s.location, taken_at=s.created.isoformat() if s.created else None,
+                         age_seconds=round(age), rpo_seconds=rpo)
+        return
+    if evidence.blind:
+        yield ctx.not_evaluated("Cluster", None, inv.cluster, "etcd snapshot evidence could not be read: "
+                                + "; ".join(f"{g.resource} ({g.reason})" for g in evidence.blind))
+        return
+    if evidence.self_managed is None:
+        yield ctx.not_evaluated("Cluster", None, inv.cluster, "no etcd is visible (a managed control plane?) and "
+                                "no etcd snapshot evidence is configured (etcd.snapshots in the audit config)")
+        return
+    last = evidence.failed[0] if evidence.failed else None
+    yield ctx.finding("Cluster", None, inv.cluster,
+                      f"{inv.cluster} runs its own etcd ({evidence.self_managed}) but no verified etcd snapshot "
+                      "was found (k3s/RKE2 ETCDSnapshotFiles, the executor's manifests)"
+                      + (f"; the latest attempt {last.snapshot_name} failed: {last.error or 'not ready'}"
+                         if last else ""),
+                      etcd=evidence.self_managed, failed=[s.snapshot_name for s in evidence.failed[:5]],
+                      rpo_seconds=rpo)

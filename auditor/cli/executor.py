@@ -76,32 +76,50 @@ def _dump_needs_dry_run(dump: Path | None, demo: bool, dry_run: bool) -> None:
 
 
 @backup.command("run")
-@click.option("--schedule", "schedule_key", required=True, metavar="NAMESPACE/NAME",
+@click.option("--schedule", "schedule_key", metavar="NAMESPACE/NAME",
               help="The Velero Schedule whose template the Backup takes (as velero backup create --from-schedule).")
+@click.option("--template", "template_name", metavar="NAME",
+              help="Or a Backup template from executor.templates of --config.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Audit config (its executor.templates, velero_namespace).")
 @executor_options
 @click.option("--wait/--no-wait", default=False, help="Follow the Backup to a terminal phase.")
 @click.option("--timeout", default="4h", show_default=True, help="How long --wait follows it.")
 @handle_errors
-def backup_run(schedule_key: str, dump: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
-               in_cluster: bool, dry_run: bool, output: str, store: str | None, wait: bool, timeout: str) -> None:
-    """Create a Backup from a Velero Schedule now. Exit 0 when it was created (and, with --wait,
-    Completed); 1 when it failed or did not finish in time."""
+def backup_run(schedule_key: str | None, template_name: str | None, config_path: Path | None, dump: Path | None,
+               demo: bool, kubeconfig: str | None, context: str | None, in_cluster: bool, dry_run: bool, output: str,
+               store: str | None, wait: bool, timeout: str) -> None:
+    """Create a Backup now, from a Velero Schedule or a config template. Exit 0 when it was created (and,
+    with --wait, Completed); 1 when it failed or did not finish in time."""
     from auditor.executor.runner import execute
     from auditor.executor.source import schedule_from_cluster, schedule_from_dump
     from auditor.executor.velero import backup_from_schedule
 
-    namespace, name = _namespaced(schedule_key, "--schedule")
+    if (schedule_key is None) == (template_name is None):
+        raise click.UsageError("give exactly one of --schedule NAMESPACE/NAME or --template NAME")
     _dump_needs_dry_run(dump, demo, dry_run)
     limit = _seconds(timeout, "--timeout")
     api, cluster = None, ""
-    if dump or demo:
-        from auditor import demo as demo_data
-
-        schedule = schedule_from_dump(dump or demo_data.CLUSTER_DIR, namespace, name)
-    else:
+    if not (dump or demo):
         api, cluster = _cluster_api(kubeconfig, context, in_cluster)
-        schedule = schedule_from_cluster(api, namespace, name)
-    obj = backup_from_schedule(schedule, datetime.now().astimezone())
+    now = datetime.now().astimezone()
+    if template_name is not None:
+        from auditor.config import load_config
+        from auditor.executor.templates import backup_from_template
+
+        config = load_config(config_path)
+        name = template_name
+        obj = backup_from_template(config.executor.template(name), config.velero_namespace or "velero", now)
+    else:
+        assert schedule_key is not None
+        namespace, name = _namespaced(schedule_key, "--schedule")
+        if dump or demo:
+            from auditor import demo as demo_data
+
+            schedule = schedule_from_dump(dump or demo_data.CLUSTER_DIR, namespace, name)
+        else:
+            schedule = schedule_from_cluster(api, namespace, name)
+        obj = backup_from_schedule(schedule, now)
     if dry_run or api is None:
         _show(obj, output)
         return
@@ -164,16 +182,36 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
 @click.option("--key", type=click.Path(path_type=Path, dir_okay=False), help="Client key.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Directory for etcd-snapshot-<time>.db and its .json manifest.")
-@click.option("--keep", type=click.IntRange(min=1), help="Keep only this many of the auditor's snapshots there.")
+@click.option("--keep", type=click.IntRange(min=1), help="Keep only this many of the auditor's snapshots there "
+              "(and under the --s3 prefix).")
 @click.option("--timeout", default="5m", show_default=True, help="How long etcdctl may take.")
+@click.option("--s3", "s3_url", metavar="s3://BUCKET/PREFIX",
+              help="Also upload the verified snapshot and its manifest there (credentials: the AWS_* environment "
+                   "variables or an AWS shared-credentials profile).")
+@click.option("--s3-endpoint", metavar="URL", help="S3-compatible endpoint, e.g. https://minio.example:9000 "
+              "(default: AWS).")
+@click.option("--s3-region", help="Bucket region (default: asked from the server).")
+@click.option("--s3-ca-file", type=click.Path(path_type=Path, dir_okay=False), help="CA bundle for the endpoint.")
+@click.option("--s3-profile", help="Profile of the AWS shared-credentials file (default: the AWS_* variables, "
+              "else 'default').")
+@click.option("--keep-local/--no-keep-local", default=True, show_default=True,
+              help="With --s3: keep the local copy after a verified upload.")
 @handle_errors
 def backup_etcd(endpoints: str, cacert: Path | None, cert: Path | None, key: Path | None, out_dir: Path,
-                keep: int | None, timeout: str) -> None:
-    """Snapshot etcd (etcdctl snapshot save), verify it, checksum it, and apply retention to our own files."""
+                keep: int | None, timeout: str, s3_url: str | None, s3_endpoint: str | None, s3_region: str | None,
+                s3_ca_file: Path | None, s3_profile: str | None, keep_local: bool) -> None:
+    """Snapshot etcd (etcdctl snapshot save), verify it, checksum it, and apply retention to our own files;
+    with --s3, upload it, verify the upload and apply retention under the prefix too."""
     from auditor.executor.etcd import EtcdTarget, take_snapshot
+    from auditor.executor.s3 import S3Target
 
+    if not s3_url and (s3_endpoint or s3_region or s3_ca_file or s3_profile or not keep_local):
+        raise click.UsageError("--s3-endpoint, --s3-region, --s3-ca-file, --s3-profile and --no-keep-local "
+                               "need --s3")
+    upload = S3Target.parse(s3_url, endpoint=s3_endpoint, region=s3_region, ca_file=s3_ca_file,
+                            profile=s3_profile) if s3_url else None
     manifest = take_snapshot(EtcdTarget(endpoints, cacert, cert, key), out_dir, datetime.now().astimezone(), keep,
-                             _seconds(timeout, "--timeout"))
+                             _seconds(timeout, "--timeout"), upload=upload, keep_local=keep_local)
     click.echo(orjson.dumps(manifest, option=orjson.OPT_INDENT_2).decode())
 
 

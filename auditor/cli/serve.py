@@ -23,9 +23,12 @@ from auditor.cli.base import _State, build_options, handle_errors, main, source_
 @click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
               help="Record every scan in the history store (retention from history.retention) and compare each "
                    "cluster with its previous scan (GOV-002); default: history.store of --config.")
+@click.option("--lease-identity", envvar="AUDITOR_LEASE_IDENTITY", metavar="ID",
+              help="This replica's holderIdentity in the executor Lease (default: hostname_<random>); only with "
+                   "executor.jobs in --config.")
 @handle_errors
 def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, store: str | None,
-          **kwargs: Any) -> None:
+          lease_identity: str | None, **kwargs: Any) -> None:
     """Scan on an interval and on changes; serve Prometheus metrics and the newest scan document."""
     from auditor.server.app import serve as run_server
     from auditor.server.settings import settings_from_flags
@@ -36,4 +39,4 @@ def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, sto
     options = build_options(**kwargs)
     if store or options.config.history.store:
         options = replace(options, store=store or options.config.history.store)
-    run_server(options, settings, lambda line: click.echo(line, err=True))
+    run_server(options, settings, lambda line: click.echo(line, err=True), lease_identity)

@@ -76,6 +76,7 @@ class Inventory:
     kubestash_backup_configurations: tuple[r.KubeStashBackupConfiguration, ...] = ()
     kubestash_backup_sessions: tuple[r.KubeStashBackupSession, ...] = ()
     kubestash_repositories: tuple[r.KubeStashRepository, ...] = ()
+    etcd_snapshots: tuple[r.EtcdSnapshot, ...] = ()  # k3s ETCDSnapshotFiles, plus the executor's manifests
 
     @property
     def complete(self) -> bool:

@@ -48,6 +48,7 @@ SNAPSHOT = "snapshot.storage.k8s.io"
 K8UP = "k8up.io"
 KUBESTASH_CORE = "core.kubestash.com"
 KUBESTASH_STORAGE = "storage.kubestash.com"
+K3S = "k3s.cattle.io"
 
 #: Read in this order: the backup catalogs first, so the backup namespace is known before ConfigMaps.
 KINDS: tuple[ResourceKind, ...] = (
@@ -72,6 +73,8 @@ KINDS: tuple[ResourceKind, ...] = (
        slim.kubestash_backup_session, optional=True),
     _k(KUBESTASH_STORAGE, "v1alpha1", "repositories", "Repository", True, "kubestash_repositories",
        slim.kubestash_repository, optional=True),
+    _k(K3S, "v1", "etcdsnapshotfiles", "ETCDSnapshotFile", False, "etcd_snapshots", slim.etcd_snapshot_file,
+       optional=True),
     _k(SNAPSHOT, "v1", "volumesnapshotclasses", "VolumeSnapshotClass", False, "volume_snapshot_classes",
        slim.volume_snapshot_class, optional=True),
     _k(SNAPSHOT, "v1", "volumesnapshots", "VolumeSnapshot", True, "volume_snapshots", slim.volume_snapshot,

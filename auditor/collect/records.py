@@ -402,6 +402,11 @@ class Restore:
     completed: datetime | None
     namespace_mapping: dict[str, str]
 
+    @property
+    def drill_result(self) -> str | None:
+        """``passed``/``failed`` when an auditor restore drill judged this Restore (its annotation, kept in meta)."""
+        return self.meta.annotations.get("backup-auditor.io/drill-result")
+
 
 # --- k8up and KubeStash ------------------------------------------------------------------------
 
@@ -459,3 +464,23 @@ class KubeStashRepository:
     phase: str | None
     last_backup: datetime | None
     encryption_secret: str | None
+
+
+# --- etcd snapshots -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EtcdSnapshot:
+    """One etcd snapshot the scan can see: a k3s/RKE2 ``ETCDSnapshotFile`` (cluster-scoped) or a manifest the
+    auditor's executor wrote beside its snapshot (``source`` says which; ``location`` where the file is)."""
+
+    meta: Meta
+    source: str  # "k3s" (ETCDSnapshotFile) or "executor" (our .json manifest)
+    snapshot_name: str
+    node_name: str | None
+    location: str | None
+    created: datetime | None  # status.creationTime / the manifest's taken_at
+    ready: bool | None  # status.readyToUse; a manifest exists only for a verified snapshot
+    error: str | None = None
+    size_bytes: int | None = None
+

@@ -646,3 +646,16 @@ def kubestash_repository(f: FieldReader) -> r.KubeStashRepository:
         app_namespace=f.str("spec.appRef.namespace"), phase=f.str("status.phase"),
         last_backup=f.time("status.lastBackupTime"), encryption_secret=f.str("spec.encryptionSecret.name"),
     )
+
+
+# --- etcd snapshots -----------------------------------------------------------------------------
+
+
+def etcd_snapshot_file(f: FieldReader) -> r.EtcdSnapshot:
+    """k3s/RKE2 ``ETCDSnapshotFile``: one per snapshot file, local (``file://``) or on S3 (``s3://``)."""
+    m = meta(f)
+    return r.EtcdSnapshot(
+        meta=m, source="k3s", snapshot_name=f.str("spec.snapshotName") or m.name, node_name=f.str("spec.nodeName"),
+        location=f.str("spec.location"), created=f.time("status.creationTime"), ready=f.bool("status.readyToUse"),
+        error=f.str("status.error.message"), size_bytes=_quantity(f, "status.size"))
+

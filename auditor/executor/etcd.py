@@ -16,9 +16,12 @@ import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.errors import AuditorError, InputError
+
+if TYPE_CHECKING:
+    from auditor.executor.s3 import S3Target
 
 NAME = re.compile(r"^etcd-snapshot-(\d{14})\.db$")
 
@@ -61,8 +64,14 @@ def _etcdctl(args: list[str], timeout: float = 300) -> str:
 
 
 def take_snapshot(target: EtcdTarget, out_dir: Path, at: datetime, keep: int | None = None,
-                  timeout: float = 300.0) -> dict[str, Any]:
-    """Save, verify and checksum one snapshot; then keep only the ``keep`` newest of ours."""
+                  timeout: float = 300.0, *, upload: S3Target | None = None,
+                  keep_local: bool = True) -> dict[str, Any]:
+    """Save, verify and checksum one snapshot; then keep only the ``keep`` newest of ours.
+
+    With ``upload``, the verified pair then goes to S3 (each object checked by HEAD), retention applies to the
+    bucket prefix too, and the local pair is removed unless ``keep_local``. A failed upload leaves the verified
+    local snapshot in place and says where it is.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"etcd-snapshot-{at.astimezone(UTC):%Y%m%d%H%M%S}.db"
     if path.exists():
@@ -82,9 +91,28 @@ def take_snapshot(target: EtcdTarget, out_dir: Path, at: datetime, keep: int | N
                 "endpoints": target.endpoints, "etcd": {k: status.get(k) for k in
                                                         ("hash", "revision", "totalKey", "totalSize")}}
     path.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if upload is not None:
+        manifest.update(_upload(upload, path, digest, keep))
     if keep is not None:
         manifest["pruned"] = prune(out_dir, keep)
+    if upload is not None and not keep_local:
+        path.unlink()
+        path.with_suffix(".json").unlink()
+        manifest["local"] = "removed after a verified upload"
     return manifest
+
+
+def _upload(target: S3Target, path: Path, digest: str, keep: int | None) -> dict[str, Any]:
+    from auditor.executor import s3
+
+    manifest_path = path.with_suffix(".json")
+    try:
+        urls = [s3.upload(target, path, digest),
+                s3.upload(target, manifest_path, hashlib.sha256(manifest_path.read_bytes()).hexdigest())]
+        pruned = s3.prune(target, keep) if keep is not None else []
+    except AuditorError as exc:
+        raise type(exc)(f"{exc}; the verified local snapshot is kept at {path}") from None
+    return {"uploaded": urls, **({"pruned_s3": pruned} if keep is not None else {})}
 
 
 def prune(out_dir: Path, keep: int) -> list[str]:

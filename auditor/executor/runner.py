@@ -22,8 +22,30 @@ def _finish(obj: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     status = obj.get("status") or {}
     if obj.get("kind") == "Backup":
         phase = str(status.get("phase") or "New")
-        return ("succeeded" if phase == "Completed" else "failed"), {"phase": phase}
+        if phase == "Completed":
+            return "succeeded", {"phase": phase}
+        return "failed", {"phase": phase, "reason": failure_reason(obj)}
     return ("succeeded" if status.get("readyToUse") else "failed"), {"readyToUse": bool(status.get("readyToUse"))}
+
+
+def failure_reason(obj: dict[str, Any]) -> str:
+    """Why Velero ended an object unsuccessfully, from its status (bounded: it goes to the store and a line)."""
+    status = obj.get("status") or {}
+    parts = [str(e) for e in status.get("validationErrors") or []]
+    if status.get("failureReason"):
+        parts.append(str(status["failureReason"]))
+    if not parts and (status.get("errors") or status.get("warnings")):
+        parts.append(f"{status.get('errors') or 0} errors, {status.get('warnings') or 0} warnings "
+                     "(see velero describe --details)")
+    return "; ".join(parts)[:500] or "no reason given"
+
+
+def _report_end(obj: dict[str, Any], echo: Echo) -> None:
+    """One line naming the phase and the reason when a Backup did not complete."""
+    phase = str((obj.get("status") or {}).get("phase") or "New")
+    if obj.get("kind") == "Backup" and phase != "Completed":
+        meta = obj.get("metadata") or {}
+        echo(f"Backup {meta.get('namespace')}/{meta.get('name')} ended {phase}: {failure_reason(obj)}")
 
 
 def execute(api: Any, obj: dict[str, Any], *, cluster: str, target: str, store_url: str | None, wait: bool,
@@ -53,11 +75,19 @@ def execute(api: Any, obj: dict[str, Any], *, cluster: str, target: str, store_u
                 db.update_run(identity, "submitted", finished_at=datetime.now(UTC))
                 return stored
             final = _follow(api, stored, timeout, on_phase)
+        except executor.ExecutorTimeoutError as exc:
+            # Velero keeps working on it: not failed, not finished; the next run for this target resumes it.
+            phase = str((exc.last.get("status") or {}).get("phase") or "New")
+            db.update_run(identity, "timed-out", {"phase": phase, "error": str(exc)})
+            echo(f"run {identity} recorded as timed-out: the next run for {target} follows this {kind} "
+                 "instead of creating another")
+            raise
         except executor.ExecutorError as exc:
             db.update_run(identity, "failed", {"error": str(exc)}, finished_at=datetime.now(UTC))
             raise
         status, detail = _finish(final)
         db.update_run(identity, status, detail, finished_at=datetime.now(UTC))
+        _report_end(final, echo)
         return final
 
 
@@ -73,4 +103,8 @@ def _create_and_follow(api: Any, obj: dict[str, Any], wait: bool, timeout: float
     stored, created = executor.create(api, obj)
     meta = stored.get("metadata") or {}
     echo(f"{'created' if created else 'adopted existing'} {obj['kind']} {meta.get('namespace')}/{meta.get('name')}")
-    return _follow(api, stored, timeout, on_phase) if wait else stored
+    if not wait:
+        return stored
+    final = _follow(api, stored, timeout, on_phase)
+    _report_end(final, echo)
+    return final

@@ -57,3 +57,23 @@ def snapshot_inventory(api: Any, namespace: str, pvc: str) -> Any:
         for item in doc.get("items") or []:
             add_object(builder, {"apiVersion": api_version, "kind": kind, **item}, "live")
     return builder.build()
+
+
+def drill_inputs_from_dump(root: Path, namespace: str, schedule: str) -> tuple[list[dict[str, Any]],
+                                                                                 list[dict[str, Any]]]:
+    """What planning a restore drill reads, from a dump: the schedule's Backups and the Namespaces."""
+    backups, namespaces = [], []
+    for path in dump_files(Path(root)):
+        if path.name.startswith("."):
+            continue
+        for _, obj in iter_objects(path):
+            if not isinstance(obj, dict):
+                continue
+            meta = obj.get("metadata") or {}
+            if obj.get("kind") == "Namespace":
+                namespaces.append(obj)
+            elif obj.get("kind") == "Backup" and str(obj.get("apiVersion", "")).startswith("velero.io/") and \
+                    meta.get("namespace") == namespace and \
+                    (meta.get("labels") or {}).get("velero.io/schedule-name") == schedule:
+                backups.append(obj)
+    return backups, namespaces

@@ -354,6 +354,40 @@ def _velero_servers(analyses: list[ClusterAnalysis]) -> Iterator[Metric]:
     yield from (up, desired, ready)
 
 
+#: How a scheduled executor job's run ended (``skipped`` runs, already done elsewhere, are not exported).
+JOB_OUTCOMES = ("succeeded", "failed", "submitted")
+#: Why the executor's Lease could not be read or written (see ``auditor.server.leader``).
+ELECTION_ERRORS = ("forbidden", "not-found", "error")
+
+
+@dataclass(frozen=True)
+class ExecutorState:
+    """The scheduled executor of this process: whether it holds the Lease, and each job's newest runs."""
+
+    leader: bool
+    election_errors: tuple[tuple[str, int], ...] = ()  # (reason, count since start)
+    last_runs: tuple[tuple[str, str, float], ...] = ()  # (job, outcome, Unix time the run ended)
+
+
+def executor_families(state: ExecutorState | None) -> list[Metric]:
+    """Per-process executor series (rendered per scrape); the families exist, empty, when no job is configured."""
+    leader = _gauge("leader", "1 when this replica holds the executor Lease and runs the scheduled jobs, 0 "
+                    "otherwise (only when jobs are configured).")
+    errors = CounterMetricFamily(PREFIX + "leader_election_errors", "Failed reads or writes of the executor Lease "
+                                 "by reason (forbidden, not-found, error); jobs do not run while they fail.",
+                                 labels=["reason"])
+    last = _gauge("executor_job_last_run_timestamp_seconds", "Unix time a scheduled executor job's newest run "
+                  "with this outcome ended (succeeded, failed, submitted).", ["job", "outcome"])
+    if state is not None:
+        leader.add_metric([], _bool(state.leader))
+        counts = dict(state.election_errors)
+        for reason in ELECTION_ERRORS:
+            errors.add_metric([reason], float(counts.get(reason, 0)))
+        for job, outcome, t in state.last_runs:
+            last.add_metric([label(job), enum_label(outcome, JOB_OUTCOMES, "failed")], t)
+    return [leader, errors, last]
+
+
 def render(data: MetricsInput) -> bytes:
     """The text exposition (format 0.0.4) of one input, through a registry of its own."""
     registry = CollectorRegistry(auto_describe=False)

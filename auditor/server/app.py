@@ -12,6 +12,7 @@ from types import FrameType
 from auditor.output.metrics import MetricsInput
 from auditor.pipeline import ScanOptions, live_targets, run_scan
 from auditor.server.http import AuditorHTTPServer
+from auditor.server.jobs import scheduled_executor
 from auditor.server.reports import ReportScheduler
 from auditor.server.scanner import ScanFn, Scanner, empty_result
 from auditor.server.settings import ServeSettings
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 class AuditorServer:
     """Start with ``start()``, stop with ``stop()``; ``run()`` does both around SIGTERM/SIGINT."""
 
-    def __init__(self, options: ScanOptions, settings: ServeSettings, scan: ScanFn = run_scan) -> None:
+    def __init__(self, options: ScanOptions, settings: ServeSettings, scan: ScanFn = run_scan,
+                 lease_identity: str | None = None) -> None:
         self.options = options
         self.settings = settings
         self.stop_event = threading.Event()
@@ -33,6 +35,8 @@ class AuditorServer:
         self.current = Current(Snapshot(MetricsInput(empty_result(), (), settings.per_volume_metrics),
                                         ready=False, seq=0))
         targets = live_targets(options) if options.live else []  # bad kubeconfig/context: fails here
+        # executor jobs (bad ones fail here, before anything runs); they run only in the Lease holder
+        self.executor = scheduled_executor(options, lease_identity, settings.shutdown_grace)
         self.trigger = RescanTrigger(settings.interval, settings.quiet, settings.max_delay)
         self.scanner = Scanner(options, settings, self.current, tuple(t.name for t in targets), scan)
         self.watchers = [
@@ -40,7 +44,8 @@ class AuditorServer:
                             timeout_seconds=settings.watch_timeout)
             for t in (targets if settings.watch else []) for kind in watched_kinds()
         ]
-        self.http = AuditorHTTPServer(settings.host, settings.port, self.current, self.stats, self.healthy)
+        self.http = AuditorHTTPServer(settings.host, settings.port, self.current, self.stats, self.healthy,
+                                      self.executor.state if self.executor else None)
         self.reports = ReportScheduler(options.config.reports, self.current)
         self._loop = threading.Thread(target=self._scan_loop, name="scan-loop", daemon=True)
         self._http_thread = threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.2},
@@ -57,6 +62,8 @@ class AuditorServer:
             watcher.start()
         self._loop.start()
         self.reports.start()
+        if self.executor:
+            self.executor.start()
 
     def _scan_loop(self) -> None:
         while not self.stop_event.is_set():
@@ -83,6 +90,8 @@ class AuditorServer:
     def stop(self) -> None:
         """Stop serving and watching; wait briefly for a running scan (its result is dropped)."""
         self.stop_event.set()
+        if self.executor:  # first: runs in progress finish, then the Lease goes to a standby at once
+            self.executor.stop()
         self.trigger.stop()
         self.reports.stop()
         for watcher in self.watchers:
@@ -113,5 +122,6 @@ class AuditorServer:
                 signal.signal(s, handler)
 
 
-def serve(options: ScanOptions, settings: ServeSettings, announce: Callable[[str], None]) -> None:
-    AuditorServer(options, settings).run(announce)
+def serve(options: ScanOptions, settings: ServeSettings, announce: Callable[[str], None],
+          lease_identity: str | None = None) -> None:
+    AuditorServer(options, settings, lease_identity=lease_identity).run(announce)

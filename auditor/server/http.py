@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from auditor.output.metrics import CONTENT_TYPE, PREFIX, label
+from auditor.output.metrics import CONTENT_TYPE, PREFIX, ExecutorState, executor_families, label
 from auditor.server.state import Current
 from auditor.server.watch import WatchStats
 
@@ -26,10 +26,11 @@ log = logging.getLogger(__name__)
 
 
 class LiveCollector(Collector):
-    """Series that change between scans: watch activity."""
+    """Series that change between scans: watch activity, and the scheduled executor's leadership and runs."""
 
-    def __init__(self, stats: WatchStats) -> None:
+    def __init__(self, stats: WatchStats, executor: Callable[[], ExecutorState] | None = None) -> None:
         self.stats = stats
+        self.executor = executor
 
     def describe(self) -> list[Metric]:
         return []
@@ -44,7 +45,7 @@ class LiveCollector(Collector):
             changes.add_metric([label(cluster), resource], float(n))
         for (cluster, resource), n in sorted(errors.items()):
             failures.add_metric([label(cluster), resource], float(n))
-        return [changes, failures]
+        return [changes, failures, *executor_families(self.executor() if self.executor else None)]
 
 
 class AuditorHTTPServer(ThreadingHTTPServer):
@@ -52,13 +53,14 @@ class AuditorHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, host: str, port: int, current: Current, stats: WatchStats,
-                 healthy: Callable[[], tuple[bool, str]]) -> None:
+                 healthy: Callable[[], tuple[bool, str]],
+                 executor: Callable[[], ExecutorState] | None = None) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.current = current
         self.healthy = healthy
         self.live = CollectorRegistry(auto_describe=False)
         self.live.register(ProcessCollector(registry=None))
-        self.live.register(LiveCollector(stats))
+        self.live.register(LiveCollector(stats, executor))
         super().__init__((host, port), Handler)
 
     @property

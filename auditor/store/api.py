@@ -134,11 +134,12 @@ class Store:
             return _run(row), True
 
     def unfinished_run(self, *, cluster: str, kind: str, namespace: str | None, target: str) -> RunRecord | None:
-        """The newest run for this target that never ended (a crash): the executor resumes it, never starts a twin."""
+        """The newest run for this target that never ended (a crash, or a wait that timed out while the object
+        kept running): the executor resumes it, never starts a twin."""
         with self._session("read executor runs") as session:
             row = session.scalar(select(s.ExecutorRun).where(
                 s.ExecutorRun.cluster == cluster, s.ExecutorRun.kind == kind, s.ExecutorRun.namespace == namespace,
-                s.ExecutorRun.target == target, s.ExecutorRun.status.in_(("planned", "created")))
+                s.ExecutorRun.target == target, s.ExecutorRun.status.in_(("planned", "created", "timed-out")))
                 .order_by(s.ExecutorRun.started_at.desc(), s.ExecutorRun.id.desc()).limit(1))
             return _run(row) if row is not None else None
 
@@ -153,6 +154,16 @@ class Store:
                 row.detail = detail
             if finished_at is not None:
                 row.finished_at = finished_at
+
+    def find_run(self, *, cluster: str, kind: str, namespace: str | None, target: str,
+                 object_name: str) -> RunRecord | None:
+        """The run that made (or makes) this object, if any: a scheduled job asks whether a fire time ran."""
+        with self._session("read executor runs") as session:
+            row = session.scalar(select(s.ExecutorRun).where(
+                s.ExecutorRun.cluster == cluster, s.ExecutorRun.kind == kind, s.ExecutorRun.namespace == namespace,
+                s.ExecutorRun.target == target, s.ExecutorRun.object_name == object_name)
+                .order_by(s.ExecutorRun.id.desc()).limit(1))
+            return _run(row) if row is not None else None
 
     def runs(self, cluster: str | None = None, limit: int = 50) -> list[RunRecord]:
         with self._session("read executor runs") as session:

@@ -34,6 +34,45 @@ def scheduled(template: dict[str, Any] | None = None, backups: list[Any] | None 
             *(backups if backups is not None else [csi_backup("daily-1", "daily")])]
 
 
+def drill_restore(name: str, hours_ago: float, result: str) -> dict[str, Any]:
+    """A Restore made by ``auditor restore-drill``, annotated with its verification verdict."""
+    r = f.restore(name, "daily-1", hours_ago=hours_ago)
+    r["metadata"]["annotations"] = {"backup-auditor.io/drill-result": result,
+                                    "backup-auditor.io/drill-detail": "PVC drill-1a2b3c-shop/data is Pending"
+                                    if result == "failed" else "1 PVCs bound, 1 pods ready"}
+    return r
+
+
+def etcd_snapshot_file(hours_ago: float, node: str = "k3s-server-1", error: str | None = None) -> dict[str, Any]:
+    """A k3s/RKE2 ETCDSnapshotFile (cluster-scoped), as k3s writes it for a local scheduled snapshot."""
+    stamp = int(f.AS_OF.timestamp() - hours_ago * 3600)
+    name = f"etcd-snapshot-{node}-{stamp}"
+    status: dict[str, Any] = {"creationTime": f.ts(hours_ago), "readyToUse": error is None, "size": "4820992"}
+    if error:
+        status["error"] = {"message": error, "time": f.ts(hours_ago)}
+    return {"apiVersion": "k3s.cattle.io/v1", "kind": "ETCDSnapshotFile",
+            "metadata": {"name": f"local-{name}", "creationTimestamp": f.ts(hours_ago),
+                         "uid": f"uid-etcd-{stamp}"},
+            "spec": {"snapshotName": name, "nodeName": node,
+                     "location": f"file:///var/lib/rancher/k3s/server/db/snapshots/{name}"},
+            "status": status}
+
+
+def k3s_etcd_node() -> dict[str, Any]:
+    node = f.node("k3s-server-1")
+    node["metadata"]["labels"] = {"node-role.kubernetes.io/etcd": "true",
+                                  "node-role.kubernetes.io/control-plane": "true"}
+    return node
+
+
+def etcd_pod(node: str = "cp-1") -> dict[str, Any]:
+    """kubeadm's static etcd pod."""
+    pod = f.pod(f"etcd-{node}", "kube-system", node_name=node, labels={"component": "etcd", "tier": "control-plane"})
+    pod["spec"]["containers"] = [{"name": "etcd", "image": "registry.k8s.io/etcd:3.5.21-0",
+                                  "command": ["etcd", "--data-dir=/var/lib/etcd"]}]
+    return pod
+
+
 @dataclass(frozen=True)
 class OtherCluster:
     """Objects of a second cluster scanned in the same run (for fleet rules)."""
@@ -206,6 +245,13 @@ FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
         "fail": [("no ready replica", [o for o in scheduled() if o.get("kind") != "Deployment"]
                   + [f.velero_deployment(ready=0)])],
     },
+    "SYS-002": {
+        "pass": [("k3s snapshot 2h old", [*scheduled(), k3s_etcd_node(), etcd_snapshot_file(2)])],
+        "fail": [("k3s snapshot 30h old", [*scheduled(), k3s_etcd_node(), etcd_snapshot_file(30)]),
+                 ("kubeadm etcd, no snapshot", [*scheduled(), etcd_pod()]),
+                 ("only a failed snapshot", [*scheduled(), k3s_etcd_node(),
+                                             etcd_snapshot_file(1, error="s3 upload failed: AccessDenied")])],
+    },
     "SYS-003": {
         "pass": [("complete", scheduled())],
         "fail": [("secrets forbidden", [*scheduled(), Gap("secrets", "forbidden", "secrets is forbidden")])],
@@ -219,9 +265,13 @@ FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
                  ("ttl cut and paused", [*scheduled({"ttl": "24h0m0s"}, paused=True), Previous(scheduled())])],
     },
     "GOV-001": {
-        "pass": [("restored 10 days ago", [*scheduled(), f.restore("drill-1", "daily-1", hours_ago=240)])],
+        "pass": [("restored 10 days ago", [*scheduled(), f.restore("drill-1", "daily-1", hours_ago=240)]),
+                 ("a restore drill passed yesterday", [*scheduled(), drill_restore("daily-drill-1", 24, "passed")])],
         "fail": [("never restored", scheduled()),
-                 ("restored 200 days ago", [*scheduled(), f.restore("drill-1", "daily-1", hours_ago=24 * 200)])],
+                 ("restored 200 days ago", [*scheduled(), f.restore("drill-1", "daily-1", hours_ago=24 * 200)]),
+                 ("the only recent restore is a drill that failed verification",
+                  [*scheduled(), drill_restore("daily-drill-1", hours_ago=24, result="failed"),
+                   f.restore("drill-0", "daily-1", hours_ago=24 * 200)])],
     },
     "GOV-003": {
         "pass": [("aligned", [*scheduled(), *k8up_backup(0.5)])],

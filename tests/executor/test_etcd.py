@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,13 @@ def make_certs(d: Path) -> dict[str, Path]:
 
 @pytest.fixture(params=["plain", "tls"])
 def etcd(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
-    tls = request.param == "tls"
+    with run_etcd(tmp_path, request.param == "tls") as running:
+        yield running
+
+
+@contextmanager
+def run_etcd(tmp_path: Path, tls: bool) -> Iterator[tuple[str, list[str]]]:
+    """A one-member etcd on free loopback ports with one key written: (client URL, etcdctl TLS flags)."""
     client_port, peer_port = free_port(), free_port()
     scheme = "https" if tls else "http"
     url = f"{scheme}://127.0.0.1:{client_port}"

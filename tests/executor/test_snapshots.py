@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 from auditor import demo
 from tests.kubeapi.server import KubeAPIServer
+from tests.kubeapi.velero_sim import Outcome, VeleroSimulator
 
 
 def auditor(*args: str) -> subprocess.CompletedProcess[str]:
@@ -32,24 +31,10 @@ def test_live_snapshot_waits_until_ready(tmp_path: Path) -> None:
     with KubeAPIServer(builtin_namespaces=False) as server:
         server.seed_dir(demo.CLUSTER_DIR)
         kubeconfig = server.write_kubeconfig(tmp_path / "kc")
-        stop = threading.Event()
-
-        def snapshot_controller() -> None:
-            while not stop.is_set():
-                for vs in server.list_objects("snapshot.storage.k8s.io", "v1", "volumesnapshots", "shop"):
-                    if "auditor" in vs["metadata"]["name"] and not (vs.get("status") or {}).get("readyToUse"):
-                        time.sleep(0.5)
-                        server.put_object({**vs, "status": {"readyToUse": True, "restoreSize": "20Gi"}})
-                time.sleep(0.1)
-
-        thread = threading.Thread(target=snapshot_controller, daemon=True)
-        thread.start()
-        try:
+        with VeleroSimulator(server, step=0.1) as controller:
             run = auditor("backup", "snapshot", "shop/data-postgres-0", "--kubeconfig", str(kubeconfig), "--wait",
                           "--timeout", "30s", "-o", "json")
-        finally:
-            stop.set()
-            thread.join(timeout=5)
+        assert not controller.errors
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout)["status"]["readyToUse"] is True
         ours = [vs for vs in server.list_objects("snapshot.storage.k8s.io", "v1", "volumesnapshots", "shop")
@@ -72,26 +57,28 @@ def test_prune_deletes_only_our_old_snapshots(tmp_path: Path) -> None:
         server.seed([vs("ours-old", "2020-01-01T00:00:00Z", ours), vs("users-old", "2020-01-01T00:00:00Z", None),
                      vs("other-pvc-old", "2020-01-01T00:00:00Z", {**ours, "backup-auditor.io/pvc": "logs"})])
         kubeconfig = server.write_kubeconfig(tmp_path / "kc")
-        stop = threading.Event()
-
-        def ready() -> None:
-            while not stop.is_set():
-                for s in server.list_objects("snapshot.storage.k8s.io", "v1", "volumesnapshots", "shop"):
-                    if not (s.get("status") or {}).get("readyToUse"):
-                        server.put_object({**s, "status": {"readyToUse": True}})
-                time.sleep(0.1)
-
-        thread = threading.Thread(target=ready, daemon=True)
-        thread.start()
-        try:
+        with VeleroSimulator(server, step=0.1):
             run = auditor("backup", "snapshot", "shop/data-postgres-0", "--kubeconfig", str(kubeconfig),
                           "--prune", "7d", "--timeout", "30s", "--store", str(tmp_path / "store.db"))
-        finally:
-            stop.set()
-            thread.join(timeout=5)
         assert run.returncode == 0, run.stderr
         names = {s["metadata"]["name"] for s in server.list_objects("snapshot.storage.k8s.io", "v1",
                                                                       "volumesnapshots", "shop")}
     assert "pruned VolumeSnapshot shop/ours-old" in run.stderr
     assert "ours-old" not in names and {"users-old", "other-pvc-old"} <= names
     assert any(n.startswith("data-postgres-0-auditor-") for n in names), "the new snapshot stays"
+
+
+def test_snapshot_error_fails_the_run(tmp_path: Path) -> None:
+    with KubeAPIServer(builtin_namespaces=False) as server:
+        server.seed_dir(demo.CLUSTER_DIR)
+        kubeconfig = server.write_kubeconfig(tmp_path / "kc")
+        failing = {"data-postgres-0-auditor-*": Outcome(failure_reason="Failed to check and update snapshot content")}
+        with VeleroSimulator(server, step=0.05, snapshots=failing) as controller:
+            run = auditor("backup", "snapshot", "shop/data-postgres-0", "--kubeconfig", str(kubeconfig), "--wait",
+                          "--timeout", "30s", "--store", str(tmp_path / "store.db"))
+        assert not controller.errors
+    assert run.returncode == 1
+    assert "failed: Failed to check and update snapshot content" in run.stderr
+    listed = auditor("runs", "--store", str(tmp_path / "store.db"), "-o", "json")
+    [recorded] = json.loads(listed.stdout)
+    assert recorded["status"] == "failed" and "Failed to check" in recorded["detail"]["error"]

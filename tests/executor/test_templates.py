@@ -50,3 +50,36 @@ def test_names_leave_room_for_the_timestamp() -> None:
     with pytest.raises(ValidationError):
         BackupTemplate(name="Not_DNS", spec={})
     BackupTemplate(name="a" * 48, spec={})
+
+
+def test_backup_run_from_a_template_dry_and_live(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.kubeapi.server import KubeAPIServer
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"velero_namespace": "backups", "executor": {"templates": [
+        {"name": "before-upgrade", "spec": {"includedNamespaces": ["shop"], "snapshotMoveData": True}}]}}))
+
+    def auditor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "auditor", "backup", "run", *args], capture_output=True,
+                              text=True, timeout=60)
+
+    dry = auditor("--template", "before-upgrade", "--config", str(config), "--demo", "--dry-run", "-o", "json")
+    assert dry.returncode == 0, dry.stderr
+    obj = json.loads(dry.stdout)
+    assert obj["metadata"]["namespace"] == "backups" and obj["metadata"]["name"].startswith("before-upgrade-")
+    assert obj["spec"] == {"includedNamespaces": ["shop"], "snapshotMoveData": True}
+    both = auditor("--template", "x", "--schedule", "velero/y", "--demo", "--dry-run")
+    assert both.returncode == 2 and "exactly one of --schedule" in both.stderr
+    unknown = auditor("--template", "nope", "--config", str(config), "--demo", "--dry-run")
+    assert unknown.returncode == 2 and "no backup template 'nope'" in unknown.stderr
+    with KubeAPIServer() as server:
+        server.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "backups"}})
+        kc = server.write_kubeconfig(tmp_path / "kc")
+        live = auditor("--template", "before-upgrade", "--config", str(config), "--kubeconfig", str(kc), "-o", "json")
+        assert live.returncode == 0, live.stderr
+        [made] = server.list_objects("velero.io", "v1", "backups", "backups")
+    assert made["metadata"]["labels"]["backup-auditor.io/created-by"] == "backup-auditor"

@@ -6,9 +6,8 @@ import copy
 import json
 import subprocess
 import sys
-import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from auditor import demo
 from auditor.executor import run as executor
 from auditor.executor.velero import backup_from_schedule
 from tests import factories as f
+from tests.kubeapi import velero_sim as sim
 from tests.kubeapi.server import KubeAPIServer
 
 AT = datetime(2026, 11, 25, 23, 5, 9, tzinfo=UTC)
@@ -68,54 +68,115 @@ def test_dry_run_on_the_demo() -> None:
     assert missing.returncode == 2 and "no Velero Schedule velero/nope" in missing.stderr
 
 
-def simulate_velero(server: KubeAPIServer, phases: list[str], stop: threading.Event) -> None:
-    """A minimal Velero controller: moves every new Backup through ``phases``."""
-    done: set[str] = set()
-    while not stop.is_set():
-        for b in server.list_objects("velero.io", "v1", "backups", "velero"):
-            name = b["metadata"]["name"]
-            if name in done or b.get("status"):
-                continue
-            for phase in phases:
-                time.sleep(0.3)
-                obj = server.get_object("velero.io", "v1", "backups", "velero", name) or b
-                server.put_object({**obj, "status": {"phase": phase}})
-            done.add(name)
-        time.sleep(0.1)
+def auditor(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def run_with_controller(tmp_path: Path, phases: list[str]) -> tuple[subprocess.CompletedProcess[str], list[Any]]:
+def runs(store: Path) -> list[dict[str, Any]]:
+    listed = auditor("runs", "--store", str(store), "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    out: list[dict[str, Any]] = json.loads(listed.stdout)
+    return out
+
+
+Outcome = tuple[subprocess.CompletedProcess[str], list[Any], sim.VeleroSimulator]
+
+
+def run_with_controller(tmp_path: Path, backups: sim.Rules = None, *extra: str, schedule: str = "media-csi") -> Outcome:
     with KubeAPIServer(builtin_namespaces=False) as server:
         server.seed_dir(demo.CLUSTER_DIR)
         kubeconfig = server.write_kubeconfig(tmp_path / "kc")
         before = {b["metadata"]["name"] for b in server.list_objects("velero.io", "v1", "backups", "velero")}
-        stop = threading.Event()
-        controller = threading.Thread(target=simulate_velero, args=(server, phases, stop), daemon=True)
-        controller.start()
-        try:
-            run = subprocess.run([sys.executable, "-m", "auditor", "backup", "run", "--schedule", "velero/media-csi",
-                                  "--kubeconfig", str(kubeconfig), "--wait", "--timeout", "30s", "-o", "json"],
-                                 capture_output=True, text=True, timeout=120)
-        finally:
-            stop.set()
-            controller.join(timeout=5)
+        with sim.VeleroSimulator(server, step=0.1, backups=backups) as controller:
+            run = auditor("backup", "run", "--schedule", f"velero/{schedule}", "--kubeconfig", str(kubeconfig),
+                          "--wait", "--timeout", "30s", "-o", "json", *extra)
         new = [b for b in server.list_objects("velero.io", "v1", "backups", "velero")
                if b["metadata"]["name"] not in before]
-    return run, new
+    assert not controller.errors
+    return run, new, controller
 
 
 def test_run_and_wait_until_completed(tmp_path: Path) -> None:
-    run, new = run_with_controller(tmp_path, ["InProgress", "Completed"])
+    run, new, controller = run_with_controller(tmp_path, {"media-csi-*": sim.Outcome(plugin_operations=True)})
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["status"]["phase"] == "Completed"
+    status = json.loads(run.stdout)["status"]
+    assert status["phase"] == "Completed" and status["completionTimestamp"] >= status["startTimestamp"]
     assert "created Backup velero/media-csi-" in run.stderr and "phase: Completed" in run.stderr
     assert len(new) == 1 and new[0]["metadata"]["labels"]["velero.io/schedule-name"] == "media-csi"
+    assert controller.phases("Backup", new[0]["metadata"]["name"]) == [
+        "InProgress", "WaitingForPluginOperations", "Finalizing", "Completed"]
+    created = datetime.fromisoformat(new[0]["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+    expiration = datetime.fromisoformat(status["expiration"].replace("Z", "+00:00"))
+    assert expiration - created == timedelta(hours=720), "the template's ttl"
 
 
 def test_failed_backup_exits_non_zero(tmp_path: Path) -> None:
-    run, new = run_with_controller(tmp_path, ["InProgress", "Failed"])
+    run, new, _ = run_with_controller(tmp_path, {"*": sim.failed("rpc error: plugin crashed")})
     assert run.returncode == 1 and len(new) == 1
     assert json.loads(run.stdout)["status"]["phase"] == "Failed"
+    assert f"Backup velero/{new[0]['metadata']['name']} ended Failed: rpc error: plugin crashed" in run.stderr
+
+
+def test_partially_failed_backup_is_not_a_success(tmp_path: Path) -> None:
+    store = tmp_path / "store.db"
+    run, new, _ = run_with_controller(tmp_path, {"*": sim.partially_failed(errors=3)}, "--store", str(store))
+    assert run.returncode == 1 and len(new) == 1
+    assert json.loads(run.stdout)["status"]["errors"] == 3
+    assert "ended PartiallyFailed: 3 errors, 0 warnings" in run.stderr
+    [recorded] = runs(store)
+    assert recorded["status"] == "failed" and recorded["detail"]["phase"] == "PartiallyFailed"
+
+
+def test_failed_validation_names_the_phase_and_reason(tmp_path: Path) -> None:
+    """A Backup to a BackupStorageLocation that does not exist: Velero's validation, done for real."""
+    store = tmp_path / "store.db"
+    with KubeAPIServer(builtin_namespaces=False) as server:
+        server.seed_dir(demo.CLUSTER_DIR)
+        kubeconfig = server.write_kubeconfig(tmp_path / "kc")
+        server.update_object("velero.io", "v1", "schedules", "velero", "media-csi",
+                             lambda s: s["spec"]["template"].update(storageLocation="gone"))
+        with sim.VeleroSimulator(server, step=0.05) as controller:
+            run = auditor("backup", "run", "--schedule", "velero/media-csi", "--kubeconfig", str(kubeconfig),
+                          "--wait", "--timeout", "30s", "--store", str(store), "-o", "json")
+    assert not controller.errors
+    assert run.returncode == 1
+    status = json.loads(run.stdout)["status"]
+    assert status["phase"] == "FailedValidation" and "'gone' does not exist" in status["validationErrors"][0]
+    [line] = [x for x in run.stderr.splitlines() if " ended " in x]
+    assert "ended FailedValidation:" in line and "'gone' does not exist" in line
+    [recorded] = runs(store)
+    assert recorded["status"] == "failed" and recorded["finished_at"]
+    assert recorded["detail"]["phase"] == "FailedValidation" and "'gone'" in recorded["detail"]["reason"]
+
+
+def test_stuck_backup_times_out_then_a_rerun_adopts_it(tmp_path: Path) -> None:
+    """Stuck is still running in Velero: recorded timed-out (not failed, not finished); the rerun follows the same
+    Backup to its end instead of creating a second one."""
+    store = tmp_path / "store.db"
+    stuck_in = {"*": sim.stuck("InProgress")}
+    with KubeAPIServer(builtin_namespaces=False) as server:
+        server.seed_dir(demo.CLUSTER_DIR)
+        kubeconfig = server.write_kubeconfig(tmp_path / "kc")
+        before = {b["metadata"]["name"] for b in server.list_objects("velero.io", "v1", "backups", "velero")}
+        args = ("backup", "run", "--schedule", "velero/media-csi", "--kubeconfig", str(kubeconfig), "--wait",
+                "--store", str(store), "-o", "json")
+        with sim.VeleroSimulator(server, step=0.05, backups=stuck_in):
+            first = auditor(*args, "--timeout", "2s")
+        assert first.returncode == 1
+        assert "is still InProgress after 2 s" in first.stderr and "recorded as timed-out" in first.stderr
+        [recorded] = runs(store)
+        assert recorded["status"] == "timed-out" and recorded["detail"]["phase"] == "InProgress"
+        assert not recorded["finished_at"]
+        time.sleep(1.1)  # the rerun starts in a later second: a new name would be a second Backup
+        with sim.VeleroSimulator(server, step=0.05):
+            rerun = auditor(*args, "--timeout", "30s")
+        new = [b for b in server.list_objects("velero.io", "v1", "backups", "velero")
+               if b["metadata"]["name"] not in before]
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming unfinished run" in rerun.stderr and "adopted existing Backup" in rerun.stderr
+    assert len(new) == 1
+    [recorded] = runs(store)
+    assert recorded["status"] == "succeeded" and recorded["detail"] == {"phase": "Completed"}
 
 
 def test_a_retry_adopts_instead_of_creating_a_second(tmp_path: Path) -> None:
@@ -158,20 +219,31 @@ def test_sigkill_mid_run_then_restart_creates_no_second_backup(tmp_path: Path) -
         os.kill(first.pid, signal.SIGKILL)  # no controller yet: it was waiting for a terminal phase
         first.wait(timeout=10)
         time.sleep(1.1)  # the rerun starts in a later second: a new name would be a second Backup
-        stop = threading.Event()
-        controller = threading.Thread(target=simulate_velero, args=(server, ["InProgress", "Completed"], stop),
-                                      daemon=True)
-        controller.start()
-        try:
+        with sim.VeleroSimulator(server, step=0.1):
             rerun = subprocess.run(args, capture_output=True, text=True, timeout=120)
-        finally:
-            stop.set()
-            controller.join(timeout=5)
         assert rerun.returncode == 0, rerun.stderr
         assert "resuming unfinished run" in rerun.stderr and "adopted existing Backup" in rerun.stderr
         assert len(new_backups()) == 1, "still exactly one Backup"
-    listed = subprocess.run([sys.executable, "-m", "auditor", "runs", "--store", str(store), "-o", "json"],
-                            capture_output=True, text=True, timeout=60)
-    assert listed.returncode == 0, listed.stderr
-    [run] = json.loads(listed.stdout)
+    [run] = runs(store)
     assert run["status"] == "succeeded" and run["detail"] == {"phase": "Completed"} and run["target"] == "media-csi"
+
+
+def test_simulated_expiration_is_creation_plus_ttl(tmp_path: Path) -> None:
+    with KubeAPIServer() as server:
+        api = client.ApiClient(client.Configuration(host=server.url))
+        server.put_object({"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+                           "metadata": {"name": "default", "namespace": "velero"},
+                           "spec": {"default": True, "provider": "aws"}})
+        for name, spec in (("default-ttl", {}), ("short", {"ttl": "2h30m0s"})):
+            executor.create(api, {"apiVersion": "velero.io/v1", "kind": "Backup",
+                                  "metadata": {"name": name, "namespace": "velero"}, "spec": spec})
+        with sim.VeleroSimulator(server, step=0.02) as controller:
+            for name in ("default-ttl", "short"):
+                executor.wait(api, "velero", name, timeout=10, poll=0.1)
+        assert not controller.errors
+        for name, hours in (("default-ttl", 720.0), ("short", 2.5)):
+            b = server.get_object("velero.io", "v1", "backups", "velero", name)
+            assert b is not None and b["status"]["phase"] == "Completed"
+            created = datetime.fromisoformat(b["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+            expiration = datetime.fromisoformat(b["status"]["expiration"].replace("Z", "+00:00"))
+            assert expiration - created == timedelta(hours=hours)

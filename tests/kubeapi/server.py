@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -243,6 +243,21 @@ class KubeAPIServer:
             store.commit(rt.key, entry)
         after_commit(self.state, rt, obj)
         return ob.served_obj(entry, rt)
+
+    def update_object(
+        self, group: str, version: str, plural: str, namespace: str | None, name: str,
+        mutate: Callable[[dict[str, Any]], None],
+    ) -> dict[str, Any] | None:
+        """Read-modify-write one object atomically (what a controller's status update does): `mutate`
+        changes a private copy in place; the write bumps the resourceVersion and emits MODIFIED.
+        Returns the stored object, or None when there is no such object (nothing is written)."""
+        with self.state.store.lock:  # reentrant: put_object takes it again
+            obj = self.get_object(group, version, plural, namespace, name)
+            if obj is None:
+                return None
+            mutate(obj)
+            obj["metadata"].pop("resourceVersion", None)
+            return self.put_object(obj)
 
     def _ensure_namespace(self, name: str) -> None:
         store, ns_rt = self.state.store, self.state.registry.storage_type("", "namespaces")
