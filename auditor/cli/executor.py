@@ -196,10 +196,13 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
               "else 'default').")
 @click.option("--keep-local/--no-keep-local", default=True, show_default=True,
               help="With --s3: keep the local copy after a verified upload.")
+@click.option("--dry-run", is_flag=True, help="Print what would be saved, uploaded and pruned; touch nothing.")
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="json", show_default=True)
 @handle_errors
 def backup_etcd(endpoints: str, cacert: Path | None, cert: Path | None, key: Path | None, out_dir: Path,
                 keep: int | None, timeout: str, s3_url: str | None, s3_endpoint: str | None, s3_region: str | None,
-                s3_ca_file: Path | None, s3_profile: str | None, keep_local: bool) -> None:
+                s3_ca_file: Path | None, s3_profile: str | None, keep_local: bool, dry_run: bool,
+                output: str) -> None:
     """Snapshot etcd (etcdctl snapshot save), verify it, checksum it, and apply retention to our own files;
     with --s3, upload it, verify the upload and apply retention under the prefix too."""
     from auditor.executor.etcd import EtcdTarget, take_snapshot
@@ -210,9 +213,15 @@ def backup_etcd(endpoints: str, cacert: Path | None, cert: Path | None, key: Pat
                                "need --s3")
     upload = S3Target.parse(s3_url, endpoint=s3_endpoint, region=s3_region, ca_file=s3_ca_file,
                             profile=s3_profile) if s3_url else None
-    manifest = take_snapshot(EtcdTarget(endpoints, cacert, cert, key), out_dir, datetime.now().astimezone(), keep,
-                             _seconds(timeout, "--timeout"), upload=upload, keep_local=keep_local)
-    click.echo(orjson.dumps(manifest, option=orjson.OPT_INDENT_2).decode())
+    target, now = EtcdTarget(endpoints, cacert, cert, key), datetime.now().astimezone()
+    if dry_run:
+        from auditor.executor.etcd import plan_snapshot
+
+        _show(plan_snapshot(target, out_dir, now, keep, upload=upload, keep_local=keep_local), output)
+        return
+    manifest = take_snapshot(target, out_dir, now, keep, _seconds(timeout, "--timeout"), upload=upload,
+                             keep_local=keep_local)
+    _show(manifest, output)
 
 
 @backup.command("protect-unprotected")

@@ -63,6 +63,30 @@ def _etcdctl(args: list[str], timeout: float = 300) -> str:
     return run.stdout
 
 
+def snapshot_path(out_dir: Path, at: datetime) -> Path:
+    return out_dir / f"etcd-snapshot-{at.astimezone(UTC):%Y%m%d%H%M%S}.db"
+
+
+def plan_snapshot(target: EtcdTarget, out_dir: Path, at: datetime, keep: int | None = None, *,
+                  upload: S3Target | None = None, keep_local: bool = True) -> dict[str, Any]:
+    """What :func:`take_snapshot` would do, touching nothing (``--dry-run``): the file, the command (no
+    key material: paths only), where it would be uploaded, and which of our local files retention would
+    delete. The bucket's retention is only known at run time (it needs the credentials)."""
+    path = snapshot_path(out_dir, at)
+    ours = sorted((p.name for p in out_dir.iterdir() if NAME.match(p.name) and p.with_suffix(".json").is_file()),
+                  reverse=True) if out_dir.is_dir() else []
+    plan: dict[str, Any] = {
+        "file": str(path), "manifest": str(path.with_suffix(".json")), "exists": path.exists(),
+        "command": ["etcdctl", *target.flags(), "--dial-timeout=10s", "snapshot", "save", str(path)],
+        "verify": ["etcdctl", "snapshot", "status", str(path), "-w", "json"],
+        "would_prune": ours[max(keep - 1, 0):] if keep is not None else [],
+    }
+    if upload is not None:
+        plan["upload"] = f"s3://{upload.bucket}/{upload.prefix}"
+        plan["keep_local"] = keep_local
+    return plan
+
+
 def take_snapshot(target: EtcdTarget, out_dir: Path, at: datetime, keep: int | None = None,
                   timeout: float = 300.0, *, upload: S3Target | None = None,
                   keep_local: bool = True) -> dict[str, Any]:
@@ -73,7 +97,7 @@ def take_snapshot(target: EtcdTarget, out_dir: Path, at: datetime, keep: int | N
     local snapshot in place and says where it is.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"etcd-snapshot-{at.astimezone(UTC):%Y%m%d%H%M%S}.db"
+    path = snapshot_path(out_dir, at)
     if path.exists():
         raise InputError("exists already; snapshots are never overwritten", file=str(path))
     partial = path.with_name(path.name + ".part")

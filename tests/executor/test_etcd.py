@@ -117,3 +117,22 @@ def test_unreachable_etcd_is_one_clear_line(tmp_path: Path) -> None:
     run = backup(f"http://127.0.0.1:{free_port()}", [], tmp_path / "s", "--timeout", "15s")
     assert run.returncode == 1 and "etcdctl snapshot save" in run.stderr
     assert "Traceback" not in run.stderr and not list((tmp_path / "s").glob("*"))
+
+
+def test_dry_run_touches_nothing_and_names_what_retention_would_delete(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    for stamp in ("20261101000000", "20261102000000", "20261103000000"):
+        (out / f"etcd-snapshot-{stamp}.db").write_bytes(b"x")
+        (out / f"etcd-snapshot-{stamp}.json").write_text("{}")
+    (out / "etcd-snapshot-20261001000000.db").write_bytes(b"no manifest: not ours")
+    (out / "notes.txt").write_text("someone else's")
+    before = sorted(p.name for p in out.iterdir())
+    run = backup("https://10.255.255.1:2379", [], out, "--keep", "2", "--dry-run", "--s3", "s3://bucket/etcd/")
+    assert run.returncode == 0, run.stderr
+    plan = json.loads(run.stdout)
+    assert sorted(p.name for p in out.iterdir()) == before, "nothing written, nothing deleted"
+    assert plan["would_prune"] == ["etcd-snapshot-20261102000000.db", "etcd-snapshot-20261101000000.db"]
+    assert plan["command"][:2] == ["etcdctl", "--endpoints=https://10.255.255.1:2379"]
+    assert plan["upload"] == "s3://bucket/etcd/" and plan["keep_local"] is True
+    assert Path(plan["file"]).parent == out and not plan["exists"]
