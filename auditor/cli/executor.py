@@ -11,6 +11,7 @@ import click
 import orjson
 
 from auditor.cli.base import F, handle_errors, main
+from auditor.durations import format_duration
 from auditor.errors import AuditorError, ClusterAccessError, InputError
 
 
@@ -136,13 +137,15 @@ def backup_run(schedule_key: str | None, template_name: str | None, config_path:
 @executor_options
 @click.option("--wait/--no-wait", default=False, help="Wait until the snapshot is readyToUse.")
 @click.option("--timeout", default="10m", show_default=True, help="How long --wait waits.")
-@click.option("--prune", "keep", metavar="DURATION",
-              help="After a ready snapshot, delete the auditor's own snapshots of this PVC older than DURATION "
-                   "(never any other snapshot).")
+@click.option("--prune", "keep", metavar="DURATION|policy",
+              help="After a ready snapshot, delete the auditor's own snapshots of this PVC older than DURATION, or "
+                   "than the retention of the PVC's policy in --config ('policy'); never any other snapshot.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Audit config: the policies whose retention --prune policy applies.")
 @handle_errors
 def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
                     in_cluster: bool, dry_run: bool, output: str, store: str | None, wait: bool, timeout: str,
-                    keep: str | None) -> None:
+                    keep: str | None, config_path: Path | None) -> None:
     """Take a CSI VolumeSnapshot of one PVC now, with the VolumeSnapshotClass Velero would choose,
     labelled as the auditor's (only such snapshots are ever pruned)."""
     from auditor.executor import run as executor
@@ -153,7 +156,7 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
     namespace, name = _namespaced(pvc_key, "NAMESPACE/PVC")
     _dump_needs_dry_run(dump, demo, dry_run)
     limit = _seconds(timeout, "--timeout")
-    keep_seconds = _seconds(keep, "--prune") if keep else None
+    keep_seconds = _seconds(keep, "--prune") if keep and keep != "policy" else None
     api, cluster = None, ""
     if dump or demo:
         from auditor import demo as demo_data
@@ -164,6 +167,13 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
         api, cluster = _cluster_api(kubeconfig, context, in_cluster)
         inventory = snapshot_inventory(api, namespace, name)
     obj = snapshot_for(inventory, namespace, name, datetime.now().astimezone())
+    if keep == "policy":
+        from auditor.config import load_config
+        from auditor.executor.snapshots import retention_for
+
+        keep_seconds = retention_for(load_config(config_path), inventory, namespace, name)
+        click.echo(f"pruning the auditor's snapshots of {pvc_key} older than {format_duration(keep_seconds)} "
+                   "(the retention of its policy)", err=True)
     if dry_run or api is None:
         _show(obj, output)
         return

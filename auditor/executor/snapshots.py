@@ -10,6 +10,7 @@ from typing import Any
 
 from auditor.analyse.velero_plan import resolve_snapshot_class
 from auditor.collect.inventory import Inventory
+from auditor.config import AuditConfig
 from auditor.errors import InputError
 
 CREATED_BY = "backup-auditor.io/created-by"
@@ -36,3 +37,12 @@ def snapshot_for(inv: Inventory, namespace: str, pvc_name: str, at: datetime) ->
                      "labels": {CREATED_BY: "backup-auditor", PVC_LABEL: pvc_name[:63]}},
         "spec": {"volumeSnapshotClassName": cls.meta.name, "source": {"persistentVolumeClaimName": pvc_name}},
     }
+
+
+def retention_for(config: AuditConfig, inv: Inventory, namespace: str, pvc_name: str) -> float:
+    """The retention of the policy that applies to the PVC (``--prune policy``): the auditor's own snapshots
+    of it older than this are pruned, as the policy would keep a backup."""
+    pvc = inv.pvc_by_key.get((namespace, pvc_name))
+    ns = next((n for n in inv.namespaces if n.meta.name == namespace), None)
+    return config.policy_for(namespace, dict(ns.meta.labels) if ns else {},
+                             dict(pvc.meta.labels) if pvc else {}).retention

@@ -36,7 +36,8 @@ def schedule_from_cluster(api: Any, namespace: str, name: str) -> dict[str, Any]
 
 
 def snapshot_inventory(api: Any, namespace: str, pvc: str) -> Any:
-    """Just what choosing a VolumeSnapshotClass needs, read live: the PVC, StorageClasses, snapshot classes."""
+    """Just what choosing a VolumeSnapshotClass (and the PVC's policy) needs, read live: the PVC, its Namespace
+    (listed by name: the auditor's role lists namespaces), StorageClasses, snapshot classes."""
     from auditor.collect.dump import add_object
     from auditor.collect.inventory import InventoryBuilder
     from auditor.collect.live import ApiStatusError, LiveSource
@@ -45,6 +46,7 @@ def snapshot_inventory(api: Any, namespace: str, pvc: str) -> Any:
     builder = InventoryBuilder("executor", "live")
     try:
         claim = source.get_json(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{pvc}")
+        namespaces = source.get_json("/api/v1/namespaces", [("fieldSelector", f"metadata.name={namespace}")])
         classes = source.get_json("/apis/storage.k8s.io/v1/storageclasses")
         snapshot_classes = source.get_json("/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses")
     except ApiStatusError as exc:
@@ -52,7 +54,7 @@ def snapshot_inventory(api: Any, namespace: str, pvc: str) -> Any:
     claim.setdefault("apiVersion", "v1")
     claim.setdefault("kind", "PersistentVolumeClaim")
     add_object(builder, claim, "live")
-    for doc, api_version, kind in ((classes, "storage.k8s.io/v1", "StorageClass"),
+    for doc, api_version, kind in ((namespaces, "v1", "Namespace"), (classes, "storage.k8s.io/v1", "StorageClass"),
                                    (snapshot_classes, "snapshot.storage.k8s.io/v1", "VolumeSnapshotClass")):
         for item in doc.get("items") or []:
             add_object(builder, {"apiVersion": api_version, "kind": kind, **item}, "live")

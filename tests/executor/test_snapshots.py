@@ -82,3 +82,29 @@ def test_snapshot_error_fails_the_run(tmp_path: Path) -> None:
     listed = auditor("runs", "--store", str(tmp_path / "store.db"), "-o", "json")
     [recorded] = json.loads(listed.stdout)
     assert recorded["status"] == "failed" and "Failed to check" in recorded["detail"]["error"]
+
+
+def test_prune_per_the_policy_retention(tmp_path: Path) -> None:
+    """shop is tier-1 in the demo's policy (retention 14d): our 20-day-old snapshot goes, the 10-day-old stays."""
+    from datetime import UTC, datetime, timedelta
+
+    def ours(name: str, days: int) -> dict[str, object]:
+        created = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                "metadata": {"name": name, "namespace": "shop", "creationTimestamp": created,
+                             "labels": {"backup-auditor.io/created-by": "backup-auditor",
+                                        "backup-auditor.io/pvc": "data-postgres-0"}},
+                "spec": {"source": {"persistentVolumeClaimName": "data-postgres-0"}}, "status": {"readyToUse": True}}
+
+    with KubeAPIServer(builtin_namespaces=False) as server:
+        server.seed_dir(demo.CLUSTER_DIR)
+        server.seed([ours("twenty-days", 20), ours("ten-days", 10)])
+        kubeconfig = server.write_kubeconfig(tmp_path / "kc")
+        with VeleroSimulator(server, step=0.1):
+            run = auditor("backup", "snapshot", "shop/data-postgres-0", "--kubeconfig", str(kubeconfig),
+                          "--prune", "policy", "--config", str(demo.CONFIG_FILE), "--timeout", "30s")
+        assert run.returncode == 0, run.stderr
+        names = {s["metadata"]["name"] for s in server.list_objects("snapshot.storage.k8s.io", "v1",
+                                                                      "volumesnapshots", "shop")}
+    assert "older than 14d (the retention of its policy)" in run.stderr
+    assert "twenty-days" not in names and "ten-days" in names
