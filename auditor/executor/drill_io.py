@@ -61,11 +61,12 @@ def list_namespaces(api: Any) -> list[dict[str, Any]]:
 
 def _call(api: Any, method: str, path: str, body: Any = None,
           content_type: str = "application/json") -> tuple[int, bytes]:
-    method, url, headers, payload, post = api.param_serialize(
-        method=method, resource_path=path, body=body,
-        header_params={"Content-Type": content_type, "Accept": "application/json"}, auth_settings=["BearerToken"])
-    response = api.call_api(method, url, header_params=headers, body=payload, post_params=post, _request_timeout=30)
-    return int(response.status), bytes(response.read())
+    """One request, retried on throttling, server errors and lost connections: every drill request is safe to
+    repeat (fixed names, a merge patch, deletes)."""
+    try:
+        return LiveSource(api, "executor").send(method, path, body=body, content_type=content_type)
+    except ApiStatusError as exc:
+        raise DrillError(f"{method} {path}: {exc.message}") from None
 
 
 class Drill:
