@@ -51,6 +51,10 @@ class ScanOptions:
     framework: str | None = None  # focus output on one framework's rules
     store: str | None = None  # history store URL: read each cluster's previous scan (GOV-002), record this one
     previous: Mapping[str, ProtectionState] = field(default_factory=dict)  # by cluster, when no store has one
+    #: how a live cluster's inventory is read (default: ``source.collect(sink)``); ``auditor serve`` passes one
+    #: that serves event-triggered rescans from its watch cache (``auditor/server/cache.py``)
+    collector: Callable[[ClusterTarget, LiveSource, RawSink | None], Inventory] | None = field(default=None,
+                                                                                             compare=False)
 
     @property
     def live(self) -> bool:
@@ -136,8 +140,10 @@ def collect_inventories(options: ScanOptions, progress: Progress | None = None,
     for target in live_targets(options):
         source = LiveSource(target.api_client, target.name, page_size=options.page_size, progress=progress,
                             backup_namespace=options.config.velero_namespace, secrets=secrets)
+        sink = sink_for(target.name) if sink_for else None
         try:
-            yield target.name, source.collect(sink_for(target.name) if sink_for else None), None
+            inventory = options.collector(target, source, sink) if options.collector else source.collect(sink)
+            yield target.name, inventory, None
         except ClusterAccessError as exc:
             yield target.name, None, str(exc)
 

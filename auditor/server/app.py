@@ -7,10 +7,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from types import FrameType
 
 from auditor.output.metrics import MetricsInput
 from auditor.pipeline import ScanOptions, live_targets, run_scan
+from auditor.server.cache import IncrementalCollector, WatchCache
 from auditor.server.http import AuditorHTTPServer
 from auditor.server.jobs import scheduled_executor
 from auditor.server.reports import ReportScheduler
@@ -38,10 +40,16 @@ class AuditorServer:
         # executor jobs (bad ones fail here, before anything runs); they run only in the Lease holder
         self.executor = scheduled_executor(options, lease_identity, settings.shutdown_grace)
         self.trigger = RescanTrigger(settings.interval, settings.quiet, settings.max_delay)
+        # with watches, an event-triggered rescan reads the watched kinds from the watchers' cache and the rest
+        # from the newest full scan; the interval's full rescan reads everything (see cache.py)
+        self.cache = WatchCache() if settings.watch and targets else None
+        self.collector = IncrementalCollector(self.cache, watched_kinds()) if self.cache else None
+        if self.collector is not None:
+            options = replace(options, collector=self.collector)
         self.scanner = Scanner(options, settings, self.current, tuple(t.name for t in targets), scan)
         self.watchers = [
             ResourceWatcher(t.api_client, t.name, kind, self.trigger.notify, self.stats, self.stop_event,
-                            timeout_seconds=settings.watch_timeout)
+                            timeout_seconds=settings.watch_timeout, cache=self.cache)
             for t in (targets if settings.watch else []) for kind in watched_kinds()
         ]
         self.http = AuditorHTTPServer(settings.host, settings.port, self.current, self.stats, self.healthy,
@@ -71,6 +79,8 @@ class AuditorServer:
             if reason is None:
                 return
             log.debug("scanning (%s)", reason)
+            if self.collector is not None:
+                self.collector.full = reason != "events"
             started = time.monotonic()
             try:
                 self.scanner.scan_once()

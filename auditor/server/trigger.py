@@ -62,7 +62,8 @@ class RescanTrigger:
                     "interval" if now >= self._next_full else None
                 if reason:
                     self._first = self._last = None
-                    self._next_full = now + self.interval
+                    if reason == "interval":  # an event rescan may read from the watch cache: not a full one
+                        self._next_full = now + self.interval
                     return reason
                 wake = min(t for t in (events_at, self._next_full, deadline) if t is not None)
                 if deadline is not None and now >= deadline:

@@ -25,6 +25,7 @@ from auditor.collect.kinds import KINDS, ResourceKind
 from auditor.collect.live import status_message
 from auditor.collect.live import watch_lines as _lines
 from auditor.errors import InputError
+from auditor.server.cache import WatchCache
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class ResourceWatcher(threading.Thread):
 
     def __init__(self, api_client: Any, cluster: str, kind: ResourceKind, on_change: Callable[[], None],
                  stats: WatchStats, stop: threading.Event, *, timeout_seconds: int = 300,
-                 page_size: int = 500, backoff: Backoff | None = None) -> None:
+                 page_size: int = 500, backoff: Backoff | None = None, cache: WatchCache | None = None) -> None:
         super().__init__(name=f"watch-{cluster}-{kind.plural}", daemon=True)
         self.api = api_client
         self.cluster = cluster
@@ -103,6 +104,8 @@ class ResourceWatcher(threading.Thread):
         self.page_size = page_size
         self.backoff = backoff or Backoff()
         self.digests: dict[tuple[str, str], int] = {}
+        self.cache = cache  # the records themselves, for event-triggered rescans (see cache.py)
+        self._unreadable: set[tuple[str, str]] = set()  # objects the scan would report: the cache cannot serve
         self.connected = threading.Event()  # set while a watch stream is open (tests wait on it)
         stats.register(self.key)
         self._response: Any = None
@@ -129,11 +132,13 @@ class ResourceWatcher(threading.Thread):
                 self.backoff.reset()
                 self._last_error = None
             except WatchExpiredError:
+                self._sync(False)
                 log.info("watch %s/%s: resourceVersion expired, listing again", *self.key)
                 self.stats.add(self.stats.errors, self.key)
                 rv = None
             except (WatchError, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 self.connected.clear()
+                self._sync(False)
                 if self.stop_event.is_set():
                     return
                 self.stats.add(self.stats.errors, self.key)
@@ -170,6 +175,8 @@ class ResourceWatcher(threading.Thread):
     def _relist(self) -> str:
         """Page through the resource for its resourceVersion, remembering each object's digest."""
         digests: dict[tuple[str, str], int] = {}
+        records: dict[tuple[str, str], Any] = {}
+        unreadable: set[tuple[str, str]] = set()
         token: str | None = None
         while True:
             query: list[tuple[str, Any]] = [("limit", self.page_size)]
@@ -179,12 +186,19 @@ class ResourceWatcher(threading.Thread):
             for item in page.get("items") or []:
                 item.setdefault("apiVersion", self.kind.api_version)
                 item.setdefault("kind", self.kind.kind)
-                key, digest = self._digest(item)
+                key, digest, record = self._digest(item)
                 digests[key] = digest
+                if record is None:
+                    unreadable.add(key)
+                else:
+                    records[key] = record
             meta = page.get("metadata") or {}
             token = meta.get("continue")
             if not token:
                 self.digests = digests
+                self._unreadable = unreadable
+                if self.cache is not None:
+                    self.cache.replace_all(self.cluster, self.kind, records)
                 return str(meta.get("resourceVersion") or "")
 
     def _stream(self, rv: str) -> str:
@@ -199,6 +213,7 @@ class ResourceWatcher(threading.Thread):
         if self.stop_event.is_set():  # stopped while connecting: close() found nothing to close
             response.response.shutdown()
         self.connected.set()
+        self._sync(True)
         try:
             for event in _lines(response.response):
                 if self.stop_event.is_set():
@@ -223,23 +238,41 @@ class ResourceWatcher(threading.Thread):
             return new_rv
         obj.setdefault("apiVersion", self.kind.api_version)
         obj.setdefault("kind", self.kind.kind)
-        key, digest = self._digest(obj)
+        key, digest, record = self._digest(obj)
         if kind == "DELETED":
             self.digests.pop(key, None)
+            self._unreadable.discard(key)
+            self._cache(key, None)
             self._changed()
         elif self.digests.get(key) != digest:
             self.digests[key] = digest
+            if record is None:
+                self._unreadable.add(key)
+            else:
+                self._unreadable.discard(key)
+            self._cache(key, record)
             self._changed()
         return new_rv
 
-    def _digest(self, obj: dict[str, Any]) -> tuple[tuple[str, str], int]:
+    def _digest(self, obj: dict[str, Any]) -> tuple[tuple[str, str], int, Any | None]:
+        """(key, digest, record); the record is None when the object is unreadable."""
         meta = obj.get("metadata") or {}
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         try:
             record = self.kind.slim(FieldReader(obj, f"{self.kind.resource} (watch, cluster {self.cluster})"))
-            return key, hash(repr(record))
+            return key, hash(repr(record)), record
         except (InputError, ValueError, TypeError, AttributeError):
-            return key, random.getrandbits(62)  # unreadable: always a change; the scan reports it
+            return key, random.getrandbits(62), None  # unreadable: always a change; the scan reports it
+
+    def _cache(self, key: tuple[str, str], record: Any | None) -> None:
+        if self.cache is not None:
+            self.cache.apply(self.cluster, self.kind, key, record)
+            self._sync(self.connected.is_set())
+
+    def _sync(self, connected: bool) -> None:
+        """The cache serves this kind only while the stream runs and every object could be read."""
+        if self.cache is not None:
+            self.cache.set_synced(self.cluster, self.kind, connected and not self._unreadable)
 
     def _changed(self) -> None:
         self.stats.add(self.stats.events, self.key)
