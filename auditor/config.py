@@ -198,12 +198,52 @@ class SnapshotJob(_Strict):
 
 
 class EtcdJob(_Strict):
+    """``auditor backup etcd`` on a schedule; the ``s3*`` and ``keep_local`` keys mean what its flags mean."""
+
     endpoints: str
     cacert: Path | None = None
     cert: Path | None = None
     key: Path | None = None
     out: Path
     keep: int | None = Field(default=None, ge=1)
+    s3: str | None = None  # s3://bucket/prefix: the verified pair is uploaded there too
+    s3_endpoint: str | None = None  # an S3-compatible endpoint (default: AWS)
+    s3_region: str | None = None
+    s3_ca_file: Path | None = None
+    s3_profile: str | None = None  # credentials: the AWS_* variables or this shared-credentials profile
+    keep_local: bool = True  # with s3: keep the local pair after a verified upload
+
+    @field_validator("s3")
+    @classmethod
+    def _s3_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+                raise ValueError(f"must be an s3://bucket/prefix URL (got {value!r})")
+        return value
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+                raise ValueError(f"must be an endpoint URL, scheme://host[:port] (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _s3_options_need_s3(self) -> EtcdJob:
+        if self.s3 is None:
+            given = [k for k in ("s3_endpoint", "s3_region", "s3_ca_file", "s3_profile") if getattr(self, k)]
+            if not self.keep_local:
+                given.append("keep_local: false")
+            if given:
+                raise ValueError(f"{', '.join(given)} need s3 (an s3://bucket/prefix URL)")
+        return self
 
 
 class RestoreDrillJob(_Strict):

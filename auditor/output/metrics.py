@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from auditor import __version__
 from auditor.analyse.coverage import STATUSES, ClusterAnalysis
+from auditor.analyse.etcd import etcd_evidence
 from auditor.analyse.schedules import backup_time
 from auditor.pipeline import ClusterScan, ScanResult
 
@@ -105,6 +106,7 @@ class ScanCollector(Collector):
         yield from _storage_locations([c.analysis for c in scans if c.analysis])
         yield from _credentials([c.analysis for c in scans if c.analysis])
         yield from _velero_servers([c.analysis for c in scans if c.analysis])
+        yield from _etcd([c.analysis for c in scans if c.analysis])
 
 
 def _gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
@@ -352,6 +354,32 @@ def _velero_servers(analyses: list[ClusterAnalysis]) -> Iterator[Metric]:
                 desired.add_metric(k, float(server.node_agent.replicas or 0))
                 ready.add_metric(k, float(len(server.node_agent_nodes)))
     yield from (up, desired, ready)
+
+
+def etcd_rpo(analysis: ClusterAnalysis) -> float:
+    """The etcd RPO rule SYS-002 judges by (its ``rpo_seconds`` override, else ``etcd.rpo``)."""
+    override = analysis.config.rules.get("SYS-002", {}).get("rpo_seconds")
+    return float(override or analysis.config.etcd.rpo)
+
+
+def _etcd(analyses: list[ClusterAnalysis]) -> Iterator[Metric]:
+    """etcd snapshot evidence as SYS-002 reads it, one series per cluster, so alerts can compare age and RPO."""
+    keys = ["cluster"]
+    age = _gauge("etcd_snapshot_age_seconds", "Age at scan time of the cluster's newest verified etcd snapshot "
+                 "(only clusters that have one).", keys)
+    rpo = _gauge("etcd_snapshot_rpo_seconds", "The etcd recovery point objective rule SYS-002 judges by.", keys)
+    managed = _gauge("etcd_self_managed", "1 when the cluster runs its own etcd (SYS-002 expects a snapshot), 0 "
+                     "when none is visible; absent when no snapshot was found and the evidence could not be read.",
+                     keys)
+    for a in analyses:
+        cluster = label(a.inventory.cluster)
+        evidence = etcd_evidence(a.inventory)
+        rpo.add_metric([cluster], etcd_rpo(a))
+        if (seconds := evidence.age(a.as_of)) is not None:
+            age.add_metric([cluster], seconds)
+        if evidence.newest is not None or not evidence.blind:  # SYS-002 is not evaluated otherwise
+            managed.add_metric([cluster], _bool(evidence.self_managed is not None))
+    yield from (age, rpo, managed)
 
 
 #: How a scheduled executor job's run ended (``skipped`` runs, already done elsewhere, are not exported).

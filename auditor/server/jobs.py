@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -31,6 +31,9 @@ from auditor.errors import AuditorError, ConfigError
 from auditor.output.metrics import JOB_OUTCOMES, ExecutorState
 from auditor.server.leader import LeaderElector
 from auditor.server.reports import VeleroCronTrigger
+
+if TYPE_CHECKING:
+    from auditor.executor.s3 import S3Target
 
 log = logging.getLogger(__name__)
 
@@ -159,15 +162,25 @@ class JobRunner:
         return "skipped"
 
     def _etcd(self, job: ExecutorJob, fire: datetime, timeout: float) -> str:
-        from auditor.executor.etcd import EtcdTarget, take_snapshot
+        from auditor.executor.etcd import EtcdSnapshotError, EtcdTarget, take_snapshot
+        from auditor.executor.s3 import S3Target
 
         etcd = job.etcd
         assert etcd is not None
-        if (etcd.out / f"etcd-snapshot-{fire.astimezone(UTC):%Y%m%d%H%M%S}.db").exists():
-            return "skipped"
+        upload = S3Target.parse(etcd.s3, endpoint=etcd.s3_endpoint, region=etcd.s3_region, ca_file=etcd.s3_ca_file,
+                                profile=etcd.s3_profile) if etcd.s3 else None
+        name = f"etcd-snapshot-{fire.astimezone(UTC):%Y%m%d%H%M%S}"
+        if upload is not None and _uploaded(upload, f"{name}.json"):
+            return "skipped"  # the manifest goes up last, after its verified .db: this fire time is done
+        if (etcd.out / f"{name}.db").exists():
+            if upload is None:
+                return "skipped"
+            raise EtcdSnapshotError(f"etcd snapshot {etcd.out / name}.db of this fire time is kept locally but "
+                                    f"never reached {upload.url()} (an earlier upload failed); upload it or remove it")
         manifest = take_snapshot(EtcdTarget(etcd.endpoints, etcd.cacert, etcd.cert, etcd.key), etcd.out, fire,
-                                 etcd.keep, timeout)
-        self._echo(job)(f"etcd snapshot {manifest.get('file')} saved and verified")
+                                 etcd.keep, timeout, upload=upload, keep_local=etcd.keep_local)
+        self._echo(job)(f"etcd snapshot {manifest.get('file')} saved and verified"
+                        + (f", uploaded to {upload.url()}" if upload is not None else ""))
         return "succeeded"
 
     def _drill(self, job: ExecutorJob, fire: datetime, timeout: float) -> str:
@@ -210,6 +223,23 @@ class JobRunner:
                 return False
             raise
         return True
+
+
+def _uploaded(target: S3Target, name: str) -> bool:
+    """Whether ``name`` is under the S3 prefix (a HEAD); a missing object is False, any other error raises."""
+    from minio.error import S3Error
+
+    from auditor.executor import s3
+
+    api = s3.client(target)
+    with s3._errors("HEAD", target.url(name)):
+        try:
+            api.stat_object(target.bucket, target.prefix + name)
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                return False
+            raise
+    return True
 
 
 class JobScheduler:

@@ -175,14 +175,17 @@ def rules_without_for(directory: Path) -> Path:
     return path
 
 
-def start_prometheus(directory: Path, targets: list[str], alertmanager: str, rules: Path) -> tuple[Process, str]:
+def start_prometheus(directory: Path, targets: dict[str, str], alertmanager: str, rules: Path) -> tuple[Process, str]:
+    """Prometheus scraping ``targets`` (host:port → the cluster its auditor drives). The target's ``cluster``
+    label reaches only series without one (honor_labels): the executor's per-process series."""
     port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
         "rule_files": [str(rules)],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager.removeprefix("http://")]}]}]},
         "scrape_configs": [{"job_name": "backup-auditor", "honor_labels": True,
-                            "static_configs": [{"targets": targets}]}],
+                            "static_configs": [{"targets": [target], "labels": {"cluster": cluster}}
+                                               for target, cluster in targets.items()]}],
     }
     (directory / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     proc = Process("prometheus", ["prometheus", f"--config.file={directory / 'prometheus.yml'}",

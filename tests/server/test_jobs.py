@@ -3,10 +3,13 @@ once, a fire time never runs twice, and the runs land in the cluster, the store 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
+from minio import Minio
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -27,6 +31,7 @@ from auditor.server.watch import WatchStats
 from auditor.store import Store
 from tests import factories as f
 from tests.kubeapi.server import KubeAPIServer
+from tests.s3server import MOTO_SERVER, S3Server, run_s3_server
 
 AT = datetime(2026, 11, 26, 10, 0, 7, 500000, tzinfo=UTC)
 
@@ -368,3 +373,135 @@ def test_templates_are_checked_with_the_jobs(tmp_path: Path) -> None:
         {"name": "j", "interval": "1h", "backup": {"template": "t", "schedule": "velero/x"}}]}}))
     with pytest.raises(ConfigError, match="give exactly one of schedule"):
         load_config(path)
+
+
+# --- etcd jobs with S3 ----------------------------------------------------------------------------------
+
+ETCD = {"endpoints": "http://127.0.0.1:1", "out": "/var/lib/etcd-snapshots"}
+
+
+@pytest.mark.parametrize(("bad", "expected"), [
+    ({"s3": "my-bucket/etcd"}, "etcd.s3: must be an s3://bucket/prefix URL (got 'my-bucket/etcd')"),
+    ({"s3": "s3:///etcd"}, "etcd.s3: must be an s3://bucket/prefix URL (got 's3:///etcd')"),
+    ({"s3": "s3://b/etcd", "s3_endpoint": "minio:9000"}, "etcd.s3_endpoint: must be an endpoint URL"),
+    ({"s3": "s3://b/etcd", "s3_endpoint": "https://minio:9000/bucket"}, "etcd.s3_endpoint: must be an endpoint URL"),
+    ({"s3_endpoint": "https://minio:9000", "keep_local": False}, "s3_endpoint, keep_local: false need s3"),
+    ({"s3_profile": "backup"}, "s3_profile need s3"),
+])
+def test_etcd_job_s3_options_are_checked_at_load(tmp_path: Path, bad: dict[str, Any], expected: str) -> None:
+    message = config_error(tmp_path, [{"name": "etcd", "interval": "1h", "etcd": {**ETCD, **bad}}])
+    assert message.startswith("executor.jobs[0] (name etcd): ") and expected in message, message
+
+
+def test_etcd_job_s3_options_load() -> None:
+    etcd = job(backup=None, etcd={**ETCD, "s3": "s3://snapshots/prod/etcd", "s3_endpoint": "https://minio:9000",
+                                  "s3_region": "eu-1", "s3_ca_file": "/etc/ca.pem", "s3_profile": "backup",
+                                  "keep_local": False}).etcd
+    assert etcd is not None and etcd.s3 == "s3://snapshots/prod/etcd" and etcd.keep_local is False
+    assert etcd.s3_ca_file == Path("/etc/ca.pem")
+    default = job(backup=None, etcd=ETCD).etcd
+    assert default is not None and default.s3 is None and default.keep_local is True
+
+
+needs_moto = pytest.mark.skipif(not MOTO_SERVER.exists(),
+                                reason="moto's server is installed by scripts/bootstrap --test")
+needs_etcd = pytest.mark.skipif(not shutil.which("etcd") or not shutil.which("etcdctl"),
+                                reason="Debian etcd-server and etcd-client are installed by scripts/bootstrap --test")
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[S3Server]:
+    with run_s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket; the runner reads the credentials from the AWS_* variables, as in a pod."""
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    name = f"etcd-{uuid.uuid4().hex[:12]}"
+    s3_client(s3_server).make_bucket(name)
+    return name
+
+
+def s3_client(s3: S3Server) -> Minio:
+    return Minio(s3.endpoint.removeprefix("http://"), access_key=s3.access_key, secret_key=s3.secret_key,
+                 secure=False, region=s3.region)
+
+
+def s3_etcd_job(s3: S3Server, bucket: str, endpoints: str, out: Path, **extra: Any) -> ExecutorJob:
+    return job(backup=None, timeout="30s", etcd={"endpoints": endpoints, "out": str(out),  # never etcdctl's 5m
+                                                 "s3": f"s3://{bucket}/prod/etcd", "s3_endpoint": s3.endpoint,
+                                                 "s3_region": s3.region, **extra})
+
+
+def objects(s3: S3Server, bucket: str) -> dict[str, str]:
+    """Object name → ETag: an object written twice would show a new ETag (moto: the MD5 of the body)."""
+    return {o.object_name or "": o.etag or "" for o in s3_client(s3).list_objects(bucket, recursive=True)}
+
+
+@needs_etcd
+@needs_moto
+def test_etcd_job_uploads_and_its_fire_time_is_done_without_a_local_copy(s3_server: S3Server, bucket: str,
+                                                                         tmp_path: Path) -> None:
+    from auditor.collect.etcd_manifests import read_source
+    from auditor.config import EtcdSnapshotSource
+    from tests.executor.test_etcd import run_etcd
+
+    out = tmp_path / "snapshots"
+    with run_etcd(tmp_path / "etcd", tls=False) as (url, _):
+        etcd = s3_etcd_job(s3_server, bucket, url, out, keep_local=False, keep=1)
+        runner = JobRunner(None, "c", None)
+        assert runner.run(etcd, AT) == "succeeded"
+        first = objects(s3_server, bucket)
+        assert set(first) == {f"prod/etcd/etcd-snapshot-20261126100007.{ext}" for ext in ("db", "json")}
+        assert not list(out.iterdir()), "keep_local: false leaves no local pair"
+        # a takeover or a restart asks about the same fire time: the bucket, not the empty directory, answers
+        assert runner.run(etcd, AT) == "skipped"
+        assert objects(s3_server, bucket) == first
+        later = AT + timedelta(hours=1)
+        assert runner.run(etcd, later) == "succeeded"
+    names = set(objects(s3_server, bucket))
+    assert names == {f"prod/etcd/etcd-snapshot-20261126110007.{ext}" for ext in ("db", "json")}, \
+        "keep: 1 applies to the prefix"
+    # what SYS-002 reads: the uploaded manifest, with its snapshot present
+    source = EtcdSnapshotSource(s3=f"s3://{bucket}/prod/etcd", s3_endpoint=s3_server.endpoint,
+                                s3_region=s3_server.region)
+    snapshots, gaps = read_source(source)
+    assert not gaps and [(s.snapshot_name, s.ready, s.created) for s in snapshots] == [
+        ("etcd-snapshot-20261126110007.db", True, later)]
+
+
+@needs_moto
+def test_a_local_snapshot_whose_upload_failed_is_not_taken_for_done(s3_server: S3Server, bucket: str,
+                                                                    tmp_path: Path) -> None:
+    from auditor.executor.etcd import EtcdSnapshotError
+
+    etcd = s3_etcd_job(s3_server, bucket, "http://127.0.0.1:1", tmp_path)
+    fire = FireTimes(etcd).latest(AT)
+    (tmp_path / f"etcd-snapshot-{fire:%Y%m%d%H%M%S}.db").write_bytes(b"a verified snapshot")
+    (tmp_path / f"etcd-snapshot-{fire:%Y%m%d%H%M%S}.json").write_text("{}")
+    with pytest.raises(EtcdSnapshotError, match=f"kept locally but never reached s3://{bucket}/prod/etcd/"):
+        JobRunner(None, "c", None).run(etcd, fire)
+    scheduler = JobScheduler((etcd,), JobRunner(None, "c", None), now=lambda: AT)
+    assert scheduler.run_due(etcd) == "failed"
+    assert [job for job, outcome in scheduler.last_runs] == ["tick"]
+    assert objects(s3_server, bucket) == {}, "nothing was uploaded behind the operator's back"
+
+
+@needs_moto
+def test_the_done_check_fails_in_one_line_without_the_secret(s3_server: S3Server, bucket: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.executor.s3 import S3StorageError
+
+    secret = "wrong-" + uuid.uuid4().hex
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    etcd = s3_etcd_job(s3_server, bucket, "http://127.0.0.1:1", tmp_path)
+    with pytest.raises(S3StorageError) as exc:
+        JobRunner(None, "c", None).run(etcd, AT)
+    message = str(exc.value)
+    assert message.startswith(f"S3 HEAD s3://{bucket}/prod/etcd/etcd-snapshot-20261126100007.json failed: ")
+    assert "\n" not in message and secret not in message and s3_server.secret_key not in message
+    assert not list(tmp_path.iterdir()), "no snapshot is taken while the bucket cannot be asked"

@@ -1,6 +1,7 @@
 """Against the real thing: Debian's Prometheus scrapes ``auditor serve`` watching the API test server seeded
-with the demo cluster (judged now, so its November data is old), and a second ``auditor serve`` over two
-broken clusters; Debian's Alertmanager delivers to a webhook on loopback."""
+with the demo cluster (judged now, so its November data is old; an old etcd snapshot, a scheduled job that
+fails), and a second ``auditor serve`` over two broken clusters (no etcd snapshot, a Lease it may not take,
+executor runs in its store); Debian's Alertmanager delivers to a webhook on loopback."""
 
 from __future__ import annotations
 
@@ -25,12 +26,14 @@ FIRING_ON_DEMO = {
     "BackupAuditorSchedulePartiallyFailed", "BackupAuditorSchedulePaused", "BackupAuditorScheduleInvalid",
     "BackupAuditorScheduleMissedRuns", "BackupAuditorBackupStuck", "BackupAuditorStorageLocationUnavailable",
     "BackupAuditorNodeAgentDegraded", "BackupAuditorDefaultRepositoryPassword",
-    "BackupAuditorCredentialNotRotated", "BackupAuditorComplianceScoreLow",
+    "BackupAuditorCredentialNotRotated", "BackupAuditorComplianceScoreLow", "BackupAuditorEtcdSnapshotStale",
+    "BackupAuditorExecutorJobFailing",
 }
-#: What the second auditor adds: demo-broken (judged at the demo's own time, Velero down, Roles forbidden)
-#: and demo-gone (answers 401).
+#: What the second auditor adds: demo-broken (judged at the demo's own time, Velero down, Roles forbidden, its
+#: etcd without a snapshot, the executor's Lease forbidden) and demo-gone (answers 401).
 FIRING_ON_BROKEN = {
-    "demo-broken": {"BackupAuditorVolumeProtectionUnknown", "BackupAuditorVeleroDown", "BackupAuditorScanIncomplete"},
+    "demo-broken": {"BackupAuditorVolumeProtectionUnknown", "BackupAuditorVeleroDown", "BackupAuditorScanIncomplete",
+                    "BackupAuditorEtcdSnapshotMissing", "BackupAuditorExecutorNoLeader"},
     "demo-gone": {"BackupAuditorClusterScanFailed"},
 }
 #: Need a hung or vanished auditor: promtool's unit tests (deploy/prometheus/tests) make them fire.
