@@ -47,7 +47,7 @@ class EtcdTarget:
         return out
 
 
-def _etcdctl(args: list[str], timeout: float = 300) -> str:
+def _etcdctl(args: list[str], timeout: float = 300, what: str | None = None) -> str:
     binary = shutil.which("etcdctl")
     if binary is None:
         raise EtcdSnapshotError("etcdctl is not installed (Debian package etcd-client)")
@@ -55,11 +55,10 @@ def _etcdctl(args: list[str], timeout: float = 300) -> str:
         run = subprocess.run([binary, *args], capture_output=True, text=True, timeout=timeout,
                              env={**os.environ, "ETCDCTL_API": "3"})
     except subprocess.TimeoutExpired:
-        raise EtcdSnapshotError(f"etcdctl snapshot {'save' if 'save' in args else 'status'} did not finish within "
-                                f"{timeout:.0f} s (is the endpoint reachable?)") from None
+        raise EtcdSnapshotError(f"{what or _what(args)} did not finish within {timeout:.0f} s "
+                                "(is the endpoint reachable?)") from None
     if run.returncode != 0:
-        raise EtcdSnapshotError(f"etcdctl snapshot {'save' if 'save' in args else 'status'} failed: "
-                                f"{(run.stderr or run.stdout).strip()[:500]}")
+        raise EtcdSnapshotError(f"{what or _what(args)} failed: {(run.stderr or run.stdout).strip()[:500]}")
     return run.stdout
 
 
@@ -87,6 +86,17 @@ def plan_snapshot(target: EtcdTarget, out_dir: Path, at: datetime, keep: int | N
     return plan
 
 
+def _what(args: list[str]) -> str:
+    return f"etcdctl snapshot {'save' if 'save' in args else 'status'}"
+
+
+def check_health(target: EtcdTarget, timeout: float = 30.0) -> None:
+    """``etcdctl endpoint health`` first: ``snapshot save`` ignores its dial timeout against an endpoint that
+    does not answer and would hang until the run's timeout; this fails in seconds with etcd's own words."""
+    _etcdctl([*target.flags(), "--dial-timeout=10s", "--command-timeout=10s", "endpoint", "health"],
+             min(timeout, 30.0), what=f"etcdctl endpoint health ({target.endpoints})")
+
+
 def take_snapshot(target: EtcdTarget, out_dir: Path, at: datetime, keep: int | None = None,
                   timeout: float = 300.0, *, upload: S3Target | None = None,
                   keep_local: bool = True) -> dict[str, Any]:
@@ -101,6 +111,7 @@ def take_snapshot(target: EtcdTarget, out_dir: Path, at: datetime, keep: int | N
     if path.exists():
         raise InputError("exists already; snapshots are never overwritten", file=str(path))
     partial = path.with_name(path.name + ".part")
+    check_health(target, timeout)
     try:
         _etcdctl([*target.flags(), "--dial-timeout=10s", "snapshot", "save", str(partial)], timeout)
         status = json.loads(_etcdctl(["snapshot", "status", str(partial), "-w", "json"]))

@@ -131,6 +131,19 @@ def upload(target: S3Target, path: Path, sha256: str) -> str:
     return url
 
 
+def exists(target: S3Target, name: str) -> bool:
+    """Whether ``name`` is under the prefix (a HEAD); a missing object is False, any other error raises."""
+    api = client(target)
+    with _errors("HEAD", target.url(name)):
+        try:
+            api.stat_object(target.bucket, target.prefix + name)
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                return False
+            raise
+    return True
+
+
 def _ours(s3: Minio, target: S3Target) -> dict[str, set[str]]:
     """Timestamps of our snapshot objects directly under the prefix → which suffixes exist."""
     found: dict[str, set[str]] = {}

@@ -226,20 +226,9 @@ class JobRunner:
 
 
 def _uploaded(target: S3Target, name: str) -> bool:
-    """Whether ``name`` is under the S3 prefix (a HEAD); a missing object is False, any other error raises."""
-    from minio.error import S3Error
-
     from auditor.executor import s3
 
-    api = s3.client(target)
-    with s3._errors("HEAD", target.url(name)):
-        try:
-            api.stat_object(target.bucket, target.prefix + name)
-        except S3Error as exc:
-            if exc.code == "NoSuchKey":
-                return False
-            raise
-    return True
+    return s3.exists(target, name)
 
 
 class JobScheduler:
