@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -191,10 +191,12 @@ class BackupJob(_Strict):
 
 class SnapshotJob(_Strict):
     pvcs: tuple[str, ...] = Field(min_length=1)  # NAMESPACE/PVC each
-    prune: float | None = None  # delete the auditor's own snapshots of each PVC older than this
+    # delete the auditor's own snapshots of each PVC older than this, or ("policy") than its policy's retention
+    prune: float | Literal["policy"] | None = None
 
     _keys = field_validator("pvcs")(classmethod(lambda cls, v: tuple(_namespaced_key(k) for k in v)))
-    _parse = field_validator("prune", mode="before")(classmethod(lambda cls, v: None if v is None else _duration(v)))
+    _parse = field_validator("prune", mode="before")(
+        classmethod(lambda cls, v: v if v is None or v == "policy" else _duration(v)))
 
 
 class EtcdJob(_Strict):

@@ -26,7 +26,7 @@ from apscheduler.triggers.base import BaseTrigger
 from croniter import croniter
 
 from auditor.analyse.cron import parse_cron
-from auditor.config import ExecutorConfig, ExecutorJob
+from auditor.config import AuditConfig, ExecutorConfig, ExecutorJob
 from auditor.errors import AuditorError, ConfigError
 from auditor.output.metrics import JOB_OUTCOMES, ExecutorState
 from auditor.server.leader import LeaderElector
@@ -95,12 +95,14 @@ class JobRunner:
     """Runs one fire time of one job against the cluster; returns its outcome (or ``skipped``)."""
 
     def __init__(self, api: Any, cluster: str, store_url: str | None,
-                 config: ExecutorConfig | None = None, velero_namespace: str = "velero") -> None:
+                 config: ExecutorConfig | None = None, velero_namespace: str = "velero",
+                 audit: AuditConfig | None = None) -> None:
         self.api = api
         self.cluster = cluster
         self.store_url = store_url
         self.config = config or ExecutorConfig()
         self.velero_namespace = velero_namespace
+        self.audit = audit or AuditConfig()  # its policies: ``prune: policy``
 
     def run(self, job: ExecutorJob, fire: datetime) -> str:
         timeout = job.timeout or DEFAULT_TIMEOUTS[job.action]
@@ -136,18 +138,20 @@ class JobRunner:
     def _snapshot(self, job: ExecutorJob, fire: datetime, timeout: float) -> str:
         from auditor.executor import run as executor
         from auditor.executor.runner import execute
-        from auditor.executor.snapshots import snapshot_for
+        from auditor.executor.snapshots import retention_for, snapshot_for
         from auditor.executor.source import snapshot_inventory
 
         assert job.snapshot is not None
         outcomes = []
         for key in job.snapshot.pvcs:
             namespace, pvc = key.split("/", 1)
-            obj = snapshot_for(snapshot_inventory(self.api, namespace, pvc), namespace, pvc, fire)
+            inventory = snapshot_inventory(self.api, namespace, pvc)
+            obj = snapshot_for(inventory, namespace, pvc, fire)
             if self._done(obj, target=pvc):
                 outcomes.append("skipped")
                 continue
-            prune = job.snapshot.prune
+            prune = retention_for(self.audit, inventory, namespace, pvc) if job.snapshot.prune == "policy" \
+                else job.snapshot.prune
             final = execute(self.api, obj, cluster=self.cluster, target=pvc, store_url=self.store_url,
                             wait=job.wait or prune is not None, timeout=timeout, echo=self._echo(job))
             ready = bool((final.get("status") or {}).get("readyToUse"))
@@ -333,10 +337,12 @@ class ScheduledExecutor:
     """Leader election plus the job scheduler: what ``AuditorServer`` starts and stops."""
 
     def __init__(self, config: ExecutorConfig, api: Any, cluster: str, store_url: str | None,
-                 identity: str | None = None, grace: float = 10.0, velero_namespace: str = "velero") -> None:
+                 identity: str | None = None, grace: float = 10.0, velero_namespace: str = "velero",
+                 audit: AuditConfig | None = None) -> None:
         self.config = config
         self.grace = grace
-        self.scheduler = JobScheduler(config.jobs, JobRunner(api, cluster, store_url, config, velero_namespace),
+        runner = JobRunner(api, cluster, store_url, config, velero_namespace, audit)
+        self.scheduler = JobScheduler(config.jobs, runner,
                                       is_leader=lambda: self.elector.is_leader)
         self.elector = LeaderElector(api, config.lease, identity, on_started_leading=self.scheduler.start,
                                      on_stopped_leading=self.scheduler.stop)
@@ -368,4 +374,4 @@ def scheduled_executor(options: Any, identity: str | None, grace: float) -> Sche
 
     target = live_targets(options)[0]  # a client of its own: the watchers' connections never delay a renewal
     return ScheduledExecutor(config, target.api_client, target.name, options.store, identity, grace,
-                             options.config.velero_namespace or "velero")
+                             options.config.velero_namespace or "velero", options.config)

@@ -297,6 +297,32 @@ def test_snapshot_job_named_by_fire_time(tmp_path: Path) -> None:
     assert ours == ["data-postgres-0-auditor-20261126100007"]
 
 
+def test_snapshot_job_prunes_per_the_policy(tmp_path: Path) -> None:
+    """shop is tier-1 in the demo's config (retention 14d): our 20-day-old snapshot goes, the 10-day-old stays."""
+    from datetime import timedelta
+
+    from tests.kubeapi.velero_sim import VeleroSimulator
+
+    def ours(name: str, days: int) -> dict[str, Any]:
+        return {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                "metadata": {"name": name, "namespace": "shop",
+                             "creationTimestamp": f"{datetime.now(UTC) - timedelta(days=days):%Y-%m-%dT%H:%M:%SZ}",
+                             "labels": {"backup-auditor.io/created-by": "backup-auditor",
+                                        "backup-auditor.io/pvc": "data-postgres-0"}},
+                "spec": {"source": {"persistentVolumeClaimName": "data-postgres-0"}}, "status": {"readyToUse": True}}
+
+    snap = job(backup=None, snapshot={"pvcs": ["shop/data-postgres-0"], "prune": "policy"}, timeout="30s")
+    with KubeAPIServer(builtin_namespaces=False) as server:
+        server.seed_dir(demo.CLUSTER_DIR)
+        server.seed([ours("twenty-days", 20), ours("ten-days", 10)])
+        with VeleroSimulator(server, step=0.05):
+            outcome = JobRunner(api(server), "c", None, audit=load_config(demo.CONFIG_FILE)).run(snap, AT)
+        names = {vs["metadata"]["name"] for vs in server.list_objects("snapshot.storage.k8s.io", "v1",
+                                                                      "volumesnapshots", "shop")}
+    assert outcome == "succeeded"
+    assert "twenty-days" not in names and {"ten-days", "data-postgres-0-auditor-20261126100007"} <= names
+
+
 def test_etcd_job_skips_a_fire_time_whose_file_exists(tmp_path: Path) -> None:
     (tmp_path / "etcd-snapshot-20261126100007.db").write_bytes(b"x")
     etcd = job(backup=None, etcd={"endpoints": "http://127.0.0.1:1", "out": str(tmp_path)})
