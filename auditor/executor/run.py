@@ -15,7 +15,7 @@ import orjson
 from auditor.collect.kinds import BY_GROUP_KIND, ResourceKind, group_of
 from auditor.collect.live import ApiStatusError, LiveSource, status_message
 from auditor.errors import AuditorError
-from auditor.executor.follow import FollowError, FollowTimeoutError, follow
+from auditor.executor.follow import FollowError, FollowTimeoutError, follow, read
 from auditor.executor.velero import TERMINAL
 
 BACKUPS = BY_GROUP_KIND[("velero.io", "Backup")]
@@ -59,12 +59,9 @@ def create(api: Any, obj: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 
 def get(api: Any, kind: ResourceKind, namespace: str, name: str) -> dict[str, Any]:
     try:
-        obj = LiveSource(api, "executor").get_json(f"{kind.list_path(namespace)}/{name}")
-    except ApiStatusError as exc:
-        raise ExecutorError(f"cannot read {kind.kind} {namespace}/{name}: {exc.message}") from None
-    if not isinstance(obj, dict):
-        raise ExecutorError(f"{kind.kind} {namespace}/{name}: unexpected answer")
-    return obj
+        return read(api, kind, namespace, name)
+    except FollowError as exc:
+        raise ExecutorError(str(exc)) from None
 
 
 def wait(api: Any, namespace: str, name: str, timeout: float, poll: float = 2.0,
