@@ -117,19 +117,29 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
             adhoc_by_ns[ns].append((b, ctx))
 
     volumes = []
+    # Per namespace and label set, not per PVC: PVCs of one app share one (immutable) labels mapping, and
+    # every mapping here lives as long as the inventory, so its id is a safe key for this loop.
+    policies: dict[tuple[str, int], AppliedPolicy] = {}
+    excluded: dict[str, bool] = {}
     for pvc in inv.pvcs:
         ns = pvc.meta.namespace or ""
         key = (ns, pvc.meta.name)
-        ns_labels = inv.namespace_by_name[ns].meta.labels if ns in inv.namespace_by_name else {}
-        policy = config.policy_for(ns, ns_labels, pvc.meta.labels)
+        policy = policies.get((ns, id(pvc.meta.labels)))
+        if policy is None:
+            ns_labels = inv.namespace_by_name[ns].meta.labels if ns in inv.namespace_by_name else {}
+            policy = policies[(ns, id(pvc.meta.labels))] = config.policy_for(ns, ns_labels, pvc.meta.labels)
+        if ns not in excluded:
+            excluded[ns] = config.excluded(ns)
         captures = [(s.key, planner.capture(s.ctx, pvc)) for s in ns_included.get(ns, ())]
         # newest first, merged lazily: evidence stops at the first proof, so older backups are rarely touched
         streams: list[Iterable[tuple[r.Backup, Capture]]] = [
             ((b, c) for b in schedules[s_key].backups[:MAX_BACKUPS_PER_SCHEDULE])
             for s_key, c in captures if c.captured]
-        streams.append(sorted(((b, c) for b, ctx in adhoc_by_ns.get(ns, ()) for c in [planner.capture(ctx, pvc)]
-                               if c.captured), key=_newest_first))
-        candidates = heapq.merge(*streams, key=_newest_first)
+        if adhoc_by_ns.get(ns):
+            streams.append(sorted(((b, c) for b, ctx in adhoc_by_ns[ns] for c in [planner.capture(ctx, pvc)]
+                                   if c.captured), key=_newest_first))
+        # one stream (the common case) needs no merging
+        candidates = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_newest_first)
         points, attempts = evidence.velero_points(key, candidates)
         points += csi_points(inv, key) + other_points.get(key, [])
         points.sort(key=lambda p: p.time, reverse=True)
@@ -142,7 +152,7 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
                                    schedules, ns_included.get(ns, []), blind, planner, inv)
         volumes.append(VolumeResult(
             cluster=inv.cluster, namespace=ns, pvc=pvc.meta.name, pv=pvc.volume_name, storage_class=pvc.storage_class,
-            status=status, audited=not config.excluded(ns), policy=policy,
+            status=status, audited=not excluded[ns], policy=policy,
             last_success=points[0].time if points else None, methods=tuple(methods),
             covered_by=tuple(dict.fromkeys(covered_by)), in_scope_of=tuple(dict.fromkeys(in_scope)),
             reasons=tuple(reasons), recovery_points=tuple(points[:10]), attempts=tuple(attempts[:10]),
@@ -175,9 +185,9 @@ def _verdict(pvc: r.PersistentVolumeClaim, policy: AppliedPolicy, as_of: datetim
              including: list[ScheduleState], blind: list[Gap], planner: VeleroPlanner, inv: Inventory,
              ) -> tuple[str, list[str]]:
     newest = points[0] if points else None
-    rpo = format_duration(policy.rpo)
     if newest and (as_of - newest.time).total_seconds() <= policy.rpo:
         return "protected", []
+    rpo = format_duration(policy.rpo)
     reasons: list[str] = []
     if newest:
         reasons.append(f"newest recovery point ({newest.source}, {newest.method}) is "

@@ -57,14 +57,18 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Record:
     backup: str
     outcome: str  # succeeded | failed | skipped
     method: str
     evidence: str
     time: datetime | None
-    detail: str
+    detail: str  # read only when the outcome is not ``succeeded``
+
+
+#: PodVolumeBackup and DataUpload phases that are an outcome (others are still running).
+_PHASE_OUTCOMES = {"Completed": "succeeded", "Failed": "failed", "Canceled": "failed"}
 
 
 class EvidenceIndex:
@@ -81,6 +85,8 @@ class EvidenceIndex:
                     self.backups[name] = cb.backup
                     self.catalog_only.append(cb.backup)
         self.records: dict[PVCKey, list[_Record]] = defaultdict(list)
+        self._volumeinfo_keys: set[PVCKey] = set()  # PVCs with volumeinfo records (those come first)
+        self._sources: dict[tuple[str | None, str], str] = {}
         self.has_volume_info: set[str] = set()
         self.has_pvbs: set[str] = set()
         self.unreadable: dict[str, tuple[str, ...]] = {}
@@ -113,7 +119,7 @@ class EvidenceIndex:
                 self._add_pvb(pvb, pvb.backup, claim_of)
         for du in self.inv.data_uploads:
             if du.backup and du.source_pvc:
-                outcome = {"Completed": "succeeded", "Failed": "failed", "Canceled": "failed"}.get(du.phase or "")
+                outcome = _PHASE_OUTCOMES.get(du.phase or "")
                 if outcome:
                     self.records[(du.source_namespace or "", du.source_pvc)].append(_Record(
                         du.backup, outcome, "data-mover", "dataupload", None,
@@ -133,16 +139,26 @@ class EvidenceIndex:
             outcome, detail = "skipped", f"volumeinfo result {vi.result!r}"
         self.records[(vi.pvc_namespace, vi.pvc_name)].append(
             _Record(backup, outcome, method, "volumeinfo", vi.started, detail))
+        self._volumeinfo_keys.add((vi.pvc_namespace, vi.pvc_name))
 
     def _add_pvb(self, pvb: r.PodVolumeBackup, backup: str, claim_of: ClaimIndex) -> None:
         claim = pvb.pvc_name or claim_of.get((pvb.pod_namespace, pvb.pod_name, pvb.volume))
-        outcome = {"Completed": "succeeded", "Failed": "failed", "Canceled": "failed"}.get(pvb.phase or "")
+        outcome = _PHASE_OUTCOMES.get(pvb.phase or "")
         if claim and outcome:
+            detail = "" if outcome == "succeeded" else \
+                f"PodVolumeBackup {pvb.meta.name} {pvb.phase}" + (f": {pvb.message}" if pvb.message else "")
             self.records[(pvb.pod_namespace or "", claim)].append(_Record(
-                backup, outcome, "fs-backup", "podvolumebackup", None,
-                f"PodVolumeBackup {pvb.meta.name} {pvb.phase}" + (f": {pvb.message}" if pvb.message else "")))
+                backup, outcome, "fs-backup", "podvolumebackup", None, detail))
 
     # --- per volume ----------------------------------------------------------------------------
+
+    def _source(self, backup: r.Backup) -> str:
+        """``Backup ns/name``, formatted once per backup (each is the source of many volumes' points)."""
+        key = (backup.meta.namespace, backup.meta.name)
+        source = self._sources.get(key)
+        if source is None:
+            source = self._sources[key] = f"Backup {backup.meta.key}"
+        return source
 
     def velero_points(self, key: PVCKey, candidates: Iterable[tuple[r.Backup, Capture]],
                       ) -> tuple[list[RecoveryPoint], list[Attempt]]:
@@ -154,14 +170,17 @@ class EvidenceIndex:
         attempts: list[Attempt] = []
         recorded: set[str] = set()
         # volumeinfo is authoritative for its backup; PVB/DataUpload records complete it
-        for rec in sorted(self.records.get(key, ()), key=lambda x: x.evidence != "volumeinfo"):
+        records = self.records.get(key, ())
+        if key in self._volumeinfo_keys:
+            records = sorted(records, key=lambda x: x.evidence != "volumeinfo")
+        for rec in records:
             backup = self.backups.get(rec.backup)
             if backup is None or (rec.backup in recorded and rec.evidence != "volumeinfo"):
                 continue
             when = rec.time or backup_time(backup)
             if when is None:
                 continue
-            source = f"Backup {backup.meta.key}"
+            source = self._source(backup)
             if rec.outcome == "succeeded" and backup.phase in USABLE:
                 points.append(RecoveryPoint(when, rec.method, "velero", source, rec.evidence))
                 recorded.add(rec.backup)
@@ -180,7 +199,7 @@ class EvidenceIndex:
                 continue
             if backup.phase not in USABLE:
                 continue
-            source = f"Backup {backup.meta.key}"
+            source = self._source(backup)
             if backup.meta.name in self.has_volume_info:
                 attempts.append(Attempt(when, source, "skipped", "the backup's volume info does not list it"))
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -120,7 +121,8 @@ def from_annotations(cluster: str, kind: str, namespace: str | None, name: str,
         return None
 
 
-def apply(findings: list[Any], rules: list[ExceptionRule], subjects: dict[tuple[str, str, str | None, str], Subject],
+def apply(findings: list[Any], rules: list[ExceptionRule],
+          subjects: Mapping[tuple[str, str, str | None, str], Subject],
           as_of: datetime) -> tuple[list[Any], ExceptionsReport]:
     """Mark matched findings ``excepted``; returns the new list and the register."""
     active = [r for r in rules if not r.expired(as_of)]
@@ -128,7 +130,7 @@ def apply(findings: list[Any], rules: list[ExceptionRule], subjects: dict[tuple[
     counts: dict[str, int] = {}
     out = []
     for f in findings:
-        if f.status != "open":
+        if f.status != "open" or not active:  # no active rule: the subjects are never looked up (nor built)
             out.append(f)
             continue
         subject = subjects.get((f.cluster, f.kind, f.namespace, f.name)) or Subject(

@@ -149,6 +149,7 @@ class VeleroPlanner:
     def __init__(self, inv: Inventory) -> None:
         self.inv = inv
         self._policies: dict[tuple[str, str], tuple[tuple[VolumePolicy, ...], str | None]] = {}
+        self._csi_problems: dict[tuple[str, str | None, str | None], str | None] = {}
 
     @cached_property
     def label_excluded_namespaces(self) -> frozenset[str]:
@@ -223,7 +224,7 @@ class VeleroPlanner:
         policies, policy_error = self.policies(ctx)
         if policy_error:
             return Capture(True, reasons=(f"{policy_error}: Velero fails {ctx.subject}'s backups validation",))
-        policy = match_action(policies, pvc_facts(pvc, pv))
+        policy = match_action(policies, pvc_facts(pvc, pv)) if policies else None
         methods: list[str] = []
         reasons: list[str] = []
 
@@ -329,8 +330,12 @@ class VeleroPlanner:
         sc = self.inv.storage_class_by_name.get(pvc.storage_class)
         if sc is None:
             return f"StorageClass {pvc.storage_class} does not exist: Velero's CSI snapshot fails"
-        _, problem = resolve_snapshot_class(self.inv, pvc, ctx.spec.annotations, sc.provisioner)
-        return problem
+        # resolve_snapshot_class reads only these two annotations: answered once per combination
+        key = (sc.provisioner, pvc.meta.annotations.get(PVC_CLASS_ANNOTATION),
+               ctx.spec.annotations.get(BACKUP_CLASS_ANNOTATION_PREFIX + sc.provisioner))
+        if key not in self._csi_problems:
+            self._csi_problems[key] = resolve_snapshot_class(self.inv, pvc, ctx.spec.annotations, sc.provisioner)[1]
+        return self._csi_problems[key]
 
     def _native_snapshotter(self, ctx: SpecContext, pv: r.PersistentVolume) -> str | None:
         locations = [v for v in self.inv.vsls if v.meta.namespace == ctx.velero_namespace

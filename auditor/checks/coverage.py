@@ -58,7 +58,10 @@ def csi_only(ctx: CheckContext) -> Iterator[Finding]:
         if v.status != "protected":
             continue
         recent = [p for p in v.recovery_points if (as_of - p.time).total_seconds() <= v.policy.retention]
-        yield ctx.result(bool(recent) and all(p.method == "csi-snapshot" for p in recent), PVC, v.namespace, v.pvc,
-                         f"PVC {v.key} is protected only by CSI snapshots, which live in the same storage "
-                         f"system as the volume (no data movement)",
-                         recovery_points=[p.as_dict() for p in recent[:3]])
+        if not (recent and all(p.method == "csi-snapshot" for p in recent)):
+            yield ctx.passed(PVC, v.namespace, v.pvc)  # most volumes: no evidence to format
+            continue
+        yield ctx.finding(PVC, v.namespace, v.pvc,
+                          f"PVC {v.key} is protected only by CSI snapshots, which live in the same storage "
+                          f"system as the volume (no data movement)",
+                          recovery_points=[p.as_dict() for p in recent[:3]])

@@ -8,6 +8,7 @@ file, the object and the field, never a ``KeyError`` traceback.
 from __future__ import annotations
 
 import builtins
+import sys
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from auditor.errors import InputError
 
 JSON = dict[str, Any]
+_intern = sys.intern
 
 
 @lru_cache(maxsize=512)
@@ -22,8 +24,12 @@ def _split(path: str) -> tuple[str, ...]:
     return tuple(path.split("."))
 
 
+@lru_cache(maxsize=4096)
 def parse_time(value: str) -> datetime:
-    """Parse an RFC 3339 timestamp as Kubernetes writes it (``2026-11-20T12:00:00Z``)."""
+    """Parse an RFC 3339 timestamp as Kubernetes writes it (``2026-11-20T12:00:00Z``).
+
+    Cached: the backups of a schedule and their PodVolumeBackups repeat the same few timestamps, so a
+    hit saves the parse and shares one (immutable) datetime between records."""
     dt = datetime.fromisoformat(value)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
@@ -81,6 +87,8 @@ class FieldReader:
         value = self.get(path)
         if value is None:
             return default
+        if type(value) is str:
+            return _intern(value)  # shared: most strings repeat across objects, and none then pins its page
         if isinstance(value, str):
             return value
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gc
 import logging
+import queue
 import random
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,6 +84,51 @@ def gc_paused() -> Iterator[None]:
         gc.freeze()
         if was_enabled:
             gc.enable()
+
+
+_PAGE, _ERROR, _END = "page", "error", "end"
+
+
+def prefetched(pages: Iterator[list[dict[str, Any]]], name: str) -> Generator[list[dict[str, Any]], None, None]:
+    """``pages``, fetched one page ahead in a worker thread.
+
+    The server's work and the network wait for page n+1 then overlap the slimming of page n (the socket
+    wait releases the GIL). Only one page waits in the queue, so memory stays at two pages. Errors are
+    raised here, in order; when the caller stops early, the worker stops after its current request."""
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for page in pages:
+                if not put((_PAGE, page)):
+                    return
+            put((_END, None))
+        except BaseException as exc:  # handed to the caller, which raises it
+            put((_ERROR, exc))
+
+    worker = threading.Thread(target=work, name=f"prefetch {name}", daemon=True)
+    worker.start()
+    try:
+        while True:
+            tag, value = handoff.get()
+            if tag == _PAGE:
+                yield value
+            elif tag == _ERROR:
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
 
 
 class LiveSource:
@@ -211,7 +258,7 @@ class LiveSource:
             try:
                 where = f"{kind.resource} (live, cluster {self.cluster})"
                 with gc_paused():
-                    for items in self.list_raw(kind, namespace):
+                    for items in prefetched(self.list_raw(kind, namespace), f"list {kind.resource}"):
                         for item in items:
                             records.append(kind.slim(FieldReader(item, where)))
                             if sink is not None:
