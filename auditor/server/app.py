@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -23,6 +24,8 @@ from auditor.server.trigger import RescanTrigger
 from auditor.server.watch import ResourceWatcher, WatchStats, watched_kinds
 
 log = logging.getLogger(__name__)
+
+RECLAIM_EVERY = 50  # event rescans between two reclaims of frozen memory
 
 
 class AuditorServer:
@@ -55,6 +58,8 @@ class AuditorServer:
         self.http = AuditorHTTPServer(settings.host, settings.port, self.current, self.stats, self.healthy,
                                       self.executor.state if self.executor else None)
         self.reports = ReportScheduler(options.config.reports, self.current)
+        self._last_event_scan = 0.0  # seconds the newest event-triggered rescan took
+        self._since_reclaim = 0
         self._loop = threading.Thread(target=self._scan_loop, name="scan-loop", daemon=True)
         self._http_thread = threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.2},
                                              name="http", daemon=True)
@@ -86,7 +91,28 @@ class AuditorServer:
                 self.scanner.scan_once()
             except Exception:  # publishing failed: keep serving the last snapshot; BackupAuditorScanStale fires
                 log.exception("could not publish a scan")
-            self.trigger.scanned(time.monotonic() - started)
+            took = time.monotonic() - started
+            # the half-busy guard spaces event rescans by what an event rescan costs: after a full read, the next
+            # one comes from the watch cache, so the full read's duration would only delay it
+            full_read = self.collector is not None and self.collector.full
+            self.trigger.scanned(self._last_event_scan if full_read else took)
+            if self.collector is not None and not self.collector.full:
+                self._last_event_scan = took
+            self._reclaim(reason)  # after publishing: it delays no verdict already computed
+
+    def _reclaim(self, reason: str) -> None:
+        """Scans freeze what they build (``gc_paused``: the collector need not traverse it); the few cycles
+        among it would never be freed. So after a full rescan, and after every ``RECLAIM_EVERY`` event rescans,
+        unfreeze, collect and freeze again: memory stays flat however long serve runs (tested)."""
+        self._since_reclaim += 1
+        if reason == "events" and self._since_reclaim < RECLAIM_EVERY:
+            return
+        self._since_reclaim = 0
+        started = time.monotonic()
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()  # what survived is the published result and the caches: long-lived again
+        log.debug("reclaimed frozen memory in %.2fs", time.monotonic() - started)
 
     def healthy(self) -> tuple[bool, str]:
         if not self._loop.is_alive() and not self.stop_event.is_set():

@@ -9,6 +9,7 @@ the cluster; the full rescan on the interval reads everything again. A kind whos
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -86,4 +87,6 @@ class IncrementalCollector:
                                     if rec.meta.namespace})
         changes: dict[str, Any] = {**fresh, "collected_at": datetime.now(UTC),
                                    "backup_namespaces": tuple(backup_namespaces)}
-        return replace(base, **changes)
+        inventory = replace(base, **changes)
+        gc.freeze()  # as after a full read (gc_paused): the records live long and have no cycles to find
+        return inventory

@@ -121,3 +121,29 @@ def test_a_scan_with_a_watch_down_reads_everything(cluster: tuple[KubeAPIServer,
     app.collector(target, Source())
     app.collector(target, Source())
     assert len(calls) == 2 and app.collector.incremental_scans == 0
+
+
+def test_memory_stays_flat_over_many_event_rescans(cluster: tuple[KubeAPIServer, Path]) -> None:
+    """Scans freeze what they build; without the periodic reclaim each rescan left ~60 frozen objects behind
+    for good (measured: 14 KB a scan)."""
+    import gc
+
+    server, kubeconfig = cluster
+    app = AuditorServer(options(kubeconfig), replace(SETTINGS, quiet=0.01, max_delay=0.05))
+    app.start()
+    try:
+        wait_until(lambda: app.current.get().ready and all(w.connected.is_set() for w in app.watchers), 30,
+                   what="the first scan and every watch")
+        backup = server.get_object("velero.io", "v1", "backups", "velero", "media-csi-20261120060001")
+        assert backup is not None
+        frozen = []
+        for i in range(130):
+            seq = app.current.get().seq
+            server.put_object({**backup, "status": {**backup["status"], "phase": ("Failed", "Completed")[i % 2]}})
+            wait_until(lambda seq=seq: app.current.get().seq > seq, 30, interval=0.005, what="an event rescan")
+            if i in (10, 129):
+                frozen.append(gc.get_freeze_count())
+        assert app.collector is not None and app.collector.incremental_scans >= 130
+    finally:
+        app.stop()
+    assert frozen[1] - frozen[0] < 2000, f"frozen objects grew from {frozen[0]} to {frozen[1]}"
