@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import orjson
 
 from auditor import __version__
 from auditor.collect.fields import parse_time
@@ -163,10 +162,11 @@ def _progress() -> Any:
 
 
 def emit(result: Any, output: str) -> None:
-    from auditor.output.document import build_document
+    from auditor.output.document import write_document
 
     if output == "json":
-        sys.stdout.buffer.write(orjson.dumps(build_document(result), option=orjson.OPT_INDENT_2) + b"\n")
+        write_document(result, sys.stdout.buffer)
+        sys.stdout.buffer.write(b"\n")
         sys.stdout.flush()
         return
     from rich.console import Console

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
+
+import orjson
 
 from auditor import __version__
 from auditor.analyse.coverage import STATUSES, VolumeResult
@@ -107,14 +109,43 @@ def credential_entries(c: ClusterScan) -> list[dict[str, Any]]:
 
 
 def build_document(result: ScanResult) -> dict[str, Any]:
-    volumes = [volume_entry(v) for c in result.clusters if c.analysis for v in c.analysis.volumes]
+    return {key: list(value) if key in STREAMED else value for key, value in _parts(result).items()}
+
+
+#: the document's long lists, produced entry by entry (see :func:`write_document`)
+STREAMED = ("volumes", "findings")
+
+
+def write_document(result: ScanResult, out: BinaryIO) -> None:
+    """The document as ``orjson.dumps(build_document(result), option=OPT_INDENT_2)`` writes it, byte for byte,
+    without holding it: the long lists are serialised entry by entry (a large cluster's document is ~100 MB
+    of dicts and as much text again)."""
+    parts = _parts(result)
+    out.write(b"{")
+    for i, (key, value) in enumerate(parts.items()):
+        out.write(b"," if i else b"")
+        out.write(b"\n  " + orjson.dumps(key) + b": ")
+        if key not in STREAMED:
+            out.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  "))
+            continue
+        first = True
+        for entry in value:
+            out.write(b"[\n    " if first else b",\n    ")
+            out.write(orjson.dumps(entry, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    "))
+            first = False
+        out.write(b"[]" if first else b"\n  ]")
+    out.write(b"\n}" if parts else b"}")
+
+
+def _parts(result: ScanResult) -> dict[str, Any]:
+    volumes = (volume_entry(v) for c in result.clusters if c.analysis for v in c.analysis.volumes)
     return {
         "schema_version": SCHEMA_VERSION,
         "tool_version": __version__,
         "as_of": iso(result.as_of),
         "clusters": [cluster_entry(c) for c in result.clusters],
         "volumes": volumes,
-        "findings": [f.as_dict() for f in result.findings],
+        "findings": (f.as_dict() for f in result.findings),
         "compliance": [e for c in result.clusters for e in compliance_entries(c)],
         "compliance_rollup": compliance_rollup(result),
         "credentials": [e for c in result.clusters for e in credential_entries(c)],
