@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 import orjson
 
 from auditor import __version__
-from auditor.analyse.coverage import STATUSES, VolumeResult
+from auditor.analyse.coverage import STATUSES, ClusterAnalysis, VolumeResult
+from auditor.analyse.schedules import backup_time
 from auditor.checks.registry import SEVERITIES
 from auditor.pipeline import ClusterScan, ScanResult
 
 SCHEMA_VERSION = "1"
+RUN_WINDOW = timedelta(days=31)  # schedule runs kept for the per-day heatmap
+MAX_RUNS = 400  # per schedule (an hourly schedule fires ~744 times in 31 days)
 
 
 def iso(t: datetime | None) -> str | None:
@@ -113,7 +116,7 @@ def build_document(result: ScanResult) -> dict[str, Any]:
 
 
 #: the document's long lists, produced entry by entry (see :func:`write_document`)
-STREAMED = ("volumes", "findings")
+STREAMED = ("volumes", "findings", "schedules")
 
 
 def write_document(result: ScanResult, out: BinaryIO) -> None:
@@ -153,7 +156,58 @@ def _parts(result: ScanResult) -> dict[str, Any]:
         {"matched": [], "unused": [], "expired": []},
         "summary": summary(result),
         "executor_runs": [run_entry(r) for r in result.recent_runs],
+        "schedules": (e for c in result.clusters if c.analysis for e in schedule_entries(c.analysis)),
+        "storage_locations": [e for c in result.clusters if c.analysis for e in storage_entries(c.analysis)],
     }
+
+
+def schedule_entries(analysis: ClusterAnalysis) -> list[dict[str, Any]]:
+    as_of = analysis.as_of
+    out = []
+    for state in sorted(analysis.schedules.values(), key=lambda s: s.key):
+        s = state.schedule
+        latest, success = state.latest, state.last_success
+        runs = [{"time": iso(t), "phase": b.phase or "New", "errors": b.errors, "warnings": b.warnings}
+                for b in state.backups[:MAX_RUNS] for t in [backup_time(b)] if t and as_of - t <= RUN_WINDOW]
+        out.append({
+            "cluster": analysis.inventory.cluster, "namespace": s.meta.namespace, "name": s.meta.name,
+            "tool": "velero", "cron": s.cron, "enabled": state.enabled, "paused": state.paused,
+            "phase": s.phase, "problem": state.cron_error or "; ".join(s.validation_errors) or None,
+            "interval_seconds": state.interval(as_of), "ttl_seconds": state.ctx.ttl,
+            "backups": len(state.backups), "missed_runs": state.missed_runs(as_of),
+            "latest": _backup_ref(latest), "last_success": _backup_ref(success), "runs": runs,
+        })
+    return out
+
+
+def _backup_ref(b: Any) -> dict[str, Any] | None:
+    if b is None:
+        return None
+    return {"name": b.meta.name, "phase": b.phase, "time": iso(backup_time(b)), "errors": b.errors,
+            "warnings": b.warnings, "failure_reason": b.failure_reason}
+
+
+def storage_entries(analysis: ClusterAnalysis) -> list[dict[str, Any]]:
+    """Where backups go. Credentials are named (secret/key), never read."""
+    inv = analysis.inventory
+    out: list[dict[str, Any]] = []
+    for b in inv.bsls:
+        out.append({"cluster": inv.cluster, "kind": "BackupStorageLocation", "namespace": b.meta.namespace,
+                    "name": b.meta.name, "provider": b.provider, "bucket": b.bucket, "prefix": b.prefix,
+                    "region": b.config.get("region"), "default": b.default, "access_mode": b.access_mode,
+                    "phase": b.phase, "last_validated": iso(b.last_validated), "message": b.message,
+                    "credential": _credential_ref(b.credential_name, b.credential_key)})
+    for v in inv.vsls:
+        out.append({"cluster": inv.cluster, "kind": "VolumeSnapshotLocation", "namespace": v.meta.namespace,
+                    "name": v.meta.name, "provider": v.provider, "bucket": None, "prefix": None,
+                    "region": v.config.get("region"), "default": False, "access_mode": None, "phase": v.phase,
+                    "last_validated": None, "message": None,
+                    "credential": _credential_ref(v.credential_name, v.credential_key)})
+    return out
+
+
+def _credential_ref(name: str | None, key: str | None) -> str | None:
+    return f"{name}/{key}" if name and key else name
 
 
 def run_entry(run: Any) -> dict[str, Any]:

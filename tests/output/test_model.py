@@ -183,3 +183,12 @@ def test_executor_runs_are_evidence_in_the_report(demo_result: ScanResult) -> No
     assert "4m10s" in section and "still InProgress after 3 s" in section
     del doc["executor_runs"]
     assert "executor runs come from the history store" in render_html(report_of(doc), {})
+
+
+def test_a_saved_scan_document_carries_schedules_and_storage(demo_result: ScanResult) -> None:
+    """`auditor report --from-scan` of an `auditor scan -o json` file shows every section a live report shows."""
+    doc = orjson.loads(orjson.dumps(build_document(demo_result)))  # as saved and read back
+    assert {s["name"] for s in doc["schedules"]} >= {"daily-apps", "media-csi"}
+    assert any(s["kind"] == "BackupStorageLocation" for s in doc["storage_locations"])
+    html = render_html(report_of(doc), {})
+    assert "Not in the scan document" not in html
