@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
@@ -161,23 +162,22 @@ def _parts(result: ScanResult) -> dict[str, Any]:
     }
 
 
-def schedule_entries(analysis: ClusterAnalysis) -> list[dict[str, Any]]:
+def schedule_entries(analysis: ClusterAnalysis) -> Iterator[dict[str, Any]]:
+    """One entry a Schedule, made as it is written (a large fleet's runs are many)."""
     as_of = analysis.as_of
-    out = []
     for state in sorted(analysis.schedules.values(), key=lambda s: s.key):
         s = state.schedule
         latest, success = state.latest, state.last_success
         runs = [{"time": iso(t), "phase": b.phase or "New", "errors": b.errors, "warnings": b.warnings}
                 for b in state.backups[:MAX_RUNS] for t in [backup_time(b)] if t and as_of - t <= RUN_WINDOW]
-        out.append({
+        yield {
             "cluster": analysis.inventory.cluster, "namespace": s.meta.namespace, "name": s.meta.name,
             "tool": "velero", "cron": s.cron, "enabled": state.enabled, "paused": state.paused,
             "phase": s.phase, "problem": state.cron_error or "; ".join(s.validation_errors) or None,
             "interval_seconds": state.interval(as_of), "ttl_seconds": state.ctx.ttl,
             "backups": len(state.backups), "missed_runs": state.missed_runs(as_of),
             "latest": _backup_ref(latest), "last_success": _backup_ref(success), "runs": runs,
-        })
-    return out
+        }
 
 
 def _backup_ref(b: Any) -> dict[str, Any] | None:
