@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from auditor.executor.drill import DrillError, DrillResult, choose_backup, plan_
 from auditor.executor.run import ExecutorTimeoutError
 from auditor.pipeline import ScanOptions, run_scan
 from auditor.store import Store
+from tests.executor.crash import kill_once_created_then_rerun
 from tests.kubeapi import velero_sim as sim
 from tests.kubeapi.server import KubeAPIServer
 
@@ -254,16 +254,7 @@ def test_sigkill_mid_drill_then_rerun_makes_one_restore_recorded_once(cluster: K
         return [r for r in cluster.list_objects("velero.io", "v1", "restores", "velero")
                 if (r["metadata"].get("labels") or {}).get("backup-auditor.io/drill") == "media-csi"]
 
-    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not ours() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ours(), "the first drill created its Restore"
-    os.kill(first.pid, signal.SIGKILL)  # no controller yet: it was following a Restore stuck in New
-    first.wait(timeout=10)
-    time.sleep(1.1)  # the rerun starts in a later second: a new name would be a second Restore
-    with sim.VeleroSimulator(cluster, step=0.05):
-        rerun = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    rerun = kill_once_created_then_rerun(args, ours, cluster)
     assert rerun.returncode == 0, rerun.stderr
     assert "resuming unfinished run" in rerun.stderr and "adopted existing Restore" in rerun.stderr
     assert "adopted existing Namespace" in rerun.stderr

@@ -17,6 +17,7 @@ from auditor import demo
 from auditor.executor import run as executor
 from auditor.executor.velero import backup_from_schedule
 from tests import factories as f
+from tests.executor.crash import kill_once_created_then_rerun
 from tests.kubeapi import velero_sim as sim
 from tests.kubeapi.server import KubeAPIServer
 
@@ -196,9 +197,6 @@ def test_a_retry_adopts_instead_of_creating_a_second(tmp_path: Path) -> None:
 
 def test_sigkill_mid_run_then_restart_creates_no_second_backup(tmp_path: Path) -> None:
     """Exactly once: killed while following its Backup, the rerun resumes the recorded run and adopts it."""
-    import os
-    import signal
-
     store = tmp_path / "store.db"
     with KubeAPIServer(builtin_namespaces=False) as server:
         server.seed_dir(demo.CLUSTER_DIR)
@@ -206,21 +204,12 @@ def test_sigkill_mid_run_then_restart_creates_no_second_backup(tmp_path: Path) -
         before = {b["metadata"]["name"] for b in server.list_objects("velero.io", "v1", "backups", "velero")}
         args = [sys.executable, "-m", "auditor", "backup", "run", "--schedule", "velero/media-csi", "--kubeconfig",
                 str(kubeconfig), "--wait", "--timeout", "60s", "--store", str(store), "-o", "json"]
-        first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         def new_backups() -> list[dict[str, Any]]:
             return [b for b in server.list_objects("velero.io", "v1", "backups", "velero")
                     if b["metadata"]["name"] not in before]
 
-        deadline = time.monotonic() + 30
-        while not new_backups() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert new_backups(), "the first run created its Backup"
-        os.kill(first.pid, signal.SIGKILL)  # no controller yet: it was waiting for a terminal phase
-        first.wait(timeout=10)
-        time.sleep(1.1)  # the rerun starts in a later second: a new name would be a second Backup
-        with sim.VeleroSimulator(server, step=0.1):
-            rerun = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        rerun = kill_once_created_then_rerun(args, new_backups, server, step=0.1)
         assert rerun.returncode == 0, rerun.stderr
         assert "resuming unfinished run" in rerun.stderr and "adopted existing Backup" in rerun.stderr
         assert len(new_backups()) == 1, "still exactly one Backup"
