@@ -299,6 +299,36 @@ NAMESPACES: dict[str, tuple[datetime, dict[str, str], dict[str, str]]] = {
 }
 
 
+KUBELET_CONDITIONS = (
+    ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+    ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+    ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+)
+
+
+def kubelet_conditions(heartbeat: datetime, transition: datetime) -> list[dict[str, Any]]:
+    """A healthy node's conditions, as the kubelet reports them."""
+    return [{"lastHeartbeatTime": ts(heartbeat), "lastTransitionTime": ts(transition), "message": message,
+             "reason": reason, "status": status, "type": ctype}
+            for ctype, status, reason, message in KUBELET_CONDITIONS]
+
+
+def node_info(name: str, kernel: str, kubelet: str, os_image: str) -> dict[str, Any]:
+    return {
+        "architecture": "amd64",
+        "bootID": str(uuid.UUID(sha("boot", name)[:32])),
+        "containerRuntimeVersion": "containerd://2.1.4",
+        "kernelVersion": kernel,
+        "kubeProxyVersion": "",
+        "kubeletVersion": kubelet,
+        "machineID": sha("machine", name)[:32],
+        "operatingSystem": "linux",
+        "osImage": os_image,
+        "systemUUID": "ec2" + str(uuid.UUID(sha("sys", name)[:32]))[3:],
+    }
+
+
 def build_nodes(reg: Registry) -> None:
     for name, info in NODES.items():
         created = CLUSTER_BORN + timedelta(minutes=3 * info["idx"])
@@ -353,36 +383,9 @@ def build_nodes(reg: Registry) -> None:
                     "memory": "32310900Ki",
                     "pods": "110",
                 },
-                "conditions": [
-                    {
-                        "lastHeartbeatTime": ts(ago(seconds=41 + info["idx"] * 7)),
-                        "lastTransitionTime": ts(at(2026, 11, 11, 9, 2, 15)),
-                        "message": message,
-                        "reason": reason,
-                        "status": status,
-                        "type": ctype,
-                    }
-                    for ctype, status, reason, message in [
-                        ("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                         "kubelet has sufficient memory available"),
-                        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-                    ]
-                ],
+                "conditions": kubelet_conditions(ago(seconds=41 + info["idx"] * 7), at(2026, 11, 11, 9, 2, 15)),
                 "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-                "nodeInfo": {
-                    "architecture": "amd64",
-                    "bootID": str(uuid.UUID(sha("boot", name)[:32])),
-                    "containerRuntimeVersion": "containerd://2.1.4",
-                    "kernelVersion": "6.8.0-85-generic",
-                    "kubeProxyVersion": "",
-                    "kubeletVersion": K8S_VERSION,
-                    "machineID": sha("machine", name)[:32],
-                    "operatingSystem": "linux",
-                    "osImage": "Ubuntu 24.04.3 LTS",
-                    "systemUUID": "ec2" + str(uuid.UUID(sha("sys", name)[:32]))[3:],
-                },
+                "nodeInfo": node_info(name, "6.8.0-85-generic", K8S_VERSION, "Ubuntu 24.04.3 LTS"),
             },
         }
         reg.add("nodes", obj, at(2026, 11, 11, 9, 2, 15))
@@ -2997,31 +3000,10 @@ def build_staging_cluster(reg: Registry) -> None:
                                 "hugepages-2Mi": "0", "memory": "15147676Ki", "pods": "58"},
                 "capacity": {"cpu": "4", "ephemeral-storage": "83873772Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
                              "memory": "15944348Ki", "pods": "58"},
-                "conditions": [
-                    {"lastHeartbeatTime": ts(ago(seconds=22 + 9 * info["idx"])),
-                     "lastTransitionTime": ts(created + timedelta(seconds=25)), "message": message,
-                     "reason": reason, "status": status, "type": ctype}
-                    for ctype, status, reason, message in [
-                        ("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                         "kubelet has sufficient memory available"),
-                        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-                    ]
-                ],
+                "conditions": kubelet_conditions(ago(seconds=22 + 9 * info["idx"]), created + timedelta(seconds=25)),
                 "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-                "nodeInfo": {
-                    "architecture": "amd64",
-                    "bootID": str(uuid.UUID(sha("boot", name)[:32])),
-                    "containerRuntimeVersion": "containerd://2.1.4",
-                    "kernelVersion": "6.12.46-66.121.amzn2023.x86_64",
-                    "kubeProxyVersion": "",
-                    "kubeletVersion": STAGING_K8S_VERSION,
-                    "machineID": sha("machine", name)[:32],
-                    "operatingSystem": "linux",
-                    "osImage": "Amazon Linux 2023.9.20251027",
-                    "systemUUID": "ec2" + str(uuid.UUID(sha("sys", name)[:32]))[3:],
-                },
+                "nodeInfo": node_info(name, "6.12.46-66.121.amzn2023.x86_64", STAGING_K8S_VERSION,
+                                      "Amazon Linux 2023.9.20251027"),
             },
         }, created + timedelta(seconds=25))
 
