@@ -181,20 +181,16 @@ def _parent(doc: Any, path: str, op: str) -> tuple[Any, str]:
     tokens = _tokens(path)
     if not tokens:
         raise PatchError(f"{op} operation does not apply: cannot operate on the document root")
-    cur = doc
-    for t in tokens[:-1]:
-        if isinstance(cur, dict) and t in cur:
-            cur = cur[t]
-        elif isinstance(cur, list):
-            cur = cur[_index(cur, t, op, path)]
-        else:
-            raise PatchError(f'{op} operation does not apply: doc is missing path: "{path}": missing value')
-    return cur, tokens[-1]
+    return _walk(doc, tokens[:-1], path, op), tokens[-1]
 
 
 def _get(doc: Any, path: str, op: str) -> Any:
+    return _walk(doc, _tokens(path), path, op)
+
+
+def _walk(doc: Any, tokens: list[str], path: str, op: str) -> Any:
     cur = doc
-    for t in _tokens(path):
+    for t in tokens:
         if isinstance(cur, dict) and t in cur:
             cur = cur[t]
         elif isinstance(cur, list):
