@@ -52,3 +52,27 @@ def credential_infos(inv: Inventory, as_of: datetime) -> tuple[CredentialInfo, .
 def values_read(inv: Inventory) -> bool:
     """Were credential values fingerprinted in this scan? (False with --no-secret-values or old dumps.)"""
     return any(s.fingerprints for s in inv.secrets)
+
+
+def unread_credentials(inv: Inventory) -> dict[tuple[str, str], tuple[str, tuple[str, ...]]]:
+    """Backup credential Secrets the scan could not read, with why and what uses them.
+
+    A credential GET that was refused (403) or failed leaves a gap naming the Secret; a gap on the whole
+    ``secrets`` resource (an older dump, a namespace that could not be read) covers every credential in its
+    namespace. A Secret that simply does not exist is not here (the API said so: 404)."""
+    gaps = [g for g in inv.gaps if g.resource == "secrets" and g.hides_data]
+    if not gaps:
+        return {}
+    refs = credential_refs({name: list(getattr(inv, name)) for name in RECORD_FIELDS})
+    present = inv.secret_by_key
+    out = {}
+    for (ns, name), used_by in sorted(refs.items()):
+        if (ns, name) in present:
+            continue
+        why = next((g for g in gaps if g.name == name and g.namespace == ns), None) or next(
+            (g for g in gaps if g.name is None and g.namespace in (None, ns)), None)
+        if why is not None:
+            message = why.message if why.name else f"credential Secret {ns}/{name} could not be read: {why.message}"
+            out[(ns, name)] = (message, tuple(sorted(used_by)))
+    return out
+

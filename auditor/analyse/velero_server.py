@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from auditor.collect import records as r
 from auditor.collect.inventory import Inventory
+from auditor.collect.secrets import is_velero_deployment
 from auditor.collect.slim import go_duration_seconds
 
 DEFAULT_TTL = 720 * 3600.0
@@ -48,12 +49,6 @@ def _flag(args: tuple[str, ...], name: str) -> str | None:
         if arg.startswith(f"--{name}="):
             return arg.split("=", 1)[1]
     return None
-
-
-def is_velero_deployment(w: r.Workload) -> bool:
-    return w.kind == "Deployment" and (
-        w.meta.labels.get("component") == "velero" or w.meta.name == "velero"
-        or w.meta.labels.get("app.kubernetes.io/name") == "velero") and "server" in w.args
 
 
 def is_node_agent(w: r.Workload) -> bool:

@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
-from auditor.analyse.credentials import CredentialInfo, values_read
+from auditor.analyse.credentials import CredentialInfo, unread_credentials, values_read
 from auditor.analyse.rbac import backup_service_accounts, is_platform_subject, readers
 from auditor.checks.registry import CheckContext, Finding, register
 from auditor.durations import format_duration
@@ -20,6 +20,14 @@ CREDENTIAL_ENV = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|ACCESS_KEY|PRIVATE_K
 NOT_A_VALUE = re.compile(r"_(FILE|PATH|DIR|NAME|ID|ARN|REF)$", re.IGNORECASE)  # where a credential is, not what
 CREDENTIAL_TEXT = re.compile(r"(aws_secret_access_key|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|"
                              r"client_secret|password\s*[:=]\s*\S+)", re.IGNORECASE)
+
+
+def _unread(ctx: CheckContext, uses: tuple[str, ...] = ()) -> Iterator[tuple[str, str, str]]:
+    """(namespace, name, why) of each credential Secret the scan could not read (used by one of ``uses``
+    when given): its rules are *not evaluated*, never passed, and the message names the Secret."""
+    for (ns, name), (why, used_by) in unread_credentials(ctx.analysis.inventory).items():
+        if not uses or any(u.startswith(uses) for u in used_by):
+            yield ns, name, why
 
 
 def _by_secret(ctx: CheckContext) -> dict[tuple[str, str], list[CredentialInfo]]:
@@ -43,6 +51,8 @@ def default_password(ctx: CheckContext) -> Iterator[Finding]:
                          f"Secret {ns}/{name} holds Velero's default repository password (key {', '.join(default)}): "
                          f"anyone with bucket access can decrypt the file-system and data-mover backups",
                          keys=default, fingerprints=[c.fingerprint for c in creds if c.default_password])
+    for ns, name, why in _unread(ctx, ("Velero repository password", "k8up ", "KubeStash ")):
+        yield ctx.not_evaluated(SECRET, ns, name, why)
 
 
 @register("CRD-002")
@@ -67,6 +77,8 @@ def static_keys(ctx: CheckContext) -> Iterator[Finding]:
                          f"Secret {ns}/{name} holds {', '.join(static)} for {', '.join(sorted(users))}, and the "
                          f"backup service account has no workload identity", kinds=static,
                          fingerprints=sorted({c.fingerprint for c in creds if c.fingerprint}))
+    for ns, name, why in _unread(ctx, tuple(f"BackupStorageLocation {key}" for key in cloud_bsls)):
+        yield ctx.not_evaluated(SECRET, ns, name, why)
 
 
 @register("CRD-003")
@@ -81,6 +93,8 @@ def not_rotated(ctx: CheckContext) -> Iterator[Finding]:
                          f"credential Secret {ns}/{name} was last changed {format_duration(age)} ago (rotation "
                          f"limit {format_duration(limit)})", age_seconds=age, limit_seconds=limit,
                          used_by=sorted({u for c in creds for u in c.used_by}))
+    for ns, name, why in _unread(ctx):
+        yield ctx.not_evaluated(SECRET, ns, name, why)
 
 
 @register("CRD-004")
@@ -88,10 +102,14 @@ def readable_by_others(ctx: CheckContext) -> Iterator[Finding]:
     inv = ctx.analysis.inventory
     own = backup_service_accounts(inv)
     rbac_gaps = [g for g in inv.gaps if g.hides_data and g.resource.endswith(".rbac.authorization.k8s.io")]
-    for (ns, name) in sorted(_by_secret(ctx)):
+    unread = {(ns, name): why for ns, name, why in _unread(ctx)}
+    for (ns, name) in sorted(set(_by_secret(ctx)) | set(unread)):
         others = [a for a in readers(inv, ns, name) if not is_platform_subject(a.subject) and not (
             a.subject.kind == "ServiceAccount" and (a.subject.namespace or a.binding.meta.namespace, a.subject.name)
             in own)]
+        if not others and (ns, name) in unread:  # RBAC names no other reader, but the Secret itself was not seen
+            yield ctx.not_evaluated(SECRET, ns, name, unread[(ns, name)])
+            continue
         if not others and rbac_gaps:  # what was seen is clean, but what was not seen may not be
             yield ctx.not_evaluated(SECRET, ns, name, "RBAC could not be read completely: "
                                     + ", ".join(sorted({g.resource for g in rbac_gaps})))
@@ -124,6 +142,8 @@ def shared_across_clusters(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.result(bool(shared), SECRET, ns, name,
                          f"credential Secret {ns}/{name} is also used by cluster(s) {', '.join(shared)}",
                          clusters=shared, fingerprints=sorted({c.fingerprint for c in creds if c.fingerprint}))
+    for ns, name, why in _unread(ctx):
+        yield ctx.not_evaluated(SECRET, ns, name, why)
 
 
 @register("CRD-006")

@@ -122,7 +122,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         return {}
     try:
         data = orjson.loads(path.read_bytes())
-        gaps = [Gap(resource=g["resource"], reason=g["reason"], message=g["message"], namespace=g.get("namespace"))
+        gaps = [Gap(resource=g["resource"], reason=g["reason"], message=g["message"], namespace=g.get("namespace"),
+                    name=g.get("name"))
                 for g in data.get("gaps", [])]
         return {"cluster": data.get("cluster"), "server_version": data.get("server_version"), "gaps": gaps}
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:

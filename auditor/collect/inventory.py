@@ -25,14 +25,16 @@ class Gap:
     reason: str
     message: str
     namespace: str | None = None
+    name: str | None = None  # one object read by name (a credential Secret), else the whole list
 
     @property
     def hides_data(self) -> bool:
         return self.reason != "not-served"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"resource": self.resource, "namespace": self.namespace, "reason": self.reason,
-                "message": self.message}
+        out = {"resource": self.resource, "namespace": self.namespace, "reason": self.reason,
+               "message": self.message}
+        return out if self.name is None else {**out, "name": self.name}
 
 
 @dataclass(frozen=True)

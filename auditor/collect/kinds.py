@@ -22,6 +22,7 @@ class ResourceKind:
     field: str  # Inventory attribute the records go to
     slim: Callable[[FieldReader], Any]
     backup_namespace_only: bool = False  # read only in the backup system's namespace (ConfigMaps)
+    by_name: bool = False  # never listed: read one by one by name (credential Secrets, see live.py)
     optional: bool = False  # a group that many clusters do not serve (CRDs)
 
     @property
@@ -87,7 +88,7 @@ KINDS: tuple[ResourceKind, ...] = (
     _k("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, "pvcs", slim.persistent_volume_claim),
     _k("", "v1", "pods", "Pod", True, "pods", slim.pod),
     _k("", "v1", "serviceaccounts", "ServiceAccount", True, "service_accounts", slim.service_account),
-    _k("", "v1", "secrets", "Secret", True, "secrets", slim.secret),
+    _k("", "v1", "secrets", "Secret", True, "secrets", slim.secret, by_name=True),
     _k("", "v1", "configmaps", "ConfigMap", True, "config_maps", slim.config_map, backup_namespace_only=True),
     _k("apps", "v1", "deployments", "Deployment", True, "workloads", slim.workload),
     _k("apps", "v1", "statefulsets", "StatefulSet", True, "workloads", slim.workload),

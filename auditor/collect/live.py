@@ -35,6 +35,8 @@ RETRYABLE = frozenset({429, 500, 502, 503, 504})
 #: Secrets are listed as metadata only: the values of Secrets that are not backup credentials never arrive.
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 
+SECRETS = next(k for k in KINDS if k.kind == "Secret")
+
 #: Called with every raw object before it is slimmed (``auditor snapshot`` writes them out).
 RawSink = Callable[[ResourceKind, dict[str, Any]], None]
 Progress = Callable[[str, int], None]
@@ -293,6 +295,8 @@ class LiveSource:
             served = {"v1"}
         backup_namespaces: set[str] = set()
         for kind in KINDS:
+            if kind.by_name:
+                continue  # read below, one by one, once the objects that name them are known
             if kind.group and kind.api_version not in served:
                 builder.gap(Gap(kind.resource, "not-served",
                                 f"the cluster does not serve {kind.api_version} (not installed)"))
@@ -306,25 +310,32 @@ class LiveSource:
             if kind.group == "velero.io":
                 backup_namespaces.update(r.meta.namespace for r in builder.records[kind.field] if r.meta.namespace)
         builder.secret_policy = self.secrets
-        self._fingerprint_credentials(builder)
+        self._read_credentials(builder, sink)
         return builder.build()
 
-    def _fingerprint_credentials(self, builder: InventoryBuilder) -> None:
-        """GET each backup credential Secret, fingerprint its values and drop them; nothing else is read."""
-        key = self.secrets.key
-        if not self.secrets.active or key is None:
-            return
-        present = {(s.meta.namespace or "", s.meta.name) for s in builder.records["secrets"]}
+    def _read_credentials(self, builder: InventoryBuilder, sink: RawSink | None) -> None:
+        """GET each backup credential Secret by name (never a list: RBAC grants exactly these names), keep its
+        metadata, fingerprint its values and drop them. A 404 is a Secret that does not exist; a 403 or an
+        error is a gap naming the Secret, and the credential rules then say *not evaluated* for it."""
+        key = self.secrets.key if self.secrets.active else None
         for ns, name in sorted(credential_refs(builder.records)):
-            if (ns, name) not in present:
+            try:
+                obj = self.get_json(SECRETS.list_path(ns) + "/" + name)
+            except ApiStatusError as exc:
+                if exc.status != 404:
+                    builder.gap(Gap(SECRETS.resource, "forbidden" if exc.status == 403 else "error",
+                                    f"credential Secret {ns}/{name} could not be read: {exc.message}", ns, name))
                 continue
             try:
-                obj = self.get_json(f"/api/v1/namespaces/{ns}/secrets/{name}")
-            except ApiStatusError as exc:
-                builder.gap(Gap("secrets", "forbidden" if exc.status == 403 else "error",
-                                f"credential Secret {ns}/{name} could not be read: {exc.message}", ns))
+                record = SECRETS.slim(FieldReader(obj, f"secret {ns}/{name} (live, cluster {self.cluster})"))
+            except InputError as exc:
+                builder.gap(Gap(SECRETS.resource, "error", f"malformed object: {exc}", ns, name))
                 continue
-            builder.secret_fingerprints[(ns, name)] = fingerprint_data(obj.get("data"), key)
+            if key is not None:
+                builder.secret_fingerprints[(ns, name)] = fingerprint_data(obj.get("data"), key)
+            builder.add(SECRETS.field, record)
+            if sink is not None:
+                sink(SECRETS, obj)  # the dump writer keeps the keys, never a value
             obj.clear()
 
 

@@ -128,6 +128,7 @@ class Workload:
     service_account: str | None = None
     pod_labels: dict[str, str] = field(default_factory=dict)
     volume_claim_templates: tuple[str, ...] = ()
+    secret_volumes: tuple[str, ...] = ()  # Secrets the pod template mounts (Velero's cloud credentials)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -111,12 +111,27 @@ def decode(data: dict[str, Any]) -> dict[str, bytes]:
     return out
 
 
-def credential_refs(records: dict[str, list[Any]]) -> dict[tuple[str, str], set[str]]:
-    """(namespace, Secret name) of every backup credential, with what uses it."""
+def is_velero_deployment(w: r.Workload) -> bool:
+    """Velero's server Deployment (by its usual names and labels, and its ``server`` command)."""
+    return w.kind == "Deployment" and (
+        w.meta.labels.get("component") == "velero" or w.meta.name == "velero"
+        or w.meta.labels.get("app.kubernetes.io/name") == "velero") and "server" in w.args
+
+
+def credential_refs(records: Mapping[str, Sequence[Any]]) -> dict[tuple[str, str], set[str]]:
+    """(namespace, Secret name) of every backup credential, with what uses it.
+
+    These, and only these, are the Secrets a live scan reads (each by name: ``auditor rbac`` grants exactly
+    them). They follow from objects read before: the storage locations, Velero's server Deployment (the
+    Secret it mounts for its cloud credentials), k8up and KubeStash objects."""
     refs: dict[tuple[str, str], set[str]] = defaultdict(set)
     velero_namespaces = {rec.meta.namespace for f in ("bsls", "schedules", "backups") for rec in records[f]}
     for ns in velero_namespaces:
         refs[(ns, "velero-repo-credentials")].add("Velero repository password")
+    for w in records.get("workloads", ()):
+        if w.meta.namespace in velero_namespaces and is_velero_deployment(w):
+            for name in w.secret_volumes:
+                refs[(w.meta.namespace, name)].add(f"Velero server Deployment {w.meta.key}")
     for loc in [*records["bsls"], *records["vsls"]]:
         kind = "BackupStorageLocation" if isinstance(loc, r.BackupStorageLocation) else "VolumeSnapshotLocation"
         refs[(loc.meta.namespace, loc.credential_name or "cloud-credentials")].add(f"{kind} {loc.meta.key}")
@@ -168,13 +183,16 @@ def annotation_for(secret: r.Secret) -> str:
 
 def finish_secrets(records: list[r.Secret], refs: Iterable[tuple[str, str]],
                    computed: dict[tuple[str, str], Fingerprints], policy: SecretPolicy) -> list[r.Secret]:
-    """Keep fingerprints for the credential Secrets only (computed from values, or a dump's annotation)."""
+    """The credential Secrets only (a dump may hold others: a live scan never reads them), with their
+    fingerprints (computed from values, or a dump's annotation)."""
     wanted = set(refs)
     out = []
     for secret in records:
         key = (secret.meta.namespace or "", secret.meta.name)
-        if key in wanted and policy.read_values:
-            if key in computed:
+        if key not in wanted:
+            continue
+        if policy.read_values:
+            if computed.get(key, ({}, {}))[0]:  # a dump written by `auditor snapshot` has keys, no values
                 fps, classes = computed[key]
                 secret = replace(secret, fingerprints=fps, classes=classes)
             else:

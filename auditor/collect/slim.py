@@ -516,10 +516,13 @@ def workload(f: FieldReader) -> r.Workload:
         f.sub(t, f"spec.volumeClaimTemplates[{i}]").req_str("metadata.name")
         for i, t in enumerate(f.list("spec.volumeClaimTemplates"))
     )
+    secret_volumes = sorted({name for i, v in enumerate(f.list(f"{template}.spec.volumes"))
+                             if (name := f.sub(v, f"{template}.spec.volumes[{i}]").str("secret.secretName"))})
     return r.Workload(
         kind=kind, meta=meta(f), replicas=replicas, ready=ready, suspended=suspended, args=args, images=images,
         service_account=f.str(f"{template}.spec.serviceAccountName"),
         pod_labels=f.str_map(f"{template}.metadata.labels"), volume_claim_templates=claims,
+        secret_volumes=tuple(secret_volumes),
     )
 
 

@@ -141,9 +141,9 @@ def test_real_token_expiry_restarts_the_list(server: KubeAPIServer) -> None:
 
 
 def test_forbidden_resource_becomes_a_gap(server: KubeAPIServer) -> None:
-    server.add_fault(path_regex=r"/api/v1/secrets$", status=403)
+    server.add_fault(path_regex=r"/api/v1/serviceaccounts$", status=403)
     inv = LiveSource(api_client(server), "c1", retry=FAST).collect()
-    gap = inv.gap_for("secrets")
+    gap = inv.gap_for("serviceaccounts")
     assert gap is not None and gap.reason == "forbidden" and "forbidden" in gap.message
     assert not inv.complete and len(inv.pvcs) == 8
 
@@ -198,13 +198,29 @@ def test_snapshot_command_round_trips_without_secret_values(server: KubeAPIServe
     assert rerun.returncode == 2 and "refusing to overwrite" in rerun.stderr
 
 
-def test_only_credential_secret_values_are_read(server: KubeAPIServer) -> None:
+def test_only_credential_secrets_are_read_each_by_name(server: KubeAPIServer) -> None:
     server.seed([f.secret("cloud-credentials", data={"cloud": f.AWS_KEY}),
                  f.secret("app-secret", ns="ns0", data={"token": "x"})])
     policy = SecretPolicy(read_values=True, key=b"k" * 20)
     inv = LiveSource(api_client(server), "c1", retry=FAST, secrets=policy).collect()
-    gets = sorted(r.path for r in server.requests if "/secrets/" in r.path)
-    assert gets == ["/api/v1/namespaces/velero/secrets/cloud-credentials"]
+    secrets = sorted((r.method, r.path) for r in server.requests if "/secrets" in r.path)
+    # no list of Secrets anywhere: one GET per Secret the backup configuration names (the repository
+    # password Secret does not exist here: 404, not a gap)
+    assert secrets == [("GET", "/api/v1/namespaces/velero/secrets/cloud-credentials"),
+                       ("GET", "/api/v1/namespaces/velero/secrets/velero-repo-credentials")]
     cloud = inv.secret_by_key[("velero", "cloud-credentials")]
     assert cloud.classes == {"cloud": "aws-static"} and cloud.fingerprints["cloud"].startswith("hmac-sha256:")
-    assert inv.secret_by_key[("ns0", "app-secret")].fingerprints == {}
+    assert cloud.keys == ("cloud",) and cloud.meta.created is not None, "metadata from the same GET"
+    assert ("ns0", "app-secret") not in inv.secret_by_key and inv.complete
+
+
+def test_a_refused_credential_get_is_a_gap_naming_the_secret(server: KubeAPIServer) -> None:
+    server.seed([f.secret("cloud-credentials", data={"cloud": f.AWS_KEY}),
+                 f.secret("velero-repo-credentials", data={"repository-password": "static-passw0rd"})])
+    server.add_fault("GET", r"^/api/v1/namespaces/velero/secrets/velero-repo-credentials$", status=403)
+    inv = LiveSource(api_client(server), "c1", retry=FAST, secrets=SecretPolicy(True, b"k" * 20)).collect()
+    gap = next(g for g in inv.gaps if g.resource == "secrets")
+    assert (gap.reason, gap.namespace, gap.name) == ("forbidden", "velero", "velero-repo-credentials")
+    assert "credential Secret velero/velero-repo-credentials could not be read" in gap.message
+    assert gap.as_dict()["name"] == "velero-repo-credentials" and not inv.complete
+    assert set(inv.secret_by_key) == {("velero", "cloud-credentials")}
