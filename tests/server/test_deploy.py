@@ -85,6 +85,8 @@ def test_the_base_renders_every_object() -> None:
     kinds = sorted((d["kind"], d["metadata"]["name"]) for d in render("deploy/kubernetes"))
     assert kinds == sorted([
         ("ClusterRole", "backup-auditor"), ("ClusterRoleBinding", "backup-auditor"),
+        ("ClusterRole", "backup-auditor-api-auth"), ("ClusterRoleBinding", "backup-auditor-api-auth"),
+        ("ClusterRole", "backup-auditor-api-reader"), ("NetworkPolicy", "backup-auditor"),
         ("ConfigMap", "backup-auditor-dashboard"), ("ConfigMap", next(n for k, n in kinds if n.startswith(
             "backup-auditor-policy-"))), ("Deployment", "backup-auditor"), ("Namespace", "backup-auditor"),
         ("PrometheusRule", "backup-auditor"), ("Role", "backup-auditor"), ("RoleBinding", "backup-auditor"),
@@ -127,8 +129,8 @@ def test_cluster_role_is_exactly_what_a_scan_reads() -> None:
                 granted.setdefault((group, resource), set()).update(rule["verbs"])
     watched = {(k.group, k.plural) for k in watched_kinds()}
     expected = {(k.group, k.plural): {"list", "watch"} if (k.group, k.plural) in watched else {"list"}
-                for k in KINDS if not k.backup_namespace_only}
-    assert granted == expected
+                for k in KINDS if not k.backup_namespace_only and not k.by_name}
+    assert granted == expected and ("", "secrets") not in granted
     assert all(verbs <= {"list", "watch"} for verbs in granted.values())
     binding = one(docs, "ClusterRoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "backup-auditor", "namespace": "backup-auditor"}]
@@ -142,6 +144,62 @@ def test_velero_namespace_role_reads_configmaps_and_only_named_credentials() -> 
     assert by_resource["secrets"]["verbs"] == ["get"]
     assert set(by_resource["secrets"]["resourceNames"]) == set(VELERO_DEFAULT_SECRETS)
     assert {k.plural for k in KINDS if k.backup_namespace_only} == {"configmaps"}
+    assert {k.plural for k in KINDS if k.by_name} == {"secrets"}
+
+
+SECRET_READS = {"get", "list", "watch", "*"}
+
+
+@pytest.mark.parametrize("path", ["deploy/kubernetes", "deploy/overlays/executor",
+                                  "deploy/overlays/kube-prometheus-stack"])
+def test_no_secret_is_listed_or_read_without_its_name(path: str) -> None:
+    """Every overlay (and so every component): Secrets only with `get` and `resourceNames`, in a Role."""
+    roles = [d for d in render(path) if d["kind"] in ("Role", "ClusterRole")]
+    assert roles
+    for role in roles:
+        for rule in role["rules"]:
+            if "nonResourceURLs" in rule:
+                continue
+            covers = {"", "*"} & set(rule["apiGroups"]) and {"secrets", "*"} & set(rule["resources"])
+            if covers and SECRET_READS & set(rule["verbs"]):
+                where = (role["kind"], role["metadata"]["name"])
+                assert role["kind"] == "Role" and rule.get("resourceNames"), where
+                assert set(rule["verbs"]) == {"get"}, where
+
+
+def test_the_api_is_authorised_by_the_api_server() -> None:
+    docs = render("deploy/kubernetes")
+    assert grants(one(docs, "ClusterRole", "backup-auditor-api-auth")) == {
+        ("authentication.k8s.io", "tokenreviews"): {"create"},
+        ("authorization.k8s.io", "subjectaccessreviews"): {"create"}}
+    binding = one(docs, "ClusterRoleBinding", "backup-auditor-api-auth")
+    assert binding["roleRef"]["name"] == "backup-auditor-api-auth"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "backup-auditor", "namespace": "backup-auditor"}]
+    reader = one(docs, "ClusterRole", "backup-auditor-api-reader")
+    assert reader["rules"] == [{"nonResourceURLs": ["/api/v1/scan"], "verbs": ["get"]}]
+    assert not [d for d in docs if d["kind"].endswith("Binding") and d["roleRef"]["name"] == "backup-auditor-api-reader"
+                ], "nobody reads the scan document until an administrator binds the reader role"
+
+
+def test_network_policy_admits_monitoring_to_the_metrics_port_only() -> None:
+    docs = render("deploy/kubernetes")
+    policy = one(docs, "NetworkPolicy")
+    kubernetes_validate.validate(policy, K8S_VERSION, strict=True)
+    spec = policy["spec"]
+    deployment = one(docs, "Deployment")
+    assert policy["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+    assert spec["podSelector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"]
+    (ingress,) = spec["ingress"]
+    assert ingress["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert ingress["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert [p["name"] for p in container["ports"]] == ["metrics"]
+    egress_ports = sorted((p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"])
+    assert egress_ports == [("TCP", 53), ("TCP", 443), ("TCP", 6443), ("UDP", 53)]
+    dns = next(rule for rule in spec["egress"] if any(p["port"] == 53 for p in rule["ports"]))
+    assert dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                          "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
 
 
 def test_deployment_is_locked_down_and_probed() -> None:
