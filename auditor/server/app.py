@@ -13,6 +13,7 @@ from types import FrameType
 
 from auditor.output.metrics import MetricsInput
 from auditor.pipeline import ScanOptions, live_targets, run_scan
+from auditor.server.auth import api_authenticator
 from auditor.server.cache import IncrementalCollector, WatchCache
 from auditor.server.http import AuditorHTTPServer
 from auditor.server.jobs import scheduled_executor
@@ -20,6 +21,7 @@ from auditor.server.reports import ReportScheduler
 from auditor.server.scanner import ScanFn, Scanner, empty_result
 from auditor.server.settings import ServeSettings
 from auditor.server.state import Current, Snapshot
+from auditor.server.tls import server_context
 from auditor.server.trigger import RescanTrigger
 from auditor.server.watch import ResourceWatcher, WatchStats, watched_kinds
 
@@ -40,6 +42,10 @@ class AuditorServer:
         self.current = Current(Snapshot(MetricsInput(empty_result(), (), settings.per_volume_metrics),
                                         ready=False, seq=0))
         targets = live_targets(options) if options.live else []  # bad kubeconfig/context: fails here
+        # who may read the data API, and HTTPS: bad token, certificate or key files fail here (exit 2)
+        auth = api_authenticator(settings.api_token_file, settings.api_auth_kubernetes,
+                                 targets[0].api_client if targets else None, targets[0].name if targets else None)
+        self.tls = server_context(settings.tls_cert_file, settings.tls_key_file)
         # executor jobs (bad ones fail here, before anything runs); they run only in the Lease holder
         self.executor = scheduled_executor(options, lease_identity, settings.shutdown_grace)
         self.trigger = RescanTrigger(settings.interval, settings.quiet, settings.max_delay)
@@ -56,7 +62,7 @@ class AuditorServer:
             for t in (targets if settings.watch else []) for kind in watched_kinds()
         ]
         self.http = AuditorHTTPServer(settings.host, settings.port, self.current, self.stats, self.healthy,
-                                      self.executor.state if self.executor else None)
+                                      self.executor.state if self.executor else None, auth=auth, tls=self.tls)
         self.reports = ReportScheduler(options.config.reports, self.current)
         self._last_event_scan = 0.0  # seconds the newest event-triggered rescan took
         self._since_reclaim = 0
@@ -67,7 +73,8 @@ class AuditorServer:
     @property
     def url(self) -> str:
         host = self.settings.host
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.http.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{f'[{host}]' if ':' in host else host}:{self.http.port}"
 
     def start(self) -> None:
         self._http_thread.start()
@@ -149,7 +156,8 @@ class AuditorServer:
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.start()
-            announce(f"serving on {self.url} (/metrics, /healthz, /readyz, /api/v1/scan)")
+            api = "/api/v1/scan" if self.http.auth else "no data API: neither --api-token-file nor API server auth"
+            announce(f"serving on {self.url} (/metrics, /healthz, /readyz, {api})")
             while not self.stop_event.wait(1.0):
                 pass
         finally:

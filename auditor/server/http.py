@@ -1,7 +1,9 @@
 """The HTTP endpoints. Handlers read the published snapshot once and never wait for a scan.
 
 ``/metrics`` is the cached exposition plus a few live series (process, watch counters) rendered per
-request; gzip members are concatenated, which Prometheus and every gzip reader accept.
+request; gzip members are concatenated, which Prometheus and every gzip reader accept. ``/metrics``,
+``/healthz`` and ``/readyz`` are open; the data API (``/api/v1/scan``) answers only callers its
+:mod:`auditor.server.auth` gate lets through, and is off (404) without one.
 """
 
 from __future__ import annotations
@@ -9,16 +11,19 @@ from __future__ import annotations
 import gzip
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from auditor.output.metrics import CONTENT_TYPE, PREFIX, ExecutorState, executor_families, label
+from auditor.server.auth import Authenticator, bearer_token, client_label
 from auditor.server.state import Current
 from auditor.server.watch import WatchStats
 
@@ -54,14 +59,18 @@ class AuditorHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, host: str, port: int, current: Current, stats: WatchStats,
                  healthy: Callable[[], tuple[bool, str]],
-                 executor: Callable[[], ExecutorState] | None = None) -> None:
+                 executor: Callable[[], ExecutorState] | None = None, *, auth: Authenticator | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.current = current
         self.healthy = healthy
+        self.auth = auth
         self.live = CollectorRegistry(auto_describe=False)
         self.live.register(ProcessCollector(registry=None))
         self.live.register(LiveCollector(stats, executor))
         super().__init__((host, port), Handler)
+        if tls is not None:  # the handshake runs in the request's thread, not in the accept loop
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
     @property
     def port(self) -> int:
@@ -101,7 +110,28 @@ class Handler(BaseHTTPRequestHandler):
         ready = self.server.current.get().ready
         self._send(200 if ready else 503, b"ready\n" if ready else b"waiting for the first scan\n")
 
+    def _authorised(self, path: str) -> bool:
+        """Whether the data API may answer; sends 404/401/403/503 itself when not (the token is never logged)."""
+        auth = self.server.auth
+        if auth is None:
+            self._send(404, b"not found: the data API is off (serve --api-token-file, or in a cluster API server "
+                            b"authentication)\n")
+            return False
+        decision = auth.check(bearer_token(self.headers.get("Authorization")), path, "get")
+        if decision.allowed:
+            return True
+        log.warning("refused GET %s from %s: %d %s", path, client_label(self.client_address), decision.status,
+                    decision.reason)
+        messages = {401: "unauthorized: send Authorization: Bearer TOKEN", 403: "forbidden",
+                    503: "cannot check the credentials now"}
+        headers = {"WWW-Authenticate": 'Bearer realm="backup-auditor"'} if decision.status == 401 else None
+        self._send(decision.status, orjson.dumps({"error": messages.get(decision.status, "refused")}) + b"\n",
+                   "application/json", headers)
+        return False
+
     def _scan(self) -> None:
+        if not self._authorised("/api/v1/scan"):
+            return
         snapshot = self.server.current.get()
         if not snapshot.ready:
             self._send(503, b'{"error": "waiting for the first scan"}\n', "application/json")

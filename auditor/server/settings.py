@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from auditor.durations import parse_duration
 from auditor.errors import ConfigError
@@ -21,6 +22,10 @@ class ServeSettings:
     max_delay: float = 1.0  # ...or this long after its first event, whichever comes first
     watch_timeout: int = 300  # server-side timeoutSeconds of one watch request
     shutdown_grace: float = 10.0  # how long SIGTERM waits for a running scan
+    api_token_file: Path | None = None  # static bearer token of the data API (outside a cluster)
+    api_auth_kubernetes: bool = False  # data API callers reviewed by the API server (TokenReview + SAR)
+    tls_cert_file: Path | None = None  # HTTPS with these two
+    tls_key_file: Path | None = None
 
     @property
     def listen(self) -> str:
@@ -46,7 +51,11 @@ def parse_interval(text: str) -> float:
     return seconds
 
 
-def settings_from_flags(listen: str, interval: str, per_volume_metrics: bool, watch: bool) -> ServeSettings:
+def settings_from_flags(listen: str, interval: str, per_volume_metrics: bool, watch: bool, *,
+                        api_token_file: Path | None = None, api_auth_kubernetes: bool = False,
+                        tls_cert_file: Path | None = None, tls_key_file: Path | None = None) -> ServeSettings:
     host, port = parse_listen(listen)
     return ServeSettings(host=host, port=port, interval=parse_interval(interval),
-                         per_volume_metrics=per_volume_metrics, watch=watch)
+                         per_volume_metrics=per_volume_metrics, watch=watch, api_token_file=api_token_file,
+                         api_auth_kubernetes=api_auth_kubernetes, tls_cert_file=tls_cert_file,
+                         tls_key_file=tls_key_file)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from .resources import Registry, ResourceType
 from .store import Store
@@ -21,6 +22,10 @@ class Settings:
     username: str = "system:serviceaccount:default:test"
     require_auth: bool = False
     namespace_cleanup_delay: float = 0.05  # seconds a deleted namespace stays Terminating
+    #: TokenReview: bearer token -> userInfo ({"username", "uid", "groups"}); other tokens are not authenticated
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: SubjectAccessReview: (username or "group:NAME", verb, nonResourceURL path) triples that are allowed
+    grants: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 @dataclass

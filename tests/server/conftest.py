@@ -70,6 +70,14 @@ def serve_args(kubeconfig: Path, key: Path, *extra: str, config: Path = demo.CON
 
 
 LEASES = r"^/apis/coordination\.k8s\.io/v1/namespaces/velero/leases"
+STACK_TOKEN = "stack-token"  # the stack's auditors serve /api/v1/scan to this bearer token
+
+
+def token_file(directory: Path) -> Path:
+    path = directory / "api-token"
+    path.write_text(STACK_TOKEN + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def executor_config(directory: Path) -> Path:
@@ -132,6 +140,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         kubeconfig = kube.write_kubeconfig(directory / "kubeconfig", context=demo.CLUSTER_NAME)
         config = executor_config(directory)
         auditor, auditor_url = start_auditor(serve_args(kubeconfig, directory / "fingerprint.key", "--interval", "1m",
+                                                        "--api-token-file", str(token_file(directory)),
                                                         config=config))
         started.append(auditor)
         # a second auditor for what a healthy demo cannot show: judged at the demo's time (unknown volumes),
@@ -143,6 +152,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         other, broken_url = start_auditor([*serve_args(two, directory / "fingerprint.key", "--interval", "1m",
                                                        config=config),
                                            "--all-contexts", "--as-of", "2026-11-20T12:00:00Z",
+                                           "--api-token-file", str(token_file(directory)),
                                            "--store", str(executor_store(directory / "store.db"))])
         started.append(other)
         alertmanager, am_url = start_alertmanager(directory, webhook.url)
@@ -168,4 +178,4 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             server.stop()
 
 
-__all__ = ["Stack", "demo_server", "http_get", "needs_prometheus", "serve_args", "stack"]
+__all__ = ["STACK_TOKEN", "Stack", "demo_server", "http_get", "needs_prometheus", "serve_args", "stack"]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import Stack
+from .conftest import STACK_TOKEN, Stack
 from .stack import DASHBOARD, RULES, firing, http_get, prom_query, wait_until
 
 VARIABLES = {"$cluster": ".*", "$namespace": ".*", "$__rate_interval": "1m", "${datasource}": "prometheus"}
@@ -156,5 +156,6 @@ def test_failed_backup_reaches_the_webhook(stack: Stack) -> None:
 @pytest.mark.parametrize("path", ["/metrics", "/api/v1/scan", "/healthz", "/readyz"])
 def test_endpoints_answer_while_prometheus_scrapes(stack: Stack, path: str) -> None:
     for base in (stack.auditor_url, stack.broken_url):
-        status, body = http_get(base + path)
+        status, body = http_get(base + path, headers={"Authorization": f"Bearer {STACK_TOKEN}"})
         assert status == 200 and body
+    assert http_get(stack.auditor_url + "/api/v1/scan")[0] == 401, "the scan document needs the token"

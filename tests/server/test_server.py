@@ -27,6 +27,16 @@ from .conftest import demo_server, serve_args
 from .stack import AUDITOR, Process, http_get, start_auditor, wait_until
 
 FAST = ServeSettings(host="127.0.0.1", port=0, interval=60.0)
+TOKEN = {"Authorization": "Bearer test-token"}
+
+
+@pytest.fixture(scope="module")
+def token_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data API's static token (the data API is off without one)."""
+    path = tmp_path_factory.mktemp("token") / "token"
+    path.write_text("test-token\n")
+    path.chmod(0o600)
+    return path
 
 
 class ScriptedScan:
@@ -57,8 +67,8 @@ def scripted() -> ScriptedScan:
 
 
 @pytest.fixture
-def server(scripted: ScriptedScan) -> Iterator[AuditorServer]:
-    app = AuditorServer(build_options(demo=True), FAST, scan=scripted)
+def server(scripted: ScriptedScan, token_file: Path) -> Iterator[AuditorServer]:
+    app = AuditorServer(build_options(demo=True), replace(FAST, api_token_file=token_file), scan=scripted)
     app.start()
     try:
         yield app
@@ -73,7 +83,7 @@ def metric(url: str, prefix: str) -> list[str]:
 def test_endpoints(server: AuditorServer) -> None:
     wait_until(lambda: http_get(server.url + "/readyz")[0] == 200, 10, what="ready")
     assert http_get(server.url + "/healthz") == (200, b"ok\n")
-    status, body = http_get(server.url + "/api/v1/scan")
+    status, body = http_get(server.url + "/api/v1/scan", headers=TOKEN)
     doc = json.loads(body)
     assert status == 200 and doc["schema_version"] == "1" and {c["name"] for c in doc["clusters"]} == {
         "demo-prod", "demo-staging"}
@@ -86,13 +96,13 @@ def test_endpoints(server: AuditorServer) -> None:
     assert b"process_resident_memory_bytes" in plain
 
 
-def test_not_ready_before_the_first_scan_and_scrapes_never_wait(scripted: ScriptedScan) -> None:
+def test_not_ready_before_the_first_scan_and_scrapes_never_wait(scripted: ScriptedScan, token_file: Path) -> None:
     scripted.gate.clear()  # the first scan blocks
-    app = AuditorServer(build_options(demo=True), FAST, scan=scripted)
+    app = AuditorServer(build_options(demo=True), replace(FAST, api_token_file=token_file), scan=scripted)
     app.start()
     try:
         assert http_get(app.url + "/readyz")[0] == 503
-        assert http_get(app.url + "/api/v1/scan")[0] == 503
+        assert http_get(app.url + "/api/v1/scan", headers=TOKEN)[0] == 503
         started = time.monotonic()
         status, body = http_get(app.url + "/metrics")
         assert status == 200 and b"backup_auditor_build_info" in body and b"backup_auditor_volumes{" not in body
@@ -138,7 +148,7 @@ def test_a_failed_scan_keeps_the_last_verdicts(server: AuditorServer, scripted: 
     wait_until(lambda: 'backup_auditor_scan_success{cluster="demo-prod"} 0.0' in metric(
         server.url, "backup_auditor_scan_success"), 5, what="scan_success 0")
     assert metric(server.url, 'backup_auditor_volumes{cluster="demo-prod"') == before
-    doc = json.loads(http_get(server.url + "/api/v1/scan")[1])
+    doc = json.loads(http_get(server.url + "/api/v1/scan", headers=TOKEN)[1])
     assert [c["error"] for c in doc["clusters"] if c["name"] == "demo-prod"] == [
         "cluster demo-prod: cannot reach the API server"]
     assert 'backup_auditor_scans_total{cluster="demo-prod",result="error"} 1.0' in metric(
