@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 #: Secrets are listed as metadata only: the values of Secrets that are not backup credentials never arrive.
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+METADATA_ONLY_OBJECT = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json"
 
 SECRETS = next(k for k in KINDS if k.kind == "Secret")
 
@@ -318,14 +319,19 @@ class LiveSource:
         metadata, fingerprint its values and drop them. A 404 is a Secret that does not exist; a 403 or an
         error is a gap naming the Secret, and the credential rules then say *not evaluated* for it."""
         key = self.secrets.key if self.secrets.active else None
+        accept = "application/json" if self.secrets.read_values else METADATA_ONLY_OBJECT  # --no-secret-values
         for ns, name in sorted(credential_refs(builder.records)):
             try:
-                obj = self.get_json(SECRETS.list_path(ns) + "/" + name)
+                obj = self.get_json(SECRETS.list_path(ns) + "/" + name, accept=accept)
             except ApiStatusError as exc:
                 if exc.status != 404:
                     builder.gap(Gap(SECRETS.resource, "forbidden" if exc.status == 403 else "error",
                                     f"credential Secret {ns}/{name} could not be read: {exc.message}", ns, name))
                 continue
+            if isinstance(obj, dict) and not self.secrets.read_values:
+                obj.pop("data", None)  # a server that ignored the metadata-only request sent values
+                obj.pop("stringData", None)
+                obj["apiVersion"], obj["kind"] = SECRETS.api_version, SECRETS.kind
             try:
                 record = SECRETS.slim(FieldReader(obj, f"secret {ns}/{name} (live, cluster {self.cluster})"))
             except InputError as exc:

@@ -1,9 +1,9 @@
 """Backup credentials: read their values only to fingerprint and classify them, then drop the values.
 
-Only the backup system's own credential Secrets are ever read with values (Velero's
-``cloud-credentials`` and ``velero-repo-credentials``, Secrets named by a BSL/VSL ``spec.credential``,
-k8up repository-password and backend Secrets, KubeStash encryption Secrets). Everything else is
-metadata only. A fingerprint is an HMAC-SHA256 under a per-installation key kept outside the reports,
+Only the backup system's own credential Secrets are ever read, each by name (:func:`credential_refs`:
+Velero's ``velero-repo-credentials`` and the Secret its server mounts, Secrets named by a BSL/VSL
+``spec.credential``, k8up repository-password and backend Secrets, KubeStash encryption Secrets); no
+other Secret is listed or read. A fingerprint is an HMAC-SHA256 under a per-installation key kept outside the reports,
 so the same credential gives the same fingerprint across clusters of one installation and reveals
 nothing without the key.
 """

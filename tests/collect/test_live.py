@@ -224,3 +224,11 @@ def test_a_refused_credential_get_is_a_gap_naming_the_secret(server: KubeAPIServ
     assert "credential Secret velero/velero-repo-credentials could not be read" in gap.message
     assert gap.as_dict()["name"] == "velero-repo-credentials" and not inv.complete
     assert set(inv.secret_by_key) == {("velero", "cloud-credentials")}
+
+
+def test_without_secret_values_a_credential_is_metadata_only(server: KubeAPIServer) -> None:
+    server.seed([f.secret("cloud-credentials", data={"cloud": f.AWS_KEY}, updated_hours_ago=5)])
+    inv = LiveSource(api_client(server), "c1", retry=FAST, secrets=SecretPolicy(read_values=False)).collect()
+    cloud = inv.secret_by_key[("velero", "cloud-credentials")]
+    assert cloud.fingerprints == {} and cloud.classes == {} and cloud.keys == ()
+    assert cloud.updated, "rotation evidence (managedFields times) is metadata"
