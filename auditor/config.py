@@ -386,6 +386,7 @@ class AuditConfig(_Strict):
     reports: tuple[ScheduledReport, ...] = ()  # written by `auditor serve` on their cron
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)  # scheduled jobs (auditor serve)
     etcd: EtcdConfig = Field(default_factory=EtcdConfig)  # etcd snapshot evidence (SYS-002)
+    custom_rules_dirs: tuple[Path, ...] = ()  # CEL rule files (docs/custom-rules.md); relative to the config file
 
     _parse = field_validator("stuck_backup_after", mode="before")(classmethod(lambda cls, v: _duration(v)))
 
@@ -460,6 +461,10 @@ def load_config(path: Path | None) -> AuditConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:
-        return AuditConfig.model_validate(data)
+        config = AuditConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_validation_message(path, exc, data)) from None
+    if config.custom_rules_dirs:
+        base = Path(path).parent
+        config = config.model_copy(update={"custom_rules_dirs": tuple(base / d for d in config.custom_rules_dirs)})
+    return config

@@ -28,6 +28,7 @@ from auditor.config import AuditConfig
 from auditor.errors import ClusterAccessError, ConfigError
 
 if TYPE_CHECKING:
+    from auditor.custom_rules.loader import CustomRule
     from auditor.store import Store
     from auditor.store.views import RunRecord
 
@@ -51,6 +52,7 @@ class ScanOptions:
     framework: str | None = None  # focus output on one framework's rules
     store: str | None = None  # history store URL: read each cluster's previous scan (GOV-002), record this one
     previous: Mapping[str, ProtectionState] = field(default_factory=dict)  # by cluster, when no store has one
+    custom_rules: tuple[CustomRule, ...] = ()  # compiled CEL rules (--rules-dir, custom_rules_dirs)
     #: how a live cluster's inventory is read (default: ``source.collect(sink)``); ``auditor serve`` passes one
     #: that serves event-triggered rescans from its watch cache (``auditor/server/cache.py``)
     collector: Callable[[ClusterTarget, LiveSource, RawSink | None], Inventory] | None = field(default=None,
@@ -217,6 +219,11 @@ def _run_scan(options: ScanOptions, progress: Progress | None, store: Store | No
         frameworks = tuple(chosen)
         mapped = {rule for c in chosen[0].controls for rule in c.rules}
         rules = tuple(r for r in rules if r.id in mapped)
+    custom = tuple(r for r in options.custom_rules if not options.framework or options.framework in r.rule.frameworks)
+    if custom:
+        from auditor.custom_rules.frameworks import with_custom_rules
+
+        frameworks = with_custom_rules(frameworks, custom)
     analysed: list[tuple[str, ClusterAnalysis | None, str | None]] = []
     for name, inventory, error in collect_inventories(options, progress):
         if inventory is None:
@@ -239,11 +246,16 @@ def _run_scan(options: ScanOptions, progress: Progress | None, store: Store | No
             continue
         with gc_paused():
             results = evaluate(analysis, rules, config.rules, run)
+            if custom:
+                from auditor.custom_rules.evaluate import evaluate_custom
+
+                results += evaluate_custom(analysis, custom)
             results, register = apply_exceptions(results, exception_rules, subjects(analysis.inventory), as_of)
             compliance = tuple(score(f, results) for f in frameworks)
         registers.append(register)
         clusters.append(ClusterScan(name, analysis, tuple(results), None, compliance))
-    return ScanResult(as_of, tuple(clusters), rules, merge_registers(registers, exception_rules, as_of))
+    return ScanResult(as_of, tuple(clusters), rules + tuple(r.rule for r in custom),
+                      merge_registers(registers, exception_rules, as_of))
 
 
 def fingerprint_clusters(analyses: list[ClusterAnalysis]) -> dict[str, frozenset[str]]:

@@ -7,7 +7,7 @@ Exit codes: 0 ok, 1 runtime error (a cluster unreachable, an API failure), 2 usa
 import click
 
 from auditor import __version__
-from auditor.cli import audit, drill, executor, history, rbac, serve  # noqa: F401  (registers the commands)
+from auditor.cli import audit, drill, executor, history, rbac, rules, serve  # noqa: F401  (registers the commands)
 from auditor.cli.base import build_options, main
 
 __all__ = ["build_options", "main"]

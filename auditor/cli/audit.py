@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
 from auditor.cli.base import _progress, build_options, emit, gate, handle_errors, main, secret_options, source_options
 from auditor.collect.fields import parse_time
@@ -120,24 +119,6 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
     for analysis in having:
         render_explain(analysis, pvc, console)
 
-
-@main.command()
-@click.option("-o", "--output", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
-@handle_errors
-def rules(output: str) -> None:
-    """List the rule catalog (``-o md`` writes docs/rules.md)."""
-    from auditor.checks import load_catalog
-    from auditor.output.catalog import render_markdown, render_table
-
-    catalog = load_catalog()
-    if output == "json":
-        click.echo(orjson.dumps([r.model_dump() for r in catalog], option=orjson.OPT_INDENT_2).decode())
-    elif output == "md":
-        click.echo(render_markdown(catalog), nl=False)
-    else:
-        from rich.console import Console
-
-        render_table(catalog, Console(highlight=False))
 
 @main.command()
 @source_options

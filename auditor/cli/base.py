@@ -101,6 +101,8 @@ def source_options(fn: F) -> F:
                      help="Audit policy (RPO, retention, exclusions): YAML."),
         click.option("--as-of", help="Judge at this RFC 3339 time instead of now."),
         click.option("--demo", is_flag=True, help="Use the embedded demo cluster (no cluster, no network)."),
+        click.option("--rules-dir", "rules_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+                     help="Directory of custom CEL rules, one *.yaml a rule (repeatable; docs/custom-rules.md)."),
         click.option("--exceptions", "exceptions_file", type=click.Path(path_type=Path, dir_okay=False),
                      help="Exceptions (waivers) YAML, added to the config's exceptions."),
         click.option("--framework", type=click.Choice(FRAMEWORKS),
@@ -122,7 +124,8 @@ def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = N
                   contexts: tuple[str, ...] = (), all_contexts: bool = False, in_cluster: bool = False,
                   catalogs: tuple[str, ...] = (), config_path: Path | None = None, as_of: str | None = None,
                   demo: bool = False, exceptions_file: Path | None = None, framework: str | None = None,
-                  no_secret_values: bool = False, fingerprint_key_file: Path | None = None) -> Any:
+                  no_secret_values: bool = False, fingerprint_key_file: Path | None = None,
+                  rules_dirs: tuple[Path, ...] = ()) -> Any:
     from auditor.config import load_exceptions
     from auditor.pipeline import ScanOptions
 
@@ -141,7 +144,18 @@ def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = N
     return ScanOptions(snapshots=snapshots, cluster_name=cluster_name, kubeconfig=kubeconfig, contexts=contexts,
                        all_contexts=all_contexts, in_cluster=in_cluster, catalogs=catalogs, config=config,
                        as_of=_as_of(as_of), secret_values=not no_secret_values,
-                       fingerprint_key_file=fingerprint_key_file, framework=framework, previous=previous)
+                       fingerprint_key_file=fingerprint_key_file, framework=framework, previous=previous,
+                       custom_rules=custom_rules(config, rules_dirs))
+
+
+def custom_rules(config: Any, rules_dirs: tuple[Path, ...]) -> tuple[Any, ...]:
+    """The config's custom_rules_dirs and --rules-dir, compiled (nothing to import when there are none)."""
+    directories = (*config.custom_rules_dirs, *rules_dirs)
+    if not directories:
+        return ()
+    from auditor.custom_rules.loader import load_rule_dirs
+
+    return load_rule_dirs(directories)
 
 
 def _progress() -> Any:

@@ -1,0 +1,70 @@
+"""``auditor rules``: the catalog (built-in and custom rules) and ``auditor rules test`` for custom rules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from auditor.cli.base import custom_rules, handle_errors, main
+from auditor.config import load_config
+
+
+@main.group(invoke_without_command=True)
+@click.option("-o", "--output", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@click.option("--rules-dir", "rules_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Also list the custom CEL rules of this directory (repeatable).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also list the custom rules of its custom_rules_dirs.")
+@click.pass_context
+@handle_errors
+def rules(ctx: click.Context, output: str, rules_dirs: tuple[Path, ...], config_path: Path | None) -> None:
+    """List the rule catalog (``-o md`` writes docs/rules.md), with custom rules when given."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from auditor.checks import load_catalog
+    from auditor.output.catalog import render_markdown, render_table
+
+    catalog = load_catalog() + tuple(r.rule for r in custom_rules(load_config(config_path), rules_dirs))
+    if output == "json":
+        click.echo(orjson.dumps([r.model_dump() for r in catalog], option=orjson.OPT_INDENT_2).decode())
+    elif output == "md":
+        click.echo(render_markdown(catalog), nl=False)
+    else:
+        from rich.console import Console
+
+        render_table(catalog, Console(highlight=False))
+
+
+@rules.command("test")
+@click.argument("directories", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
+@handle_errors
+def rules_test(directories: tuple[Path, ...]) -> None:
+    """Run the inline tests of the custom rules in DIRECTORIES.
+
+    Exit codes: 0 every test passed; 1 a test failed; 2 a rule file is invalid.
+    """
+    from rich.console import Console
+    from rich.text import Text
+
+    from auditor.custom_rules.loader import load_rule_dirs
+    from auditor.custom_rules.testing import run_tests
+
+    loaded = load_rule_dirs(directories)
+    console = Console(highlight=False, soft_wrap=True)
+    passed = failed = 0
+    for result in run_tests(loaded):
+        line = Text("PASS " if result.ok else "FAIL ", style="green" if result.ok else "bold red")
+        line.append(f"{result.rule_id} {result.name}")
+        if not result.ok:
+            line.append(f": {result.detail}")
+        console.print(line)
+        passed += result.ok
+        failed += not result.ok
+    untested = [r.id for r in loaded if not r.tests]
+    console.print(Text(f"{passed} passed, {failed} failed" +
+                       (f"; rules without tests: {', '.join(untested)}" if untested else "")))
+    if failed:
+        sys.exit(1)
