@@ -13,7 +13,7 @@ expression calls ``split``. The tree comes from the compiled program's serialize
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: the per-evaluation limit Kubernetes uses for CRD validation rules (apiextensions PerCallLimit)
@@ -32,6 +32,9 @@ class CostModel:
     literal_list: int
     splits: bool
     limit: int = DEFAULT_LIMIT
+    #: per identifier, the fields selected on it (``volume.status`` → ``status``), or None when the
+    #: identifier is used whole (passed on, iterated, ``"x" in volume``): which entry keys an evaluation needs
+    fields: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
     @property
     def depth(self) -> int:
@@ -54,18 +57,24 @@ def cost_model(serialized: bytes, limit: int = DEFAULT_LIMIT) -> CostModel:
     for expr in inner.get(expr_field, []):
         counter.walk(bytes(expr), 0)
     nodes = tuple(counter.nodes.get(d, 0) for d in range(max(counter.nodes, default=0) + 1))
-    return CostModel(nodes, counter.concatenations, counter.literal_list, counter.splits, limit)
+    fields = {name: None if used is None else frozenset(used) for name, used in counter.fields.items()}
+    return CostModel(nodes, counter.concatenations, counter.literal_list, counter.splits, limit, fields)
 
 
 def longest_list(value: Any, *, strings: bool = False) -> int:
     """The length of the longest list or map anywhere in ``value`` (and of the longest string if asked)."""
-    if isinstance(value, dict):
-        return max([len(value), *(longest_list(v, strings=strings) for v in value.values())])
-    if isinstance(value, list):
-        return max([len(value), *(longest_list(v, strings=strings) for v in value)])
-    if strings and isinstance(value, str):
-        return len(value)
-    return 0
+    longest, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            longest = max(longest, len(item))
+            stack.extend(v for v in item.values() if isinstance(v, dict | list) or strings)
+        elif isinstance(item, list):
+            longest = max(longest, len(item))
+            stack.extend(v for v in item if isinstance(v, dict | list) or strings)
+        elif strings and isinstance(item, str):
+            longest = max(longest, len(item))
+    return longest
 
 
 class _Counter:
@@ -74,12 +83,24 @@ class _Counter:
         self.concatenations = 0
         self.literal_list = 0
         self.splits = False
+        self.fields: dict[str, set[str] | None] = {}
 
     def walk(self, expr: bytes, depth: int, step: bool = False) -> None:
         self.nodes[depth] = self.nodes.get(depth, 0) + 1
         fields = dict(_group(expr))
-        if _SELECT in fields:
-            self._children(fields[_SELECT], {1: 0}, depth)
+        if _IDENT in fields:
+            self.fields[_name(fields[_IDENT][0])] = None
+        elif _SELECT in fields:
+            select = dict(_group(bytes(fields[_SELECT][0])))
+            operand = dict(_group(bytes(select.get(1, [b""])[0])))
+            if _IDENT in operand:  # volume.status: one field of the variable
+                self.nodes[depth] += 1
+                name = _name(operand[_IDENT][0])
+                used = self.fields.setdefault(name, set())
+                if used is not None:
+                    used.add(bytes(select.get(2, [b""])[0]).decode())
+            else:
+                self._children(fields[_SELECT], {1: 0}, depth)
         elif _CALL in fields:
             call = dict(_group(bytes(fields[_CALL][0])))
             function = bytes(call.get(2, [b""])[0]).decode()
@@ -108,6 +129,10 @@ class _Counter:
                 if number in offsets:
                     for child in values:
                         self.walk(bytes(child), depth + offsets[number], step=number == 6 and 6 in offsets)
+
+
+def _name(ident: Any) -> str:
+    return bytes(dict(_group(bytes(ident))).get(1, [b""])[0]).decode()
 
 
 def _group(buf: bytes) -> Iterator[tuple[int, list[Any]]]:

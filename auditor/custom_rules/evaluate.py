@@ -6,7 +6,7 @@ with status ``error``; the other subjects and rules go on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,44 +45,47 @@ def evaluate_custom(analysis: ClusterAnalysis, rules: Sequence[CustomRule]) -> l
         if not chosen:
             continue
         per_rule: dict[str, list[Finding]] = {r.id: [] for r in chosen}
-        for item in subjects(analysis, subject):
+        ordered = sorted(subjects(analysis, subject, needed_keys(chosen)),
+                         key=lambda i: (i.namespace or "", i.kind, i.name))  # one result a rule and subject
+        for item in ordered:
             for rule, outcome in judge(chosen, subject, item.entry, analysis.as_of):
-                if outcome.status == "skip":
+                if outcome is SKIP:
                     continue
-                status = {"fail": "open", "pass": "pass", "error": "error"}[outcome.status]
                 per_rule[rule.id].append(Finding(rule.id, rule.rule.severity, cluster, item.kind, item.namespace,
-                                                 item.name, outcome.message, {}, status))
+                                                 item.name, outcome.message, {}, STATUSES[outcome.status]))
         for rule in chosen:
-            results.extend(sorted(per_rule[rule.id], key=lambda f: (f.namespace or "", f.kind, f.name, f.message)))
+            results.extend(per_rule[rule.id])
     return results
 
 
+STATUSES = {"fail": "open", "pass": "pass", "error": "error"}  # an outcome → the result's status
+PASS, SKIP = Outcome("pass"), Outcome("skip")
+
+
 def judge(rules: Sequence[CustomRule], subject: str, entry: dict[str, Any], as_of: datetime,
-          ) -> Iterator[tuple[CustomRule, Outcome]]:
+          ) -> list[tuple[CustomRule, Outcome]]:
     """Each rule's outcome on one entry (the variables are converted once for all the rules)."""
-    env = environment(subject)
-    variables = activation(env, subject, entry, as_of)
-    deep = [r for r in rules if max(_depths(r)) > 0]
-    size = longest_list(entry, strings=any(_splits(r) for r in deep)) if deep else 0
-    for rule in rules:
-        yield rule, _outcome(rule, variables, size)
+    variables = activation(environment(subject), subject, entry, as_of)
+    deep = [r for r in rules if r.deep]
+    size = longest_list(entry, strings=any(r.splits for r in deep)) if deep else 0
+    return [(rule, _outcome(rule, variables, size)) for rule in rules]
 
 
 def _outcome(rule: CustomRule, variables: Any, size: int) -> Outcome:
     try:
         if rule.match is not None:
             matched = rule.match.evaluate(variables, size)
-            if not isinstance(matched, bool):
+            if matched is False:
+                return SKIP
+            if matched is not True:
                 raise EvaluationError(f"match returned {type(matched).__name__}, expected bool")
-            if not matched:
-                return Outcome("skip")
         held = rule.assertion.evaluate(variables, size)
-        if not isinstance(held, bool):
+        if held is True:
+            return PASS
+        if held is not False:
             raise EvaluationError(f"assert returned {type(held).__name__}, expected bool")
     except EvaluationError as exc:
         return Outcome("error", f"{rule.id} could not be evaluated: {exc}")
-    if held:
-        return Outcome("pass")
     try:
         message = rule.message.evaluate(variables, size)
     except EvaluationError as exc:
@@ -90,13 +93,16 @@ def _outcome(rule: CustomRule, variables: Any, size: int) -> Outcome:
     return Outcome("fail", message if isinstance(message, str) else str(message))
 
 
-def subjects(analysis: ClusterAnalysis, subject: str) -> Iterable[Subject]:
+def subjects(analysis: ClusterAnalysis, subject: str, keys: frozenset[str] | None = None) -> Iterable[Subject]:
     """The subject's entries exactly as the scan document prints them (volumes of audited namespaces only:
-    excluded namespaces raise no findings)."""
+    excluded namespaces raise no findings). ``keys``: only these keys of a volume's entry are needed."""
     from auditor.output.document import cluster_entry, schedule_entries, storage_entries, volume_entry
     from auditor.pipeline import ClusterScan
 
     if subject == "volume":
+        if keys is not None and keys <= VOLUME_FIELDS.keys():
+            return (Subject({k: VOLUME_FIELDS[k](v) for k in keys}, SUBJECT_KINDS["volume"], v.namespace, v.pvc)
+                    for v in analysis.volumes if v.audited)
         return (Subject(volume_entry(v), SUBJECT_KINDS["volume"], v.namespace, v.pvc)
                 for v in analysis.volumes if v.audited)
     if subject == "schedule":
@@ -107,9 +113,30 @@ def subjects(analysis: ClusterAnalysis, subject: str) -> Iterable[Subject]:
     return (Subject(entry, SUBJECT_KINDS["cluster"], None, analysis.inventory.cluster),)
 
 
-def _depths(rule: CustomRule) -> list[int]:
-    return [e.cost.depth for e in (rule.match, rule.assertion, rule.message) if e is not None]
+def needed_keys(rules: Sequence[CustomRule]) -> frozenset[str] | None:
+    """The entry keys the rules select on their subject's variable; None when one uses it whole."""
+    keys: set[str] = set()
+    for rule in rules:
+        for expression in rule.expressions:
+            used = expression.cost.fields.get(rule.subject, frozenset())
+            if used is None:
+                return None
+            keys |= used
+    return frozenset(keys)
 
 
-def _splits(rule: CustomRule) -> bool:
-    return any(e.cost.splits for e in (rule.match, rule.assertion, rule.message) if e is not None)
+def _iso(t: Any) -> str | None:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+#: a volume entry's keys, each as ``output.document.volume_entry`` prints it, so that a scan builds only
+#: the keys its rules read (tests/custom_rules compare every key with volume_entry)
+VOLUME_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "cluster": lambda v: v.cluster, "namespace": lambda v: v.namespace, "pvc": lambda v: v.pvc,
+    "pv": lambda v: v.pv, "storage_class": lambda v: v.storage_class, "status": lambda v: v.status,
+    "audited": lambda v: v.audited, "last_success": lambda v: _iso(v.last_success),
+    "methods": lambda v: list(v.methods), "covered_by": lambda v: list(v.covered_by),
+    "policy": lambda v: v.policy.name, "rpo_seconds": lambda v: v.policy.rpo,
+    "retention_seconds": lambda v: v.policy.retention, "reasons": lambda v: list(v.reasons),
+    "recovery_points": lambda v: [p.as_dict() for p in v.recovery_points[:3]],
+}

@@ -55,24 +55,20 @@ class Expression:
     source: str
     program: Any  # cel.Expression
     cost: CostModel
+    deep: bool = False  # has comprehensions: the cost depends on the subject's lists
 
     def evaluate(self, activation: Any, size: int) -> Any:
-        """The plain Python value; ``size`` bounds the lists of the variables (see :class:`CostModel`)."""
-        estimate = self.cost.estimate(size)
-        if estimate > self.cost.limit:
-            raise EvaluationError(f"estimated cost {estimate:,} exceeds the limit of {self.cost.limit:,} "
-                                  f"(lists of up to {size} items, comprehensions nested {self.cost.depth} deep)")
+        """The Python value (a bool or a string for rules); ``size`` bounds the lists of the variables (see
+        :class:`CostModel`; an expression without comprehensions has a fixed cost, checked when compiled)."""
+        if self.deep:
+            estimate = self.cost.estimate(size)
+            if estimate > self.cost.limit:
+                raise EvaluationError(f"estimated cost {estimate:,} exceeds the limit of {self.cost.limit:,} "
+                                      f"(lists of up to {size} items, comprehensions nested {self.cost.depth} deep)")
         try:
-            value = self.program.eval(activation)
-        except RuntimeError as exc:  # e.g. no overload for the operands' runtime types
+            return self.program.eval(activation).value()  # an error value raises here too
+        except RuntimeError as exc:  # a missing key, no overload for the operands' runtime types...
             raise EvaluationError(_runtime_message(exc)) from None
-        if value.type() == cel.Type.ERROR:
-            try:
-                value.value()
-            except RuntimeError as exc:
-                raise EvaluationError(_runtime_message(exc)) from None
-            raise EvaluationError("the expression evaluated to an error")
-        return value.plain_value()
 
 
 def compile_expression(env: Any, source: str, expect: str, limit: int) -> Expression:
@@ -87,7 +83,11 @@ def compile_expression(env: Any, source: str, expect: str, limit: int) -> Expres
     returned = program.return_type().name()
     if returned not in (expect.upper(), "DYN"):
         raise ExpressionError("line 1, column 1", f"the expression returns {returned.lower()}, expected {expect}")
-    return Expression(source, program, cost_model(program.serialize(), limit))
+    cost = cost_model(program.serialize(), limit)
+    if not cost.depth and cost.estimate(1) > limit:
+        raise ExpressionError("line 1, column 1", f"the expression's cost {cost.estimate(1):,} exceeds the limit "
+                                                  f"of {limit:,}")
+    return Expression(source, program, cost, bool(cost.depth))
 
 
 def activation(env: Any, variable: str, entry: dict[str, Any], as_of: datetime) -> Any:

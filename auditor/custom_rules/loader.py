@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,8 +74,17 @@ class CustomRule:
         return self.rule.id
 
     @property
-    def variable(self) -> str:
-        return self.subject
+    def expressions(self) -> tuple[Expression, ...]:
+        return tuple(e for e in (self.match, self.assertion, self.message) if e is not None)
+
+    @cached_property
+    def deep(self) -> bool:
+        """Whether an expression has comprehensions (its cost then depends on the subject's lists)."""
+        return any(e.cost.depth for e in self.expressions)
+
+    @cached_property
+    def splits(self) -> bool:
+        return any(e.cost.splits for e in self.expressions)
 
 
 def load_rule_dirs(directories: Iterable[Path], limit: int = DEFAULT_LIMIT) -> tuple[CustomRule, ...]:

@@ -38,7 +38,7 @@ def run_test(rule: CustomRule, test: RuleTest, index: int, now: datetime) -> Tes
             raise ConfigError(f"{rule.path}: key tests.{index - 1}.as_of: not an RFC 3339 time: "
                               f"{test.as_of!r}") from None
     entry = getattr(test, rule.subject) or {}
-    _, outcome = next(judge([rule], rule.subject, entry, as_of))
+    _, outcome = judge([rule], rule.subject, entry, as_of)[0]
     got = outcome.status + (f": {outcome.message}" if outcome.message else "")
     if outcome.status != test.expect:
         return TestResult(rule.id, name, False, f"expected {test.expect}, got {got}")
