@@ -9,7 +9,17 @@ from typing import Any
 
 import click
 
-from auditor.cli.base import _progress, build_options, emit, gate, handle_errors, main, secret_options, source_options
+from auditor.cli.base import (
+    _progress,
+    build_options,
+    custom_rules,
+    emit,
+    gate,
+    handle_errors,
+    main,
+    secret_options,
+    source_options,
+)
 from auditor.collect.fields import parse_time
 from auditor.config import load_config
 
@@ -141,10 +151,15 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
     from auditor.pipeline import run_scan
 
     chosen = parse_formats(formats)
+    rules = None
     if from_scan:
+        from auditor.checks import load_catalog
+
         source: Any = load_document(from_scan)
         doc = source.data
-        store = store or load_config(kwargs.get("config_path")).history.store
+        config = load_config(kwargs.get("config_path"))
+        store = store or config.history.store
+        rules = load_catalog() + tuple(r.rule for r in custom_rules(config, kwargs.get("rules_dirs") or ()))
     else:
         options = build_options(**kwargs)
         progress = _progress() if options.live else None
@@ -164,7 +179,8 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
         except StoreError as exc:
             click.echo(f"warning: no trend: {exc}", err=True)
     framework = kwargs.get("framework")
-    manifest = write_reports(source, chosen, out_dir, history=history, frameworks=(framework,) if framework else ())
+    manifest = write_reports(source, chosen, out_dir, history=history, frameworks=(framework,) if framework else (),
+                             rules=rules)
     if store:
         record_report(store, manifest.as_dict(), str(manifest.path), ",".join(chosen))
     for f in manifest.files:
