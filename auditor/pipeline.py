@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from auditor.analyse.compliance import FrameworkScore, load_frameworks, score
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
@@ -106,6 +106,7 @@ class ScanResult:
     finding_ages: tuple[FindingAge, ...] = ()  # only when a history store is used
     executor_runs: tuple[RunStats, ...] = ()  # only when a history store is used
     recent_runs: tuple[RunRecord, ...] = ()  # the newest executor runs, newest first (reports)
+    filters: dict[str, Any] | None = None  # set on a filtered view (auditor.output.filters): what it keeps
 
     @property
     def findings(self) -> list[Finding]:

@@ -10,27 +10,30 @@ from typing import Any
 import click
 
 from auditor.cli.base import (
+    OUTPUTS,
     _progress,
     build_options,
     custom_rules,
     emit,
     gate,
+    gate_document,
+    gate_options,
     handle_errors,
     main,
     secret_options,
     source_options,
 )
+from auditor.cli.filters import filter_options, pop_filter
 from auditor.collect.fields import parse_time
 from auditor.config import load_config
 
 
 @main.command()
 @source_options
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low", "info"]),
-              help="Exit 3 if an open finding has this severity or a worse one.")
-@click.option("--min-score", type=click.FloatRange(0, 100),
-              help="Exit 4 if a framework's compliance score (percent) is below this.")
+@filter_options
+@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True,
+              help="table, wide (more volume columns), json or yaml (the scan document).")
+@gate_options
 @click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
               help="Record the scan in the history store and compare each cluster with its previous scan: a "
                    "SQLAlchemy URL (postgresql://...) or a SQLite file; alone, the per-user default "
@@ -41,9 +44,11 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
 
     Exit codes: 0 ok; 1 a cluster could not be scanned; 2 bad input or configuration;
     3 findings at --fail-on severity or worse; 4 a framework score below --min-score.
+    Filters narrow what is shown and --fail-on; --min-score reads the whole scan's scores.
     """
     from auditor.pipeline import run_scan
 
+    view = pop_filter(kwargs)
     options = build_options(**kwargs)
     if store or options.config.history.store:
         options = replace(options, store=store or options.config.history.store)
@@ -53,6 +58,7 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
     finally:
         if progress:
             progress.stop()
+    result = view.apply(result)
     emit(result, output)
     if any(c.error for c in result.clusters):
         sys.exit(1)
@@ -62,14 +68,18 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
 
 
 @main.command()
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@filter_options
+@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True)
+@click.option("--rules-dir", "rules_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Directory of custom CEL rules (repeatable).")
 @handle_errors
-def demo(output: str) -> None:
+def demo(output: str, rules_dirs: tuple[Path, ...], **kwargs: Any) -> None:
     """Run the main job on the embedded demo cluster (no cluster, no network)."""
     from auditor.pipeline import run_scan
 
-    options = build_options(demo=True)
-    emit(run_scan(options), output)
+    view = pop_filter(kwargs)
+    options = build_options(demo=True, rules_dirs=rules_dirs)
+    emit(view.apply(run_scan(options)), output)
 
 
 @main.command()
@@ -142,20 +152,31 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
 @click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
               help="History store: the 30-day trend comes from it and the report's manifest is recorded in it "
                    "(default: history.store of --config).")
+@filter_options
+@gate_options
 @handle_errors
-def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | None, **kwargs: Any) -> None:
-    """Write compliance reports with an integrity manifest (timestamped names; see docs/reports.md)."""
+def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | None, fail_on: str | None,
+           min_score: float | None, **kwargs: Any) -> None:
+    """Write compliance reports with an integrity manifest (timestamped names; see docs/reports.md).
+
+    Exit codes as scan's: 3 findings at --fail-on severity or worse; 4 a framework score below --min-score
+    (the reports are written first).
+    """
     from auditor.errors import StoreError
     from auditor.output.report import load_document, parse_formats, write_reports
     from auditor.output.report.history import read_store, record_report
     from auditor.pipeline import run_scan
 
     chosen = parse_formats(formats)
+    code = 0
+    view = pop_filter(kwargs)
     rules = None
     if from_scan:
         from auditor.checks import load_catalog
 
         source: Any = load_document(from_scan)
+        if view.active:
+            source = replace(source, data=view.apply_document(source.data))
         doc = source.data
         config = load_config(kwargs.get("config_path"))
         store = store or config.history.store
@@ -168,6 +189,8 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
         finally:
             if progress:
                 progress.stop()
+        source = view.apply(source)
+        code = gate(source, fail_on, min_score)
         doc = {"as_of": source.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
                "clusters": [{"name": c.name, "error": c.error} for c in source.clusters]}
         store = store or options.config.history.store
@@ -188,3 +211,7 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
     click.echo(str(manifest.path))
     if any(c.get("error") for c in doc.get("clusters") or []):
         sys.exit(1)
+    if from_scan:
+        code = gate_document(doc, fail_on, min_score)
+    if code:
+        sys.exit(code)

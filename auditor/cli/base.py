@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 runtime error (a cluster unreachable, an API failure), 2 usa
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -34,6 +35,17 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _quiet_broken_pipe() -> None:
+    """The reader went away (``auditor demo -o json | head``): that is not an error. Python would complain
+    again when it flushes stdout at exit, so stdout now points at /dev/null."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(0)
+
+
 def handle_errors(fn: F) -> F:
     """Typed errors become one line on stderr; anything else too, with the traceback only under --debug."""
 
@@ -47,6 +59,8 @@ def handle_errors(fn: F) -> F:
             _fail(str(exc), exc.exit_code)
         except click.ClickException:
             raise  # usage errors: click prints them with the usage line and exits 2
+        except BrokenPipeError:
+            _quiet_broken_pipe()
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         except Exception as exc:
@@ -159,35 +173,42 @@ def custom_rules(config: Any, rules_dirs: tuple[Path, ...]) -> tuple[Any, ...]:
 
 
 def _progress() -> Any:
-    """A live line on stderr for long live scans, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
+    """A live line on stderr for long live scans (kinds and pages read), only when both stdout and stderr are
+    terminals: nothing in pipes, files or CI logs."""
+    if not (sys.stderr.isatty() and sys.stdout.isatty()):
         return None
     from rich.console import Console
 
-    console = Console(stderr=True)
-    status = console.status("scanning…")
-    status.start()
+    from auditor.cli.progress import ScanProgress
 
-    def update(resource: str, count: int) -> None:
-        status.update(f"reading {resource}: {count} objects")
-
-    update.stop = status.stop  # type: ignore[attr-defined]
-    return update
+    return ScanProgress(Console(stderr=True))
 
 
-def emit(result: Any, output: str) -> None:
-    from auditor.output.document import write_document
+OUTPUTS = ("table", "wide", "json", "yaml")
 
-    if output == "json":
-        write_document(result, sys.stdout.buffer)
-        sys.stdout.buffer.write(b"\n")
-        sys.stdout.flush()
-        return
-    from rich.console import Console
 
-    from auditor.output.table import render
+def gate_options(fn: F) -> F:
+    """CI gates: shared by scan and report."""
+    fn = click.option("--min-score", type=click.FloatRange(0, 100),
+                      help="Exit 4 if a framework's compliance score (percent) is below this.")(fn)
+    return click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low", "info"]),
+                        help="Exit 3 if an open finding has this severity or a worse one.")(fn)
 
-    render(result, Console(highlight=False, soft_wrap=True))
+
+def gate_document(doc: dict[str, Any], fail_on: str | None, min_score: float | None) -> int:
+    """:func:`gate` on a saved scan document (``report --from-scan``)."""
+    from auditor.checks.registry import SEVERITIES
+
+    if fail_on:
+        worst = SEVERITIES.index(fail_on)
+        if any(f.get("status") == "open" and f.get("severity") in SEVERITIES
+               and SEVERITIES.index(f["severity"]) <= worst for f in doc.get("findings") or []):
+            return 3
+    if min_score is not None:
+        scores = [c.get("score") or 0.0 for c in doc.get("compliance") or []]
+        if any(s * 100 < min_score for s in scores):
+            return 4
+    return 0
 
 
 def gate(result: Any, fail_on: str | None, min_score: float | None) -> int:

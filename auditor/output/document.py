@@ -16,6 +16,7 @@ from auditor.checks.registry import SEVERITIES
 from auditor.pipeline import ClusterScan, ScanResult
 
 SCHEMA_VERSION = "1"
+FILTER_NOTE = "volumes and findings are filtered; compliance scores are those of the whole scan"
 RUN_WINDOW = timedelta(days=31)  # schedule runs kept for the per-day heatmap
 MAX_RUNS = 400  # per schedule (an hourly schedule fires ~744 times in 31 days)
 
@@ -65,7 +66,9 @@ def summary(result: ScanResult) -> dict[str, Any]:
             "findings_by_severity": {s: sev.get(s, 0) for s in SEVERITIES},
             "compliance": {fw.framework: fw.score for fw in c.compliance},
         })
+    filtered = {"filtered": {**result.filters, "note": FILTER_NOTE}} if result.filters else {}
     return {
+        **filtered,
         "per_cluster": per_cluster,
         "findings_excepted": sum(1 for f in result.findings if f.status == "excepted"),
         "clusters": len(result.clusters),

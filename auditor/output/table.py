@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -21,7 +22,7 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
-def render(result: ScanResult, console: Console, *, max_reasons: int = 3) -> None:
+def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: bool = False) -> None:
     s = summary(result)
     console.print(Text(f"backup-auditor scan as of {result.as_of:%Y-%m-%d %H:%M:%S} UTC", style="bold"))
     for c in result.clusters:
@@ -42,7 +43,12 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3) -> Non
         for v in c.analysis.volumes if c.analysis else ():
             by_status[v.status].append(v)
     multi = len(result.clusters) > 1
-    for status in STATUSES:
+    if wide:  # -o wide: one table of the volumes with their PV, class, methods, coverage, last recovery point
+        from auditor.output.wide import render_volumes
+
+        console.print()
+        render_volumes([v for st in STATUSES for v in by_status.get(st, [])], result.as_of, console, multi=multi)
+    for status in () if wide else STATUSES:
         vols = by_status.get(status, [])
         if not vols:
             continue
@@ -80,7 +86,19 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3) -> Non
             line.append(f"{f.cluster}: " if multi else "", style="dim")
             line.append(f.message)
             console.print(line, soft_wrap=True)
+    errors = Counter(f.rule_id for f in result.results if f.status == "error")
+    if errors:
+        console.print()
+        console.print(Text(f"Rule errors ({sum(errors.values())}): " + ", ".join(
+            f"{rule} on {n} subject(s)" for rule, n in sorted(errors.items())) + " (-o json lists them)",
+            style="red"), soft_wrap=True)
     console.print()
+    if result.filters:
+        from auditor.output.filters import ScanFilter
+
+        console.print(Text(f"Filtered ({ScanFilter(**_filter_fields(result.filters)).text()}): volumes, findings "
+                           "and their counts are of the filtered view; compliance scores are of the whole scan.",
+                           style="yellow"), soft_wrap=True)
     for c in result.clusters:
         if c.compliance:
             scores = ", ".join(f"{fw.framework} {_pct(fw.score)} (coverage {_pct(fw.coverage)})" for fw in c.compliance)
@@ -95,3 +113,12 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3) -> Non
     console.print(Text(f"Volumes audited: {s['volumes_audited']} of {s['volumes']} ({counts}); "
                        f"protected {ratio}. Findings: {s['findings']}" + (f" ({sev})" if sev else "") + ".",
                        style="bold"))
+
+
+def _filter_fields(described: dict[str, Any]) -> dict[str, Any]:
+    """ScanFilter's fields back from its description (the severity is described as "high and worse")."""
+    fields: dict[str, Any] = {k: tuple(v) for k, v in described.items()
+                              if k in ("namespaces", "clusters", "statuses", "rules")}
+    if "severity" in described:
+        fields["severity"] = str(described["severity"]).split()[0]
+    return fields

@@ -1,0 +1,47 @@
+"""``-o wide``: the volumes as one table with PV, storage class, methods, covered_by and the last recovery
+point, folded to the console's width (readable at 120 columns)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from auditor.analyse.coverage import STATUSES, VolumeResult
+from auditor.durations import format_duration
+
+STATUS_STYLE = {"protected": "green", "stale": "yellow", "unprotected": "red", "unknown": "magenta"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean(value: str | None) -> str:
+    """Cluster text on a terminal: control characters (escape sequences, carriage returns) made visible."""
+    return "-" if not value else _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
+def render_volumes(volumes: Sequence[VolumeResult], as_of: datetime, console: Console, *, multi: bool) -> None:
+    order = {s: i for i, s in enumerate(STATUSES)}
+    table = Table(title=f"Volumes ({len(volumes)})", title_justify="left", show_lines=False, pad_edge=False,
+                  box=None, header_style="bold")
+    if multi:
+        table.add_column("CLUSTER", overflow="fold", ratio=1, min_width=8)
+    table.add_column("NAMESPACE/PVC", overflow="fold", ratio=3, min_width=16)
+    table.add_column("STATUS", no_wrap=True, min_width=11)
+    table.add_column("PV", overflow="fold", ratio=3)
+    table.add_column("CLASS", overflow="fold", ratio=1)
+    table.add_column("METHODS", overflow="fold", ratio=2)
+    table.add_column("COVERED BY", overflow="fold", ratio=3)
+    table.add_column("LAST POINT", no_wrap=True, min_width=10)
+    for v in sorted(volumes, key=lambda x: (order.get(x.status, 9), x.cluster, x.namespace, x.pvc)):
+        last = "none"
+        if v.last_success:
+            last = f"{format_duration((as_of - v.last_success).total_seconds())} ago"
+        row = [Text(clean(v.key)), Text(v.status, style=STATUS_STYLE.get(v.status, "")), Text(clean(v.pv)),
+               Text(clean(v.storage_class)), Text(clean(", ".join(v.methods))), Text(clean(", ".join(v.covered_by))),
+               Text(last)]
+        table.add_row(*([Text(clean(v.cluster))] if multi else []), *row)
+    console.print(table)
