@@ -184,6 +184,30 @@ def _progress() -> Any:
     return ScanProgress(Console(stderr=True))
 
 
+def emit(result: Any, output: str) -> None:
+    """The scan on stdout: ``table`` / ``wide`` (console), ``json`` (streamed) or ``yaml`` (the same document)."""
+    from auditor.output.document import build_document, write_document
+
+    if output == "json":
+        write_document(result, sys.stdout.buffer)
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+        return
+    if output == "yaml":
+        import yaml
+
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        yaml.dump(build_document(result), sys.stdout, Dumper=dumper, sort_keys=False, allow_unicode=True)
+        sys.stdout.flush()
+        return
+    from rich.console import Console
+
+    from auditor.output.table import render
+
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
+    render(result, Console(highlight=False, soft_wrap=True, width=width), wide=output == "wide")
+
+
 OUTPUTS = ("table", "wide", "json", "yaml")
 
 
