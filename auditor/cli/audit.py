@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import orjson
 
 from auditor.cli.base import (
     OUTPUTS,
@@ -175,8 +176,11 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
         from auditor.checks import load_catalog
 
         source: Any = load_document(from_scan)
-        if view.active:
-            source = replace(source, data=view.apply_document(source.data))
+        if view.active:  # the filtered view is a document of its own: written and hashed as the report's source
+            from auditor.output.report.source import SourceDocument
+
+            narrowed = view.apply_document(source.data)
+            source = SourceDocument(narrowed, orjson.dumps(narrowed, option=orjson.OPT_INDENT_2) + b"\n")
         doc = source.data
         config = load_config(kwargs.get("config_path"))
         store = store or config.history.store

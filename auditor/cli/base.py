@@ -200,12 +200,21 @@ def emit(result: Any, output: str) -> None:
         yaml.dump(build_document(result), sys.stdout, Dumper=dumper, sort_keys=False, allow_unicode=True)
         sys.stdout.flush()
         return
-    from rich.console import Console
-
     from auditor.output.table import render
 
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
-    render(result, Console(highlight=False, soft_wrap=True, width=width), wide=output == "wide")
+    render(result, stdout_console(highlight=False, soft_wrap=True, width=width), wide=output == "wide")
+
+
+def stdout_console(**options: Any) -> Any:
+    """A rich Console on stdout whose broken pipe ends the command quietly with exit 0 (rich exits 1)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Console(**options)
 
 
 OUTPUTS = ("table", "wide", "json", "yaml")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
-from auditor.cli.base import custom_rules, handle_errors, main
+from auditor.cli.base import custom_rules, handle_errors, main, stdout_console
 from auditor.config import load_config
 
 
@@ -33,9 +33,7 @@ def rules(ctx: click.Context, output: str, rules_dirs: tuple[Path, ...], config_
     elif output == "md":
         click.echo(render_markdown(catalog), nl=False)
     else:
-        from rich.console import Console
-
-        render_table(catalog, Console(highlight=False))
+        render_table(catalog, stdout_console(highlight=False))
 
 
 @rules.command("test")
