@@ -7,10 +7,20 @@ Exit codes: 0 ok, 1 runtime error (a cluster unreachable, an API failure), 2 usa
 import click
 
 from auditor import __version__
-from auditor.cli import audit, drill, executor, history, rbac, rules, serve  # noqa: F401  (registers the commands)
+from auditor.cli import (  # noqa: F401  (registers the commands)
+    audit,
+    completion,
+    drill,
+    executor,
+    history,
+    rbac,
+    rules,
+    serve,
+)
 from auditor.cli.base import build_options, main
+from auditor.cli.kubectl import kubectl_main
 
-__all__ = ["build_options", "main"]
+__all__ = ["build_options", "kubectl_main", "main"]
 
 
 @main.command()

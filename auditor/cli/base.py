@@ -105,8 +105,9 @@ def source_options(fn: F) -> F:
         click.option("--snapshot", "snapshots", multiple=True, type=click.Path(path_type=Path),
                      help="Read a dump directory instead of a live cluster (repeatable)."),
         click.option("--cluster-name", help="Cluster name for a single --snapshot (default: the directory's)."),
-        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file."),
-        click.option("--context", "contexts", multiple=True, help="Kubeconfig context to scan (repeatable)."),
+        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file.", is_eager=True),
+        click.option("--context", "contexts", multiple=True, help="Kubeconfig context to scan (repeatable).",
+                     shell_complete=_complete("contexts")),
         click.option("--all-contexts", is_flag=True, help="Scan every context of the kubeconfig."),
         click.option("--in-cluster", is_flag=True, help="Use the pod's service account."),
         click.option("--velero-catalog", "catalogs", multiple=True,
@@ -129,6 +130,18 @@ def source_options(fn: F) -> F:
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _complete(what: str) -> Any:
+    """Completion of contexts or namespaces from the kubeconfig (imported only when completing)."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from auditor.cli import completion
+
+        fn = completion.complete_contexts if what == "contexts" else completion.complete_namespaces
+        return fn(ctx, param, incomplete)
+
+    return complete
 
 
 FRAMEWORKS = ("iso27001", "nist-800-53", "soc2", "hipaa", "pci-dss", "dora")

@@ -9,6 +9,7 @@ import click
 
 from auditor.analyse.coverage import STATUSES
 from auditor.checks.registry import SEVERITIES
+from auditor.cli.base import _complete
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,6 +19,7 @@ FILTER_KEYS = ("namespaces", "all_namespaces", "clusters", "statuses", "severity
 def filter_options(fn: F) -> F:
     options = [
         click.option("-n", "--namespace", "namespaces", multiple=True, metavar="NS",
+                     shell_complete=_complete("namespaces"),
                      help="Only volumes and findings in this namespace (repeatable; globs like 'shop-*')."),
         click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace (the default)."),
         click.option("--cluster", "clusters", multiple=True, metavar="NAME",
