@@ -47,6 +47,19 @@ class CostModel:
         return sum(count * n**d for d, count in enumerate(self.nodes))
 
 
+    def within(self) -> int:
+        """The largest ``longest`` whose estimate stays within the limit (0: none does)."""
+        if not self.depth:
+            return 1 << 62 if self.estimate(1) <= self.limit else 0
+        low, high = 0, 1
+        while self.estimate(high) <= self.limit:
+            low, high = high, high * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if self.estimate(middle) <= self.limit else (low, middle)
+        return low
+
+
 def cost_model(serialized: bytes, limit: int = DEFAULT_LIMIT) -> CostModel:
     """The model of a serialized ``google.protobuf.Any`` holding a ``CheckedExpr`` (or a ``ParsedExpr``)."""
     message = dict(_group(serialized))
@@ -66,14 +79,19 @@ def longest_list(value: Any, *, strings: bool = False) -> int:
     longest, stack = 0, [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, dict):
+        kind = type(item)
+        if kind is dict:
+            items = item.values()
+        elif kind is list:
+            items = item
+        else:  # a string
             longest = max(longest, len(item))
-            stack.extend(v for v in item.values() if isinstance(v, dict | list) or strings)
-        elif isinstance(item, list):
-            longest = max(longest, len(item))
-            stack.extend(v for v in item if isinstance(v, dict | list) or strings)
-        elif strings and isinstance(item, str):
-            longest = max(longest, len(item))
+            continue
+        longest = max(longest, len(item))
+        for child in items:
+            child_kind = type(child)
+            if child_kind is dict or child_kind is list or (strings and child_kind is str):
+                stack.append(child)
     return longest
 
 

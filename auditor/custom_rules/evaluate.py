@@ -47,8 +47,9 @@ def evaluate_custom(analysis: ClusterAnalysis, rules: Sequence[CustomRule]) -> l
         per_rule: dict[str, list[Finding]] = {r.id: [] for r in chosen}
         ordered = sorted(subjects(analysis, subject, needed_keys(chosen)),
                          key=lambda i: (i.namespace or "", i.kind, i.name))  # one result a rule and subject
+        plan = Plan.of(chosen, subject)
         for item in ordered:
-            for rule, outcome in judge(chosen, subject, item.entry, analysis.as_of):
+            for rule, outcome in judge(chosen, subject, item.entry, analysis.as_of, plan):
                 if outcome is SKIP:
                     continue
                 per_rule[rule.id].append(Finding(rule.id, rule.rule.severity, cluster, item.kind, item.namespace,
@@ -62,13 +63,65 @@ STATUSES = {"fail": "open", "pass": "pass", "error": "error"}  # an outcome → 
 PASS, SKIP = Outcome("pass"), Outcome("skip")
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How a set of rules runs on each subject: their batch program, whether the cost depends on the
+    subject's lists (and on its strings), and the longest list the whole batch stays within its bounds for."""
+
+    program: Any
+    deep: bool
+    splits: bool
+    within: int  # the batch runs on subjects whose longest list is at most this
+
+    @classmethod
+    def of(cls, rules: Sequence[CustomRule], subject: str) -> Plan:
+        deep = [r for r in rules if r.deep]
+        within = min((r.within for r in deep), default=1 << 62)
+        return cls(batch(rules, subject), bool(deep), any(r.splits for r in deep), within)
+
+
 def judge(rules: Sequence[CustomRule], subject: str, entry: dict[str, Any], as_of: datetime,
-          ) -> list[tuple[CustomRule, Outcome]]:
-    """Each rule's outcome on one entry (the variables are converted once for all the rules)."""
+          plan: Plan | None = None) -> list[tuple[CustomRule, Outcome]]:
+    """Each rule's outcome on one entry. The variables are converted once for all the rules, and the rules'
+    match and assert run as one CEL program (:func:`batch`); a subject on which that fails (an evaluation
+    error, a cost bound) is judged rule by rule, so only the failing rule reports an error."""
+    plan = plan or Plan.of(rules, subject)
     variables = activation(environment(subject), subject, entry, as_of)
-    deep = [r for r in rules if r.deep]
-    size = longest_list(entry, strings=any(r.splits for r in deep)) if deep else 0
+    size = longest_list(entry, strings=plan.splits) if plan.deep else 0
+    if plan.program is not None and size <= plan.within:
+        try:
+            verdicts = plan.program.eval(variables).plain_value()
+        except RuntimeError:
+            verdicts = None
+        if isinstance(verdicts, list) and len(verdicts) == len(rules):
+            return [(rule, _verdict(rule, verdict, variables, size))
+                    for rule, verdict in zip(rules, verdicts, strict=True)]
     return [(rule, _outcome(rule, variables, size)) for rule in rules]
+
+
+_BATCHES: dict[tuple[Any, ...], Any] = {}
+
+
+def batch(rules: Sequence[CustomRule], subject: str) -> Any:
+    """One program for the rules: ``[match ? (assert ? 1 : 0) : 2, ...]`` (a call into CEL costs more than
+    most rules do). Compiled once per set of rules; None when it does not compile (then rule by rule)."""
+    key = (subject, *((r.id, str(r.path), r.match.source if r.match else None, r.assertion.source) for r in rules))
+    if key not in _BATCHES:
+        parts = [f"(({r.assertion.source}) ? 1 : 0)" if r.match is None else
+                 f"(({r.match.source}) ? (({r.assertion.source}) ? 1 : 0) : 2)" for r in rules]
+        try:
+            _BATCHES[key] = environment(subject).compile("[" + ",\n".join(parts) + "]")
+        except RuntimeError:
+            _BATCHES[key] = None
+    return _BATCHES[key]
+
+
+def _verdict(rule: CustomRule, verdict: Any, variables: Any, size: int) -> Outcome:
+    if verdict == 1:
+        return PASS
+    if verdict == 2:
+        return SKIP
+    return _failed(rule, variables, size)
 
 
 def _outcome(rule: CustomRule, variables: Any, size: int) -> Outcome:
@@ -86,6 +139,10 @@ def _outcome(rule: CustomRule, variables: Any, size: int) -> Outcome:
             raise EvaluationError(f"assert returned {type(held).__name__}, expected bool")
     except EvaluationError as exc:
         return Outcome("error", f"{rule.id} could not be evaluated: {exc}")
+    return _failed(rule, variables, size)
+
+
+def _failed(rule: CustomRule, variables: Any, size: int) -> Outcome:
     try:
         message = rule.message.evaluate(variables, size)
     except EvaluationError as exc:

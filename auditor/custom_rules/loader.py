@@ -83,6 +83,12 @@ class CustomRule:
         return any(e.cost.depth for e in self.expressions)
 
     @cached_property
+    def within(self) -> int:
+        """The longest list (see :class:`~auditor.custom_rules.cost.CostModel`) every expression of the rule
+        stays within its cost limit for."""
+        return min(e.cost.within() for e in self.expressions)
+
+    @cached_property
     def splits(self) -> bool:
         return any(e.cost.splits for e in self.expressions)
 

@@ -254,3 +254,34 @@ def test_rules_test_runs_the_inline_tests(rules_dir: Path, tmp_path: Path) -> No
     failed = CliRunner().invoke(main, ["rules", "test", str(tmp_path / "wrong")])
     assert failed.exit_code == 1
     assert "FAIL ACME-001 test 3: expected fail, got skip" in failed.output and "2 passed, 1 failed" in failed.output
+
+
+def test_the_batch_and_rule_by_rule_agree(rules_dir: Path, tmp_path: Path) -> None:
+    """One CEL program for all the rules of a subject is an optimisation: same outcomes, errors included."""
+    from dataclasses import replace as dc_replace
+
+    from auditor.custom_rules.evaluate import Plan, subjects
+
+    write(rules_dir, "acme-003.yaml", """\
+        id: ACME-003
+        title: Recent recovery point
+        severity: medium
+        subject: volume
+        match: 'volume.methods.exists(m, m != "")'
+        assert: 'as_of - timestamp(volume.last_success) < duration("30h")'
+        message: '"stale " + volume.pvc'
+        """)
+    rules = [r for r in load_rule_dirs([rules_dir]) if r.subject == "volume"]
+    result = run_scan(build_options(demo=True))
+    compared = 0
+    for c in result.clusters:
+        assert c.analysis is not None
+        batched = Plan.of(rules, "volume")
+        assert batched.program is not None
+        single = dc_replace(batched, program=None)
+        for item in subjects(c.analysis, "volume"):
+            fast = judge(rules, "volume", item.entry, result.as_of, batched)
+            slow = judge(rules, "volume", item.entry, result.as_of, single)
+            assert fast == slow
+            compared += 1
+    assert compared > 10
