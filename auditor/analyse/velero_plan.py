@@ -8,11 +8,18 @@ paths in vmware-tanzu/velero (see shared/reference/velero.md §2).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
-from auditor.analyse.globs import GLOB_CHARS, includes_excludes
-from auditor.analyse.resource_policy import PolicyError, VolumePolicy, match_action, parse_policies, pvc_facts
+from auditor.analyse.globs import GLOB_CHARS, any_glob, includes_excludes
+from auditor.analyse.resource_policy import (
+    PolicyError,
+    ResourcePolicies,
+    VolumePolicy,
+    decode_policies,
+    match_action,
+    pvc_facts,
+)
 from auditor.analyse.velero_server import DEFAULT_TTL, VeleroServer
 from auditor.collect import records as r
 from auditor.collect.inventory import Inventory
@@ -87,6 +94,38 @@ def selected(spec: r.BackupSpec, labels: dict[str, str]) -> bool:
     return any(s.matches(labels) for s in spec.or_label_selectors)
 
 
+#: The kinds whose scope a policy's includeExcludePolicy can change here; a name in the other scope's list
+#: is dropped by Velero (its discovery mapping returns "" for the wrong scope).
+NAMESPACE_SCOPED = frozenset({"pods", "persistentvolumeclaims"})
+CLUSTER_SCOPED = frozenset({"persistentvolumes"})
+
+
+def uses_old_filters(spec: r.BackupSpec) -> bool:
+    """collections.UseOldResourceFilters: includedResources/excludedResources/includeClusterResources set."""
+    return spec.include_cluster_resources is not None or bool(spec.included_resources or spec.excluded_resources)
+
+
+def _combine(includes: tuple[str, ...], excludes: tuple[str, ...], policy_includes: tuple[str, ...],
+             policy_excludes: tuple[str, ...], wrong_scope: frozenset[str], suffix: str,
+             ) -> dict[str, tuple[str, ...]]:
+    inc, exc = list(_norm(includes)), list(_norm(excludes))
+    for target, items in ((exc, policy_excludes), (inc, policy_includes)):
+        for item in _norm(items):
+            if item not in wrong_scope and not any_glob(inc, item) and not any_glob(exc, item):
+                target.append(item)
+    return {f"included_{suffix}": tuple(inc), f"excluded_{suffix}": tuple(exc)}
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    """Why a spec's resource policy fails Velero's validation: the ConfigMap, its data key and field."""
+
+    configmap: str  # namespace/name
+    key: str | None
+    field: str | None
+    message: str
+
+
 def _csv(value: str | None) -> set[str]:
     return {v.strip() for v in (value or "").split(",") if v.strip()}
 
@@ -123,11 +162,13 @@ class SpecContext:
 
     @property
     def default_fs(self) -> bool:
+        """backup_controller.go prepareBackupRequest: a true ``defaultVolumesToRestic`` overwrites
+        ``defaultVolumesToFsBackup`` (even an explicit false); unset falls back to the server's flag."""
         s = self.spec
-        if s.default_volumes_to_fs_backup is not None:
-            return s.default_volumes_to_fs_backup
         if s.default_volumes_to_restic:
             return True
+        if s.default_volumes_to_fs_backup is not None:
+            return s.default_volumes_to_fs_backup
         return bool(self.server and self.server.default_fs_backup)
 
     @property
@@ -148,7 +189,8 @@ class VeleroPlanner:
 
     def __init__(self, inv: Inventory) -> None:
         self.inv = inv
-        self._policies: dict[tuple[str, str], tuple[tuple[VolumePolicy, ...], str | None]] = {}
+        self._decoded: dict[tuple[str, str], ResourcePolicies | PolicyProblem] = {}
+        self._scoped: dict[int, r.BackupSpec] = {}
         self._csi_problems: dict[tuple[str, str | None, str | None], str | None] = {}
 
     @cached_property
@@ -173,26 +215,75 @@ class VeleroPlanner:
             known = [ns for ns in dict.fromkeys(includes) if ns in present]
         return [ns for ns in known if self.namespace_included(ctx, ns) is None]
 
+    def _decode(self, namespace: str, name: str) -> ResourcePolicies | PolicyProblem:
+        key = (namespace, name)
+        if key not in self._decoded:
+            cm = self.inv.config_map_by_key.get(key)
+            result: ResourcePolicies | PolicyProblem
+            if cm is None:
+                result = PolicyProblem(f"{namespace}/{name}", None, None,
+                                       f"resource policy ConfigMap {namespace}/{name} does not exist")
+            else:
+                try:
+                    result = decode_policies(cm)
+                except PolicyError as exc:
+                    result = PolicyProblem(exc.configmap, exc.key, exc.field, f"resource policy {exc}")
+            self._decoded[key] = result
+        return self._decoded[key]
+
+    def policy_problem(self, ctx: SpecContext) -> PolicyProblem | None:
+        """Why Velero fails the validation of every backup of this spec over its resource policy, if it does."""
+        name = ctx.spec.resource_policy
+        if not name:
+            return None
+        decoded = self._decode(ctx.velero_namespace, name)
+        if isinstance(decoded, PolicyProblem):
+            return decoded
+        if decoded.include_exclude is not None and uses_old_filters(ctx.spec):
+            return PolicyProblem(f"{ctx.velero_namespace}/{name}", None, "includeExcludePolicy",
+                                 f"resource policy ConfigMap {ctx.velero_namespace}/{name}: includeExcludePolicy "
+                                 f"cannot be used "
+                                 f"with {ctx.subject}'s includedResources/excludedResources/"
+                                 f"includeClusterResources (old filter parameters)")
+        return None
+
     def policies(self, ctx: SpecContext) -> tuple[tuple[VolumePolicy, ...], str | None]:
+        """The spec's volume policies, or the reason they fail validation (then it captures nothing)."""
         name = ctx.spec.resource_policy
         if not name:
             return (), None
-        key = (ctx.velero_namespace, name)
-        if key not in self._policies:
-            cm = self.inv.config_map_by_key.get(key)
-            if cm is None:
-                result: tuple[tuple[VolumePolicy, ...], str | None] = (
-                    (), f"resource policy ConfigMap {ctx.velero_namespace}/{name} does not exist")
-            else:
-                try:
-                    result = (parse_policies(cm), None)
-                except PolicyError as exc:
-                    result = ((), str(exc))
-            self._policies[key] = result
-        return self._policies[key]
+        problem = self.policy_problem(ctx)
+        if problem is not None:
+            return (), problem.message
+        decoded = self._decode(ctx.velero_namespace, name)
+        assert isinstance(decoded, ResourcePolicies)
+        return decoded.volume_policies, None
+
+    def scoped_spec(self, ctx: SpecContext) -> r.BackupSpec:
+        """The spec with its policy's includeExcludePolicy merged in (collections CombineWithPolicy):
+        the spec's own filters win; a policy item the spec neither includes nor excludes is added."""
+        spec = ctx.spec
+        if not spec.resource_policy or uses_old_filters(spec):
+            return spec
+        cached = self._scoped.get(id(spec))
+        if cached is not None:
+            return cached
+        decoded = self._decode(ctx.velero_namespace, spec.resource_policy)
+        scope = decoded.include_exclude if isinstance(decoded, ResourcePolicies) else None
+        if scope:
+            spec = replace(
+                spec,
+                **_combine(spec.included_namespace_scoped, spec.excluded_namespace_scoped,
+                           scope["includedNamespaceScopedResources"], scope["excludedNamespaceScopedResources"],
+                           CLUSTER_SCOPED, "namespace_scoped"),
+                **_combine(spec.included_cluster_scoped, spec.excluded_cluster_scoped,
+                           scope["includedClusterScopedResources"], scope["excludedClusterScopedResources"],
+                           NAMESPACE_SCOPED, "cluster_scoped"))
+        self._scoped[id(ctx.spec)] = spec
+        return spec
 
     def pod_in_backup(self, ctx: SpecContext, pod: r.Pod) -> bool:
-        return (resource_included(ctx.spec, "pods") and pod.meta.labels.get(EXCLUDE_LABEL) != "true"
+        return (resource_included(self.scoped_spec(ctx), "pods") and pod.meta.labels.get(EXCLUDE_LABEL) != "true"
                 and not pod.meta.deleting and selected(ctx.spec, pod.meta.labels))
 
     def capture(self, ctx: SpecContext, pvc: r.PersistentVolumeClaim) -> Capture:
@@ -203,7 +294,7 @@ class VeleroPlanner:
             reasons.append(ns_reason)
         if pvc.meta.labels.get(EXCLUDE_LABEL) == "true":
             reasons.append(f"PVC carries {EXCLUDE_LABEL}=true")
-        if not resource_included(ctx.spec, "persistentvolumeclaims"):
+        if not resource_included(self.scoped_spec(ctx), "persistentvolumeclaims"):
             reasons.append(f"{ctx.subject} excludes persistentvolumeclaims")
         if pvc.meta.deleting:
             reasons.append("PVC is being deleted")
@@ -223,7 +314,8 @@ class VeleroPlanner:
             return Capture(True, reasons=(f"PVC is {state}, not bound to a volume: there is no data to back up",))
         policies, policy_error = self.policies(ctx)
         if policy_error:
-            return Capture(True, reasons=(f"{policy_error}: Velero fails {ctx.subject}'s backups validation",))
+            return Capture(True, reasons=(f"{policy_error}: Velero fails the validation of every backup of "
+                                          f"{ctx.subject} (FailedValidation), so it captures nothing",))
         policy = match_action(policies, pvc_facts(pvc, pv)) if policies else None
         methods: list[str] = []
         reasons: list[str] = []
@@ -251,9 +343,11 @@ class VeleroPlanner:
         # Snapshots (internal/volumehelper ShouldPerformSnapshot).
         if policy is not None:
             allowed = policy.action == "snapshot"
-            if policy.action == "skip":
+            if policy.action in ("skip", "custom"):
+                what = "skips it" if policy.action == "skip" else \
+                    "hands it to a custom action (a plugin), which takes no snapshot or file-system backup"
                 reasons.append(f"volume policy #{policy.index + 1} of ConfigMap {ctx.velero_namespace}/"
-                               f"{ctx.spec.resource_policy} skips it")
+                               f"{ctx.spec.resource_policy} {what}")
         elif legacy_selected_by:
             allowed = False
             if not methods:
@@ -315,7 +409,7 @@ class VeleroPlanner:
             return
         if pv.source.type == "csi" and not csi_enabled:
             reasons.append("the Velero server does not run with --features=EnableCSI, so CSI snapshots are skipped")
-        if not pv_included(ctx.spec):
+        if not pv_included(self.scoped_spec(ctx)):
             reasons.append(f"{ctx.subject} excludes persistentvolumes, so no native snapshot is taken")
             return
         provider = self._native_snapshotter(ctx, pv)

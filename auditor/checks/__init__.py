@@ -10,6 +10,7 @@ from auditor.checks import (  # noqa: F401  (registration on import)
     governance,
     history,
     locations,
+    resource_policies,
     system,
 )
 from auditor.checks.registry import CHECKS, Finding, evaluate, load_catalog

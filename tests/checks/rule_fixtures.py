@@ -34,6 +34,15 @@ def scheduled(template: dict[str, Any] | None = None, backups: list[Any] | None 
             *(backups if backups is not None else [csi_backup("daily-1", "daily")])]
 
 
+VALID_POLICY = """version: v1
+volumePolicies:
+- conditions:
+    storageClass: [slow-nfs]
+  action: {type: skip}
+"""
+STRING_STORAGE_CLASS = VALID_POLICY.replace("[slow-nfs]", "slow-nfs")
+
+
 def drill_restore(name: str, hours_ago: float, result: str) -> dict[str, Any]:
     """A Restore made by ``auditor restore-drill``, annotated with its verification verdict."""
     r = f.restore(name, "daily-1", hours_ago=hours_ago)
@@ -136,6 +145,17 @@ FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
             "daily-1", schedule_name="daily", status={"backupItemOperationsAttempted": 1,
                                                       "backupItemOperationsCompleted": 1}, snapshotMoveData=True)]))],
         "fail": [("csi only", scheduled())],
+    },
+    "COV-006": {
+        "pass": [("valid policy", [*scheduled({"resourcePolicy": {"kind": "configmap", "name": "policy"}}),
+                                   f.config_map("policy", {"policy.yaml": VALID_POLICY})]),
+                 ("no policy", scheduled())],
+        "fail": [("storageClass is a string", [*scheduled({"resourcePolicy": {"kind": "configmap", "name": "policy"}}),
+                                               f.config_map("policy", {"policy.yaml": STRING_STORAGE_CLASS})]),
+                 ("ConfigMap missing", scheduled({"resourcePolicy": {"kind": "configmap", "name": "gone"}})),
+                 ("action is a string", [*scheduled({"resourcePolicy": {"kind": "configmap", "name": "policy"}}),
+                                         f.config_map("policy", {"policy.yaml": "version: v1\nvolumePolicies:\n"
+                                                                                "- action: skip\n"})])],
     },
     "FRS-001": {
         "pass": [("fresh", scheduled())],
