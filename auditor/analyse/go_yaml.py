@@ -34,6 +34,8 @@ _SPECIAL_FLOATS = {".inf": "+Inf", ".Inf": "+Inf", ".INF": "+Inf", "+.inf": "+In
                    ".NaN": "NaN", ".NAN": "NaN"}
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _GO_INT = re.compile(r"^[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$")
+#: A run of flow openers deeper than MAX_DEPTH: refused before PyYAML's scanner spends seconds on it.
+_DEEP_FLOW = re.compile(r"[\[{](?:[ \t\r\n]*[\[{]){%d}" % MAX_DEPTH)
 _KIND = {ScalarNode: "!!str", SequenceNode: "!!seq", MappingNode: "!!map"}
 
 
@@ -49,21 +51,33 @@ class DecodeError(ValueError):
 class _Loader(yaml.SafeLoader):
     """Composes nodes only; plain scalars keep a marker tag instead of YAML 1.1's guesses."""
 
+    depth = 0
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is ScalarNode and implicit[0]:
             return PLAIN
         return str(super().resolve(kind, value, implicit))
 
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # stop while composing: PyYAML's scanner slows down quadratically with the nesting depth
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise DecodeError("", f"the document nests deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
 
 def compose_first(text: str) -> Node | None:
     """The first document's node tree (yaml.v3's Decoder reads one document); None when there is none."""
+    if _DEEP_FLOW.search(text):
+        raise DecodeError("", f"the document nests deeper than {MAX_DEPTH} levels")
     loader = _Loader(text)
     try:
         if loader.check_node():
             return loader.get_node()  # type: ignore[no-any-return]
         return None
-    except RecursionError:
-        raise DecodeError("", "the document nests too deeply") from None
     except yaml.YAMLError as exc:
         raise DecodeError("", f"invalid YAML: {_one_line(str(exc))}") from None
     finally:

@@ -48,6 +48,9 @@ def explain(analysis: ClusterAnalysis, key: str, console: Console) -> None:
         if not state.enabled:
             why = "paused" if state.paused else (state.cron_error or "FailedValidation")
             head = f"  {key_} ({state.schedule.cron}): not enabled ({why}), covers nothing"
+        elif analysis.planner.policy_problem(state.ctx) is not None:
+            head = (f"  {key_} ({state.schedule.cron}): its resource policy fails Velero's validation, so every "
+                    f"backup ends FailedValidation and captures nothing (COV-006)")
         elif capture.captured:
             head = f"  {key_} ({state.schedule.cron}): captures it by {', '.join(capture.methods)}"
         elif capture.in_scope:
