@@ -14,7 +14,7 @@ decoded by the rules below:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +35,7 @@ _SPECIAL_FLOATS = {".inf": "+Inf", ".Inf": "+Inf", ".INF": "+Inf", "+.inf": "+In
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _GO_INT = re.compile(r"^[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$")
 #: A run of flow openers deeper than MAX_DEPTH: refused before PyYAML's scanner spends seconds on it.
-_DEEP_FLOW = re.compile(r"[\[{](?:[ \t\r\n]*[\[{]){%d}" % MAX_DEPTH)
+_DEEP_FLOW = re.compile(r"[\[{](?:[ \t\r\n]*[\[{]){" + str(MAX_DEPTH) + "}")
 _KIND = {ScalarNode: "!!str", SequenceNode: "!!seq", MappingNode: "!!map"}
 
 
@@ -56,7 +56,8 @@ class _Loader(yaml.SafeLoader):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is ScalarNode and implicit[0]:
             return PLAIN
-        return str(super().resolve(kind, value, implicit))
+        base: Callable[[Any, Any, Any], Any] = super().resolve
+        return str(base(kind, value, implicit))
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         # stop while composing: PyYAML's scanner slows down quadratically with the nesting depth
@@ -73,10 +74,13 @@ def compose_first(text: str) -> Node | None:
     """The first document's node tree (yaml.v3's Decoder reads one document); None when there is none."""
     if _DEEP_FLOW.search(text):
         raise DecodeError("", f"the document nests deeper than {MAX_DEPTH} levels")
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters already here
+    except yaml.YAMLError as exc:
+        raise DecodeError("", f"invalid YAML: {_one_line(str(exc))}") from None
     try:
         if loader.check_node():
-            return loader.get_node()  # type: ignore[no-any-return]
+            return loader.get_node()
         return None
     except yaml.YAMLError as exc:
         raise DecodeError("", f"invalid YAML: {_one_line(str(exc))}") from None
@@ -185,8 +189,8 @@ class Decoder:
             if isinstance(key, ScalarNode):
                 line = key.start_mark.line + 1
                 if key.value in seen:
-                    raise DecodeError(_join(field, key.value),
-                                      f"mapping key {key.value!r} already defined at line {seen[key.value]}")
+                    raise DecodeError(join_field(field, key.value),
+                                      f"mapping key {key.value[:80]!r} already defined at line {seen[key.value]}")
                 seen[key.value] = line
             explicit.append((key, value))
         for key, value in explicit + [(k, v) for k, v in merged
@@ -209,7 +213,7 @@ class Decoder:
         out: dict[str, Node] = {}
         for key, value, _ in self.pairs(node, field, depth):
             if key not in known:
-                raise DecodeError(_join(field, key), f"field {key} not found in type {type_name}")
+                raise DecodeError(join_field(field, key), f"field {key[:80]!r} not found in type {type_name}")
             out[key] = value
         return out
 
@@ -243,7 +247,7 @@ class Decoder:
             all_strings = True
             for key, value, is_string in self.pairs(node, field, depth):
                 all_strings &= is_string
-                out[key] = self.any(value, _join(field, key), depth + 1)
+                out[key] = self.any(value, join_field(field, key), depth + 1)
             return out if all_strings else NonStringKeys(out)
         raise DecodeError(field, "unsupported YAML node")  # pragma: no cover - PyYAML has no other kind
 
@@ -252,5 +256,6 @@ class NonStringKeys(dict[str, Any]):
     """A map whose keys are not all strings: yaml.v3 gives ``map[interface{}]interface{}``."""
 
 
-def _join(field: str, key: str) -> str:
+def join_field(field: str, key: str) -> str:
+    key = key if key.isprintable() and len(key) <= 80 else repr(key[:80])  # a path is shown, never a payload
     return f"{field}.{key}" if field else key

@@ -24,7 +24,7 @@ from typing import Any
 
 from yaml.nodes import Node, SequenceNode
 
-from auditor.analyse.go_yaml import Decoder, DecodeError, NonStringKeys, compose_first, go_float_text
+from auditor.analyse.go_yaml import DecodeError, Decoder, NonStringKeys, compose_first, go_float_text, join_field
 from auditor.analyse.k8s_quantity import QuantityError, parse_k8s_quantity
 from auditor.collect import records as r
 
@@ -260,7 +260,7 @@ def _object(value: Any, path: str, known: tuple[str, ...], type_name: str) -> di
         raise DecodeError(path, f"cannot unmarshal {_tag(value)} into {type_name} (expected an object)")
     for key in value:
         if key not in known:
-            raise DecodeError(f"{path}.{key}", f"field {key} not found in type {type_name}")
+            raise DecodeError(join_field(path, key), f"field {key[:80]!r} not found in type {type_name}")
     return value
 
 
@@ -269,14 +269,14 @@ def _string_map(value: Any, path: str) -> dict[str, str] | None:
         return None
     if not isinstance(value, dict):
         raise DecodeError(path, f"cannot unmarshal {_tag(value)} into map[string]string (expected a map)")
-    return {str(k): _text(v, f"{path}.{k}") for k, v in value.items()}
+    return {str(k): _text(v, join_field(path, str(k))) for k, v in value.items()}
 
 
 def _build_conditions(raw: dict[str, Any], path: str) -> Conditions:
     for key in raw:
         if key not in KNOWN_CONDITIONS:
-            raise DecodeError(f"{path}.{key}", f"unknown condition {key} (field {key} not found in type "
-                                               f"volumeConditions; known: {', '.join(KNOWN_CONDITIONS)})")
+            raise DecodeError(join_field(path, key), f"unknown condition {key[:80]!r} (known: "
+                                                f"{', '.join(KNOWN_CONDITIONS)})")
     capacity_text = _text(raw.get("capacity"), f"{path}.capacity")  # parsed last, as BuildPolicy does
     nfs = _object(raw.get("nfs"), f"{path}.nfs", ("server", "path"), "nFSVolumeSource")
     csi = _object(raw.get("csi"), f"{path}.csi", ("driver", "volumeAttributes"), "csiVolumeSource")

@@ -106,14 +106,14 @@ def uses_old_filters(spec: r.BackupSpec) -> bool:
 
 
 def _combine(includes: tuple[str, ...], excludes: tuple[str, ...], policy_includes: tuple[str, ...],
-             policy_excludes: tuple[str, ...], wrong_scope: frozenset[str], suffix: str,
-             ) -> dict[str, tuple[str, ...]]:
+             policy_excludes: tuple[str, ...], wrong_scope: frozenset[str],
+             ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     inc, exc = list(_norm(includes)), list(_norm(excludes))
     for target, items in ((exc, policy_excludes), (inc, policy_includes)):
         for item in _norm(items):
             if item not in wrong_scope and not any_glob(inc, item) and not any_glob(exc, item):
                 target.append(item)
-    return {f"included_{suffix}": tuple(inc), f"excluded_{suffix}": tuple(exc)}
+    return tuple(inc), tuple(exc)
 
 
 @dataclass(frozen=True)
@@ -271,14 +271,14 @@ class VeleroPlanner:
         decoded = self._decode(ctx.velero_namespace, spec.resource_policy)
         scope = decoded.include_exclude if isinstance(decoded, ResourcePolicies) else None
         if scope:
-            spec = replace(
-                spec,
-                **_combine(spec.included_namespace_scoped, spec.excluded_namespace_scoped,
-                           scope["includedNamespaceScopedResources"], scope["excludedNamespaceScopedResources"],
-                           CLUSTER_SCOPED, "namespace_scoped"),
-                **_combine(spec.included_cluster_scoped, spec.excluded_cluster_scoped,
-                           scope["includedClusterScopedResources"], scope["excludedClusterScopedResources"],
-                           NAMESPACE_SCOPED, "cluster_scoped"))
+            ns_inc, ns_exc = _combine(spec.included_namespace_scoped, spec.excluded_namespace_scoped,
+                                      scope["includedNamespaceScopedResources"],
+                                      scope["excludedNamespaceScopedResources"], CLUSTER_SCOPED)
+            cl_inc, cl_exc = _combine(spec.included_cluster_scoped, spec.excluded_cluster_scoped,
+                                      scope["includedClusterScopedResources"],
+                                      scope["excludedClusterScopedResources"], NAMESPACE_SCOPED)
+            spec = replace(spec, included_namespace_scoped=ns_inc, excluded_namespace_scoped=ns_exc,
+                           included_cluster_scoped=cl_inc, excluded_cluster_scoped=cl_exc)
         self._scoped[id(ctx.spec)] = spec
         return spec
 

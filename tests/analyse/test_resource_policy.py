@@ -274,7 +274,8 @@ GET_MATCH_ACTION_CASES = [
      False),
     ("PVC labels match", '    capacity: "0,100Gi"\n    pvcLabels: {environment: production}',
      facts("unknown", size=GI, labels={"environment": "production"}), True),
-    ("PVC labels match, criteria label is a subset", '    capacity: "0,100Gi"\n    pvcLabels: {environment: production}',
+    ("PVC labels match, criteria label is a subset",
+     '    capacity: "0,100Gi"\n    pvcLabels: {environment: production}',
      facts("unknown", size=GI, labels={"environment": "production", "app": "backend"}), True),
     ("PVC labels don't match exactly", '    capacity: "0,100Gi"\n    pvcLabels: {environment: production, '
      'app: frontend}', facts("unknown", size=GI, labels={"environment": "production"}), False),

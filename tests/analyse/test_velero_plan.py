@@ -188,7 +188,7 @@ def test_missing_or_invalid_resource_policy() -> None:
     bad_policy = "version: v1\nvolumePolicies:\n- conditions: {color: red}\n  action: {type: skip}\n"
     bad = f.config_map("bad", {"p.yaml": bad_policy})
     capture = plan([bad, *csi_volume()], {"resourcePolicy": {"kind": "configmap", "name": "bad"}})
-    assert "ConfigMap velero/bad key p.yaml: volumePolicies[0].conditions.color: unknown condition color" \
+    assert "ConfigMap velero/bad key p.yaml: volumePolicies[0].conditions.color: unknown condition 'color'" \
         in capture.reasons[0]
     assert "FailedValidation" in capture.reasons[0]
 
