@@ -1877,8 +1877,26 @@ volumePolicies:
 """
 
 
+# broken-cron's volume policy, written with `storageClass` as a string, not a list: Velero's strict decoder
+# rejects it, so every backup of the schedule would end FailedValidation even with a valid cron (COV-006).
+BROKEN_CRON_POLICY = """version: v1
+volumePolicies:
+- conditions:
+    storageClass: local-path
+  action:
+    type: skip
+"""
+
+
 def build_configmaps(reg: Registry) -> None:
     add_kube_root_ca(reg, ((ns, created) for ns, (created, _, _) in NAMESPACES.items()))
+    reg.add("configmaps", {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta("ConfigMap", "broken-cron-policy", namespace=VELERO_NS, created=at(2026, 9, 24, 17, 44, 52),
+                         labels={"acme.io/owner": "platform"}),
+        "data": {"policy.yaml": BROKEN_CRON_POLICY},
+    }, ago(seconds=1))  # re-applied by the platform's GitOps sync just before the scan
     reg.add("configmaps", {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -2063,7 +2081,7 @@ def define_schedules() -> None:
     add(Schedule(
         "broken-cron", "61 * * * *", at(2026, 9, 24, 17, 45, 10),
         backup_template(includedNamespaces=["*"], includeClusterResources=True, snapshotVolumes=False,
-                        ttl=go_duration(168)),
+                        ttl=go_duration(168), resourcePolicy={"kind": "configmap", "name": "broken-cron-policy"}),
         phase="FailedValidation",
         validation_errors=["invalid schedule: end of range (61) above maximum (59): 61"],
     ))

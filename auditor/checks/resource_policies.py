@@ -23,7 +23,7 @@ def invalid_resource_policy(ctx: CheckContext) -> Iterator[Finding]:
             yield ctx.not_evaluated("Schedule", meta.namespace, meta.name,
                                     f"could not read ConfigMaps: {unread[0].message}")
             continue
-        state = "paused, and when resumed " if s.paused else ""
+        state = "paused, and when resumed " if s.paused else "" if s.enabled else "not valid itself, and once fixed "
         yield ctx.finding(
             "Schedule", meta.namespace, meta.name,
             f"schedule {s.key}: {problem.message}; {state}every backup of the schedule ends "
