@@ -78,6 +78,7 @@ class Inventory:
     kubestash_backup_configurations: tuple[r.KubeStashBackupConfiguration, ...] = ()
     kubestash_backup_sessions: tuple[r.KubeStashBackupSession, ...] = ()
     kubestash_repositories: tuple[r.KubeStashRepository, ...] = ()
+    kubestash_backup_storages: tuple[r.KubeStashBackupStorage, ...] = ()
     etcd_snapshots: tuple[r.EtcdSnapshot, ...] = ()  # k3s ETCDSnapshotFiles, plus the executor's manifests
 
     @property

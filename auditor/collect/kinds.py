@@ -72,6 +72,8 @@ KINDS: tuple[ResourceKind, ...] = (
        "kubestash_backup_configurations", slim.kubestash_backup_configuration, optional=True),
     _k(KUBESTASH_CORE, "v1alpha1", "backupsessions", "BackupSession", True, "kubestash_backup_sessions",
        slim.kubestash_backup_session, optional=True),
+    _k(KUBESTASH_STORAGE, "v1alpha1", "backupstorages", "BackupStorage", True, "kubestash_backup_storages",
+       slim.kubestash_backup_storage, optional=True),
     _k(KUBESTASH_STORAGE, "v1alpha1", "repositories", "Repository", True, "kubestash_repositories",
        slim.kubestash_repository, optional=True),
     _k(K3S, "v1", "etcdsnapshotfiles", "ETCDSnapshotFile", False, "etcd_snapshots", slim.etcd_snapshot_file,

@@ -467,6 +467,15 @@ class KubeStashRepository:
     encryption_secret: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class KubeStashBackupStorage:
+    """Where KubeStash writes (a bucket); its backend credentials are the Secret ``secret_name``."""
+
+    meta: Meta
+    provider: str | None
+    secret_name: str | None
+
+
 # --- etcd snapshots -----------------------------------------------------------------------------
 
 

@@ -144,6 +144,9 @@ def credential_refs(records: Mapping[str, Sequence[Any]]) -> dict[tuple[str, str
     for c in records["kubestash_backup_configurations"]:
         for name in c.encryption_secrets:
             refs[(c.meta.namespace, name)].add(f"KubeStash BackupConfiguration {c.meta.key}")
+    for storage in records.get("kubestash_backup_storages", ()):
+        if storage.secret_name:
+            refs[(storage.meta.namespace, storage.secret_name)].add(f"KubeStash BackupStorage {storage.meta.key}")
     for repo in records["kubestash_repositories"]:
         if repo.encryption_secret:
             refs[(repo.meta.namespace, repo.encryption_secret)].add(f"KubeStash Repository {repo.meta.key}")

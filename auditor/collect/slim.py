@@ -949,6 +949,13 @@ def kubestash_repository(f: FieldReader) -> r.KubeStashRepository:
     )
 
 
+def kubestash_backup_storage(f: FieldReader) -> r.KubeStashBackupStorage:
+    """``spec.storage.provider`` (s3, gcs, azure, ...) and that provider's ``secretName``."""
+    provider = f.str("spec.storage.provider")
+    secret = f.str(f"spec.storage.{provider}.secretName") if provider and provider.isidentifier() else None
+    return r.KubeStashBackupStorage(meta=meta(f), provider=provider, secret_name=secret)
+
+
 # --- etcd snapshots -----------------------------------------------------------------------------
 
 

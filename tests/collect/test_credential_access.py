@@ -130,3 +130,21 @@ def test_a_bad_service_account_is_one_line() -> None:
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.splitlines() == ["error: --service-account 'nobody': expected NAMESPACE/NAME, e.g. "
                                        "backup-auditor/backup-auditor"]
+
+
+def test_kubestash_backend_secrets_are_read_and_granted(kube: KubeAPIServer, tmp_path: Path) -> None:
+    kube.seed([{"apiVersion": "storage.kubestash.com/v1alpha1", "kind": "BackupStorage",
+                "metadata": {"name": "s3-storage", "namespace": "kubestash-demo"},
+                "spec": {"storage": {"provider": "s3", "s3": {"endpoint": "https://s3.example.com",
+                                                              "bucket": "kubestash", "secretName": "s3-secret"}},
+                         "default": True, "deletionPolicy": "WipeOut"}}])
+    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", context=demo.CLUSTER_NAME)
+    scan(kubeconfig, tmp_path / "key")
+    gets = {r.path for r in kube.requests if r.method == "GET" and "/secrets/" in r.path}
+    assert "/api/v1/namespaces/kubestash-demo/secrets/s3-secret" in gets
+    printed = rbac("--kubeconfig", str(kubeconfig), "--fingerprint-key-file", str(tmp_path / "key"))
+    roles = {d["metadata"]["namespace"]: d for d in yaml.safe_load_all(printed.stdout) if d and d["kind"] == "Role"}
+    assert roles["kubestash-demo"]["rules"][0]["resourceNames"] == ["encrypt-secret", "s3-secret"]
+    assert "s3-secret: KubeStash BackupStorage kubestash-demo/s3-storage" in roles["kubestash-demo"]["metadata"][
+        "annotations"]["backup-auditor.io/credential-secrets"]
+
