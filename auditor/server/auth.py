@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from auditor.collect.live import ApiStatusError, LiveSource, RetryPolicy
+from auditor.collect.live import ApiStatusError, LiveSource, RetryPolicy, status_message
 from auditor.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -132,8 +132,8 @@ class KubernetesReviews:
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         self.reviews += 1
         status, data = self.source.send("POST", path, body=body)
-        if status not in (200, 201):
-            raise ApiStatusError(status, data.decode(errors="replace")[:200])
+        if status not in (200, 201):  # the Status message only: a review's body echoes the token
+            raise ApiStatusError(status, status_message(data, status)[:200])
         doc = orjson.loads(data)
         return doc if isinstance(doc, dict) else {}
 
