@@ -142,3 +142,22 @@ def test_krew_manifest_and_its_archive(tmp_path: Path) -> None:
                          timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"backup-auditor {__version__}"
+
+
+def test_kubectl_completes_the_plugin(server: KubeAPIServer, tmp_path: Path) -> None:
+    """kubectl (1.26+) completes `kubectl backup-auditor ...` through kubectl_complete-backup_auditor."""
+    config = kubeconfig(server, tmp_path)
+
+    def complete(*words: str) -> tuple[list[str], str]:
+        out = kubectl("__complete", "backup-auditor", *words, env={"KUBECONFIG": str(config)})
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.splitlines()
+        return [line.split("\t")[0] for line in lines[:-1]], lines[-1]
+
+    assert complete("scan", "--context", "") == (["lab", "other"], ":4")
+    assert complete("--context", "other", "-n", "") == (["app-b"], ":4")
+    commands, directive = complete("s")
+    assert commands == ["scan", "serve", "snapshot"] and directive == ":4"
+    assert complete("-n", "app-a", "sc")[0] == ["scan"]
+    files = complete("scan", "--kubeconfig", "")
+    assert files[1] == ":0"  # a file name: the shell completes files

@@ -43,5 +43,26 @@ def kubectl_main() -> None:
     main(args=plugin_args(sys.argv[1:]), prog_name=PROG, complete_var="_AUDITOR_COMPLETE")
 
 
+def complete_main() -> None:
+    """``kubectl_complete-backup_auditor``: kubectl (1.26+) runs it to complete ``kubectl backup-auditor ...``
+    with the words so far and the word being completed; it prints one completion a line, then cobra's
+    directive line (``:4`` no file completion, ``:0`` files allowed)."""
+    from click.shell_completion import ShellComplete
+
+    from auditor.cli import main
+
+    words = sys.argv[1:]
+    incomplete = words.pop() if words else ""
+    words = plugin_args(words)
+    if words and HABITS.get(words[-1]) and plugin_args(words) == words and words[0].startswith("-"):
+        words = ["scan", *words]  # `--context prod -n <TAB>` before a command: its values, as scan takes them
+    items = ShellComplete(main, {}, PROG, "_AUDITOR_COMPLETE").get_completions(words, incomplete)
+    for item in items:
+        if item.type == "plain":
+            sys.stdout.write(item.value + (f"\t{item.help}" if item.help else "") + "\n")
+    files = any(item.type in ("file", "dir") for item in items)
+    sys.stdout.write(":0\n" if files else ":4\n")
+
+
 if __name__ == "__main__":  # the krew archive's launcher runs ``python3 -m auditor.cli.kubectl``
     kubectl_main()
