@@ -285,3 +285,18 @@ def test_the_batch_and_rule_by_rule_agree(rules_dir: Path, tmp_path: Path) -> No
             assert fast == slow
             compared += 1
     assert compared > 10
+
+
+def test_history_records_custom_findings(rules_dir: Path, tmp_path: Path) -> None:
+    store = str(tmp_path / "store.db")
+    assert CliRunner().invoke(main, ["scan", "--demo", "--store", store, "-o", "json"]).exit_code == 0
+    with_rules = CliRunner().invoke(main, ["scan", "--demo", "--store", store, "--rules-dir", str(rules_dir),
+                                           "-o", "json"])
+    assert with_rules.exit_code == 0
+    ours = {(f["cluster"], f["namespace"], f["name"]) for f in json.loads(with_rules.stdout)["findings"]
+            if f["rule_id"] == "ACME-001" and f["status"] == "open"}
+    diff = CliRunner().invoke(main, ["diff", "--store", store, "-o", "json"])
+    assert diff.exit_code == 0, diff.output
+    new = {(f["cluster"], f["namespace"], f["name"]) for c in json.loads(diff.stdout)["clusters"]
+           for f in c["new"] if f["rule_id"] == "ACME-001"}
+    assert ours and new == ours
