@@ -155,3 +155,14 @@ def test_progress_only_when_both_streams_are_terminals(monkeypatch: pytest.Monke
     assert p.line("pods", 500) == "reading pods: 500 objects, page 1 · 0 kinds read (0 objects)"
     assert p.line("pods", 1000) == "reading pods: 1,000 objects, page 2 · 0 kinds read (0 objects)"
     assert p.line("pvcs", 20) == "reading pvcs: 20 objects, page 1 · 1 kinds read (1,000 objects)"
+
+
+def test_a_filtered_report_says_so(tmp_path: Path) -> None:
+    result = run("report", "--demo", "--format", "md,html", "--out", str(tmp_path), "-n", "shop",
+                 "--severity", "high")
+    assert result.exit_code == 0, result.output
+    for suffix in ("md", "html"):
+        text = next(tmp_path.glob(f"*.{suffix}")).read_text()
+        assert "namespaces shop; severity high and worse" in text and "filtered view" in text
+    plain = run("report", "--demo", "--format", "md", "--out", str(tmp_path / "plain"))
+    assert plain.exit_code == 0 and "filtered view" not in next((tmp_path / "plain").glob("*.md")).read_text()

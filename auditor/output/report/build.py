@@ -139,7 +139,7 @@ def build_summary(doc: dict[str, Any], audited: list[dict[str, Any]], frameworks
     covered = sum(1 for v in audited if v.get("covered_by"))
     clusters = doc.get("clusters") or []
     return Summary(
-        headline=headline(by_status, len(audited), clusters),
+        headline=headline(by_status, len(audited), clusters) + filtered_note(s.get("filtered")),
         volumes=len(doc.get("volumes") or []), audited=len(audited), by_status=by_status,
         protected_ratio=round(by_status["protected"] / len(audited), 4) if audited else None,
         coverage_ratio=round(covered / len(audited), 4) if audited else None,
@@ -150,6 +150,16 @@ def build_summary(doc: dict[str, Any], audited: list[dict[str, Any]], frameworks
         risks=top_risks(doc, rules), clusters=len(clusters),
         clusters_complete=sum(1 for c in clusters if c.get("complete")),
         frameworks=framework_summaries(doc, frameworks))
+
+
+def filtered_note(filtered: Any) -> str:
+    """What a filtered report shows (``-n``, ``--cluster``, ``--status``, ``--severity``, ``--rule``)."""
+    if not isinstance(filtered, dict):
+        return ""
+    how = "; ".join(f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                    for k, v in filtered.items() if k != "note")
+    return f" Filtered ({how}): the volumes and findings of this report are a filtered view; the compliance " \
+           "scores are those of the whole scan."
 
 
 def framework_summaries(doc: dict[str, Any], views: tuple[FrameworkView, ...]) -> tuple[FrameworkSummary, ...]:
