@@ -161,3 +161,38 @@ def test_kubectl_completes_the_plugin(server: KubeAPIServer, tmp_path: Path) -> 
     assert complete("-n", "app-a", "sc")[0] == ["scan"]
     files = complete("scan", "--kubeconfig", "")
     assert files[1] == ":0"  # a file name: the shell completes files
+
+
+def test_live_progress_only_on_a_terminal(server: KubeAPIServer, tmp_path: Path) -> None:
+    """A live scan draws its progress line when stdout and stderr are a terminal, and nothing in pipes."""
+    import pty
+    import select
+
+    config = kubeconfig(server, tmp_path)
+    auditor = shutil.which("auditor", path=BIN)
+    assert auditor is not None
+    piped = subprocess.run([auditor, "scan", "--kubeconfig", str(config), "-o", "json"], capture_output=True,
+                           text=True, timeout=300, check=False)
+    assert piped.returncode == 0 and piped.stderr == ""
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120", "LINES": "40"}
+    proc = subprocess.Popen([auditor, "scan", "--kubeconfig", str(config)], stdin=subprocess.DEVNULL,
+                            stdout=terminal, stderr=terminal, env=env)
+    os.close(terminal)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([controller], [], [], 300)
+        if not ready:
+            break
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert proc.wait(timeout=60) == 0
+    text = seen.decode(errors="replace")
+    assert "reading " in text and "page 1" in text and "kinds read" in text
+    assert "Volumes audited" in text  # the table followed on the same terminal

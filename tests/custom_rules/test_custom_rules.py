@@ -99,9 +99,10 @@ def test_custom_rules_count_in_the_framework_and_gate(rules_dir: Path) -> None:
     control = next(c for c in iso.controls if c.control_id == "A.8.13")
     assert "ACME-001" in control.rules
     assert any(r.id == "ACME-001" for r in result.rules)
-    # --fail-on counts custom findings: only ACME-002 (medium) open with --rule-less gating at medium
-    code, _ = scan_json("--rules-dir", str(rules_dir), "--fail-on", "high")
-    assert code == 3
+    # --fail-on counts custom findings (narrowed to them with --rule): ACME-001 is high, ACME-002 medium
+    assert scan_json("--rules-dir", str(rules_dir), "--rule", "ACME", "--fail-on", "high")[0] == 3
+    assert scan_json("--rules-dir", str(rules_dir), "--rule", "ACME-002", "--fail-on", "high")[0] == 0
+    assert scan_json("--rules-dir", str(rules_dir), "--rule", "ACME-002", "--fail-on", "medium")[0] == 3
 
 
 def test_exceptions_apply_to_custom_findings(rules_dir: Path, tmp_path: Path) -> None:
