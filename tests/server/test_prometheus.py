@@ -33,11 +33,13 @@ FIRING_ON_DEMO = {
 #: etcd without a snapshot, the executor's Lease forbidden) and demo-gone (answers 401).
 FIRING_ON_BROKEN = {
     "demo-broken": {"BackupAuditorVolumeProtectionUnknown", "BackupAuditorVeleroDown", "BackupAuditorScanIncomplete",
-                    "BackupAuditorEtcdSnapshotMissing", "BackupAuditorExecutorNoLeader"},
+                    "BackupAuditorEtcdSnapshotMissing", "BackupAuditorExecutorNoLeader",
+                    "BackupAuditorCriticalFinding"},  # SYS-001: Velero down
     "demo-gone": {"BackupAuditorClusterScanFailed"},
 }
-#: Need a hung or vanished auditor: promtool's unit tests (deploy/prometheus/tests) make them fire.
-QUIET = {"BackupAuditorScanStale", "BackupAuditorAbsent"}
+#: Need a hung or vanished auditor, or (GOV-002) a change between two recorded scans: promtool's unit tests
+#: (deploy/prometheus/tests) make them fire.
+QUIET = {"BackupAuditorScanStale", "BackupAuditorAbsent", "BackupAuditorProtectionWeakened"}
 
 
 def panel_queries() -> list[tuple[str, str]]:

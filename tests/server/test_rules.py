@@ -119,3 +119,112 @@ def test_every_alert_has_a_runbook_and_every_runbook_an_alert() -> None:
         assert text.startswith(f"# {name}\n"), name
         for section in ("## Meaning", "## Diagnosis", "## Mitigation"):
             assert section in text, (name, section)
+
+
+# --- Which findings alert: every critical rule pages, every high rule alerts or is covered by the score alert.
+
+CATALOG = ROOT / "rules"
+ALERT_TABLE = re.compile(r"^\| \[([A-Z]{3}-\d{3})\]\(rules\.md#[a-z]{3}-\d{3}\) \| (\w+) \| (.+) \|$", re.M)
+GENERIC = "BackupAuditorCriticalFinding"
+SCORE = "BackupAuditorComplianceScoreLow"
+
+
+def catalog() -> dict[str, dict[str, Any]]:
+    rules = (yaml.safe_load(p.read_text()) for p in sorted(CATALOG.glob("*.yaml")))
+    return {r["id"]: r for r in rules}
+
+
+def alert_table() -> dict[str, tuple[str, str]]:
+    """docs/metrics.md's "Which findings alert": rule → (severity, the cell naming its alert)."""
+    section = (ROOT / "docs" / "metrics.md").read_text().split("### Which findings alert", 1)[1].split("\n#", 1)[0]
+    return {rule: (severity, cell) for rule, severity, cell in ALERT_TABLE.findall(section)}
+
+
+def expand(template: str, labels: dict[str, str], value: str) -> str:
+    """Prometheus' annotation templating, as far as the rule file uses it (labels, value, `with`)."""
+    text = re.sub(r"\{\{ with \$labels\.(\w+) \}\}(.*?)\{\{ \. \}\}(.*?)\{\{ end \}\}",
+                  lambda m: f"{m[2]}{labels[m[1]]}{m[3]}" if labels.get(m[1]) else "", template)
+    text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m[1]], text)
+    assert "{{" not in text.replace("{{ $value }}", ""), text
+    return text.replace("{{ $value }}", value)
+
+
+def coverage_problems(rules: dict[str, dict[str, Any]], table: dict[str, tuple[str, str]],
+                      alerts_by_name: dict[str, dict[str, Any]]) -> list[str]:
+    problems = []
+    for rule_id, rule in sorted(rules.items()):
+        if rule["severity"] not in ("critical", "high"):
+            continue
+        if rule_id not in table:
+            problems.append(f"{rule_id} ({rule['severity']}) has no alert in docs/metrics.md")
+            continue
+        severity, cell = table[rule_id]
+        named = re.findall(r"\b(BackupAuditor[A-Za-z]+)\b", cell)
+        if severity != rule["severity"]:
+            problems.append(f"{rule_id}: docs/metrics.md says {severity}, the catalog {rule['severity']}")
+        if not named or named[0] not in alerts_by_name:
+            problems.append(f"{rule_id}: {named[:1] or cell} is not an alert of the rule file")
+            continue
+        alert = alerts_by_name[named[0]]
+        if rule["severity"] == "critical" and alert["labels"]["severity"] != "critical":
+            problems.append(f"{rule_id} is critical, its alert {named[0]} is {alert['labels']['severity']}")
+        if "covered by the score alert" in cell and (named[0] != SCORE or not rule.get("frameworks")):
+            problems.append(f"{rule_id}: the score alert covers only rules mapped to a framework")
+    problems += [f"{r}: in docs/metrics.md, not a critical or high rule" for r in table
+                 if rules.get(r, {}).get("severity") not in ("critical", "high")]
+    return problems
+
+
+def test_every_critical_and_high_rule_alerts_or_is_documented() -> None:
+    alerts_by_name = {a["alert"]: a for a in alerts()}
+    assert coverage_problems(catalog(), alert_table(), alerts_by_name) == []
+    # A new critical rule without a row, or a critical rule paging through a warning, is caught.
+    added = {**catalog(), "SYS-999": {"id": "SYS-999", "severity": "critical", "frameworks": {}}}
+    assert coverage_problems(added, alert_table(), alerts_by_name) == ["SYS-999 (critical) has no alert in "
+                                                                       "docs/metrics.md"]
+    weak = {**alerts_by_name, GENERIC: {**alerts_by_name[GENERIC], "labels": {"severity": "warning"}}}
+    assert coverage_problems(catalog(), alert_table(), weak) == [f"SYS-001 is critical, its alert {GENERIC} is warning"]
+
+
+@needs_promtool
+def test_every_critical_rule_fires_its_alert_on_its_findings(tmp_path: Path) -> None:
+    """Generated from rules/*.yaml: one open finding of each critical rule; BackupAuditorCriticalFinding fires for
+    exactly the critical rules whose row names it, and stays quiet for those with an alert of their own (their
+    own promtool tests make those fire on the same state)."""
+    table = alert_table()
+    critical = sorted(r for r, rule in catalog().items() if rule["severity"] == "critical")
+    assert critical, "the catalog has critical rules"
+    generic = [r for r in critical if re.findall(r"\bBackupAuditor[A-Za-z]+\b", table[r][1])[0] == GENERIC]
+    own = {r: re.findall(r"\bBackupAuditor[A-Za-z]+\b", table[r][1])[0] for r in critical if r not in generic}
+    series = [{"series": f'backup_auditor_findings{{cluster="c1", rule="{r}", severity="critical", status="open"}}',
+               "values": "1x20"} for r in critical]
+    notes = next(a for a in alerts() if a["alert"] == GENERIC)["annotations"]
+    expected = [{"exp_labels": {"severity": "critical", "cluster": "c1", "rule": r},
+                 "exp_annotations": {k: expand(v, {"cluster": "c1", "rule": r}, "1") for k, v in notes.items()}}
+                for r in generic]
+    doc = {"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series,
+        "alert_rule_test": [{"eval_time": "15m", "alertname": GENERIC, "exp_alerts": expected}],
+    }]}
+    (tmp_path / "critical.test.yaml").write_text(yaml.safe_dump(doc))
+    run = promtool("test", "rules", str(tmp_path / "critical.test.yaml"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    fired_by_own_tests: set[str] = set()
+    for path in TESTS:
+        for test in yaml.safe_load(path.read_text())["tests"]:
+            for case in test.get("alert_rule_test", []):
+                if case.get("exp_alerts") and all(a["exp_labels"]["severity"] == "critical"
+                                                  for a in case["exp_alerts"]):
+                    fired_by_own_tests.add(case["alertname"])
+    assert set(own.values()) <= fired_by_own_tests, own
+
+
+def test_the_tamper_alert_pages_within_a_minute() -> None:
+    """GOV-002 (protection weakened: the ransomware case) has an alert of its own, critical, for at most 1m."""
+    tamper = [a for a in alerts() if 'rule="GOV-002"' in a["expr"]]
+    assert [a["alert"] for a in tamper] == ["BackupAuditorProtectionWeakened"]
+    alert = tamper[0]
+    assert alert["labels"]["severity"] == "critical"
+    value, unit = re.fullmatch(r"(\d+)([smh])", alert["for"]).groups()  # type: ignore[union-attr]
+    assert int(value) * {"s": 1, "m": 60, "h": 3600}[unit] <= 60
+    assert 'status="open"' in alert["expr"], "an excepted (intended) change does not page"
