@@ -24,6 +24,7 @@ from auditor.server.watch import watched_kinds
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = Path(sys.executable).parent / "kubectl"
 K8S_VERSION = "1.35.0"
+IMAGE = "ghcr.io/backup-auditor/backup-auditor"
 
 # The parts of the prometheus-operator CRD schemas (monitoring.coreos.com/v1) the manifests use, closed
 # (additionalProperties: false) so a typo fails. kubernetes-validate ships schemas for built-in kinds only.
@@ -216,12 +217,36 @@ def test_deployment_is_locked_down_and_probed() -> None:
     assert container["resources"]["requests"]["cpu"] and container["resources"]["limits"]["memory"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
-    assert container["image"] == "backup-auditor:0.1.0"
+    assert container["image"] == f"{IMAGE}@sha256:{'0' * 64}"
     assert container["args"][:3] == ["serve", "--in-cluster", "--listen=0.0.0.0:9750"]
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/etc/backup-auditor", "/tmp"}
     policy = next(d for d in docs if d["metadata"]["name"].startswith("backup-auditor-policy-"))
     assert pod["volumes"][0]["configMap"]["name"] == policy["metadata"]["name"]
     AuditConfig.model_validate(yaml.safe_load(policy["data"]["policy.yaml"]))
+
+
+def test_image_is_named_by_registry_path_and_digest_that_set_image_replaces(tmp_path: Path) -> None:
+    """What `kustomize edit set image backup-auditor=REPO@sha256:D` writes (an images entry by the name the
+    Deployment uses) reaches every container of the base and the overlays."""
+    overlays = ("deploy/kubernetes", "deploy/overlays/executor", "deploy/overlays/kube-prometheus-stack")
+    for path in overlays:
+        images = {c["image"] for d in render(path) if d["kind"] in ("Deployment", "CronJob", "Job")
+                  for c in d["spec"]["template"]["spec"]["containers"]}
+        assert images == {f"{IMAGE}@sha256:{'0' * 64}"}, (path, images)
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    kustomization = tmp_path / "deploy" / "kubernetes" / "kustomization.yaml"
+    doc = yaml.safe_load(kustomization.read_text())
+    assert [i["name"] for i in doc["images"]] == ["backup-auditor"]
+    digest = "sha256:" + "4f" * 32
+    doc["images"] = [{"name": "backup-auditor", "newName": "registry.example.org/platform/backup-auditor",
+                      "digest": digest}]
+    kustomization.write_text(yaml.safe_dump(doc))
+    out = subprocess.run([str(KUBECTL), "kustomize", str(tmp_path / "deploy" / "overlays" / "executor")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    deployment = next(d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] == "Deployment")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == \
+        f"registry.example.org/platform/backup-auditor@{digest}"
 
 
 def test_service_and_servicemonitor_reach_the_pod() -> None:
@@ -250,27 +275,41 @@ def test_kube_prometheus_stack_overlay_labels_rules_and_monitor_only() -> None:
 
 
 def test_dockerfile_structure() -> None:
+    """Parsed with BuildKit's own parser. Building and running it is tests/test_image.py (podman, slow)."""
     import dockerfile
 
     commands = dockerfile.parse_file(str(ROOT / "Dockerfile"))
+    args = dict(c.value[0].split("=", 1) for c in commands[:2] if c.cmd == "ARG")
+    base = args["BASE"]  # the public image by default; a local Debian-made one by --build-arg
+    assert "slim-bookworm" in base and ":" in base and not base.endswith(":latest"), base
+    assert args["WHEELS"] == "source"
     stages = [c for c in commands if c.cmd == "FROM"]
-    assert len(stages) == 2
-    for stage in stages:
-        image = stage.value[0]
-        assert "slim" in image and ":" in image and not image.endswith(":latest"), image
+    names = {c.value[-1]: c.value[0] for c in stages if len(c.value) == 3}
+    assert names == {"wheels-source": "${BASE}", "wheels-context": "scratch", "wheels": "wheels-${WHEELS}"}
+    assert stages[-1].value == ("${BASE}",)
     final = commands[commands.index(stages[-1]):]
     run = " ".join(" ".join(c.value) for c in final if c.cmd == "RUN")
-    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-dejavu-core"):
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-dejavu-core", "fontconfig",
+                    "etcd-client"):
         assert package in run, package
     assert "--no-install-recommends" in run and "rm -rf /var/lib/apt/lists" in run
+    assert not [c for c in final if c.cmd == "COPY"], "the wheels are mounted, no layer keeps them"
     users = [c.value[0] for c in final if c.cmd == "USER"]
     assert users and users[-1].split(":")[0].isdigit() and users[-1].split(":")[0] != "0"
     assert [c.value for c in final if c.cmd == "ENTRYPOINT"] == [("auditor",)]
     assert ("9750",) in [c.value for c in final if c.cmd == "EXPOSE"]
-    # the build stage copies everything the wheel needs (hatch force-includes rules/ and reports/templates/)
-    copied = {v for c in commands[: commands.index(stages[-1])] if c.cmd == "COPY" for v in c.value[:-1]}
+    venv = next(c for c in final if c.cmd == "RUN" and "--mount=type=bind,from=wheels,source=/wheels,target=/wheels"
+                in c.flags)
+    assert "--no-index" in venv.value[0] and "compileall" in venv.value[0] and "checked-hash" in venv.value[0]
+    # the source stage copies everything the wheel needs (hatch force-includes rules/ and reports/templates/),
+    # and .dockerignore lets it through
+    source = commands[commands.index(stages[0]):commands.index(stages[1])]
+    copied = {v for c in source if c.cmd == "COPY" for v in c.value[:-1]}
     assert {"pyproject.toml", "README.md", "auditor", "rules", "reports"} <= copied
     assert all((ROOT / path).exists() for path in copied)
+    allowed = {line[1:].rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.startswith("!")}
+    assert copied | {"wheels"} == allowed
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")

@@ -15,6 +15,7 @@ import yaml
 
 from .conftest import STACK_TOKEN, Stack
 from .stack import DASHBOARD, RULES, firing, http_get, prom_query, wait_until
+from .test_rules import alert_table
 
 VARIABLES = {"$cluster": ".*", "$namespace": ".*", "$__rate_interval": "1m", "${datasource}": "prometheus"}
 METRIC = re.compile(r"\b(backup_auditor_[a-z_]+)\b")
@@ -106,6 +107,30 @@ def test_prometheus_fires_exactly_the_expected_alerts(stack: Stack) -> None:
     assert not set().union(*seen.values()) & QUIET
     for alert in firing(stack.prometheus_url):
         assert alert["labels"]["severity"] in ("critical", "warning", "info")
+
+
+def test_every_open_critical_finding_has_its_alert_firing(stack: Stack) -> None:
+    """On the real Prometheus: for each cluster and critical rule with open findings, the alert docs/metrics.md
+    names for the rule fires for that cluster (BackupAuditorCriticalFinding with the rule's label)."""
+    table = alert_table()
+    answer = prom_query(stack.prometheus_url,
+                        'sum by (cluster, rule) (backup_auditor_findings{severity="critical", status="open"}) > 0')
+    open_critical = {(r["metric"]["cluster"], r["metric"]["rule"]) for r in answer["data"]["result"]}
+    assert ("demo-broken", "SYS-001") in open_critical  # Velero down
+    assert {r for _, r in open_critical} >= {"CRD-001", "LOC-001", "SYS-001"}
+
+    def missing() -> set[tuple[str, str]]:
+        alerts = firing(stack.prometheus_url)
+        out = set()
+        for cluster, rule in open_critical:
+            name = re.findall(r"\bBackupAuditor[A-Za-z]+\b", table[rule][1])[0]
+            if not any(a["labels"]["alertname"] == name and a["labels"].get("cluster") == cluster
+                       and a["labels"]["severity"] == "critical"
+                       and a["labels"].get("rule", rule) == rule for a in alerts):
+                out.add((cluster, rule))
+        return out
+
+    wait_until(lambda: not missing(), 20, what=f"alerts for every open critical finding (missing: {missing()})")
 
 
 def test_failed_backup_reaches_the_webhook(stack: Stack) -> None:
