@@ -3,8 +3,9 @@
 with that base, and the image run as its non-root user with a read-only root filesystem and no network.
 
 Caches: the base image, keyed by its package list, lives in a podman store of its own under the user's cache
-directory (``$XDG_CACHE_HOME/backup-auditor-test``); the application image is keyed by a hash of everything that
-goes into it, so unchanged reruns reuse it. From scratch (a fresh CI machine) the test makes everything.
+directory (``$XDG_CACHE_HOME/backup-auditor-test``); the application image is keyed by a hash of the base, the
+Dockerfile, .dockerignore and the sources, so unchanged reruns reuse it. From scratch (a fresh CI machine) the
+test makes everything.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "bookworm"
-#: python3-venv for the build stage's virtualenv; the rest are what the final stage would otherwise fetch with
-#: apt-get (the Dockerfile installs only what the base lacks, and here there is no mirror inside the build).
+#: python3-venv for the image's virtualenv; the rest are what the Dockerfile would otherwise fetch with apt-get
+#: (it installs only what the base lacks, and the build here runs without a network).
 BASE_PACKAGES = ("python3", "python3-venv", "libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0",
                  "fonts-dejavu-core", "fontconfig", "etcd-client")
 #: What these machines need to run containers: runc (crun cannot set the default rlimits here), cgroupfs (the
@@ -70,7 +71,7 @@ def run_image(image: str, *args: str, options: tuple[str, ...] = (), entrypoint:
 
 def debian_mirror() -> str:
     """The machine's own Debian mirror (apt's sources), the one package registry CI reaches."""
-    texts = [p.read_text() for p in (Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*"))
+    texts = [p.read_text() for p in (Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*")))
              if p.is_file() and p.suffix in (".list", ".sources")]
     for text in texts:
         for stanza in text.split("\n\n"):  # deb822
@@ -105,7 +106,7 @@ def base_image() -> str:
 
 @contextmanager
 def locked(name: str) -> Iterator[None]:
-    """An exclusive file lock in the cache directory: xdist workers build once and share."""
+    """An exclusive file lock in the cache directory: concurrent test runs build once and share."""
     with (cache_dir() / f"{name}.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
