@@ -2,13 +2,13 @@
 
 Every write is one transaction. On SQLite a writer waits for the write lock (busy timeout) instead of
 failing, so ``auditor scan`` and ``auditor serve`` can record at the same time; a writer killed mid-way
-leaves nothing behind (its transaction is rolled back).
+leaves nothing behind (its transaction is rolled back). A transaction that meets a transient error (a
+PostgreSQL restart, a serialization failure) is run again whole, for about 30 s (:mod:`auditor.store.retry`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,7 +26,9 @@ from auditor.store.diff import diff_cluster
 from auditor.store.engine import WRITE, make_engine
 from auditor.store.migrate import upgrade
 from auditor.store.record import decompress, record_scan
+from auditor.store import runs as executor_runs
 from auditor.store.retention import apply_retention
+from auditor.store.retry import retried, retry_seconds
 from auditor.store.url import display, resolve_url, sqlite_file
 from auditor.store.views import ClusterDiff, OpenFinding, RunRecord, ScanRef, ScanSummary
 
@@ -39,8 +41,10 @@ T = TypeVar("T")
 class Store:
     """One history store. ``create=False`` refuses to create a SQLite file (for read-only commands)."""
 
-    def __init__(self, url: str | None = None, *, create: bool = True, busy_timeout: float = 30.0) -> None:
+    def __init__(self, url: str | None = None, *, create: bool = True, busy_timeout: float = 30.0,
+                 retry_for: float | None = None) -> None:
         self.url = resolve_url(url)
+        self.retry_for = retry_seconds() if retry_for is None else retry_for
         self.name = display(self.url)
         path = sqlite_file(self.url)
         if path is not None and not create and not path.exists():
@@ -70,20 +74,22 @@ class Store:
         return StoreError(f"history store {self.name}: cannot {action}: {detail}")
 
     def _guard(self, action: str, fn: Callable[[], T]) -> T:
+        """``fn()``, retried on transient errors (a restarting server), then one clear line."""
         try:
-            return fn()
+            return retried(action, fn, self.retry_for)
         except SQLAlchemyError as exc:
             raise self._error(action, exc) from exc
 
-    @contextmanager
-    def _session(self, action: str, write: bool = False) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back when it raises."""
+    def _transaction(self, action: str, fn: Callable[[Session], T], write: bool = False) -> T:
+        """``fn(session)`` in one transaction: committed when it returns, rolled back when it raises, and run
+        again whole after a transient error (a server restart, a serialization failure)."""
         factory = self._writer if write else self._reader
-        try:
+
+        def attempt() -> T:
             with factory() as session, session.begin():
-                yield session
-        except SQLAlchemyError as exc:
-            raise self._error(action, exc) from exc
+                return fn(session)
+
+        return self._guard(action, attempt)
 
     # --- writes -----------------------------------------------------------------------------------
 
@@ -94,98 +100,80 @@ class Store:
             from auditor.output.document import build_document
 
             document = build_document(result)
-        with self._session("record the scan", write=True) as session:
-            scan_id = record_scan(session, result, document, datetime.now(UTC))
+        recorded_at = datetime.now(UTC)
+        scan_id = self._transaction("record the scan", lambda session: record_scan(session, result, document,
+                                                                                  recorded_at), write=True)
         if retention is not None:
-            with self._session("apply retention", write=True) as session:
-                apply_retention(session, retention, keep=scan_id)
+            self._transaction("apply retention", lambda session: apply_retention(session, retention, keep=scan_id),
+                              write=True)
         return scan_id
 
     def apply_retention(self, retention: Retention) -> int:
-        with self._session("apply retention", write=True) as session:
-            return apply_retention(session, retention)
+        return self._transaction("apply retention", lambda session: apply_retention(session, retention), write=True)
 
     def record_report(self, *, format: str, path: str, manifest: dict[str, Any], scan_id: int | None = None,
                       sha256: str | None = None, created_at: datetime | None = None) -> int:
         """A report written from a scan (for the report command): what, where, its checksum and manifest."""
-        with self._session("record the report", write=True) as session:
+        def write(session: Session) -> int:
             row = s.ReportManifest(scan_id=scan_id, created_at=created_at or datetime.now(UTC), format=format,
                                    path=path, sha256=sha256, manifest=manifest)
             session.add(row)
             session.flush()
             return row.id
 
+        return self._transaction("record the report", write, write=True)
+
     # --- executor runs ---------------------------------------------------------------------------
 
     def begin_run(self, *, cluster: str, kind: str, namespace: str | None, target: str, object_name: str,
                   started_at: datetime) -> tuple[RunRecord, bool]:
-        """Record a run under its identity before anything is created; (the run, whether it is new).
-        The identity is unique: a second begin of the same run returns the first record."""
-        identity = f"{cluster}|{kind}|{namespace or ''}/{target}|{object_name}"
-        with self._session("record an executor run", write=True) as session:
-            row = session.scalar(select(s.ExecutorRun).where(s.ExecutorRun.identity == identity))
-            if row is not None:
-                return _run(row), False
-            row = s.ExecutorRun(identity=identity, cluster=cluster, kind=kind, name=object_name,
-                                namespace=namespace, target=target, object_name=object_name, started_at=started_at,
-                                finished_at=None, status="planned", detail={})
-            session.add(row)
-            session.flush()
-            return _run(row), True
+        """Record a run under its identity before anything is created; (the run, whether this call recorded it).
+        The identity is unique in the database: of any number of concurrent begins of the same run, one
+        inserts and every other adopts that record (see :mod:`auditor.store.runs`)."""
+        return self._transaction("record an executor run", lambda session: executor_runs.begin(
+            session, cluster=cluster, kind=kind, namespace=namespace, target=target, object_name=object_name,
+            started_at=started_at), write=True)
 
     def unfinished_run(self, *, cluster: str, kind: str, namespace: str | None, target: str) -> RunRecord | None:
         """The newest run for this target that never ended (a crash, or a wait that timed out while the object
-        kept running): the executor resumes it, never starts a twin."""
-        with self._session("read executor runs") as session:
-            row = session.scalar(select(s.ExecutorRun).where(
-                s.ExecutorRun.cluster == cluster, s.ExecutorRun.kind == kind, s.ExecutorRun.namespace == namespace,
-                s.ExecutorRun.target == target, s.ExecutorRun.status.in_(("planned", "created", "timed-out")))
-                .order_by(s.ExecutorRun.started_at.desc(), s.ExecutorRun.id.desc()).limit(1))
-            return _run(row) if row is not None else None
+        kept running): a manual rerun resumes it, never starts a twin."""
+        found = self.unfinished_runs(cluster=cluster, kind=kind, namespace=namespace, target=target)
+        return found[0] if found else None
+
+    def unfinished_runs(self, *, cluster: str, kind: str, namespace: str | None, target: str) -> list[RunRecord]:
+        """Every run for this target that never ended, newest first (a scheduled job settles older fire times)."""
+        return self._transaction("read executor runs", lambda session: executor_runs.unfinished(
+            session, cluster=cluster, kind=kind, namespace=namespace, target=target))
 
     def update_run(self, identity: str, status: str, detail: dict[str, Any] | None = None,
                    finished_at: datetime | None = None) -> None:
-        with self._session("update an executor run", write=True) as session:
-            row = session.scalar(select(s.ExecutorRun).where(s.ExecutorRun.identity == identity))
-            if row is None:
-                raise StoreError(f"history store {self.name}: no executor run {identity}")
-            row.status = status
-            if detail is not None:
-                row.detail = detail
-            if finished_at is not None:
-                row.finished_at = finished_at
+        """Set a run's status (an ended run is never reopened by a slower process of the same run)."""
+        if not self._transaction("update an executor run",
+                                 lambda session: executor_runs.update(session, identity, status, detail, finished_at),
+                                 write=True):
+            raise StoreError(f"history store {self.name}: no executor run {identity}")
 
     def find_run(self, *, cluster: str, kind: str, namespace: str | None, target: str,
                  object_name: str) -> RunRecord | None:
         """The run that made (or makes) this object, if any: a scheduled job asks whether a fire time ran."""
-        with self._session("read executor runs") as session:
-            row = session.scalar(select(s.ExecutorRun).where(
-                s.ExecutorRun.cluster == cluster, s.ExecutorRun.kind == kind, s.ExecutorRun.namespace == namespace,
-                s.ExecutorRun.target == target, s.ExecutorRun.object_name == object_name)
-                .order_by(s.ExecutorRun.id.desc()).limit(1))
-            return _run(row) if row is not None else None
+        return self._transaction("read executor runs", lambda session: executor_runs.find(
+            session, cluster=cluster, kind=kind, namespace=namespace, target=target, object_name=object_name))
 
     def runs(self, cluster: str | None = None, limit: int = 50) -> list[RunRecord]:
-        with self._session("read executor runs") as session:
-            query = select(s.ExecutorRun).order_by(s.ExecutorRun.started_at.desc(), s.ExecutorRun.id.desc())
-            if cluster:
-                query = query.where(s.ExecutorRun.cluster == cluster)
-            return [_run(row) for row in session.scalars(query.limit(limit))]
+        return self._transaction("read executor runs", lambda session: executor_runs.newest(session, cluster, limit))
 
     # --- reads ------------------------------------------------------------------------------------
 
     def previous_state(self, cluster: str, at: datetime) -> ProtectionState | None:
         """The protection state of the newest scan of ``cluster`` at or before ``at`` (for GOV-002)."""
-        with self._session("read the previous scan") as session:
-            return read.previous_state(session, cluster, at)
+        return self._transaction("read the previous scan", lambda session: read.previous_state(session, cluster, at))
 
     def history(self, cluster: str | None = None, limit: int = 50) -> list[ScanSummary]:
-        with self._session("read the history") as session:
-            return read.summaries(session, cluster, limit)
+        return self._transaction("read the history", lambda session: read.summaries(session, cluster, limit))
 
     def document(self, scan_id: int) -> dict[str, Any]:
-        with self._session("read the scan") as session:
-            blob = session.scalar(select(s.Scan.document).where(s.Scan.id == scan_id))
+        blob = self._transaction("read the scan", lambda session: session.scalar(
+            select(s.Scan.document).where(s.Scan.id == scan_id)))
         if blob is None:
             raise ScanNotFoundError(f"no scan {scan_id} in the history store {self.name}")
         return decompress(blob)
@@ -193,7 +181,7 @@ class Store:
     def open_findings(self, cluster: str | None = None, at: datetime | None = None,
                       statuses: tuple[str, ...] = ("open",)) -> list[OpenFinding]:
         """Findings of each cluster's newest scan with their age at ``at`` (default: that scan's time)."""
-        with self._session("read open findings") as session:
+        def find(session: Session) -> list[OpenFinding]:
             out = []
             for cs in read.latest_per_cluster(session, cluster):
                 now = at or cs.as_of
@@ -201,24 +189,30 @@ class Store:
                         for f in read.findings_of(session, cs, statuses)]
             return out
 
+        return self._transaction("read open findings", find)
+
     def volume_timeline(self, cluster: str, limit: int = 30) -> list[tuple[ScanRef, dict[tuple[str, str], str]]]:
         """Volume statuses of the newest ``limit`` scans of a cluster, oldest first (the report's heatmap)."""
-        with self._session("read volume statuses") as session:
+        def timeline(session: Session) -> list[tuple[ScanRef, dict[tuple[str, str], str]]]:
             rows = list(session.scalars(select(s.ClusterScan).where(s.ClusterScan.cluster == cluster,
                                                                     s.ClusterScan.error.is_(None))
                                         .order_by(s.ClusterScan.as_of.desc(), s.ClusterScan.id.desc()).limit(limit)))
             return [(read.ref(cs), read.volumes_of(session, cs)) for cs in reversed(rows)]
 
+        return self._transaction("read volume statuses", timeline)
+
     def diff(self, scan_a: int | None = None, scan_b: int | None = None,
              cluster: str | None = None) -> list[ClusterDiff]:
         """Per cluster, scan A against scan B; B defaults to the newest scan, A to the one before B."""
-        with self._session("compare scans") as session:
+        def compare(session: Session) -> list[ClusterDiff]:
             out = []
             for a, b in self._pairs(session, scan_a, scan_b, cluster):
                 out.append(diff_cluster(b.cluster, read.ref(a), read.ref(b), read.findings_of(session, a),
                                         read.findings_of(session, b), read.volumes_of(session, a),
                                         read.volumes_of(session, b)))
             return out
+
+        return self._transaction("compare scans", compare)
 
     def _pairs(self, session: Session, scan_a: int | None, scan_b: int | None,
                cluster: str | None) -> list[tuple[s.ClusterScan, s.ClusterScan]]:
@@ -243,8 +237,3 @@ class Store:
             raise ScanNotFoundError(f"no scan {scan_id} in the history store {self.name} (see auditor history)")
         return rows
 
-
-def _run(row: s.ExecutorRun) -> RunRecord:
-    return RunRecord(identity=row.identity, cluster=row.cluster, kind=row.kind, namespace=row.namespace,
-                     target=row.target, object_name=row.object_name, status=row.status, started_at=row.started_at,
-                     finished_at=row.finished_at, detail=dict(row.detail or {}))

@@ -76,7 +76,8 @@ def test_errors_are_one_line(tmp_path: Path, dumps: tuple[Path, Path]) -> None:
                                                         "(see auditor history)\n"
     alone = run("diff", "--store", store)
     assert alone.exit_code == 1 and "nothing to compare" in alone.stderr
-    bad = run("scan", "--snapshot", str(dumps[0]), "--store", f"postgresql://a:sekret@/x?host={tmp_path}")
+    bad = run("scan", "--snapshot", str(dumps[0]), "--store", f"postgresql://a:sekret@/x?host={tmp_path}",
+              env={"AUDITOR_STORE_RETRY_SECONDS": "1"})  # no server there: retried for 1 s, then one line
     assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "sekret" not in bad.stderr
     assert bad.stdout == "", "no output when the scan cannot be recorded"
     wrong = run("history", "--store", "mysql://h/db")

@@ -252,7 +252,7 @@ def test_errors_are_store_errors_without_passwords(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no history store at"):
         Store(str(tmp_path / "missing.db"), create=False)
     with pytest.raises(StoreError) as err:
-        Store(f"postgresql://auditor:hunter2@/nowhere?host={tmp_path}")
+        Store(f"postgresql://auditor:hunter2@/nowhere?host={tmp_path}", retry_for=0)
     assert "hunter2" not in str(err.value) and "***" in str(err.value)
     assert "cannot open" in str(err.value)
 
