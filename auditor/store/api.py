@@ -21,12 +21,12 @@ from auditor.analyse.protection import ProtectionState
 from auditor.config import Retention
 from auditor.errors import ScanNotFoundError, StoreError
 from auditor.store import read
+from auditor.store import runs as executor_runs
 from auditor.store import schema as s
 from auditor.store.diff import diff_cluster
 from auditor.store.engine import WRITE, make_engine
 from auditor.store.migrate import upgrade
 from auditor.store.record import decompress, record_scan
-from auditor.store import runs as executor_runs
 from auditor.store.retention import apply_retention
 from auditor.store.retry import retried, retry_seconds
 from auditor.store.url import display, resolve_url, sqlite_file
