@@ -53,10 +53,8 @@ def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path:
 
 
 @main.command()
-@store_options
-@click.option("--cluster", help="Only this cluster.")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@store_options  # --store, --config, --cluster, -o/--output: declared there once
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest runs to show.")
 @handle_errors
 def runs(store: str | None, config_path: Path | None, cluster: str | None, output: str, limit: int) -> None:
     """The executor's runs recorded in the history store, newest first."""

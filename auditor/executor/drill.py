@@ -207,8 +207,10 @@ def _key(obj: dict[str, Any]) -> str:
 def run_drill(api: Any, namespace: str, schedule: str, *, cluster: str, store_url: str | None, timeout: float,
               check: list[str] | None, keep_namespaces: bool, echo: Callable[[str], None], wait: bool = True,
               verify_timeout: float | None = None, check_timeout: float = 600.0, kubeconfig: str | None = None,
-              at: datetime | None = None) -> DrillResult:
-    """Run one drill of ``namespace/schedule`` exactly once (see the module docstring)."""
+              at: datetime | None = None, resume: bool = True) -> DrillResult:
+    """Run one drill of ``namespace/schedule`` exactly once (see the module docstring). ``resume``: an
+    unfinished drill of the schedule is resumed (manual drills); a scheduled job passes False and converges
+    on its fire time's own Restore only."""
     from auditor.executor import drill_io as io
     from auditor.store import Store
 
@@ -219,7 +221,8 @@ def run_drill(api: Any, namespace: str, schedule: str, *, cluster: str, store_ur
             wait=wait, timeout=timeout, verify_timeout=verify_timeout, check=check, check_timeout=check_timeout,
             kubeconfig=kubeconfig, keep_namespaces=keep_namespaces)
     with Store(store_url) as db:
-        resumed = db.unfinished_run(cluster=cluster, kind="Restore", namespace=namespace, target=schedule)
+        resumed = db.unfinished_run(cluster=cluster, kind="Restore", namespace=namespace, target=schedule) \
+            if resume else None
         backups, namespaces = io.list_backups(api, namespace, schedule), io.list_namespaces(api)
         if resumed is not None:
             echo(f"resuming unfinished run {resumed.identity}")
@@ -228,10 +231,18 @@ def run_drill(api: Any, namespace: str, schedule: str, *, cluster: str, store_ur
             identity = resumed.identity
         else:
             plan = plan_drill(namespace, schedule, backups, namespaces, at)
-            run, _ = db.begin_run(cluster=cluster, kind="Restore", namespace=namespace, target=schedule,
-                                  object_name=plan.restore_name, started_at=datetime.now(UTC))
+            run, new = db.begin_run(cluster=cluster, kind="Restore", namespace=namespace, target=schedule,
+                                    object_name=plan.restore_name, started_at=datetime.now(UTC),
+                                    detail={"backup": plan.backup})
             identity = run.identity
-            db.update_run(identity, "planned", {"backup": plan.backup})
+            if new:
+                echo(f"recorded run {identity}")
+            else:  # the same drill, begun by another process: restore the Backup it chose
+                echo(f"adopted run {identity} (already recorded, {run.status}): converging on its Restore")
+                chosen = str(run.detail.get("backup") or "") or None
+                if chosen is not None and chosen != plan.backup:
+                    plan = plan_drill(namespace, schedule, backups, namespaces, at, name=run.object_name,
+                                      backup_name=chosen)
         return io.Drill(api, plan, echo, db, identity).run(
             wait=wait, timeout=timeout, verify_timeout=verify_timeout, check=check, check_timeout=check_timeout,
             kubeconfig=kubeconfig, keep_namespaces=keep_namespaces)

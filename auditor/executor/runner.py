@@ -49,24 +49,33 @@ def _report_end(obj: dict[str, Any], echo: Echo) -> None:
 
 
 def execute(api: Any, obj: dict[str, Any], *, cluster: str, target: str, store_url: str | None, wait: bool,
-            timeout: float, echo: Echo, on_phase: Echo | None = None) -> dict[str, Any]:
-    """Create ``obj`` once (resuming an unfinished run for ``target``), optionally follow it to its end."""
+            timeout: float, echo: Echo, on_phase: Echo | None = None, resume: bool = True) -> dict[str, Any]:
+    """Create ``obj`` once, optionally follow it to its end.
+
+    With a store the run is recorded first, insert-or-adopt under its identity: any number of processes
+    running the same object converge on one record and one object, and each says whether it recorded
+    the run or adopted it. ``resume`` (manual runs): an unfinished run for ``target`` is resumed instead,
+    whatever its name. A scheduled job passes ``resume=False``: its identity is its fire time, and an
+    earlier fire time's run is never adopted by a later one."""
     from auditor.store import Store
 
     kind, namespace = str(obj["kind"]), str(obj["metadata"]["namespace"])
     if store_url is None:
         return _create_and_follow(api, obj, wait, timeout, echo, on_phase)
     with Store(store_url) as db:
-        resumed = db.unfinished_run(cluster=cluster, kind=kind, namespace=namespace, target=target)
+        resumed = db.unfinished_run(cluster=cluster, kind=kind, namespace=namespace, target=target) \
+            if resume else None
         if resumed is not None:
             obj = copy.deepcopy(obj)
             obj["metadata"]["name"] = resumed.object_name
             identity = resumed.identity
             echo(f"resuming unfinished run {identity}")
         else:
-            run, _ = db.begin_run(cluster=cluster, kind=kind, namespace=namespace, target=target,
-                                  object_name=str(obj["metadata"]["name"]), started_at=datetime.now(UTC))
+            run, new = db.begin_run(cluster=cluster, kind=kind, namespace=namespace, target=target,
+                                    object_name=str(obj["metadata"]["name"]), started_at=datetime.now(UTC))
             identity = run.identity
+            echo(f"recorded run {identity}" if new else
+                 f"adopted run {identity} (already recorded, {run.status}): converging on its {kind}")
         try:
             stored, created = executor.create(api, obj)
             echo(f"{'created' if created else 'adopted existing'} {kind} {namespace}/{stored['metadata']['name']}")

@@ -16,7 +16,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 Now = Callable[[], datetime]
 UNFINISHED = ("planned", "created", "timed-out")  # run states the runner resumes rather than skips
+OVERLAPPING = ("backup", "snapshot")  # actions whose fire times never wait for the previous one
 DEFAULT_TIMEOUTS = {"backup": 4 * 3600.0, "snapshot": 600.0, "etcd": 300.0, "restore_drill": 3600.0}
 
 
@@ -103,6 +105,8 @@ class JobRunner:
         self.config = config or ExecutorConfig()
         self.velero_namespace = velero_namespace
         self.audit = audit or AuditConfig()  # its policies: ``prune: policy``
+        self._following: set[str] = set()  # run identities a thread of this process follows now
+        self._lock = threading.Lock()
 
     def run(self, job: ExecutorJob, fire: datetime) -> str:
         timeout = job.timeout or DEFAULT_TIMEOUTS[job.action]
@@ -129,8 +133,9 @@ class JobRunner:
             obj = backup_from_schedule(schedule_from_cluster(self.api, namespace, name), fire)
         if self._done(obj, target=name):
             return "skipped"
-        final = execute(self.api, obj, cluster=self.cluster, target=name, store_url=self.store_url, wait=job.wait,
-                        timeout=timeout, echo=self._echo(job))
+        with self._running(job, obj, name, timeout):
+            final = execute(self.api, obj, cluster=self.cluster, target=name, store_url=self.store_url,
+                            wait=job.wait, timeout=timeout, echo=self._echo(job), resume=False)
         if not job.wait:
             return "submitted"
         return "succeeded" if (final.get("status") or {}).get("phase") == "Completed" else "failed"
@@ -152,8 +157,10 @@ class JobRunner:
                 continue
             prune = retention_for(self.audit, inventory, namespace, pvc) if job.snapshot.prune == "policy" \
                 else job.snapshot.prune
-            final = execute(self.api, obj, cluster=self.cluster, target=pvc, store_url=self.store_url,
-                            wait=job.wait or prune is not None, timeout=timeout, echo=self._echo(job))
+            with self._running(job, obj, pvc, timeout):
+                final = execute(self.api, obj, cluster=self.cluster, target=pvc, store_url=self.store_url,
+                                wait=job.wait or prune is not None, timeout=timeout, echo=self._echo(job),
+                                resume=False)
             ready = bool((final.get("status") or {}).get("readyToUse"))
             if prune is not None and ready:
                 for deleted in executor.prune_snapshots(self.api, namespace, pvc, prune):
@@ -197,14 +204,74 @@ class JobRunner:
                    "metadata": {"namespace": namespace, "name": restore_name(name, fire)}}
         if self._done(planned, target=name):  # this fire time's drill ran (a takeover, a restart)
             return "skipped"
-        result = run_drill(self.api, namespace, name, cluster=self.cluster, store_url=self.store_url,
-                           timeout=timeout, check=list(drill.check) or None, keep_namespaces=drill.keep_namespaces,
-                           echo=self._echo(job), wait=job.wait, at=fire)  # the Restore is named by the fire time
+        with self._running(job, planned, name, timeout):
+            result = run_drill(self.api, namespace, name, cluster=self.cluster, store_url=self.store_url,
+                               timeout=timeout, check=list(drill.check) or None,
+                               keep_namespaces=drill.keep_namespaces, echo=self._echo(job), wait=job.wait,
+                               at=fire, resume=False)  # the Restore is named by the fire time
         if not job.wait:
             return "submitted"
         if not result.passed:
             self._echo(job)(f"restore drill failed: {result.reason}")
         return "succeeded" if result.passed else "failed"
+
+    @contextmanager
+    def _running(self, job: ExecutorJob, obj: dict[str, Any], target: str, timeout: float) -> Iterator[None]:
+        """While this fire time's run executes: earlier fire times' unfinished runs of the same target are
+        settled first (never adopted: see :mod:`auditor.executor.settle`), and this run is marked as followed
+        here so that a later fire time does not follow it too."""
+        from auditor.store.runs import run_identity
+
+        meta = obj["metadata"]
+        identity = run_identity(self.cluster, str(obj["kind"]), meta["namespace"], target, meta["name"])
+        if self.store_url is not None:
+            self._settle_earlier(job, str(obj["kind"]), meta["namespace"], target, identity, timeout)
+        with self._lock:
+            self._following.add(identity)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._following.discard(identity)
+
+    def _settle_earlier(self, job: ExecutorJob, kind: str, namespace: str, target: str, current: str,
+                        timeout: float) -> None:
+        """Record how earlier unfinished runs ended (one read each); follow those still within their deadline
+        in a background thread. A failure here is logged and never stops this fire time's run."""
+        from auditor.executor.settle import follow_to_end, settle
+        from auditor.store import Store
+
+        echo = self._echo(job)
+        to_follow = []
+        try:
+            with Store(self.store_url) as db:
+                for run in db.unfinished_runs(cluster=self.cluster, kind=kind, namespace=namespace, target=target):
+                    with self._lock:
+                        if run.identity == current or run.identity in self._following:
+                            continue
+                    left = settle(self.api, db, run, timeout, echo)
+                    if left is not None:
+                        to_follow.append((run, left))
+        except AuditorError as exc:
+            log.warning("job %s: cannot settle earlier runs of %s: %s", job.name, target, exc)
+            return
+
+        def follow_all() -> None:
+            try:
+                with Store(self.store_url) as db:
+                    for run, left in to_follow:
+                        follow_to_end(self.api, db, run, left, echo)
+            except AuditorError as exc:
+                log.warning("job %s: cannot follow earlier runs of %s: %s", job.name, target, exc)
+            finally:
+                with self._lock:
+                    self._following.difference_update(run.identity for run, _ in to_follow)
+
+        with self._lock:
+            to_follow = [(run, left) for run, left in to_follow if run.identity not in self._following]
+            self._following.update(run.identity for run, _ in to_follow)
+        if to_follow:
+            threading.Thread(target=follow_all, name=f"settle-{job.name}", daemon=True).start()
 
     def _done(self, obj: dict[str, Any], target: str) -> bool:
         """Whether this fire time's object was already made: the store's record, else the cluster's object."""
@@ -293,11 +360,18 @@ class JobScheduler:
         log.info("executor jobs stopped")
 
     def fire(self, job: ExecutorJob) -> None:
-        """APScheduler's entry: run the job's newest due fire time in a worker and wait for it."""
+        """APScheduler's entry: run the job's newest due fire time in a worker.
+
+        A ``backup`` or ``snapshot`` fire time never waits for the previous one: its object is created at
+        its time even while the previous one is still being followed (Velero queues Backups, as its own
+        schedules do). ``etcd`` and ``restore_drill`` runs of one job do not overlap: APScheduler waits
+        for the worker, and a fire time that comes while it runs is coalesced into the next."""
         stopping = self._stopping
         worker = threading.Thread(target=self.run_due, args=[job], name=f"job-{job.name}", daemon=True)
         self._workers.add(worker)
         worker.start()
+        if job.action in OVERLAPPING:
+            return
         while worker.is_alive() and not stopping.is_set():
             worker.join(0.5)
 

@@ -126,13 +126,13 @@ class Store:
     # --- executor runs ---------------------------------------------------------------------------
 
     def begin_run(self, *, cluster: str, kind: str, namespace: str | None, target: str, object_name: str,
-                  started_at: datetime) -> tuple[RunRecord, bool]:
+                  started_at: datetime, detail: dict[str, Any] | None = None) -> tuple[RunRecord, bool]:
         """Record a run under its identity before anything is created; (the run, whether this call recorded it).
         The identity is unique in the database: of any number of concurrent begins of the same run, one
         inserts and every other adopts that record (see :mod:`auditor.store.runs`)."""
         return self._transaction("record an executor run", lambda session: executor_runs.begin(
             session, cluster=cluster, kind=kind, namespace=namespace, target=target, object_name=object_name,
-            started_at=started_at), write=True)
+            started_at=started_at, detail=detail), write=True)
 
     def unfinished_run(self, *, cluster: str, kind: str, namespace: str | None, target: str) -> RunRecord | None:
         """The newest run for this target that never ended (a crash, or a wait that timed out while the object

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import CursorResult, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,12 +32,13 @@ def record(row: s.ExecutorRun) -> RunRecord:
 
 
 def begin(session: Session, *, cluster: str, kind: str, namespace: str | None, target: str, object_name: str,
-          started_at: datetime) -> tuple[RunRecord, bool]:
+          started_at: datetime, detail: dict[str, Any] | None = None) -> tuple[RunRecord, bool]:
     """Insert the run unless its identity exists, then read it: (the run, whether this call inserted it)."""
     identity = run_identity(cluster, kind, namespace, target, object_name)
     values: dict[str, Any] = {"identity": identity, "cluster": cluster, "kind": kind, "name": object_name,
                               "namespace": namespace, "target": target, "object_name": object_name,
-                              "started_at": started_at, "finished_at": None, "status": "planned", "detail": {}}
+                              "started_at": started_at, "finished_at": None, "status": "planned",
+                              "detail": detail or {}}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         statement: Any = postgresql.insert(s.ExecutorRun).values(values).on_conflict_do_nothing(
@@ -46,7 +47,8 @@ def begin(session: Session, *, cluster: str, kind: str, namespace: str | None, t
         statement = sqlite.insert(s.ExecutorRun).values(values).prefix_with("OR IGNORE")
     else:  # pragma: no cover - the store supports SQLite and PostgreSQL only (auditor/store/url.py)
         statement = insert(s.ExecutorRun).values(values)
-    inserted = session.execute(statement).rowcount == 1
+    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+    inserted = result.rowcount == 1
     row = session.scalars(select(s.ExecutorRun).where(s.ExecutorRun.identity == identity)).one()
     return record(row), inserted
 
