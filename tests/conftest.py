@@ -10,4 +10,4 @@ if "AUDITOR_FINGERPRINT_KEY_FILE" not in os.environ:
     _key.write_text("test-installation-key-0123456789abcdef")
     os.environ["AUDITOR_FINGERPRINT_KEY_FILE"] = str(_key)
 
-pytest_plugins = ["tests.kubeapi.fixtures"]
+pytest_plugins = ["tests.kubeapi.fixtures", "tests.store.pg_fixture"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,14 +41,13 @@ def begin(session: Session, *, cluster: str, kind: str, namespace: str | None, t
                               "detail": detail or {}}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        statement: Any = postgresql.insert(s.ExecutorRun).values(values).on_conflict_do_nothing(
-            index_elements=["identity"])
+        statement: Any = postgresql.insert(s.ExecutorRun).on_conflict_do_nothing(index_elements=["identity"])
     elif dialect == "sqlite":
-        statement = sqlite.insert(s.ExecutorRun).values(values).prefix_with("OR IGNORE")
+        statement = sqlite.insert(s.ExecutorRun).prefix_with("OR IGNORE")
     else:  # pragma: no cover - the store supports SQLite and PostgreSQL only (auditor/store/url.py)
-        statement = insert(s.ExecutorRun).values(values)
-    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
-    inserted = result.rowcount == 1
+        statement = insert(s.ExecutorRun)
+    # RETURNING answers a row only when this statement inserted one (both dialects)
+    inserted = session.execute(statement.values(values).returning(s.ExecutorRun.id)).first() is not None
     row = session.scalars(select(s.ExecutorRun).where(s.ExecutorRun.identity == identity)).one()
     return record(row), inserted
 

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.store.postgres import PostgresServer, start_server
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    server = start_server()
-    if server is None:
-        pytest.skip("PostgreSQL server binaries are not installed (scripts/debian-test-packages.txt: postgresql)")
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.store.postgres import PostgresServer  # the postgres fixture: tests/store/pg_fixture.py
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -49,6 +49,12 @@ class PostgresServer:
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
                   "-t", "60", "-o", options, "start")
 
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: open sessions are terminated (admin shutdown), the socket disappears until
+        the server is back; it keeps its options and data."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-m",
+                  "fast", "-w", "-t", "60", "restart")
+
     def stop(self) -> None:
         subprocess.run([*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
                         "stop"], capture_output=True, timeout=60)
