@@ -34,6 +34,7 @@ def restore_drill(schedule_key: str, dump: Path | None, demo: bool, kubeconfig: 
     """Restore the latest good backup of a schedule into scratch namespaces, verify it (PVCs bound, pods
     ready, --check), delete only the scratch namespaces, and annotate the Restore with the verdict (the
     evidence GOV-001 counts). Exit 0 when the drill passed, 1 when it failed."""
+    now = datetime.now(UTC)  # names the Restore: taken before any request, so drills started together agree
     from auditor.executor.drill import plan_drill, run_drill
 
     namespace, name = _namespaced(schedule_key, "--schedule")
@@ -63,7 +64,7 @@ def restore_drill(schedule_key: str, dump: Path | None, demo: bool, kubeconfig: 
     result = run_drill(api, namespace, name, cluster=cluster, store_url=store, timeout=limits["--timeout"],
                        check=check, keep_namespaces=keep_namespaces, echo=lambda line: click.echo(line, err=True),
                        wait=wait, verify_timeout=limits["--verify-timeout"], check_timeout=limits["--check-timeout"],
-                       kubeconfig=kubeconfig)
+                       kubeconfig=kubeconfig, at=now)
     if result.check_output and not result.passed:
         click.echo("check output (tail):\n" + result.check_output.rstrip(), err=True)
     _show({"passed": result.passed, "restore": result.restore, "backup": result.backup, "reason": result.reason,

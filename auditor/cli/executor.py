@@ -92,6 +92,7 @@ def backup_run(schedule_key: str | None, template_name: str | None, config_path:
                store: str | None, wait: bool, timeout: str) -> None:
     """Create a Backup now, from a Velero Schedule or a config template. Exit 0 when it was created (and,
     with --wait, Completed); 1 when it failed or did not finish in time."""
+    now = datetime.now().astimezone()  # names the run: taken before any request, so runs started together agree
     from auditor.executor.runner import execute
     from auditor.executor.source import schedule_from_cluster, schedule_from_dump
     from auditor.executor.velero import backup_from_schedule
@@ -103,7 +104,6 @@ def backup_run(schedule_key: str | None, template_name: str | None, config_path:
     api, cluster = None, ""
     if not (dump or demo):
         api, cluster = _cluster_api(kubeconfig, context, in_cluster)
-    now = datetime.now().astimezone()
     if template_name is not None:
         from auditor.config import load_config
         from auditor.executor.templates import backup_from_template
@@ -148,6 +148,7 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
                     keep: str | None, config_path: Path | None) -> None:
     """Take a CSI VolumeSnapshot of one PVC now, with the VolumeSnapshotClass Velero would choose,
     labelled as the auditor's (only such snapshots are ever pruned)."""
+    now = datetime.now().astimezone()  # names the run: taken before any request, so runs started together agree
     from auditor.executor import run as executor
     from auditor.executor.runner import execute
     from auditor.executor.snapshots import snapshot_for
@@ -166,7 +167,7 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
     else:
         api, cluster = _cluster_api(kubeconfig, context, in_cluster)
         inventory = snapshot_inventory(api, namespace, name)
-    obj = snapshot_for(inventory, namespace, name, datetime.now().astimezone())
+    obj = snapshot_for(inventory, namespace, name, now)
     if keep == "policy":
         from auditor.config import load_config
         from auditor.executor.snapshots import retention_for

@@ -229,12 +229,14 @@ def run_drill(api: Any, namespace: str, schedule: str, *, cluster: str, store_ur
             plan = plan_drill(namespace, schedule, backups, namespaces, at, name=resumed.object_name,
                               backup_name=str(resumed.detail.get("backup") or "") or None)
             identity = resumed.identity
+            judge = resumed.status == "timed-out" or not io.owner_alive(resumed.detail.get("owner"))
         else:
             plan = plan_drill(namespace, schedule, backups, namespaces, at)
             run, new = db.begin_run(cluster=cluster, kind="Restore", namespace=namespace, target=schedule,
                                     object_name=plan.restore_name, started_at=datetime.now(UTC),
-                                    detail={"backup": plan.backup})
+                                    detail={"backup": plan.backup, "owner": io.owner()})
             identity = run.identity
+            judge = new or run.status not in ("planned", "created") or not io.owner_alive(run.detail.get("owner"))
             if new:
                 echo(f"recorded run {identity}")
             else:  # the same drill, begun by another process: restore the Backup it chose
@@ -243,6 +245,6 @@ def run_drill(api: Any, namespace: str, schedule: str, *, cluster: str, store_ur
                 if chosen is not None and chosen != plan.backup:
                     plan = plan_drill(namespace, schedule, backups, namespaces, at, name=run.object_name,
                                       backup_name=chosen)
-        return io.Drill(api, plan, echo, db, identity).run(
+        return io.Drill(api, plan, echo, db, identity, judge).run(
             wait=wait, timeout=timeout, verify_timeout=verify_timeout, check=check, check_timeout=check_timeout,
             kubeconfig=kubeconfig, keep_namespaces=keep_namespaces)

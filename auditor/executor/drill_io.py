@@ -9,6 +9,7 @@ labelled as this drill's.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -69,23 +70,56 @@ def _call(api: Any, method: str, path: str, body: Any = None,
         raise DrillError(f"{method} {path}: {exc.message}") from None
 
 
+def owner() -> str:
+    """Who runs a drill (``host:pid``): a second drill of the same run on the same host can tell whether the
+    first is still alive (then it awaits its verdict) or was killed (then it resumes the drill)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(who: object) -> bool:
+    """Whether the process named by :func:`owner` may still be running (another host: assumed so)."""
+    host, _, pid = str(who or "").rpartition(":")
+    if not host or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Drill:
     """One drill of one plan; ``db``/``identity`` record it in the store (both None: not recorded)."""
 
-    def __init__(self, api: Any, plan: DrillPlan, echo: Echo, db: Any, identity: str | None) -> None:
+    def __init__(self, api: Any, plan: DrillPlan, echo: Echo, db: Any, identity: str | None,
+                 judge: bool = True) -> None:
         self.api, self.plan, self.echo, self.db, self.identity = api, plan, echo, db, identity
+        self.judge = judge  # False: another process recorded this drill and judges it; this one awaits its verdict
         self.namespace = str(plan.restore["metadata"]["namespace"])
         self.detail: dict[str, Any] = {"backup": plan.backup, "restore": plan.restore_name,
-                                       "namespaces": dict(plan.mapping)}
+                                       "namespaces": dict(plan.mapping), "owner": owner()}
 
     def _record(self, status: str, finished: bool = False) -> None:
-        if self.db is not None and self.identity is not None:
+        if self.db is not None and self.identity is not None and self.judge:
             self.db.update_run(self.identity, status, dict(self.detail),
                                finished_at=datetime.now(UTC) if finished else None)
 
     def run(self, *, wait: bool, timeout: float, verify_timeout: float | None, check: list[str] | None,
             check_timeout: float, kubeconfig: str | None, keep_namespaces: bool) -> DrillResult:
         started = time.monotonic()
+        if not self.judge:
+            limit = timeout + (verify_timeout if verify_timeout is not None else 300.0) + \
+                (check_timeout if check else 0.0) + 30.0
+            judged = self._await_verdict(limit)
+            if judged is not None:
+                return judged
+            self.echo(f"Restore {self.namespace}/{self.plan.restore_name} got no verdict within {limit:.0f} s: "
+                      "the drill that recorded it stopped; judging it here")
+            self.judge = True
         try:
             self._create()
             if not wait:
@@ -170,6 +204,32 @@ class Drill:
                 "running; its scratch namespaces stay until a drill finishes it)", exc.last) from None
         except FollowError as exc:
             raise DrillError(str(exc)) from None
+
+    def _await_verdict(self, limit: float) -> DrillResult | None:
+        """The verdict the process that recorded this drill writes on the Restore; this one creates, verifies and
+        deletes nothing, so two drills of one identity never verify twice or race each other's cleanup. None
+        when no verdict came within ``limit`` seconds (that process stopped: this one judges instead)."""
+        name = self.plan.restore_name
+        path = f"{RESTORES.list_path(self.namespace)}/{name}"
+        self.echo(f"waiting for the verdict on Restore {self.namespace}/{name} (the drill is run by the process "
+                  "that recorded it)")
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            status, data = _call(self.api, "GET", path)
+            if status == 200:
+                restore = orjson.loads(data)
+                annotations = (restore.get("metadata") or {}).get("annotations") or {}
+                if annotations.get(RESULT_ANNOTATION) in ("passed", "failed"):
+                    passed = annotations[RESULT_ANNOTATION] == "passed"
+                    reason = str(annotations.get(DETAIL_ANNOTATION) or "")
+                    self.detail["phase"] = phase_of(restore)
+                    self.echo(f"adopted existing Restore {self.namespace}/{name} of Backup {self.plan.backup}")
+                    self.echo(f"drill {'passed' if passed else 'failed'}: {reason}")
+                    return self._result(passed, reason)
+            elif status != 404:
+                raise DrillError(f"cannot read Restore {self.namespace}/{name}: {status_message(data, status)}")
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        return None
 
     def _judge(self, restore: dict[str, Any], verify_timeout: float | None, check: list[str] | None,
                check_timeout: float, kubeconfig: str | None) -> tuple[bool, str, str]:
