@@ -25,35 +25,41 @@ RUN = {"cluster": "prod", "kind": "Backup", "namespace": "velero", "target": "ni
 
 
 def test_concurrent_begins_of_one_run_make_one_record(store_url: str) -> None:
-    Store(store_url).close()  # migrated once; the race is on the run, not on the schema
-    writers = 8
-    barrier = threading.Barrier(writers)
-    results: list[tuple[RunRecord, bool]] = []
-    errors: list[BaseException] = []
+    """Eight writers, each with its own engine and a warm connection, begin the same run at one instant; five
+    rounds, a new run each. Read-then-insert fails this on PostgreSQL (a duplicate key); insert-or-adopt not."""
+    writers, rounds = 8, 5
+    stores = [Store(store_url) for _ in range(writers)]
+    try:
+        for round_ in range(rounds):
+            run = {**RUN, "object_name": f"nightly-{round_}"}
+            barrier = threading.Barrier(writers)
+            results: list[tuple[RunRecord, bool]] = []
+            errors: list[BaseException] = []
 
-    def begin() -> None:
-        with Store(store_url) as db:
-            barrier.wait(30)
-            try:
-                results.append(db.begin_run(**RUN, started_at=T0, detail={"by": threading.current_thread().name}))
-            except BaseException as exc:  # collected for the assertion below
-                errors.append(exc)
+            def begin(db: Store, run: dict[str, str] = run, barrier: threading.Barrier = barrier,
+                      results: list[tuple[RunRecord, bool]] = results, errors: list[BaseException] = errors) -> None:
+                db.runs(limit=1)  # a warm pooled connection: the race is the insert's, not the connect's
+                barrier.wait(30)
+                try:
+                    results.append(db.begin_run(**run, started_at=T0, detail={"by": threading.current_thread().name}))
+                except BaseException as exc:  # collected for the assertion below
+                    errors.append(exc)
 
-    for _ in range(3):  # three rounds: the race has to be won the same way every time
-        threads = [threading.Thread(target=begin) for _ in range(writers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert not errors, errors
+            threads = [threading.Thread(target=begin, args=(db,)) for db in stores]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert not errors, errors
+            assert len(results) == writers and [new for _, new in results].count(True) == 1, results
+            first = next(r for r, new in results if new)
+            assert all(r.identity == first.identity and r.detail == first.detail for r, _ in results), \
+                "every adopter reads the first record"
         with Store(store_url) as db:
-            [stored] = db.runs()
-            db.update_run(stored.identity, "failed", finished_at=T0)  # the next round adopts an ended run
-    assert [new for _, new in results].count(True) == 1, "exactly one process recorded the run"
-    assert len(results) == 3 * writers
-    assert {r.identity for r, _ in results} == {stored.identity}
-    first = next(r for r, new in results if new)
-    assert all(r.detail == first.detail for r, new in results[:writers]), "every adopter sees the first record"
+            assert sorted(r.object_name for r in db.runs()) == [f"nightly-{i}" for i in range(rounds)]
+    finally:
+        for db in stores:
+            db.close()
 
 
 def test_an_ended_run_is_never_reopened(store_url: str) -> None:
