@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from auditor.cli import main
+from auditor.store import Store
 from tests import factories as f
 from tests.store.scans import cluster, write_dump
 
@@ -86,3 +89,27 @@ def test_errors_are_one_line(tmp_path: Path, dumps: tuple[Path, Path]) -> None:
     config.write_text("history:\n  weakening: {ttl_cut: false}\n")
     bad_config = run("history", "--config", str(config))
     assert bad_config.exit_code == 2 and "history.weakening.ttl_cut" in bad_config.stderr
+
+
+def test_runs_declares_each_option_once(tmp_path: Path) -> None:
+    """``auditor runs`` (and every other command) builds its options without a single warning: a duplicate
+    option makes Click warn on every call, which is what ``runs`` printed six times."""
+    import warnings
+
+    import click
+
+    def commands(cmd: click.Command, path: str) -> list[tuple[str, click.Command]]:
+        subs = cmd.commands.items() if isinstance(cmd, click.Group) else []
+        return [(path, cmd), *[c for name, sub in subs for c in commands(sub, f"{path} {name}")]]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        for path, cmd in commands(main, "auditor"):
+            cmd.get_params(click.Context(cmd, info_name=path))
+        store = tmp_path / "store.db"
+        Store(str(store)).close()
+        listed = run("runs", "--store", str(store), "--cluster", "prod", "-o", "json")
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == [], listed.stderr
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "auditor", "runs", "--store", f"sqlite:///{store}",
+                           "--cluster", "prod", "-o", "json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "" and json.loads(done.stdout) == [], done.stderr
