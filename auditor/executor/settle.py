@@ -78,7 +78,10 @@ def settle(api: Any, db: Any, run: RunRecord, timeout: float, echo: Echo,
     """Record what ``run``'s object says; returns the seconds left before its deadline when it is still
     working within it (the caller may follow it), else None."""
     now = now or datetime.now(UTC)
-    end = ending(run.kind, read_object(api, run))
+    obj = read_object(api, run)
+    end = ending(run.kind, obj)
+    if obj is None and run.status == "planned":
+        end = Ending("failed", {"error": f"the {run.kind} was never created (the run stopped before creating it)"})
     label = f"earlier run {run.identity}"
     if end.status is not None:
         db.update_run(run.identity, end.status, end.detail, finished_at=now)

@@ -7,7 +7,8 @@ the same name on every replica, so a takeover, a retry or a second replica conve
 becoming leader each job runs its newest fire time at once unless that fire time already ran (the
 history store, else the object in the cluster or the file on disk says so): downtime and takeovers cost
 one coalesced run, never a burst and never a duplicate. Interval jobs (and ``@every``) fire on multiples
-of the period since the Unix epoch, so every replica computes the same fire times.
+of the period since the Unix epoch, so every replica computes the same fire times. A fire time never
+adopts an earlier fire time's run: it settles it (:mod:`auditor.executor.settle`) and makes its own object.
 """
 
 from __future__ import annotations
