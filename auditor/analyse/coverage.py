@@ -21,6 +21,7 @@ from auditor.analyse.evidence import (
     RecoveryPoint,
     csi_points,
 )
+from auditor.analyse.gaps import VOLUME_RESOURCES, describe, hidden
 from auditor.analyse.other_tools import k8up_coverage, k8up_points, kubestash_coverage, kubestash_points
 from auditor.analyse.protection import ProtectionState
 from auditor.analyse.schedules import ScheduleState, schedule_states
@@ -33,9 +34,8 @@ from auditor.config import AppliedPolicy, AuditConfig
 from auditor.durations import format_duration
 
 STATUSES = ("protected", "stale", "unprotected", "unknown")
-#: Resources whose absence makes a "not protected" verdict unreliable.
-VERDICT_RESOURCES = ("backups.velero.io", "schedules.velero.io", "pods", "persistentvolumes",
-                     "podvolumebackups.velero.io", "namespaces")
+#: Resources whose absence makes a "not protected" verdict unreliable (see ``gaps.py``).
+VERDICT_RESOURCES = frozenset(VOLUME_RESOURCES)
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,10 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         for key, points in source.items():
             other_points.setdefault(key, []).extend(points)
     adhoc = _adhoc_backups(inv, evidence, servers)
-    blind = [g for g in inv.gaps if g.hides_data and g.resource in VERDICT_RESOURCES]
+    blind = hidden(inv, VERDICT_RESOURCES)
+    if not any(s.template.resource_policy for s in inv.schedules) and not any(
+            b.spec.resource_policy for b, _ in adhoc):
+        blind = [g for g in blind if g.resource != "configmaps"]  # no resource policy to read
 
     # Which enabled schedules include each namespace: computed once per (schedule, namespace).
     all_namespaces = sorted({p.meta.namespace or "" for p in inv.pvcs} | set(inv.namespace_by_name))
@@ -196,7 +199,7 @@ def _verdict(pvc: r.PersistentVolumeClaim, policy: AppliedPolicy, as_of: datetim
                 and (newest is None or a.time > newest.time)]
     if unproven or blind:
         reasons += [f"{a.source}: {a.detail}" for a in unproven[:3]]
-        reasons += [f"could not read {g.resource}: {g.message}" for g in blind]
+        reasons[:0] = [describe([g]) for g in blind]
         return "unknown", reasons
     recent = [f"{a.source} {a.outcome}: {a.detail}" for a in attempts[:2] if a.outcome in ("failed", "skipped")]
     if covered_by:

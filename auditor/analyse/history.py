@@ -149,7 +149,9 @@ def _schedule(key: str, before: ScheduleSnap, after: ScheduleSnap | None, pair: 
     out = []
     if after.paused and not before.paused:
         out.append(Change("schedule_paused", "paused", False, True))
-    if after.ttl_seconds < before.ttl_seconds:
+    # the effective TTL may come from the server's --default-backup-ttl: not comparable without its Deployment
+    blind = pair.previous.unreadable | pair.current.unreadable
+    if after.ttl_seconds < before.ttl_seconds and "Deployment" not in blind:
         out.append(Change("ttl_reduced", f"TTL reduced from {format_duration(before.ttl_seconds)} to "
                                          f"{format_duration(after.ttl_seconds)}", before.ttl_seconds,
                           after.ttl_seconds))
@@ -165,10 +167,10 @@ def _schedule(key: str, before: ScheduleSnap, after: ScheduleSnap | None, pair: 
     namespace = key.split("/", 1)[0]
     old_bsl = _location(before.storage_location, pair.previous, namespace)
     new_bsl = _location(after.storage_location, pair.current, namespace)
-    if old_bsl != new_bsl:
+    if old_bsl != new_bsl and "BackupStorageLocation" not in blind:
         out.append(Change("storage_location_changed", f"writes to storage location {new_bsl or '(none)'} instead "
                                                       f"of {old_bsl or '(none)'}", old_bsl, new_bsl))
-    if "ConfigMap" not in pair.previous.unreadable | pair.current.unreadable:
+    if "ConfigMap" not in blind:
         out += _volume_policy(before, after)
     return out
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from auditor.analyse.gaps import HISTORY_RESOURCES
 from auditor.analyse.resource_policy import PolicyError, parse_policies
 from auditor.analyse.schedules import USABLE
 from auditor.collect import records as r
@@ -25,9 +26,7 @@ if TYPE_CHECKING:
 STATE_VERSION = 1
 KINDS = ("Schedule", "BackupStorageLocation", "Deployment", "DaemonSet", "Backup")
 #: Resources whose unreadability makes a comparison of a kind meaningless (a missing object is not a deletion).
-RESOURCE_KINDS = {"schedules.velero.io": "Schedule", "backupstoragelocations.velero.io": "BackupStorageLocation",
-                  "deployments.apps": "Deployment", "daemonsets.apps": "DaemonSet", "backups.velero.io": "Backup",
-                  "configmaps": "ConfigMap"}
+RESOURCE_KINDS = {res: kind for kind, resources in HISTORY_RESOURCES.items() for res in resources}
 
 
 @dataclass(frozen=True)

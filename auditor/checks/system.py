@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from auditor.analyse.gaps import NODE_AGENT_RESOURCES, SERVER_RESOURCES, describe, hidden
 from auditor.checks.registry import CheckContext, Finding, register
 
 
@@ -11,8 +12,12 @@ from auditor.checks.registry import CheckContext, Finding, register
 def not_running(ctx: CheckContext) -> Iterator[Finding]:
     analysis = ctx.analysis
     inv = analysis.inventory
+    blind_server, blind_agent = hidden(inv, SERVER_RESOURCES), hidden(inv, NODE_AGENT_RESOURCES)
     for ns, server in sorted(analysis.servers.items()):
         dep = server.deployment
+        if dep is None and blind_server:
+            yield ctx.not_evaluated("Deployment", ns, "velero", describe(blind_server))
+            continue
         if dep is None:
             yield ctx.finding("Deployment", ns, "velero", f"no Velero server Deployment runs in namespace {ns}, "
                               "where its schedules and backups live")
@@ -28,6 +33,10 @@ def not_running(ctx: CheckContext) -> Iterator[Finding]:
                     if pod.node_name and pod.phase == "Running":
                         needed.setdefault(pod.node_name, []).append(v.key)
         if not needed:
+            continue
+        if blind_agent:
+            yield ctx.not_evaluated("DaemonSet", ns, server.node_agent.meta.name if server.node_agent else "node-agent",
+                                    describe(blind_agent))
             continue
         missing = sorted(n for n in needed if n not in server.node_agent_nodes)
         agent = server.node_agent

@@ -2,8 +2,13 @@
 
 Lists are fetched as raw JSON pages (no model deserialisation: 4-5x slower and 1.7x the memory),
 each page is slimmed to records and dropped. Throttling and server errors are retried with
-backoff honouring Retry-After; an expired continue token restarts that list; a 403 or a group the
-cluster does not serve becomes a recorded :class:`Gap`, never a crash.
+backoff honouring Retry-After; an expired continue token restarts that list; anything that keeps a
+list from being read (403, 404, 5xx, a stall, a malformed body) becomes a recorded :class:`Gap`, never
+a crash. Only discovery can prove that a kind is absent (``not-served``, see ``discovery.py``).
+
+Time is bounded twice: every request by ``request_timeout`` (urllib3's own retries are switched off, so
+a stalled request costs one timeout, not four), and the whole read of one cluster by ``deadline``:
+what is not read by then becomes a gap, and the next cluster of the run starts.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 import orjson
 import urllib3
 
+from auditor.collect.discovery import discover
 from auditor.collect.fields import FieldReader
 from auditor.collect.inventory import Gap, Inventory, InventoryBuilder
 from auditor.collect.kinds import KINDS, ResourceKind
@@ -32,6 +38,13 @@ from auditor.errors import ClusterAccessError, InputError
 log = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+#: Seconds one request may wait for the API server (``--request-timeout``).
+DEFAULT_REQUEST_TIMEOUT = 30.0
+#: Seconds the read of one cluster may take in all (``--cluster-deadline``): a stalled API ends the scan
+#: well within 3 minutes, a healthy cluster of a few hundred thousand objects is read in far less.
+DEFAULT_CLUSTER_DEADLINE = 150.0
+#: Connecting never needs long; the rest of the request timeout is for the answer.
+CONNECT_TIMEOUT = 10.0
 #: Secrets are listed as metadata only: the values of Secrets that are not backup credentials never arrive.
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 METADATA_ONLY_OBJECT = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json"
@@ -49,13 +62,16 @@ class RetryPolicy:
     base_delay: float = 0.2
     max_delay: float = 10.0
     restarts: int = 3  # full restarts of one list after 410 Gone
+    max_retry_after: float = 30.0  # a longer Retry-After is cut to this (the cluster's deadline cuts further)
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:
             try:
-                return min(float(retry_after), self.max_delay * 3.0)
+                wait = float(retry_after)
             except ValueError:
-                pass
+                wait = -1.0  # an HTTP date or garbage: back off as without the header
+            if 0.0 <= wait < float("inf"):
+                return min(wait, self.max_retry_after)
         return min(self.max_delay, self.base_delay * float(2 ** attempt)) * (0.5 + random.random() / 2)
 
 
@@ -70,6 +86,25 @@ class ApiStatusError(Exception):
 
 class _ListExpiredError(Exception):
     pass
+
+
+class MalformedListError(Exception):
+    """A 200 answer to a list that is not a Kubernetes list (``items`` not an array of objects, not JSON)."""
+
+
+def disable_client_retries(api_client: Any) -> None:
+    """Switch off urllib3's own retries (3 by default) on the client's connection pools.
+
+    :meth:`LiveSource.send` retries what is worth retrying, within the cluster's deadline; retries
+    underneath it would multiply every stalled request's timeout by four."""
+    pool = getattr(getattr(api_client, "rest_client", None), "pool_manager", None)
+    kw = getattr(pool, "connection_pool_kw", None)
+    if pool is not None and isinstance(kw, dict) and kw.get("retries") is not False:
+        kw["retries"] = False
+        pool.clear()  # pools made before keep their retries
+    configuration = getattr(api_client, "configuration", None)
+    if configuration is not None and getattr(configuration, "client_go_retries", False):
+        configuration.client_go_retries = False
 
 
 @contextmanager
@@ -138,17 +173,36 @@ class LiveSource:
     """One cluster reached through a configured ``kubernetes.client.ApiClient``."""
 
     def __init__(self, api_client: Any, cluster: str, *, page_size: int = 500,
-                 retry: RetryPolicy | None = None, request_timeout: tuple[float, float] = (10.0, 120.0),
+                 retry: RetryPolicy | None = None, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+                 deadline: float | None = DEFAULT_CLUSTER_DEADLINE,
                  progress: Progress | None = None, backup_namespace: str | None = None,
                  secrets: SecretPolicy | None = None) -> None:
         self.api = api_client
         self.cluster = cluster
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
-        self.timeout = request_timeout
+        self.request_timeout = request_timeout
+        self.deadline = deadline  # seconds for one collect(); None: unbounded
+        self._ends_at: float | None = None  # monotonic end of the running collect()
         self.progress = progress
         self.backup_namespace = backup_namespace
         self.secrets = secrets or SecretPolicy(read_values=False)
+        disable_client_retries(api_client)
+
+    def remaining(self) -> float | None:
+        """Seconds left before the running collect's deadline (None: no deadline)."""
+        return None if self._ends_at is None else self._ends_at - time.monotonic()
+
+    def _timeout(self) -> tuple[float, float]:
+        """(connect, read) for the next request: the request timeout, cut to what the deadline leaves."""
+        limit = self.request_timeout
+        left = self.remaining()
+        if left is not None:
+            if left <= 0:
+                raise ApiStatusError(0, f"not read: the deadline of {self.deadline:g}s for cluster "
+                                        f"{self.cluster} has passed")
+            limit = min(limit, left)
+        return (min(CONNECT_TIMEOUT, limit), limit)
 
     # --- HTTP -----------------------------------------------------------------------------------
 
@@ -160,7 +214,7 @@ class LiveSource:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise ApiStatusError(0, f"JSONDecodeError: {exc}") from exc
+            raise ApiStatusError(0, f"the answer is not JSON ({exc})") from exc
 
     def send(self, method: str, path: str, query: list[tuple[str, Any]] | None = None, body: Any = None,
              accept: str = "application/json", content_type: str = "application/json") -> tuple[int, bytes]:
@@ -170,6 +224,7 @@ class LiveSource:
         attempt = 0
         while True:
             retry_after = None
+            timeout = self._timeout()
             try:
                 headers_in = {"Accept": accept}
                 if body is not None:
@@ -178,21 +233,25 @@ class LiveSource:
                     method=method, resource_path=path, query_params=query or [], body=body,
                     header_params=headers_in, auth_settings=["BearerToken"])
                 response = self.api.call_api(method_, url, header_params=headers, body=payload, post_params=post,
-                                             _request_timeout=self.timeout)
+                                             _request_timeout=timeout)
                 data = response.read()
                 status = response.status
                 if status not in RETRYABLE:
                     return status, data
                 retry_after = response.headers.get("Retry-After")
                 failure: Exception = ApiStatusError(status, status_message(data, status))
+            except urllib3.exceptions.TimeoutError as exc:
+                # a stall is not retried: it already cost a whole timeout, and the next try would stall too
+                raise ApiStatusError(0, f"no answer within {timeout[1]:g}s (request timeout): {exc}") from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 failure = exc
             attempt += 1
-            if attempt >= self.retry.attempts:
+            pause = self.retry.delay(attempt - 1, retry_after)
+            left = self.remaining()
+            if attempt >= self.retry.attempts or (left is not None and pause >= left):
                 if isinstance(failure, ApiStatusError):
                     raise failure
                 raise ApiStatusError(0, f"{type(failure).__name__}: {failure}") from failure
-            pause = self.retry.delay(attempt - 1, retry_after)
             log.debug("%s %s failed (%s); retry %d in %.2fs", method, path, failure, attempt, pause)
             time.sleep(pause)
 
@@ -209,17 +268,6 @@ class LiveSource:
                 raise ClusterAccessError(f"cluster {self.cluster}: not authorised ({exc.message})") from None
             return None
         return info.get("gitVersion") if isinstance(info, dict) else None
-
-    def served_group_versions(self) -> set[str]:
-        """``group/version`` strings the cluster serves (the core group is always served)."""
-        served = {"v1"}
-        groups = self.get_json("/apis")
-        for group in groups.get("groups", []) if isinstance(groups, dict) else []:
-            for version in group.get("versions", []):
-                gv = version.get("groupVersion")
-                if isinstance(gv, str):
-                    served.add(gv)
-        return served
 
     # --- lists ----------------------------------------------------------------------------------
 
@@ -238,7 +286,7 @@ class LiveSource:
                 if exc.status == 410 and token:
                     raise _ListExpiredError from exc
                 raise
-            items = page.get("items") or []
+            items = list_items(page, kind)
             for item in items:  # lists omit kind/apiVersion on items; metadata lists say PartialObjectMetadata
                 if metadata_only:
                     item.pop("data", None)  # a server that ignored the metadata-only request sent values
@@ -248,9 +296,12 @@ class LiveSource:
                     item.setdefault("apiVersion", kind.api_version)
                     item.setdefault("kind", kind.kind)
             yield items
-            token = (page.get("metadata") or {}).get("continue")
+            meta = page.get("metadata")
+            token = meta.get("continue") if isinstance(meta, dict) else None
             if not token:
                 return
+            if not isinstance(token, str):
+                raise MalformedListError(f"metadata.continue is a {type(token).__name__}, not a string")
 
     def _read_kind(self, kind: ResourceKind, builder: InventoryBuilder, sink: RawSink | None,
                    namespace: str | None = None) -> None:
@@ -274,8 +325,15 @@ class LiveSource:
             except ApiStatusError as exc:
                 builder.gap(_gap_for(kind, exc, namespace))
                 return
+            except MalformedListError as exc:
+                builder.gap(Gap(kind.resource, "error", f"malformed list answer: {exc}", namespace))
+                return
             except InputError as exc:
                 builder.gap(Gap(kind.resource, "error", f"malformed object: {exc}", namespace))
+                return
+            except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+                # an object the slimmer does not expect: this kind is unreadable, the rest of the scan goes on
+                builder.gap(Gap(kind.resource, "error", f"malformed object: {type(exc).__name__}: {exc}", namespace))
                 return
             for rec in records:
                 builder.add(kind.field, rec)
@@ -286,21 +344,25 @@ class LiveSource:
         builder.gap(Gap(kind.resource, "error", "the list kept expiring (410 Gone) and was abandoned", namespace))
 
     def collect(self, sink: RawSink | None = None) -> Inventory:
+        """Every kind of :data:`KINDS`, each read completely or recorded as a gap, within the deadline."""
+        self._ends_at = None if self.deadline is None else time.monotonic() + self.deadline
+        try:
+            return self._collect(sink)
+        finally:
+            self._ends_at = None
+
+    def _collect(self, sink: RawSink | None) -> Inventory:
         builder = InventoryBuilder(self.cluster, f"live:{self.cluster}")
         builder.collected_at = datetime.now(UTC)
         builder.server_version = self.server_version()
-        try:
-            served = self.served_group_versions()
-        except ApiStatusError as exc:
-            builder.gap(Gap("apis", "error", f"API discovery failed: {exc.message}"))
-            served = {"v1"}
+        served = discover(self.get_json, KINDS, builder)
         backup_namespaces: set[str] = set()
         for kind in KINDS:
             if kind.by_name:
                 continue  # read below, one by one, once the objects that name them are known
-            if kind.group and kind.api_version not in served:
-                builder.gap(Gap(kind.resource, "not-served",
-                                f"the cluster does not serve {kind.api_version} (not installed)"))
+            absent = served.absent(kind)
+            if absent:
+                builder.gap(Gap(kind.resource, "not-served", absent))
                 continue
             if kind.backup_namespace_only:
                 namespaces = sorted(backup_namespaces) or ([self.backup_namespace] if self.backup_namespace else [])
@@ -323,6 +385,8 @@ class LiveSource:
         for ns, name in sorted(credential_refs(builder.records)):
             try:
                 obj = self.get_json(SECRETS.list_path(ns) + "/" + name, accept=accept)
+                if not isinstance(obj, dict):
+                    raise ApiStatusError(0, f"the answer is a JSON {type(obj).__name__}, not a Secret")
             except ApiStatusError as exc:
                 if exc.status != 404:
                     builder.gap(Gap(SECRETS.resource, "forbidden" if exc.status == 403 else "error",
@@ -356,12 +420,31 @@ def status_message(data: bytes, status: int) -> str:
     return f"HTTP {status}"
 
 
+def list_items(page: Any, kind: ResourceKind) -> list[dict[str, Any]]:
+    """The ``items`` of one list page, checked: a 200 answer that is not a list of objects is a gap."""
+    if not isinstance(page, dict):
+        raise MalformedListError(f"the answer is a JSON {type(page).__name__}, not a {kind.kind}List object")
+    items = page.get("items")
+    if items is None:
+        return []  # the API server omits an empty items array in some versions
+    if not isinstance(items, list):
+        raise MalformedListError(f"items is a {type(items).__name__}, not an array")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise MalformedListError(f"items[{i}] is a {type(item).__name__}, not a {kind.kind} object")
+    return items
+
+
 def _gap_for(kind: ResourceKind, exc: ApiStatusError, namespace: str | None) -> Gap:
+    """A failed list: discovery said the kind is served (or could not tell), so every failure hides data."""
     if exc.status == 403:
         return Gap(kind.resource, "forbidden", exc.message, namespace)
-    if exc.status == 404:  # the group is served but not this resource (an older release of the tool)
-        return Gap(kind.resource, "not-served", f"the API server has no {kind.resource} ({exc.message})", namespace)
-    return Gap(kind.resource, "error", exc.message if exc.status else str(exc), namespace)
+    if exc.status == 404:
+        return Gap(kind.resource, "not-found", f"the list answered 404 although discovery did not show "
+                                               f"{kind.resource} absent: {exc.message}", namespace)
+    if exc.status == 0:
+        return Gap(kind.resource, "error", exc.message, namespace)
+    return Gap(kind.resource, "error", f"HTTP {exc.status}: {exc.message}", namespace)
 
 
 def watch_lines(response: Any) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,59 @@
+"""Which verdicts rest on which resources: a gap in one of them makes those verdicts ``unknown``.
+
+One table, read by the analysis and by ``docs/failure-model.md``. A volume that the evidence proves
+``protected`` stays protected whatever else could not be read (a recovery point that exists does not
+stop existing); every other volume verdict (``stale``, ``unprotected``) is a conclusion from absence, so
+it needs every resource below to have been read completely.
+"""
+
+from __future__ import annotations
+
+from auditor.collect.inventory import Gap, Inventory
+
+#: resource (``plural.group``) -> what a volume verdict takes from it.
+VOLUME_RESOURCES: dict[str, str] = {
+    "schedules.velero.io": "which schedules capture the volume",
+    "backups.velero.io": "the recovery points and failed attempts",
+    "podvolumebackups.velero.io": "file-system backup results per volume",
+    "datauploads.velero.io": "data-mover results per volume",
+    "volumesnapshotlocations.velero.io": "whether native snapshots have a location",
+    "volumesnapshots.snapshot.storage.k8s.io": "CSI snapshot recovery points",
+    "volumesnapshotclasses.snapshot.storage.k8s.io": "whether CSI snapshots can be taken",
+    "schedules.k8up.io": "k8up coverage",
+    "backups.k8up.io": "k8up recovery points",
+    "backupconfigurations.core.kubestash.com": "KubeStash coverage",
+    "backupsessions.core.kubestash.com": "KubeStash recovery points",
+    "namespaces": "namespace labels (exclusions, policies)",
+    "persistentvolumes": "the volume's type and driver",
+    "persistentvolumeclaims": "the volumes themselves",
+    "pods": "which pods mount the volume (file-system backup, node-agent)",
+    "deployments.apps": "the Velero server's flags (EnableCSI, default file-system backup, TTL)",
+    "daemonsets.apps": "the node-agent (file-system backup, data movement)",
+    "storageclasses.storage.k8s.io": "the provisioner (snapshot support)",
+    "configmaps": "resource policies of schedules",
+}
+
+#: GOV-002 snapshot kind -> resources it is built from; a gap in one skips that kind's comparison.
+HISTORY_RESOURCES: dict[str, tuple[str, ...]] = {
+    "Schedule": ("schedules.velero.io",),
+    "BackupStorageLocation": ("backupstoragelocations.velero.io",),
+    "Deployment": ("deployments.apps",),
+    "DaemonSet": ("daemonsets.apps",),
+    "Backup": ("backups.velero.io",),
+    "ConfigMap": ("configmaps",),  # a schedule's volume-policy comparison only
+}
+
+#: SYS-001: the Velero server and its node-agent.
+SERVER_RESOURCES = ("deployments.apps",)
+NODE_AGENT_RESOURCES = ("daemonsets.apps", "pods")
+
+
+def hidden(inv: Inventory, resources: object) -> list[Gap]:
+    """The gaps that hide any of ``resources`` (a container of ``plural.group`` names)."""
+    return [g for g in inv.gaps if g.hides_data and g.resource in resources]  # type: ignore[operator]
+
+
+def describe(gaps: list[Gap]) -> str:
+    """``could not read X (in ns): message`` for each gap, joined: the reason an unknown verdict gives."""
+    return "; ".join(f"could not read {g.resource}{' in ' + g.namespace if g.namespace else ''}: {g.message}"
+                     for g in gaps)
