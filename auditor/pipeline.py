@@ -22,7 +22,14 @@ from auditor.collect.clusters import ClusterTarget, in_cluster_target, kubeconfi
 from auditor.collect.dump import read_dump
 from auditor.collect.etcd_manifests import with_etcd_manifests
 from auditor.collect.inventory import Inventory
-from auditor.collect.live import LiveSource, Progress, RawSink, gc_paused
+from auditor.collect.live import (
+    DEFAULT_CLUSTER_DEADLINE,
+    DEFAULT_REQUEST_TIMEOUT,
+    LiveSource,
+    Progress,
+    RawSink,
+    gc_paused,
+)
 from auditor.collect.secrets import SecretPolicy, load_installation_key
 from auditor.config import AuditConfig
 from auditor.errors import ClusterAccessError, ConfigError
@@ -53,6 +60,8 @@ class ScanOptions:
     store: str | None = None  # history store URL: read each cluster's previous scan (GOV-002), record this one
     previous: Mapping[str, ProtectionState] = field(default_factory=dict)  # by cluster, when no store has one
     custom_rules: tuple[CustomRule, ...] = ()  # compiled CEL rules (--rules-dir, custom_rules_dirs)
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # seconds one API request may wait
+    cluster_deadline: float | None = DEFAULT_CLUSTER_DEADLINE  # seconds to read one live cluster (None: no limit)
     #: how a live cluster's inventory is read (default: ``source.collect(sink)``); ``auditor serve`` passes one
     #: that serves event-triggered rescans from its watch cache (``auditor/server/cache.py``)
     collector: Callable[[ClusterTarget, LiveSource, RawSink | None], Inventory] | None = field(default=None,
@@ -142,7 +151,8 @@ def collect_inventories(options: ScanOptions, progress: Progress | None = None,
         return
     for target in live_targets(options):
         source = LiveSource(target.api_client, target.name, page_size=options.page_size, progress=progress,
-                            backup_namespace=options.config.velero_namespace, secrets=secrets)
+                            backup_namespace=options.config.velero_namespace, secrets=secrets,
+                            request_timeout=options.request_timeout, deadline=options.cluster_deadline)
         sink = sink_for(target.name) if sink_for else None
         try:
             inventory = options.collector(target, source, sink) if options.collector else source.collect(sink)

@@ -21,8 +21,10 @@ from auditor.cli.base import (
     gate_options,
     handle_errors,
     main,
+    parse_seconds,
     secret_options,
     source_options,
+    timing_options,
 )
 from auditor.cli.filters import filter_options, pop_filter
 from auditor.collect.fields import parse_time
@@ -90,9 +92,11 @@ def demo(output: str, rules_dirs: tuple[Path, ...], **kwargs: Any) -> None:
 @click.option("--in-cluster", is_flag=True)
 @click.option("--velero-namespace", help="Backup namespace whose ConfigMaps to keep (default: detected).")
 @secret_options
+@timing_options
 @handle_errors
 def snapshot(directory: Path, kubeconfig: str | None, context: str | None, in_cluster: bool,
-             velero_namespace: str | None, no_secret_values: bool, fingerprint_key_file: Path | None) -> None:
+             velero_namespace: str | None, no_secret_values: bool, fingerprint_key_file: Path | None,
+             request_timeout: str, cluster_deadline: str) -> None:
     """Write a live cluster's objects as a dump DIRECTORY (secret values removed; credential fingerprints kept)."""
     from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
     from auditor.collect.live import LiveSource
@@ -103,8 +107,10 @@ def snapshot(directory: Path, kubeconfig: str | None, context: str | None, in_cl
         kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
     writer = SnapshotWriter(directory)
     secrets = secret_policy(ScanOptions(secret_values=not no_secret_values, fingerprint_key_file=fingerprint_key_file))
-    inventory = LiveSource(target.api_client, target.name, backup_namespace=velero_namespace,
-                           secrets=secrets).collect(writer)
+    inventory = LiveSource(target.api_client, target.name, backup_namespace=velero_namespace, secrets=secrets,
+                           request_timeout=parse_seconds(request_timeout, "--request-timeout"),
+                           deadline=parse_seconds(cluster_deadline, "--cluster-deadline", zero=True) or None,
+                           ).collect(writer)
     files = writer.finish(inventory)
     click.echo(f"wrote {len(files)} files to {directory} (cluster {inventory.cluster}, "
                f"{'complete' if inventory.complete else 'INCOMPLETE: ' + str(len(inventory.gaps)) + ' gaps'})")

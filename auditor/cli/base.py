@@ -129,7 +129,33 @@ def source_options(fn: F) -> F:
     ]
     for option in reversed(options):
         fn = option(fn)
-    return fn
+    return timing_options(fn)
+
+
+def timing_options(fn: F) -> F:
+    """How long a live read may wait: per request and per cluster (what is not read in time is a gap)."""
+    fn = click.option("--cluster-deadline", default="150s", show_default=True, metavar="DURATION",
+                      help="Total time to read one live cluster; what is not read by then becomes a gap and the "
+                           "next cluster starts (0: no deadline).")(fn)
+    return click.option("--request-timeout", default="30s", show_default=True, metavar="DURATION",
+                        help="Longest wait for one API request (a stalled list becomes a gap; not retried).")(fn)
+
+
+def parse_seconds(text: str, flag: str, *, zero: bool = False) -> float:
+    """A duration flag (``30s``, ``2m30s`` or bare seconds) as seconds; 0 only where ``zero`` allows it."""
+    from auditor.durations import parse_duration
+    from auditor.errors import ConfigError
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            seconds = parse_duration(text)
+        except ValueError as exc:
+            raise ConfigError(f"{flag}: {exc}") from None
+    if not 0 <= seconds <= 86400 or (seconds == 0 and not zero):
+        raise ConfigError(f"{flag} {text!r}: must be {'0 or ' if zero else ''}more than 0s and at most 1d")
+    return seconds
 
 
 def _complete(what: str) -> Any:
@@ -152,7 +178,8 @@ def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = N
                   catalogs: tuple[str, ...] = (), config_path: Path | None = None, as_of: str | None = None,
                   demo: bool = False, exceptions_file: Path | None = None, framework: str | None = None,
                   no_secret_values: bool = False, fingerprint_key_file: Path | None = None,
-                  rules_dirs: tuple[Path, ...] = ()) -> Any:
+                  rules_dirs: tuple[Path, ...] = (), request_timeout: str = "30s",
+                  cluster_deadline: str = "150s") -> Any:
     from auditor.config import load_exceptions
     from auditor.pipeline import ScanOptions
 
@@ -172,7 +199,9 @@ def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = N
                        all_contexts=all_contexts, in_cluster=in_cluster, catalogs=catalogs, config=config,
                        as_of=_as_of(as_of), secret_values=not no_secret_values,
                        fingerprint_key_file=fingerprint_key_file, framework=framework, previous=previous,
-                       custom_rules=custom_rules(config, rules_dirs))
+                       custom_rules=custom_rules(config, rules_dirs),
+                       request_timeout=parse_seconds(request_timeout, "--request-timeout"),
+                       cluster_deadline=parse_seconds(cluster_deadline, "--cluster-deadline", zero=True) or None)
 
 
 def custom_rules(config: Any, rules_dirs: tuple[Path, ...]) -> tuple[Any, ...]:

@@ -366,6 +366,10 @@ class LiveSource:
                 continue
             if kind.backup_namespace_only:
                 namespaces = sorted(backup_namespaces) or ([self.backup_namespace] if self.backup_namespace else [])
+                blind = sorted(g.resource for g in builder.gaps if g.hides_data and g.resource.endswith(".velero.io"))
+                if not namespaces and blind:  # the Velero objects that name the namespace could not be read
+                    builder.gap(Gap(kind.resource, "error", "not read: the backup namespace is not known, because "
+                                                            f"{', '.join(blind)} could not be read"))
                 for ns in namespaces:
                     self._read_kind(kind, builder, sink, ns)
                 continue

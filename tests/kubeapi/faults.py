@@ -2,6 +2,8 @@
 
 A rule matches on method, a regex searched in the URL path, and required query parameters
 (`"*"` means "present with any value"). `times=N` limits it to the next N matching requests.
+`stall=True` never answers: the request hangs until the client gives up or the server stops (a stalled
+list); `body=b"..."` with `status=200` answers a malformed list (not JSON, a bare array, ...).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Fault:
     reset: bool = False
     times: int | None = None
     body: Any = None
+    stall: bool = False
     hits: int = 0
     _pattern: re.Pattern[str] = field(init=False, repr=False)
     _owner: FaultSet | None = field(default=None, repr=False)
@@ -80,6 +83,10 @@ class Fault:
             value = self.retry_after if self.retry_after is not None else 1
             return {"Retry-After": str(int(value)) if float(value).is_integer() else str(value)}
         return {}
+
+
+#: The longest a stalled request is held (the server's stop releases it sooner).
+STALL_LIMIT = 600.0
 
 
 class FaultSet:

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 
 from .errors import ApiError, status_body
-from .faults import Fault
+from .faults import STALL_LIMIT, Fault
 from .routing import Route, forbidden_message
 from .watch import WatchPlan
 
@@ -188,7 +188,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
 
     def _apply_fault(self, fault: Fault, route: Route | None) -> bool:
-        """Apply latency; answer with the fault's Status if it has one. True when answered."""
+        """Apply latency; answer with the fault's Status if it has one. True when answered (or stalled)."""
+        if fault.stall:  # hold the request without a byte of answer until the server stops
+            self.server.kube.state.stopping.wait(STALL_LIMIT)
+            self.close_connection = True
+            return True
         if fault.latency:
             time.sleep(fault.latency)
         if fault.status is None:

@@ -142,9 +142,11 @@ class KubeAPIServer:
         reset: bool = False,
         times: int | None = None,
         body: Any = None,
+        stall: bool = False,
     ) -> Fault:
         """Inject a fault into matching requests (see `faults.Fault`); returns its handle."""
-        return self.faults.add(Fault(method, path_regex, query, status, retry_after, latency, reset, times, body))
+        return self.faults.add(Fault(method, path_regex, query, status, retry_after, latency, reset, times, body,
+                                     stall))
 
     def clear_faults(self) -> None:
         """Remove every fault rule."""
