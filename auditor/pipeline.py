@@ -16,6 +16,7 @@ from auditor.analyse.exceptions import apply as apply_exceptions
 from auditor.analyse.protection import ProtectionState
 from auditor.analyse.subjects import annotation_exceptions, subjects
 from auditor.checks import Finding, evaluate, load_catalog
+from auditor.checks.gaps import unevaluated_where_blind
 from auditor.checks.registry import Rule, RunContext, catalog_dir
 from auditor.collect.catalog import VeleroCatalog, read_catalog
 from auditor.collect.clusters import ClusterTarget, in_cluster_target, kubeconfig_targets
@@ -256,7 +257,7 @@ def _run_scan(options: ScanOptions, progress: Progress | None, store: Store | No
             clusters.append(ClusterScan(name, None, (), error))
             continue
         with gc_paused():
-            results = evaluate(analysis, rules, config.rules, run)
+            results = unevaluated_where_blind(analysis, evaluate(analysis, rules, config.rules, run))
             if custom:
                 from auditor.custom_rules.evaluate import evaluate_custom
 

@@ -21,7 +21,7 @@ from auditor.analyse.evidence import (
     RecoveryPoint,
     csi_points,
 )
-from auditor.analyse.gaps import VOLUME_RESOURCES, describe, hidden
+from auditor.analyse.gaps import VOLUME_RESOURCES, describe, volume_blind
 from auditor.analyse.other_tools import k8up_coverage, k8up_points, kubestash_coverage, kubestash_points
 from auditor.analyse.protection import ProtectionState
 from auditor.analyse.schedules import ScheduleState, schedule_states
@@ -88,6 +88,7 @@ class ClusterAnalysis:
     planner: VeleroPlanner
     credentials: tuple[CredentialInfo, ...] = ()
     previous: ProtectionState | None = None  # the previous scan of this cluster (history store), for GOV-002
+    blind: tuple[Gap, ...] = ()  # gaps that make volume verdicts not proven protected unknown
 
 
 def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
@@ -103,10 +104,8 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         for key, points in source.items():
             other_points.setdefault(key, []).extend(points)
     adhoc = _adhoc_backups(inv, evidence, servers)
-    blind = hidden(inv, VERDICT_RESOURCES)
-    if not any(s.template.resource_policy for s in inv.schedules) and not any(
-            b.spec.resource_policy for b, _ in adhoc):
-        blind = [g for g in blind if g.resource != "configmaps"]  # no resource policy to read
+    blind = volume_blind(inv, any(s.template.resource_policy for s in inv.schedules)
+                         or any(b.spec.resource_policy for b, _ in adhoc))
 
     # Which enabled schedules include each namespace: computed once per (schedule, namespace).
     all_namespaces = sorted({p.meta.namespace or "" for p in inv.pvcs} | set(inv.namespace_by_name))
@@ -163,7 +162,7 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         ))
     namespaces = _namespace_coverage(inv, config, schedules, planner, ns_included)
     return ClusterAnalysis(inv, as_of, config, servers, schedules, tuple(volumes), namespaces, evidence, planner,
-                           credential_infos(inv, as_of), previous=previous)
+                           credential_infos(inv, as_of), previous=previous, blind=tuple(blind))
 
 
 def _newest_first(candidate: tuple[r.Backup, Capture]) -> float:

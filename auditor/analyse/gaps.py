@@ -57,3 +57,38 @@ def describe(gaps: list[Gap]) -> str:
     """``could not read X (in ns): message`` for each gap, joined: the reason an unknown verdict gives."""
     return "; ".join(f"could not read {g.resource}{' in ' + g.namespace if g.namespace else ''}: {g.message}"
                      for g in gaps)
+
+#: Stands for the volume-verdict resources in :data:`RULE_RESOURCES` (as :func:`volume_blind` filters them).
+VOLUMES = "volume verdicts"
+_RBAC = ("roles.rbac.authorization.k8s.io", "clusterroles.rbac.authorization.k8s.io",
+         "rolebindings.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io", "serviceaccounts")
+_SCHEDULES = ("schedules.velero.io", "backups.velero.io")
+_BSLS = ("backupstoragelocations.velero.io",)
+#: Rules that conclude from absence: their open findings and passes become "not evaluated" while any of these
+#: resources could not be read (a missing object would otherwise read as "no restore", "no location"...).
+RULE_RESOURCES: dict[str, tuple[str, ...]] = {
+    "COV-001": (VOLUMES,), "COV-002": (VOLUMES,), "COV-005": (VOLUMES,), "GOV-003": (VOLUMES,),
+    "COV-003": ("schedules.velero.io", "namespaces", "pods", "deployments.apps", "statefulsets.apps",
+                "daemonsets.apps", "cronjobs.batch", "schedules.k8up.io", "backupconfigurations.core.kubestash.com"),
+    "COV-004": ("schedules.velero.io",),
+    "FRS-002": _SCHEDULES, "FRS-003": _SCHEDULES, "FRS-004": ("schedules.velero.io",), "FRS-005": _SCHEDULES,
+    "FRS-006": ("backups.velero.io",), "FRS-007": ("schedules.velero.io", "deployments.apps"),
+    "FRS-008": ("schedules.velero.io",),
+    "GOV-001": ("restores.velero.io",),
+    "LOC-001": _BSLS, "LOC-002": (*_BSLS, "schedules.velero.io"), "LOC-003": _BSLS,
+    "LOC-004": (*_BSLS, "schedules.velero.io"), "LOC-005": _BSLS,
+    "CRD-004": _RBAC, "CRD-007": _RBAC,
+}
+
+
+def volume_blind(inv: Inventory, policies_named: bool) -> list[Gap]:
+    """The gaps that make volume verdicts not proven protected unknown; ConfigMaps only when a schedule or
+    backup names a resource policy."""
+    return [g for g in hidden(inv, VOLUME_RESOURCES) if policies_named or g.resource != "configmaps"]
+
+
+def rule_blind(inv: Inventory, rule_id: str, volumes: list[Gap]) -> list[Gap]:
+    """The gaps that keep ``rule_id`` from being evaluated on this inventory."""
+    resources = RULE_RESOURCES.get(rule_id, ())
+    out = list(volumes) if VOLUMES in resources else []
+    return out + [g for g in hidden(inv, resources) if g not in out]
