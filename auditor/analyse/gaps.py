@@ -60,8 +60,6 @@ def describe(gaps: list[Gap]) -> str:
 
 #: Stands for the volume-verdict resources in :data:`RULE_RESOURCES` (as :func:`volume_blind` filters them).
 VOLUMES = "volume verdicts"
-_RBAC = ("roles.rbac.authorization.k8s.io", "clusterroles.rbac.authorization.k8s.io",
-         "rolebindings.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io", "serviceaccounts")
 _SCHEDULES = ("schedules.velero.io", "backups.velero.io")
 _BSLS = ("backupstoragelocations.velero.io",)
 #: Rules that conclude from absence: their open findings and passes become "not evaluated" while any of these
@@ -77,8 +75,7 @@ RULE_RESOURCES: dict[str, tuple[str, ...]] = {
     "GOV-001": ("restores.velero.io",),
     "LOC-001": _BSLS, "LOC-002": (*_BSLS, "schedules.velero.io"), "LOC-003": _BSLS,
     "LOC-004": (*_BSLS, "schedules.velero.io"), "LOC-005": _BSLS,
-    "CRD-004": _RBAC, "CRD-007": _RBAC,
-}
+}  # CRD-004/CRD-007: a grant that was read is evidence; the check itself leaves the rest not evaluated
 
 
 def volume_blind(inv: Inventory, policies_named: bool) -> list[Gap]:
