@@ -104,7 +104,7 @@ class KubernetesReviews:
                  retry: RetryPolicy | None = None) -> None:
         self.source = LiveSource(api_client, cluster, retry=retry or RetryPolicy(attempts=2, base_delay=0.1,
                                                                                  max_delay=0.5),
-                                 request_timeout=(5.0, 10.0))
+                                 request_timeout=10.0)
         self.ttl = ttl
         self._lock = threading.Lock()
         self._cache: dict[tuple[bytes, str, str], tuple[float, Decision]] = {}
