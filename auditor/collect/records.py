@@ -445,7 +445,7 @@ class KubeStashBackupConfiguration:
     target_name: str | None
     paused: bool
     schedules: tuple[str, ...]
-    encryption_secrets: tuple[str, ...]
+    encryption_secrets: tuple[tuple[str, str], ...]  # (namespace, name): KubeStash refs may name a namespace
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,6 +465,7 @@ class KubeStashRepository:
     phase: str | None
     last_backup: datetime | None
     encryption_secret: str | None
+    encryption_secret_namespace: str | None = None  # when it is not the Repository's own
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,14 +142,15 @@ def credential_refs(records: Mapping[str, Sequence[Any]]) -> dict[tuple[str, str
         if b.repo_password_secret:
             refs[(b.meta.namespace, b.repo_password_secret)].add(f"k8up Backup {b.meta.key}")
     for c in records["kubestash_backup_configurations"]:
-        for name in c.encryption_secrets:
-            refs[(c.meta.namespace, name)].add(f"KubeStash BackupConfiguration {c.meta.key}")
+        for ns, name in c.encryption_secrets:
+            refs[(ns, name)].add(f"KubeStash BackupConfiguration {c.meta.key}")
     for storage in records.get("kubestash_backup_storages", ()):
         if storage.secret_name:
             refs[(storage.meta.namespace, storage.secret_name)].add(f"KubeStash BackupStorage {storage.meta.key}")
     for repo in records["kubestash_repositories"]:
         if repo.encryption_secret:
-            refs[(repo.meta.namespace, repo.encryption_secret)].add(f"KubeStash Repository {repo.meta.key}")
+            ns = repo.encryption_secret_namespace or repo.meta.namespace
+            refs[(ns, repo.encryption_secret)].add(f"KubeStash Repository {repo.meta.key}")
     return refs
 
 

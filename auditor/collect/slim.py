@@ -920,17 +920,19 @@ def k8up_snapshot(f: FieldReader) -> r.K8upSnapshot:
 def kubestash_backup_configuration(f: FieldReader) -> r.KubeStashBackupConfiguration:
     schedules = []
     secrets = set()
+    m = meta(f)
     for i, item in enumerate(f.list("spec.sessions")):
         s = f.sub(item, f"spec.sessions[{i}]")
         cron = s.str("scheduler.schedule")
         if cron:
             schedules.append(cron)
         for j, repo in enumerate(s.list("repositories")):
-            name = s.sub(repo, f"repositories[{j}]").str("encryptionSecret.name")
+            ref = s.sub(repo, f"repositories[{j}]")
+            name = ref.str("encryptionSecret.name")
             if name:
-                secrets.add(name)
+                secrets.add((ref.str("encryptionSecret.namespace") or m.namespace or "", name))
     return r.KubeStashBackupConfiguration(
-        meta=meta(f), target_kind=f.str("spec.target.kind"), target_name=f.str("spec.target.name"),
+        meta=m, target_kind=f.str("spec.target.kind"), target_name=f.str("spec.target.name"),
         paused=bool(f.bool("spec.paused")), schedules=tuple(schedules), encryption_secrets=tuple(sorted(secrets)),
     )
 
@@ -946,6 +948,7 @@ def kubestash_repository(f: FieldReader) -> r.KubeStashRepository:
         meta=meta(f), app_kind=f.str("spec.appRef.kind"), app_name=f.str("spec.appRef.name"),
         app_namespace=f.str("spec.appRef.namespace"), phase=f.str("status.phase"),
         last_backup=f.time("status.lastBackupTime"), encryption_secret=f.str("spec.encryptionSecret.name"),
+        encryption_secret_namespace=f.str("spec.encryptionSecret.namespace"),
     )
 
 

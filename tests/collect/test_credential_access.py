@@ -148,3 +148,17 @@ def test_kubestash_backend_secrets_are_read_and_granted(kube: KubeAPIServer, tmp
     assert "s3-secret: KubeStash BackupStorage kubestash-demo/s3-storage" in roles["kubestash-demo"]["metadata"][
         "annotations"]["backup-auditor.io/credential-secrets"]
 
+
+
+def test_a_kubestash_secret_in_another_namespace_is_read_there(kube: KubeAPIServer, tmp_path: Path) -> None:
+    kube.seed([{"apiVersion": "storage.kubestash.com/v1alpha1", "kind": "Repository",
+                "metadata": {"name": "shared-repo", "namespace": "kubestash-demo"},
+                "spec": {"appRef": {"apiGroup": "apps", "kind": "StatefulSet", "name": "mongo",
+                                    "namespace": "kubestash-demo"},
+                         "encryptionSecret": {"name": "shared-key", "namespace": "stash"},
+                         "storageRef": {"name": "s3-storage", "namespace": "kubestash-demo"}}}])
+    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", context=demo.CLUSTER_NAME)
+    scan(kubeconfig, tmp_path / "key")
+    gets = {r.path for r in kube.requests if r.method == "GET" and "/secrets/" in r.path}
+    assert "/api/v1/namespaces/stash/secrets/shared-key" in gets
+    assert "/api/v1/namespaces/kubestash-demo/secrets/shared-key" not in gets
