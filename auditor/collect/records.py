@@ -129,6 +129,7 @@ class Workload:
     pod_labels: dict[str, str] = field(default_factory=dict)
     volume_claim_templates: tuple[str, ...] = ()
     secret_volumes: tuple[str, ...] = ()  # Secrets the pod template mounts (Velero's cloud credentials)
+    init_images: tuple[str, ...] = ()  # initContainers' images (Velero's plugins live there)
 
 
 @dataclass(frozen=True, slots=True)

@@ -523,6 +523,8 @@ def workload(f: FieldReader) -> r.Workload:
         service_account=f.str(f"{template}.spec.serviceAccountName"),
         pod_labels=f.str_map(f"{template}.metadata.labels"), volume_claim_templates=claims,
         secret_volumes=tuple(secret_volumes),
+        init_images=tuple(image for i, item in enumerate(f.list(f"{template}.spec.initContainers"))
+                          if (image := f.sub(item, f"{template}.spec.initContainers[{i}]").str("image"))),
     )
 
 
