@@ -33,9 +33,11 @@ def check_resources(ck: _Checks) -> None:
     """PF-020 (kind not served: a missing CRD) and PF-021 (served only at another version)."""
     facts, served = ck.facts, ck.target.served
     if facts.resource_list is None:
+        where = (f"the catalog has no {facts.name}-resource-list.json.gz" if facts.source_of_truth == "catalog"
+                 else "it is in the bucket only: give --velero-catalog")
         ck.add("PF-020", UNKNOWN, "Backup", facts.namespace, facts.name,
-               "the backup's resource list is not known (it is in the bucket: give --velero-catalog), so whether "
-               "the target serves its kinds is unknown")
+               f"the backup's resource list is not known ({where}), so whether the target serves its kinds is "
+               "unknown")
         return
     if served is None:
         ck.add("PF-020", UNKNOWN, "APIResource", None, None,

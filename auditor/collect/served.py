@@ -88,8 +88,9 @@ def read_served_live(source: Any) -> ServedResources:
     groups = source.get_json("/apis")
     docs: list[Any] = [groups]
     unreadable: list[str] = []
-    gvs: list[str] = ["v1"] + [v["groupVersion"] for g in (groups.get("groups") or []) for v in (g.get("versions") or [])
-                    if isinstance(v, dict) and isinstance(v.get("groupVersion"), str)]
+    gvs: list[str] = ["v1"] + [v["groupVersion"] for g in (groups.get("groups") or [])
+                               for v in (g.get("versions") or [])
+                               if isinstance(v, dict) and isinstance(v.get("groupVersion"), str)]
     for gv in gvs:
         path = "/api/v1" if gv == "v1" else f"/apis/{gv}"
         try:
