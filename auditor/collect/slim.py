@@ -27,7 +27,7 @@ DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configurati
 KEPT_ANNOTATION_PREFIXES = (
     "backup.velero.io/", "velero.io/", "k8up.io/", "backup-auditor.io/", "snapshot.storage.kubernetes.io/",
     "storageclass.kubernetes.io/", "storageclass.beta.kubernetes.io/", "eks.amazonaws.com/", "iam.gke.io/",
-    "azure.workload.identity/",
+    "azure.workload.identity/", "post.hook.restore.velero.io/", "init.hook.restore.velero.io/",
 )
 
 #: Pod volume source keys, as Velero's volume policy ``volumeTypes`` names them.
