@@ -44,7 +44,7 @@ def test_blockers_exit_3_and_the_table_names_them(tmp_path: Path) -> None:
 
 
 def test_bad_input_exits_2(tmp_path: Path) -> None:
-    src, cat, dst = default_scenario().write(tmp_path)
+    src, _, dst = default_scenario().write(tmp_path)
     code, _, err = preflight("--snapshot", str(src), "--velero-catalog", str(tmp_path / "nowhere"),
                              "--target-snapshot", str(dst))
     assert code == 2 and "nowhere" in err and "Traceback" not in err
