@@ -53,7 +53,7 @@ def preflight(backup_key: str, source_snapshot: Path | None, source_context: str
     1 a cluster unreachable."""
     from auditor.preflight import read_cluster, run_preflight
 
-    if sum(x is not None and x is not False for x in (source_snapshot, source_context, demo or None)) != 1:
+    if [source_snapshot is not None, source_context is not None, demo].count(True) != 1:
         raise click.UsageError("give exactly one source: --snapshot, --context or --demo")
     if target_snapshot is not None and target_context is not None:
         raise click.UsageError("give one target: --target-snapshot or --target-context")
