@@ -107,11 +107,14 @@ def snapshot(directory: Path, kubeconfig: str | None, context: str | None, in_cl
         kubeconfig_targets(kubeconfig, (context,) if context else (), False)[0]
     writer = SnapshotWriter(directory)
     secrets = secret_policy(ScanOptions(secret_values=not no_secret_values, fingerprint_key_file=fingerprint_key_file))
-    inventory = LiveSource(target.api_client, target.name, backup_namespace=velero_namespace, secrets=secrets,
-                           request_timeout=parse_seconds(request_timeout, "--request-timeout"),
-                           deadline=parse_seconds(cluster_deadline, "--cluster-deadline", zero=True) or None,
-                           ).collect(writer)
+    source = LiveSource(target.api_client, target.name, backup_namespace=velero_namespace, secrets=secrets,
+                        request_timeout=parse_seconds(request_timeout, "--request-timeout"),
+                        deadline=parse_seconds(cluster_deadline, "--cluster-deadline", zero=True) or None)
+    inventory = source.collect(writer)
     files = writer.finish(inventory)
+    from auditor.collect.served import write_served_file  # served API resources, for auditor preflight
+
+    write_served_file(directory, source)
     click.echo(f"wrote {len(files)} files to {directory} (cluster {inventory.cluster}, "
                f"{'complete' if inventory.complete else 'INCOMPLETE: ' + str(len(inventory.gaps)) + ' gaps'})")
 

@@ -80,9 +80,9 @@ def read_served_dump(root: Path) -> ServedResources | None:
     return from_documents(items, str(path))
 
 
-def read_served_live(source: Any) -> ServedResources:
-    """Discovery through a :class:`~auditor.collect.live.LiveSource`; a group/version whose list fails is
-    recorded as unreadable (its kinds become unknown). A failure of ``/apis`` itself propagates."""
+def discovery_documents(source: Any) -> tuple[list[Any], list[str]]:
+    """``/apis`` and every group/version's resource list (with the core ``/api/v1``); the group/versions
+    whose list failed are returned apart. A failure of ``/apis`` itself propagates (``ApiStatusError``)."""
     from auditor.collect.live import ApiStatusError
 
     groups = source.get_json("/apis")
@@ -92,11 +92,30 @@ def read_served_live(source: Any) -> ServedResources:
                                for v in (g.get("versions") or [])
                                if isinstance(v, dict) and isinstance(v.get("groupVersion"), str)]
     for gv in gvs:
-        path = "/api/v1" if gv == "v1" else f"/apis/{gv}"
         try:
-            docs.append(source.get_json(path))
+            docs.append(source.get_json("/api/v1" if gv == "v1" else f"/apis/{gv}"))
         except ApiStatusError:
             unreadable.append(gv)
+    return docs, unreadable
+
+
+def write_served_file(directory: Path, source: Any) -> bool:
+    """Record the cluster's discovery in a dump (``auditor snapshot``); False when ``/apis`` failed."""
+    from auditor.collect.live import ApiStatusError
+
+    try:
+        docs, _ = discovery_documents(source)
+    except ApiStatusError:
+        return False
+    Path(directory, API_RESOURCES_FILE).write_bytes(orjson.dumps(served_file_document(docs),
+                                                                 option=orjson.OPT_INDENT_2))
+    return True
+
+
+def read_served_live(source: Any) -> ServedResources:
+    """Discovery through a :class:`~auditor.collect.live.LiveSource`; a group/version whose list fails is
+    recorded as unreadable (its kinds become unknown). A failure of ``/apis`` itself propagates."""
+    docs, unreadable = discovery_documents(source)
     served = from_documents(docs, f"cluster {source.cluster} discovery")
     return ServedResources(served.kinds, served.preferred, tuple(unreadable))
 

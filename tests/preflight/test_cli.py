@@ -93,3 +93,20 @@ def test_demo_runs_offline() -> None:
     doc = json.loads(result.stdout)
     assert result.exit_code == 3 and doc["target"] == "demo-staging"
     assert {b["code"] for b in doc["blockers"]} >= {"PF-001"}
+
+
+def test_auditor_snapshot_records_discovery_for_a_later_preflight(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """A dump written by ``auditor snapshot`` answers the same as the live cluster did."""
+    s = default_scenario()
+    src, cat, _ = s.write(tmp_path)
+    kube_api.seed([o for o in s.target if o["kind"] != "Namespace" or o["metadata"]["name"] != "velero"])
+    kubeconfig = kube_api.write_kubeconfig(tmp_path / "kc", context="dr-live")
+    dump = tmp_path / "dr-dump"
+    result = CliRunner().invoke(main, ["snapshot", str(dump), "--kubeconfig", str(kubeconfig), "--no-secret-values"])
+    assert result.exit_code == 0, result.stderr
+    assert (dump / ".auditor-api-resources.json").is_file()
+    code, out, _ = preflight("--snapshot", str(src), "--velero-catalog", str(cat), "--target-snapshot", str(dump),
+                             "-o", "json")
+    doc = json.loads(out)
+    assert code == 3 and [(b["code"], b["name"]) for b in doc["blockers"]] == [("PF-020", "Widget.example.com")]
+    assert doc["unknown"] == []
