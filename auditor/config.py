@@ -373,6 +373,26 @@ class EtcdConfig(_Strict):
         return tuple(s for s in self.snapshots if fnmatch.fnmatchcase(cluster, s.cluster))
 
 
+class PreflightPair(_Strict):
+    """``preflight:`` in ``auditor serve``: the newest good backup of a schedule in a scanned cluster, judged
+    against a DR target on every scan interval (docs/preflight.md)."""
+
+    schedule: str = Field(pattern=r"^[^/]+/[^/]+$")  # NAMESPACE/NAME of the Velero Schedule
+    source_cluster: str | None = None  # the scanned cluster holding it (default: the only one, or any)
+    target_context: str | None = None  # a context of serve's kubeconfig
+    target_snapshot: Path | None = None  # or a dump directory (a target copied elsewhere, tests)
+    name: str | None = None  # the ``target`` label (default: the context or the dump's cluster)
+    velero_catalog: Path | None = None  # a synced copy of the BSL prefix: the backup's own files
+    namespace_mapping: dict[str, str] = Field(default_factory=dict)
+    storage_class_mapping: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PreflightPair:
+        if (self.target_context is None) == (self.target_snapshot is None):
+            raise ValueError("give exactly one of target_context or target_snapshot")
+        return self
+
+
 class AuditConfig(_Strict):
     defaults: Defaults = Defaults()
     exclude_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED
@@ -387,6 +407,7 @@ class AuditConfig(_Strict):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)  # scheduled jobs (auditor serve)
     etcd: EtcdConfig = Field(default_factory=EtcdConfig)  # etcd snapshot evidence (SYS-002)
     custom_rules_dirs: tuple[Path, ...] = ()  # CEL rule files (docs/custom-rules.md); relative to the config file
+    preflight: tuple[PreflightPair, ...] = ()  # restore preflight pairs evaluated by auditor serve
 
     _parse = field_validator("stuck_backup_after", mode="before")(classmethod(lambda cls, v: _duration(v)))
 

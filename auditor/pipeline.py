@@ -37,6 +37,7 @@ from auditor.errors import ClusterAccessError, ConfigError
 
 if TYPE_CHECKING:
     from auditor.custom_rules.loader import CustomRule
+    from auditor.server.preflight import PreflightOutcome
     from auditor.store import Store
     from auditor.store.views import RunRecord
 
@@ -117,6 +118,7 @@ class ScanResult:
     executor_runs: tuple[RunStats, ...] = ()  # only when a history store is used
     recent_runs: tuple[RunRecord, ...] = ()  # the newest executor runs, newest first (reports)
     filters: dict[str, Any] | None = None  # set on a filtered view (auditor.output.filters): what it keeps
+    preflights: tuple[PreflightOutcome, ...] = ()  # auditor serve's restore preflight pairs (docs/preflight.md)
 
     @property
     def findings(self) -> list[Finding]:

@@ -107,6 +107,9 @@ class ScanCollector(Collector):
         yield from _credentials([c.analysis for c in scans if c.analysis])
         yield from _velero_servers([c.analysis for c in scans if c.analysis])
         yield from _etcd([c.analysis for c in scans if c.analysis])
+        from auditor.output.preflight_metrics import preflight_families
+
+        yield from preflight_families(self.data.result)
 
 
 def _gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:

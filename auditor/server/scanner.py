@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from auditor.errors import AuditorError
 from auditor.output.metrics import ClusterHealth, MetricsInput
 from auditor.pipeline import ClusterScan, ScanOptions, ScanResult, run_scan
+from auditor.server.preflight import PreflightRunner
 from auditor.server.settings import ServeSettings
 from auditor.server.state import Current, Snapshot
 
@@ -43,6 +44,8 @@ class Scanner:
         self._seq = 0
         self.running_since: float | None = None  # monotonic start of the scan in progress
         self.lock = threading.Lock()  # one scan at a time
+        pairs = options.config.preflight
+        self.preflight = PreflightRunner(pairs, options.kubeconfig, settings.interval) if pairs else None
 
     def scan_once(self) -> Snapshot:
         with self.lock:
@@ -50,6 +53,8 @@ class Scanner:
             self.running_since = started
             try:
                 result, error = self._scan(self.options), None
+                if self.preflight is not None:  # the DR targets (docs/preflight.md)
+                    result = replace(result, preflights=self.preflight.run(result))
             except AuditorError as exc:
                 result, error = None, str(exc)
             except Exception as exc:  # a bug must not stop the server: report it as a failed scan

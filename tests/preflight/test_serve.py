@@ -1,0 +1,68 @@
+"""``auditor serve``'s preflight pairs: evaluated with the scan, exported, re-read once per interval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from auditor.config import AuditConfig, PreflightPair
+from auditor.output.metrics import MetricsInput, render
+from auditor.pipeline import ScanOptions
+from auditor.server.scanner import Scanner
+from auditor.server.settings import ServeSettings
+from auditor.server.state import Current, Snapshot
+from tests import factories as f
+from tests.preflight.fixtures import BACKUP, default_scenario, replace
+
+
+def ready_series(text: bytes) -> dict[tuple[str, str, str], float]:
+    out = {}
+    for family in text_string_to_metric_families(text.decode()):
+        for s in family.samples:
+            if s.name == "backup_auditor_preflight_ready":
+                out[(s.labels["cluster"], s.labels["schedule"], s.labels["target"])] = s.value
+    return out
+
+
+def scanner(tmp_path: Path, broken_target: bool) -> tuple[Scanner, Path]:
+    s = default_scenario()
+    if broken_target:
+        s.target = replace(s.target, "StorageClass", "ceph-rbd", None)
+    src, cat, dst = s.write(tmp_path)
+    pairs = (PreflightPair(schedule="velero/shop-daily", target_snapshot=dst, name="dr-east", velero_catalog=cat),
+             PreflightPair(schedule="velero/no-such-schedule", target_snapshot=dst))
+    options = ScanOptions(snapshots=(src,), config=AuditConfig(preflight=pairs), as_of=f.AS_OF)
+    from auditor.server.scanner import empty_result
+
+    current = Current(Snapshot(MetricsInput(empty_result()), ready=False, seq=0))
+    return Scanner(options, ServeSettings(interval=300.0), current), dst
+
+
+@pytest.mark.parametrize(("broken", "value"), [(False, 1.0), (True, 0.0)])
+def test_pairs_are_evaluated_and_exported(tmp_path: Path, broken: bool, value: float) -> None:
+    scan, _ = scanner(tmp_path, broken)
+    snapshot = scan.scan_once()
+    outcomes = snapshot.data.result.preflights
+    assert outcomes[0].backup == BACKUP and outcomes[0].ready is (not broken)
+    assert outcomes[1].ready is None and "no Completed" in (outcomes[1].error or "")
+    series = ready_series(render(snapshot.data))
+    assert series[("prod", "velero/shop-daily", "dr-east")] == value
+    assert series[("", "velero/no-such-schedule", "target")] == -1.0
+
+
+def test_a_pair_is_read_again_only_after_the_interval(tmp_path: Path) -> None:
+    scan, dst = scanner(tmp_path, False)
+    first = scan.scan_once().data.result.preflights[0]
+    (dst / "objects.json").write_text('{"apiVersion": "v1", "kind": "List", "items": []}')  # the target drifts
+    assert scan.scan_once().data.result.preflights[0] == first  # an event rescan: the outcome is reused
+    assert scan.preflight is not None
+    scan.preflight.interval = 0.0
+    drifted = scan.scan_once().data.result.preflights[0]
+    assert drifted.ready is False and drifted.blockers >= 1
+
+
+def test_config_needs_exactly_one_target() -> None:
+    with pytest.raises(ValueError, match="exactly one of target_context or target_snapshot"):
+        PreflightPair(schedule="velero/x")
