@@ -145,6 +145,13 @@ def write_document(result: ScanResult, out: BinaryIO) -> None:
 
 
 def _parts(result: ScanResult) -> dict[str, Any]:
+    parts = _core_parts(result)
+    if result.preflights:  # auditor serve's restore preflight pairs (docs/preflight.md)
+        parts["preflights"] = [p.as_dict() for p in result.preflights]
+    return parts
+
+
+def _core_parts(result: ScanResult) -> dict[str, Any]:
     volumes = (volume_entry(v) for c in result.clusters if c.analysis for v in c.analysis.volumes)
     return {
         "schema_version": SCHEMA_VERSION,

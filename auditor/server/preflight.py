@@ -41,6 +41,13 @@ class PreflightOutcome:
     error: str | None = None
     document: dict[str, Any] = field(default_factory=dict, compare=False)  # the preflight JSON document
 
+    def as_dict(self) -> dict[str, Any]:
+        """The scan document's ``preflights`` entry: the verdict and what blocks, not the whole report."""
+        return {"cluster": self.cluster, "schedule": self.schedule, "target": self.target, "backup": self.backup,
+                "evaluated_at": self.evaluated_at.isoformat().replace("+00:00", "Z"), "ready": self.ready,
+                "blockers": self.document.get("blockers", []), "unknown": self.document.get("unknown", []),
+                "warnings": len(self.document.get("warnings", [])), "error": self.error}
+
 
 def pair_target(pair: PreflightPair) -> str:
     return pair.name or pair.target_context or (pair.target_snapshot.name if pair.target_snapshot else "target")

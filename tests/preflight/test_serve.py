@@ -66,3 +66,29 @@ def test_a_pair_is_read_again_only_after_the_interval(tmp_path: Path) -> None:
 def test_config_needs_exactly_one_target() -> None:
     with pytest.raises(ValueError, match="exactly one of target_context or target_snapshot"):
         PreflightPair(schedule="velero/x")
+
+
+def test_the_report_shows_the_last_preflight_per_pair_escaped(tmp_path: Path) -> None:
+    import orjson
+
+    from auditor.checks import load_catalog
+    from auditor.output.document import build_document
+    from auditor.output.report.build import BuildOptions, build_report
+    from auditor.output.report.html import render_html
+    from auditor.output.report.source import SourceDocument
+
+    scan, _ = scanner(tmp_path, True)
+    result = scan.scan_once().data.result
+    doc = orjson.loads(orjson.dumps(build_document(result)))
+    assert [p["ready"] for p in doc["preflights"]] == [False, None]
+    evil = "<script>window.__pwned = 1</script>"  # text from a cluster: escaped like every other
+    doc["preflights"][0]["unknown"] = [{"code": "PF-020", "kind": "APIResource", "namespace": None, "name": evil,
+                                        "message": f"discovery of {evil} could not be read"}]
+    report = build_report(SourceDocument(doc, orjson.dumps(doc)),
+                          BuildOptions(rules=load_catalog(), document_sha256="ab" * 32, document_name="scan.json"))
+    html = render_html(report, {})
+    section = html[html.index('id="preflight"'):]
+    assert "velero/shop-daily" in section and "dr-east" in section and BACKUP in section
+    assert "not-ready" in section and "PF-010 StorageClass ceph-rbd" in section
+    assert "no Completed or PartiallyFailed backup of velero/no-such-schedule" in section
+    assert evil not in html and "&lt;script&gt;window.__pwned" in section

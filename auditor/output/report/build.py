@@ -32,6 +32,7 @@ from auditor.output.report.model import (
     Summary,
     VolumeRow,
 )
+from auditor.output.report.preflight import preflight_rows
 from auditor.output.report.risks import headline, top_risks
 from auditor.output.report.source import SourceDocument, parse_iso
 from auditor.output.report.tables import (
@@ -121,7 +122,7 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
             if heat else None,
             heatmap_rows=len(chart_rows),
             trend=charts.trend_line(trend, "Audited volumes within RPO, per day", target=1.0) if trend else None),
-        trend=trend, runs=run_rows(doc))
+        trend=trend, runs=run_rows(doc), preflights=preflight_rows(doc))
 
 
 def _pct(value: float | None) -> str:

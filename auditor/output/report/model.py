@@ -334,4 +334,5 @@ class Report:
     charts: Charts
     trend: tuple[tuple[date, float], ...]
     runs: tuple[RunRow, ...] | None = None  # None: the scan document carries no executor runs
+    preflights: tuple[Any, ...] | None = None  # PreflightRow (report/preflight.py); None: no pairs configured
     extra: dict[str, Any] = field(default_factory=dict)
