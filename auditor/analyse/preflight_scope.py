@@ -193,9 +193,10 @@ def check_plugins(ck: _Checks, target_v: tuple[int, ...] | None) -> None:
             and target_v < CSI_BUILTIN_SINCE):
         needed.setdefault("velero-plugin-for-csi", "CSI snapshots")
     if server is not None and any(v.method in ("csi-snapshot", "data-mover") for v in ck.facts.volumes) \
-            and not server.csi_enabled and (target_v is None or target_v < CSI_BUILTIN_SINCE):
+            and not server.csi_enabled:  # without the flag every CSI action is skipped, built-in plugin or not
         ck.add("PF-042", BLOCKER, "Deployment", server.namespace, "velero",
-               "the backup has CSI snapshots but the target's Velero runs without --features=EnableCSI")
+               "the backup has CSI snapshots or data-mover volumes but the target's Velero runs without "
+               "--features=EnableCSI")
     for plugin, why in sorted(needed.items()):
         if not has(plugin):
             ck.add("PF-042", BLOCKER, "Deployment", ck.velero_ns, "velero",

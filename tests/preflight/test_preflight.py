@@ -270,6 +270,15 @@ def test_pf042_plugins_for_provider_and_item_operations(tmp_path: Path) -> None:
     assert "PF-042" not in codes(run(tmp_path / "ok", s), "blocker")
 
 
+def test_pf042_csi_restore_needs_the_enable_csi_flag(tmp_path: Path) -> None:
+    s = default_scenario()
+    dep = velero_with_plugins()
+    dep["spec"]["template"]["spec"]["containers"][0]["args"] = ["server", "--uploader-type=kopia"]
+    s.target = replace(s.target, "Deployment", "velero", dep)
+    i = issue(run(tmp_path, s), "PF-042")
+    assert i.severity == "blocker" and "EnableCSI" in i.message
+
+
 def test_pf050_restore_hooks_on_backed_up_pods(tmp_path: Path) -> None:
     s = default_scenario()
     s.source = replace(s.source, "Pod", "web-0", f.pod("web-0", "shop", {"data": "data"}, annotations={
