@@ -97,6 +97,9 @@ def executor_config(directory: Path) -> Path:
     config["etcd"] = {"snapshots": [{"cluster": demo.CLUSTER_NAME, "dir": str(snapshots)}]}
     config["executor"] = {"lease": {"namespace": "velero"},
                           "jobs": [{"name": "nightly-gone", "interval": "1h", "backup": {"schedule": "velero/gone"}}]}
+    # a restore preflight pair whose DR target (demo-staging's dump) cannot see demo-prod's bucket: not ready
+    config["preflight"] = [{"schedule": "velero/media-csi", "target_snapshot": str(demo.STAGING_DIR),
+                            "name": "demo-staging", "velero_catalog": str(demo.CATALOG_DIR)}]
     path = directory / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

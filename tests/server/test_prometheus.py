@@ -28,7 +28,7 @@ FIRING_ON_DEMO = {
     "BackupAuditorScheduleMissedRuns", "BackupAuditorBackupStuck", "BackupAuditorStorageLocationUnavailable",
     "BackupAuditorNodeAgentDegraded", "BackupAuditorDefaultRepositoryPassword",
     "BackupAuditorCredentialNotRotated", "BackupAuditorComplianceScoreLow", "BackupAuditorEtcdSnapshotStale",
-    "BackupAuditorExecutorJobFailing",
+    "BackupAuditorExecutorJobFailing", "BackupAuditorPreflightNotReady",
 }
 #: What the second auditor adds: demo-broken (judged at the demo's own time, Velero down, Roles forbidden, its
 #: etcd without a snapshot, the executor's Lease forbidden) and demo-gone (answers 401).
