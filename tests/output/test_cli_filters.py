@@ -92,7 +92,7 @@ def test_wide_adds_the_columns_and_fits_120_columns(whole: dict[str, Any]) -> No
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     header = next(line for line in lines if "NAMESPACE/PVC" in line)
-    for column in ("PV", "CLASS", "METHODS", "COVERED BY", "LAST POINT", "STATUS"):
+    for column in ("PV", "CLASS", "METHODS", "COVERED BY", "LAST RECOVERY POINT", "STATUS"):
         assert column in header
     table = lines[lines.index(header):next(i for i, line in enumerate(lines) if line.startswith("Findings"))]
     assert all(len(line) <= 120 for line in table)
