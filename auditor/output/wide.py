@@ -35,7 +35,7 @@ def render_volumes(volumes: Sequence[VolumeResult], as_of: datetime, console: Co
     table.add_column("CLASS", overflow="fold", ratio=1)
     table.add_column("METHODS", overflow="fold", ratio=2)
     table.add_column("COVERED BY", overflow="fold", ratio=3)
-    table.add_column("LAST RECOVERY POINT", no_wrap=True)
+    table.add_column("LAST RECOVERY POINT", overflow="fold", ratio=1, min_width=10)
     for v in sorted(volumes, key=lambda x: (order.get(x.status, 9), x.cluster, x.namespace, x.pvc)):
         last = "none"
         if v.last_success:

@@ -91,10 +91,12 @@ def test_wide_adds_the_columns_and_fits_120_columns(whole: dict[str, Any]) -> No
     result = run("demo", "-o", "wide", env={"COLUMNS": "120"})
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    header = next(line for line in lines if "NAMESPACE/PVC" in line)
-    for column in ("PV", "CLASS", "METHODS", "COVERED BY", "LAST RECOVERY POINT", "STATUS"):
+    at = next(i for i, line in enumerate(lines) if "NAMESPACE/PVC" in line)
+    header = lines[at]
+    for column in ("PV", "CLASS", "METHODS", "COVERED BY", "STATUS"):
         assert column in header
-    table = lines[lines.index(header):next(i for i, line in enumerate(lines) if line.startswith("Findings"))]
+    assert "RECOVERY POINT" in " ".join(lines[at - 1:at + 2])  # a header may fold onto two lines
+    table = lines[at - 1:next(i for i, line in enumerate(lines) if line.startswith("Findings"))]
     assert all(len(line) <= 120 for line in table)
     assert "Volumes (22)" in result.stdout and len(whole["volumes"]) == 22
     some = next(v for v in whole["volumes"] if v["pv"])
