@@ -28,14 +28,11 @@ def render_volumes(volumes: Sequence[VolumeResult], as_of: datetime, console: Co
     table = Table(title=f"Volumes ({len(volumes)})", title_justify="left", show_lines=False, pad_edge=False,
                   box=None, header_style="bold")
     if multi:
-        table.add_column("CLUSTER", overflow="fold", ratio=1, min_width=8)
-    table.add_column("NAMESPACE/PVC", overflow="fold", ratio=3, min_width=16)
-    table.add_column("STATUS", no_wrap=True, min_width=11)
-    table.add_column("PV", overflow="fold", ratio=3)
-    table.add_column("CLASS", overflow="fold", ratio=1)
-    table.add_column("METHODS", overflow="fold", ratio=2)
-    table.add_column("COVERED BY", overflow="fold", ratio=3)
-    table.add_column("LAST RECOVERY POINT", overflow="fold", ratio=1, min_width=10)
+        table.add_column("CLUSTER", overflow="fold")
+    table.add_column("NAMESPACE/PVC", overflow="fold", min_width=16)
+    table.add_column("STATUS", no_wrap=True)
+    for name in ("PV", "CLASS", "METHODS", "COVERED BY", "LAST RECOVERY POINT"):
+        table.add_column(name, overflow="fold")
     for v in sorted(volumes, key=lambda x: (order.get(x.status, 9), x.cluster, x.namespace, x.pvc)):
         last = "none"
         if v.last_success:
@@ -44,4 +41,4 @@ def render_volumes(volumes: Sequence[VolumeResult], as_of: datetime, console: Co
                Text(clean(v.storage_class)), Text(clean(", ".join(v.methods))), Text(clean(", ".join(v.covered_by))),
                Text(last)]
         table.add_row(*([Text(clean(v.cluster))] if multi else []), *row)
-    console.print(table)
+    console.print(table, soft_wrap=False)  # soft wrapping would let the table overflow the width
