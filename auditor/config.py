@@ -9,7 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from auditor.analyse.exceptions import ExceptionRule
+from auditor.analyse.exceptions import DEFAULT_MAX_DAYS, ExceptionRule
 from auditor.durations import parse_duration
 from auditor.errors import ConfigError
 from auditor.executor.templates import BackupTemplate
@@ -393,14 +393,28 @@ class PreflightPair(_Strict):
         return self
 
 
+class ExceptionsConfig(_Strict):
+    """``exceptions:`` — the waivers and how they are governed. A plain list is read as the waivers."""
+
+    waivers: tuple[ExceptionRule, ...] = ()
+    #: waivers from object annotations: off unless the auditor's owner opts in (an annotator must not be able
+    #: to silence the findings about their own objects)
+    from_annotations: bool = False
+    max_days: int = Field(default=DEFAULT_MAX_DAYS, ge=1)  # how far ahead any waiver may expire
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_is_waivers(cls, value: Any) -> Any:
+        return {"waivers": value} if isinstance(value, list | tuple) else value
+
+
 class AuditConfig(_Strict):
     defaults: Defaults = Defaults()
     exclude_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED
     policies: tuple[Policy, ...] = ()
     velero_namespace: str | None = None
     stuck_backup_after: float = 6 * 3600.0
-    exceptions: tuple[ExceptionRule, ...] = ()
-    allow_annotation_exceptions: bool = True
+    exceptions: ExceptionsConfig = ExceptionsConfig()
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-rule parameter overrides
     history: HistoryConfig = HistoryConfig()
     reports: tuple[ScheduledReport, ...] = ()  # written by `auditor serve` on their cron

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.analyse.compliance import FrameworkScore, load_frameworks, score
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
-from auditor.analyse.exceptions import ExceptionRule, ExceptionsReport
+from auditor.analyse.exceptions import ExceptionRule, ExceptionsReport, check_terms
 from auditor.analyse.exceptions import apply as apply_exceptions
 from auditor.analyse.protection import ProtectionState
 from auditor.analyse.subjects import annotation_exceptions, subjects
 from auditor.checks import Finding, evaluate, load_catalog
 from auditor.checks.gaps import unevaluated_where_blind
+from auditor.checks.governance import LATE_RULES
 from auditor.checks.registry import Rule, RunContext, catalog_dir
 from auditor.collect.catalog import VeleroCatalog, read_catalog
 from auditor.collect.clusters import ClusterTarget, in_cluster_target, kubeconfig_targets
@@ -249,24 +250,45 @@ def _run_scan(options: ScanOptions, progress: Progress | None, store: Store | No
             previous = previous_state(options, store, inventory.cluster, as_of)
             analysed.append((inventory.cluster, analyse_cluster(inventory, config, as_of, catalog, previous), None))
     analyses = [a for _, a, _ in analysed if a is not None]
-    exception_rules = list(config.exceptions)
-    if config.allow_annotation_exceptions:
+    exception_rules = list(config.exceptions.waivers)
+    if config.exceptions.from_annotations:
         exception_rules += [e for a in analyses for e in annotation_exceptions(a.inventory)]
+    check_terms(exception_rules, as_of, config.exceptions.max_days)
     run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=tuple(exception_rules))
-    clusters, registers = [], []
-    for name, analysis, error in analysed:
+    early = tuple(r for r in rules if r.id not in LATE_RULES)
+    late = tuple(r for r in rules if r.id in LATE_RULES)
+    judged: dict[str, list[Finding]] = {}
+    registers = []
+    for _, analysis, _ in analysed:
         if analysis is None:
-            clusters.append(ClusterScan(name, None, (), error))
             continue
         with gc_paused():
-            results = unevaluated_where_blind(analysis, evaluate(analysis, rules, config.rules, run))
+            results = unevaluated_where_blind(analysis, evaluate(analysis, early, config.rules, run))
             if custom:
                 from auditor.custom_rules.evaluate import evaluate_custom
 
                 results += evaluate_custom(analysis, custom)
-            results, register = apply_exceptions(results, exception_rules, subjects(analysis.inventory), as_of)
-            compliance = tuple(score(f, results) for f in frameworks)
+            judged[analysis.inventory.cluster], register = apply_exceptions(
+                results, exception_rules, subjects(analysis.inventory), as_of)
         registers.append(register)
+    if late:  # the rules about the waivers themselves, with their use across every cluster of the run
+        merged = merge_registers(registers, exception_rules, as_of)
+        late_run = replace(run, exception_use={r.key: n for r, n in merged.matched},
+                           exception_unknown=frozenset(r.key for r in merged.undetermined),
+                           evaluated_rules=frozenset([*(r.id for r in rules), *(r.rule.id for r in custom)]),
+                           unreadable_clusters=tuple(name for name, a, _ in analysed if a is None))
+        for analysis in analyses:
+            late_results = unevaluated_where_blind(analysis, evaluate(analysis, late, config.rules, late_run))
+            results, register = apply_exceptions(late_results, exception_rules, subjects(analysis.inventory), as_of)
+            judged[analysis.inventory.cluster] += results
+            registers.append(register)
+    clusters = []
+    for name, analysis, error in analysed:
+        if analysis is None:
+            clusters.append(ClusterScan(name, None, (), error))
+            continue
+        results = judged[analysis.inventory.cluster]
+        compliance = tuple(score(f, results) for f in frameworks)
         clusters.append(ClusterScan(name, analysis, tuple(results), None, compliance))
     return ScanResult(as_of, tuple(clusters), rules + tuple(r.rule for r in custom),
                       merge_registers(registers, exception_rules, as_of))
@@ -284,10 +306,13 @@ def fingerprint_clusters(analyses: list[ClusterAnalysis]) -> dict[str, frozenset
 def merge_registers(registers: list[ExceptionsReport], rules: list[ExceptionRule], as_of: datetime,
                     ) -> ExceptionsReport:
     counts: dict[str, int] = {}
+    unknown: set[str] = set()
     for reg in registers:
         for rule, n in reg.matched:
             counts[rule.key] = counts.get(rule.key, 0) + n
+        unknown.update(r.key for r in reg.undetermined)
     active = [r for r in rules if not r.expired(as_of)]
-    return ExceptionsReport(matched=tuple((r, counts[r.key]) for r in active if r.key in counts),
-                            unused=tuple(r for r in active if r.key not in counts),
-                            expired=tuple(r for r in rules if r.expired(as_of)))
+    unused = tuple(r for r in active if r.key not in counts)
+    return ExceptionsReport(matched=tuple((r, counts[r.key]) for r in active if r.key in counts), unused=unused,
+                            expired=tuple(r for r in rules if r.expired(as_of)),
+                            undetermined=tuple(r for r in unused if r.key in unknown))

@@ -655,10 +655,11 @@ def test_config_exceptions_are_matched_unused_and_expired() -> None:
     from auditor.config import load_config
 
     config = load_config(DEMO / "config.yaml")
-    by_id = {e.id: e for e in config.exceptions}
+    by_id = {e.id: e for e in config.exceptions.waivers}
     assert set(by_id) == {"legacy-crm-decommission", "shop-uploads-legacy", "search-short-retention"}
-    assert [e.id for e in config.exceptions if e.expired(AS_OF)] == ["search-short-retention"]
-    for e in config.exceptions:
+    assert [e.id for e in config.exceptions.waivers if e.expired(AS_OF)] == ["search-short-retention"]
+    assert config.exceptions.from_annotations, "the demo opts in to the annotated waivers it ships"
+    for e in config.exceptions.waivers:
         assert e.reason and e.owner and e.expires
     pvcs = {(c, ns, n) for c in CLUSTERS for ns, n in by_key(of_kind("PersistentVolumeClaim", cluster=c))}
     assert (PROD, "legacy", "crm-files") in pvcs

@@ -1,8 +1,11 @@
 """Exceptions (waivers): a finding they match stays in the output with status ``excepted``.
 
-Sources: the ``exceptions:`` list of the audit config or an ``--exceptions FILE``, and (unless switched
-off) object annotations ``backup-auditor.io/exempt: "RULE,RULE"`` with ``-reason``, ``-owner`` and
-``-expires`` companions. An expired exception stops applying and raises GOV-004.
+Sources: the waivers of the audit config (``exceptions:``) or an ``--exceptions FILE``, and, only when the
+config opts in (``exceptions.from_annotations: true``), object annotations ``backup-auditor.io/exempt:
+"RULE,RULE"`` with ``-reason``, ``-owner`` and ``-expires`` companions: whoever may annotate an object must
+not silence its findings unless the auditor's owner allows it. Every waiver is time-bound (``expires`` at
+most ``exceptions.max_days`` ahead, :func:`check_terms`). An expired exception stops applying and raises
+GOV-004; one that matches nothing raises GOV-005.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from auditor.errors import ConfigError
+
 ANNOTATION = "backup-auditor.io/exempt"
+DEFAULT_MAX_DAYS = 365
 
 
 class Selector(BaseModel):
@@ -64,6 +70,13 @@ class ExceptionRule(BaseModel):
                 "reason": self.reason, "owner": self.owner,
                 "expires": self.expires.isoformat() if self.expires else None, "source": self.source}
 
+    @property
+    def scope(self) -> str:
+        """The selector as the user wrote it: an annotation waiver names its own object (no regex escapes)."""
+        sel = self.selector
+        name = self.id.rsplit("/", 1)[-1] if self.source == "annotation" and self.id else sel.name
+        return "/".join((sel.cluster, sel.namespace, sel.kind or "*", name))
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -97,6 +110,8 @@ class ExceptionsReport:
     matched: tuple[tuple[ExceptionRule, int], ...]  # with the number of findings each excepted
     unused: tuple[ExceptionRule, ...]
     expired: tuple[ExceptionRule, ...]
+    #: unused waivers that match results the scan could not evaluate: whether they are used is unknown
+    undetermined: tuple[ExceptionRule, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"matched": [{**e.as_dict(), "findings": n} for e, n in self.matched],
@@ -105,20 +120,44 @@ class ExceptionsReport:
 
 def from_annotations(cluster: str, kind: str, namespace: str | None, name: str,
                      annotations: dict[str, str]) -> ExceptionRule | None:
-    """An exception declared on the object itself; incomplete ones (no reason or owner) are ignored."""
+    """An exception declared on the object itself (None without the annotation). An incomplete one (no rule,
+    reason, owner or expiry date) is a configuration error naming the object and the annotation: a waiver the
+    scan silently dropped would reopen findings nobody expects, one it guessed would silence them."""
     rules = annotations.get(ANNOTATION)
-    if not rules:
+    if rules is None:
         return None
-    expires = annotations.get(f"{ANNOTATION}-expires")
+    where = f"{cluster}: {kind} {namespace + '/' if namespace else ''}{name}"
+    parsed = tuple(r.strip() for r in rules.split(",") if r.strip())
+    if not parsed:
+        raise ConfigError(f"{where}: annotation {ANNOTATION}: names no rule")
+    for suffix in ("-reason", "-owner", "-expires"):
+        if not annotations.get(f"{ANNOTATION}{suffix}", "").strip():
+            raise ConfigError(f"{where}: annotation {ANNOTATION}{suffix} is missing: every waiver needs a reason, "
+                              "an owner and an expiry date")
+    expires = annotations[f"{ANNOTATION}-expires"].strip()
     try:
-        return ExceptionRule(
-            id=f"annotation:{cluster}/{kind}/{namespace + '/' if namespace else ''}{name}",
-            rules=tuple(r.strip() for r in rules.split(",") if r.strip()),
-            selector=Selector(cluster=cluster, namespace=namespace or "*", kind=kind, name=re.escape(name)),
-            reason=annotations.get(f"{ANNOTATION}-reason", ""), owner=annotations.get(f"{ANNOTATION}-owner", ""),
-            expires=date.fromisoformat(expires) if expires else None, source="annotation")
+        day = date.fromisoformat(expires)
     except ValueError:
-        return None
+        raise ConfigError(f"{where}: annotation {ANNOTATION}-expires: not a date (YYYY-MM-DD): {expires!r}") from None
+    return ExceptionRule(
+        id=f"annotation:{cluster}/{kind}/{namespace + '/' if namespace else ''}{name}", rules=parsed,
+        selector=Selector(cluster=cluster, namespace=namespace or "*", kind=kind, name=re.escape(name)),
+        reason=annotations[f"{ANNOTATION}-reason"].strip(), owner=annotations[f"{ANNOTATION}-owner"].strip(),
+        expires=day, source="annotation")
+
+
+def check_terms(rules: list[ExceptionRule], as_of: datetime, max_days: int) -> None:
+    """Every waiver is time-bound: an ``expires`` date at most ``max_days`` after the scan's day. The first
+    that is not is a configuration error naming it and where it was declared."""
+    for rule in rules:
+        where = f"waiver {rule.key} ({rule.source})"
+        if rule.expires is None:
+            raise ConfigError(f"{where}: no expires: every waiver needs an expiry date at most "
+                              f"exceptions.max_days ({max_days}) days ahead")
+        ahead = (rule.expires - as_of.date()).days
+        if ahead > max_days:
+            raise ConfigError(f"{where}: expires {rule.expires} is {ahead} days after the scan "
+                              f"({as_of.date()}), beyond exceptions.max_days ({max_days})")
 
 
 def apply(findings: list[Any], rules: list[ExceptionRule],
@@ -128,13 +167,19 @@ def apply(findings: list[Any], rules: list[ExceptionRule],
     active = [r for r in rules if not r.expired(as_of)]
     expired = [r for r in rules if r.expired(as_of)]
     counts: dict[str, int] = {}
+    unknown: set[str] = set()
     out = []
     for f in findings:
-        if f.status != "open" or not active:  # no active rule: the subjects are never looked up (nor built)
+        # no active rule: the subjects are never looked up (nor built)
+        if f.status not in ("open", *UNKNOWN_STATUSES) or not active:
             out.append(f)
             continue
         subject = subjects.get((f.cluster, f.kind, f.namespace, f.name)) or Subject(
             f.cluster, f.kind, f.namespace, f.name, {})
+        if f.status != "open":  # a result the scan could not judge: a waiver it matches may be in use
+            unknown.update(r.key for r in active if matches(r, f.rule_id, subject))
+            out.append(f)
+            continue
         hit = next((r for r in active if matches(r, f.rule_id, subject)), None)
         if hit is None:
             out.append(f)
@@ -143,4 +188,7 @@ def apply(findings: list[Any], rules: list[ExceptionRule],
         out.append(replace(f, status="excepted", exception=hit.as_dict()))
     matched = tuple((r, counts[r.key]) for r in active if r.key in counts)
     unused = tuple(r for r in active if r.key not in counts)
-    return out, ExceptionsReport(matched, unused, tuple(expired))
+    return out, ExceptionsReport(matched, unused, tuple(expired), tuple(r for r in unused if r.key in unknown))
+
+
+UNKNOWN_STATUSES = ("not-evaluated", "error")

@@ -1,10 +1,11 @@
-"""Governance rules: tested restores, tools that agree on a point in time, exceptions that expired."""
+"""Governance rules: tested restores, tools that agree on a point in time, exceptions that expired or are unused."""
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator
 
+from auditor.analyse.exceptions import ExceptionRule
 from auditor.checks.registry import CheckContext, Finding, register
 from auditor.durations import format_duration
 
@@ -64,3 +65,56 @@ def exception_expired(ctx: CheckContext) -> Iterator[Finding]:
                          f"exception {e.key} (owner {e.owner}) expired on {e.expires}: it no longer covers "
                          f"{', '.join(e.rules)}", owner=e.owner, reason=e.reason,
                          expires=e.expires.isoformat() if e.expires else None)
+
+
+#: rules that judge the other rules' results: the pipeline evaluates them after the waivers were applied
+LATE_RULES = frozenset({"GOV-005"})
+
+
+@register("GOV-005")
+def exception_unused(ctx: CheckContext) -> Iterator[Finding]:
+    """A waiver that excepts nothing is a standing permission waiting for a finding to silence."""
+    as_of = ctx.analysis.as_of
+    cluster = ctx.analysis.inventory.cluster
+    use, unknown = ctx.run.exception_use, ctx.run.exception_unknown
+    if use is None:  # judged alone, without the run's register: this cluster's own results decide
+        use, unknown = _cluster_use(ctx)
+    evaluated = ctx.run.evaluated_rules
+    for e in ctx.run.exceptions:
+        if not fnmatch.fnmatchcase(cluster, e.selector.cluster) or e.expired(as_of):
+            continue  # about another cluster, or expired (GOV-004's case)
+        if use.get(e.key):
+            yield ctx.passed("Exception", None, e.key)
+            continue
+        skipped = [r for r in e.rules if r != "*" and evaluated is not None and r not in evaluated]
+        unread = [c for c in ctx.run.unreadable_clusters if fnmatch.fnmatchcase(c, e.selector.cluster)]
+        if skipped and len(skipped) == len(e.rules):
+            yield ctx.not_evaluated("Exception", None, e.key,
+                                    f"exception {e.key}: its rules ({', '.join(skipped)}) were not evaluated in this "
+                                    "run, so whether it is used is unknown")
+        elif e.key in unknown or unread:
+            why = f"cluster {', '.join(unread)} could not be read" if unread else \
+                "the results it matches could not be evaluated"
+            yield ctx.not_evaluated("Exception", None, e.key, f"exception {e.key}: {why}, so whether it is used "
+                                                              "is unknown")
+        else:
+            yield ctx.finding("Exception", None, e.key,
+                              f"exception {e.key} (owner {e.owner}) matches no finding of {', '.join(e.rules)}: "
+                              f"remove it or correct its scope ({e.scope})", owner=e.owner, reason=e.reason,
+                              expires=e.expires.isoformat() if e.expires else None, scope=e.scope,
+                              source=e.source)
+
+
+def _cluster_use(ctx: CheckContext) -> tuple[dict[str, int], frozenset[str]]:
+    """The waivers' use on this cluster alone: evaluate the rules they name, then apply them."""
+    from auditor.analyse.exceptions import apply
+    from auditor.analyse.subjects import subjects
+    from auditor.checks.gaps import unevaluated_where_blind
+    from auditor.checks.registry import evaluate, load_catalog
+
+    active: list[ExceptionRule] = [e for e in ctx.run.exceptions if not e.expired(ctx.analysis.as_of)]
+    named = {r for e in active for r in e.rules}
+    rules = [r for r in load_catalog() if r.id not in LATE_RULES and ("*" in named or r.id in named)]
+    results = unevaluated_where_blind(ctx.analysis, evaluate(ctx.analysis, rules, ctx.analysis.config.rules, ctx.run))
+    _, register = apply(results, active, subjects(ctx.analysis.inventory), ctx.analysis.as_of)
+    return {e.key: n for e, n in register.matched}, frozenset(e.key for e in register.undetermined)

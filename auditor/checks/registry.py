@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -73,6 +73,12 @@ class RunContext:
 
     fingerprint_clusters: dict[str, frozenset[str]] = field(default_factory=dict)
     exceptions: tuple[ExceptionRule, ...] = ()
+    #: set for the rules that judge the other rules' results (GOV-005), once those ran and the waivers were
+    #: applied on every cluster: findings each waiver excepted across the run, by key (None: not known yet)
+    exception_use: Mapping[str, int] | None = None
+    exception_unknown: frozenset[str] = frozenset()  # waivers that match results the scan could not judge
+    evaluated_rules: frozenset[str] | None = None  # the rules this run evaluated (None: the whole catalog)
+    unreadable_clusters: tuple[str, ...] = ()  # clusters of the run that could not be read at all
 
 
 @dataclass(frozen=True)

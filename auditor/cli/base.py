@@ -194,7 +194,8 @@ def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = N
         as_of = as_of or demo_data.demo_as_of().strftime("%Y-%m-%dT%H:%M:%SZ")
     config = load_config(config_path)
     if exceptions_file:
-        config = config.model_copy(update={"exceptions": config.exceptions + load_exceptions(exceptions_file)})
+        waivers = config.exceptions.waivers + load_exceptions(exceptions_file)
+        config = config.model_copy(update={"exceptions": config.exceptions.model_copy(update={"waivers": waivers})})
     return ScanOptions(snapshots=snapshots, cluster_name=cluster_name, kubeconfig=kubeconfig, contexts=contexts,
                        all_contexts=all_contexts, in_cluster=in_cluster, catalogs=catalogs, config=config,
                        as_of=_as_of(as_of), secret_values=not no_secret_values,

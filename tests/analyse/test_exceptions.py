@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,12 +41,28 @@ def test_expiry_is_inclusive_of_the_day() -> None:
     assert ExceptionRule(rules=("*",), reason="r", owner="o", expires=date(2026, 11, 19)).expired(f.AS_OF)
 
 
-def test_annotations_need_reason_and_owner() -> None:
-    ok = from_annotations("prod", "Namespace", None, "legacy", {
-        "backup-auditor.io/exempt": "COV-003, COV-001", "backup-auditor.io/exempt-reason": "retired",
-        "backup-auditor.io/exempt-owner": "ops", "backup-auditor.io/exempt-expires": "2027-01-31"})
+COMPLETE = {"backup-auditor.io/exempt": "COV-003, COV-001", "backup-auditor.io/exempt-reason": "retired",
+            "backup-auditor.io/exempt-owner": "ops", "backup-auditor.io/exempt-expires": "2027-01-31"}
+
+
+def test_annotations_need_reason_owner_and_expiry() -> None:
+    ok = from_annotations("prod", "Namespace", None, "legacy", COMPLETE)
     assert ok is not None and ok.rules == ("COV-003", "COV-001") and ok.expires == date(2027, 1, 31)
-    assert from_annotations("prod", "Namespace", None, "legacy", {"backup-auditor.io/exempt": "COV-003"}) is None
+    assert ok.scope == "prod/*/Namespace/legacy"
+    assert from_annotations("prod", "Namespace", None, "legacy", {}) is None
+    for suffix in ("-reason", "-owner", "-expires"):
+        notes = {k: v for k, v in COMPLETE.items() if k != f"backup-auditor.io/exempt{suffix}"}
+        with pytest.raises(ConfigError, match=f"prod: Namespace legacy: annotation backup-auditor.io/exempt{suffix}"):
+            from_annotations("prod", "Namespace", None, "legacy", notes)
+    with pytest.raises(ConfigError, match="not a date"):
+        from_annotations("prod", "PersistentVolumeClaim", "ci", "build-cache",
+                         {**COMPLETE, "backup-auditor.io/exempt-expires": "next year"})
+
+
+def test_annotation_scope_shows_the_name_not_its_regex() -> None:
+    rule = from_annotations("staging", "PersistentVolumeClaim", "ci", "build-cache", COMPLETE)
+    assert rule is not None and rule.selector.name == r"build\-cache"
+    assert rule.scope == "staging/ci/PersistentVolumeClaim/build-cache"
 
 
 def test_file_errors_name_the_key(tmp_path: Path) -> None:
@@ -68,7 +85,7 @@ def test_register_matched_unused_expired(tmp_path: Path) -> None:
     exceptions = (
         ExceptionRule(id="crm", rules=("COV-001",), selector=Selector(namespace="legacy"), reason="retiring",
                       owner="team-crm", expires=date(2027, 1, 1)),
-        ExceptionRule(id="nothing", rules=("FRS-004",), reason="r", owner="o"),
+        ExceptionRule(id="nothing", rules=("FRS-004",), reason="r", owner="o", expires=date(2027, 1, 1)),
         ExceptionRule(id="old", rules=("COV-003",), selector=Selector(name="legacy"), reason="r", owner="o",
                       expires=date(2026, 1, 1)),
     )
@@ -81,3 +98,80 @@ def test_register_matched_unused_expired(tmp_path: Path) -> None:
     assert [(e.key, n) for e, n in reg.matched] == [("crm", len(cov1))]
     assert [e.key for e in reg.unused] == ["nothing"] and [e.key for e in reg.expired] == ["old"]
     assert any(x.rule_id == "GOV-004" and x.name == "old" and x.status == "open" for x in result.findings)
+
+
+def write_dump(directory: Path, objs: list[Any], cluster: str | None = None) -> Path:
+    import json
+
+    directory.mkdir()
+    (directory / "all.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
+    return directory
+
+
+def legacy_dump(tmp_path: Path, name: str = "dump", annotate: bool = False) -> Path:
+    objs = [*f.base_cluster(), *app("legacy"), f.schedule("daily", includedNamespaces=["shop"])]
+    if annotate:
+        ns = next(o for o in objs if o["kind"] == "Namespace" and o["metadata"]["name"] == "legacy")
+        ns["metadata"]["annotations"] = {**COMPLETE, "backup-auditor.io/exempt": "COV-003"}
+    return write_dump(tmp_path / name, objs)
+
+
+def waiver(key: str, expires: date | None, rules: tuple[str, ...] = ("COV-001",), **selector: str) -> ExceptionRule:
+    return ExceptionRule(id=key, rules=rules, selector=Selector(**selector), reason="r", owner="o", expires=expires)
+
+
+@pytest.mark.parametrize(("expires", "message"), [
+    (None, r"waiver w1 \(config\): no expires: every waiver needs an expiry date at most exceptions.max_days \(30\)"),
+    (date(2027, 1, 1), r"waiver w1 \(config\): expires 2027-01-01 is 42 days after the scan \(2026-11-20\), "
+                       r"beyond exceptions.max_days \(30\)"),
+])
+def test_every_waiver_is_time_bound(tmp_path: Path, expires: date | None, message: str) -> None:
+    config = AuditConfig.model_validate({"exceptions": {"max_days": 30, "waivers": [
+        waiver("w1", expires).model_dump()]}})
+    with pytest.raises(ConfigError, match=message):
+        run_scan(ScanOptions(snapshots=(legacy_dump(tmp_path),), as_of=f.AS_OF, config=config))
+    ok = AuditConfig.model_validate({"exceptions": {"max_days": 30, "waivers": [
+        waiver("w1", date(2026, 12, 20)).model_dump()]}})
+    assert run_scan(ScanOptions(snapshots=(legacy_dump(tmp_path, "dump2"),), as_of=f.AS_OF, config=ok)).exceptions
+
+
+def test_annotation_waivers_are_off_unless_the_config_opts_in(tmp_path: Path) -> None:
+    dump = legacy_dump(tmp_path, annotate=True)
+
+    def cov3(config: AuditConfig) -> list[str]:
+        result = run_scan(ScanOptions(snapshots=(dump,), as_of=f.AS_OF, config=config))
+        return [x.status for x in result.results if x.rule_id == "COV-003" and x.name == "legacy"]
+
+    assert cov3(AuditConfig()) == ["open"]
+    assert cov3(AuditConfig.model_validate({"exceptions": {"from_annotations": True}})) == ["excepted"]
+    # an opted-in annotation must be complete and time-bound like any waiver
+    far = AuditConfig.model_validate({"exceptions": {"from_annotations": True, "max_days": 30}})
+    with pytest.raises(ConfigError, match=r"annotation:dump/Namespace/legacy \(annotation\): expires 2027-01-31"):
+        cov3(far)
+
+
+def test_a_list_is_still_read_as_the_waivers() -> None:
+    config = AuditConfig.model_validate({"exceptions": [waiver("w1", date(2027, 1, 1)).model_dump()]})
+    assert [w.key for w in config.exceptions.waivers] == ["w1"] and not config.exceptions.from_annotations
+
+
+def test_gov005_counts_use_across_the_clusters_of_a_run(tmp_path: Path) -> None:
+    """A waiver for every cluster that excepts a finding in one of them is in use; one that matches nothing in
+    any is a GOV-005 finding in each cluster it names; one whose rules were not evaluated is not judged."""
+    prod = legacy_dump(tmp_path, "prod")
+    staging = write_dump(tmp_path / "staging", [*f.base_cluster(), f.schedule("daily")])
+    waivers = (waiver("crm", date(2027, 1, 1), namespace="legacy"),
+               waiver("gone", date(2027, 1, 1), namespace="shop", name="uploads-legacy"),
+               waiver("creds", date(2027, 1, 1), rules=("CRD-001",), namespace="nowhere"))
+    config = AuditConfig(exceptions=waivers)
+    result = run_scan(ScanOptions(snapshots=(prod, staging), as_of=f.AS_OF, config=config))
+    gov5 = {(x.cluster, x.name): x.status for x in result.results if x.rule_id == "GOV-005"}
+    clusters = sorted({c for c, _ in gov5})
+    assert len(clusters) == 2
+    for c in clusters:
+        assert gov5[(c, "crm")] == "pass" and gov5[(c, "gone")] == "open" and gov5[(c, "creds")] == "open"
+    focused = run_scan(ScanOptions(snapshots=(prod, staging), as_of=f.AS_OF, config=config, framework="soc2"))
+    gov5 = {(x.cluster, x.name): x.status for x in focused.results if x.rule_id == "GOV-005"}
+    # CRD-001 is not a SOC 2 rule: with --framework soc2 nobody knows whether "creds" would except anything
+    assert {s for (_, n), s in gov5.items() if n == "creds"} == {"not-evaluated"}
+    assert {s for (_, n), s in gov5.items() if n == "gone"} == {"open"}

@@ -302,5 +302,11 @@ FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
         "pass": [("valid until next year", [*scheduled(), exception(date(2027, 6, 30))])],
         "fail": [("expired last month", [*scheduled(), exception(date(2026, 10, 31))])],
     },
+    "GOV-005": {
+        "pass": [("it excepts the unprotected legacy PVC",
+                  [*scheduled(includedNamespaces=[NS]), *app("legacy"), exception(date(2027, 6, 30))])],
+        "fail": [("the legacy namespace is gone", [*scheduled(includedNamespaces=[NS]), exception(date(2027, 6, 30))]),
+                 ("the legacy PVC is protected now", [*scheduled(), *app("legacy"), exception(date(2027, 6, 30))])],
+    },
 }
 
