@@ -11,6 +11,7 @@ from auditor.cli import (  # noqa: F401  (registers the commands)
     audit,
     completion,
     drill,
+    evidence,
     executor,
     history,
     preflight,

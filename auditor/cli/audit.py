@@ -162,11 +162,16 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
 @click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
               help="History store: the 30-day trend comes from it and the report's manifest is recorded in it "
                    "(default: history.store of --config).")
+@click.option("--sign-key", "sign_key", type=click.Path(path_type=Path, dir_okay=False), metavar="KEY.pem",
+              help="Ed25519 private key (PKCS#8 PEM): write a detached signature of the manifest "
+                   "(<manifest>.sig; check it with auditor verify).")
+@click.option("--sign-cert", "sign_cert", type=click.Path(path_type=Path, dir_okay=False), metavar="CERT.pem",
+              help="X.509 certificate of --sign-key: also sign the PDF itself (PAdES).")
 @filter_options
 @gate_options
 @handle_errors
 def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | None, fail_on: str | None,
-           min_score: float | None, **kwargs: Any) -> None:
+           min_score: float | None, sign_key: Path | None, sign_cert: Path | None, **kwargs: Any) -> None:
     """Write compliance reports with an integrity manifest (timestamped names; see docs/reports.md).
 
     Exit codes as scan's: 3 findings at --fail-on severity or worse; 4 a framework score below --min-score
@@ -175,9 +180,13 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
     from auditor.errors import StoreError
     from auditor.output.report import load_document, parse_formats, write_reports
     from auditor.output.report.history import read_store, record_report
+    from auditor.output.report.signing import load_signing
     from auditor.pipeline import run_scan
 
     chosen = parse_formats(formats)
+    if sign_cert and not sign_key:
+        raise click.UsageError("--sign-cert needs --sign-key (the certificate's private key)")
+    signing = load_signing(sign_key, sign_cert) if sign_key else None  # bad keys fail before any scan
     code = 0
     view = pop_filter(kwargs)
     rules = None
@@ -216,12 +225,14 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
             click.echo(f"warning: no trend: {exc}", err=True)
     framework = kwargs.get("framework")
     manifest = write_reports(source, chosen, out_dir, history=history, frameworks=(framework,) if framework else (),
-                             rules=rules)
+                             rules=rules, signing=signing)
     if store:
         record_report(store, manifest.as_dict(), str(manifest.path), ",".join(chosen))
     for f in manifest.files:
         click.echo(str(out_dir / f.name))
     click.echo(str(manifest.path))
+    if manifest.signature_path is not None:
+        click.echo(str(manifest.signature_path))
     if any(c.get("error") for c in doc.get("clusters") or []):
         sys.exit(1)
     if from_scan:

@@ -29,9 +29,13 @@ def _refuse(url: str, *args: object, **kwargs: object) -> dict[str, object]:
     raise ValueError(f"report rendering does not fetch resources ({url[:60]!r})")
 
 
+#: archives accept PDF/A; part 3 (level B) because the report's fonts and SVG charts need nothing more
+PDF_VARIANT = "pdf/a-3b"
+
+
 def render_pdf(report: Report, files: Mapping[str, str] | None = None, *, caps: Caps | None = None) -> bytes:
     from weasyprint import HTML
 
     html = render_html(report, files, pdf=True, caps=caps)
-    pdf: bytes = HTML(string=html, url_fetcher=_refuse).write_pdf()
+    pdf: bytes = HTML(string=html, url_fetcher=_refuse).write_pdf(pdf_variant=PDF_VARIANT)
     return pdf

@@ -32,6 +32,7 @@ from auditor.output.report.junit import junit_xml
 from auditor.output.report.markdown import render_markdown
 from auditor.output.report.model import Report
 from auditor.output.report.sarif import sarif_log
+from auditor.output.report.signing import SIGNATURE_SUFFIX, Signing, sign_bytes, sign_pdf
 from auditor.output.report.source import SourceDocument, from_result
 from auditor.pipeline import ScanResult
 
@@ -40,7 +41,7 @@ FORMATS = ("html", "pdf", "json", "csv", "junit", "sarif", "md")
 FILES = {"html": (("html", ".html"),), "pdf": (("pdf", ".pdf"),), "json": (("json", ".json"),),
          "csv": (("csv-volumes", "-volumes.csv"), ("csv-findings", "-findings.csv")),
          "junit": (("junit", ".junit.xml"),), "sarif": (("sarif", ".sarif"),), "md": (("md", ".md"),)}
-META_FILES = (("manifest", ".manifest.json"), ("sha256", ".sha256"))
+META_FILES = (("manifest", ".manifest.json"), ("sha256", ".sha256"), ("signature", f".manifest.json{SIGNATURE_SUFFIX}"))
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,21 @@ class Manifest:
     document_name: str
     document_sha256: str
     files: tuple[WrittenFile, ...]
+    #: with --sign-key: the key (its id), the detached signature file and whether the PDF is signed too
+    signature: dict[str, Any] | None = None
+
+    @property
+    def signature_path(self) -> Path | None:
+        return self.directory / self.signature["file"] if self.signature else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"report_id": self.report_id, "tool_version": __version__, "as_of": self.as_of,
-                "generated_at": self.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "scan_document": {"name": self.document_name, "sha256": self.document_sha256},
-                "files": [{"format": f.key, "name": f.name, "bytes": f.size, "sha256": f.sha256} for f in self.files]}
+        doc = {"report_id": self.report_id, "tool_version": __version__, "as_of": self.as_of,
+               "generated_at": self.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+               "scan_document": {"name": self.document_name, "sha256": self.document_sha256},
+               "files": [{"format": f.key, "name": f.name, "bytes": f.size, "sha256": f.sha256} for f in self.files]}
+        if self.signature:
+            doc["signature"] = self.signature
+        return doc
 
 
 def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
@@ -121,13 +131,15 @@ def default_author() -> str:
 
 def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], out_dir: Path, *,
                   history: History | None = None, frameworks: tuple[str, ...] = (), generated_by: str | None = None,
-                  now: datetime | None = None, rules: tuple[Rule, ...] | None = None) -> Manifest:
+                  now: datetime | None = None, rules: tuple[Rule, ...] | None = None,
+                  signing: Signing | None = None) -> Manifest:
     """Render and write every requested format; returns the manifest (also written next to the reports).
 
     The entry point for the CLI and for scheduled reports (``auditor serve``). From a ScanResult the scan
     document is always written too (as ``.json``): the report's hash must point at a file. From a loaded
     document, the manifest names the input file instead. ``frameworks`` narrows the framework section
-    (and names the files); ``history`` adds the trend.
+    (and names the files); ``history`` adds the trend. ``signing`` signs the manifest (a detached
+    Ed25519 signature next to it) and, with a certificate, the PDF itself (before it is hashed).
     """
     from auditor.checks import load_catalog
     from auditor.pipeline import frameworks_dir
@@ -159,17 +171,25 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
         document_sha256=sha, document_name=document_name))
     renderers = _renderers(report, source, names, rules)
     rendered = {key: renderers[key]() for key, _ in keys}  # all or nothing: a failed render writes no file
+    if signing is not None and signing.cert_pem is not None and "pdf" in rendered:
+        rendered["pdf"] = sign_pdf(rendered["pdf"], signing, f"backup-auditor report {report.meta.report_id}")
     written = []
     for key, data in rendered.items():
         write_new(out_dir / names[key], data)
         written.append(WrittenFile(key, names[key], len(data), hashlib.sha256(data).hexdigest()))
+    signature = None if signing is None else {
+        "algorithm": "Ed25519", "key_id": signing.key_id, "file": names["signature"],
+        "pdf_signed": signing.cert_pem is not None and "pdf" in rendered}
     manifest = Manifest(out_dir, out_dir / names["manifest"], report.meta.report_id, doc.get("as_of"), generated_at,
-                        document_name, sha, tuple(written))
+                        document_name, sha, tuple(written), signature)
     lines = "".join(f"{f.sha256}  {f.name}\n" for f in written)
     if source.path is not None and source.path.parent.resolve() == out_dir.resolve():
         lines += f"{sha}  {source.path.name}\n"
     write_new(out_dir / names["sha256"], lines.encode())
-    write_new(manifest.path, orjson.dumps(manifest.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+    body = orjson.dumps(manifest.as_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+    write_new(manifest.path, body)
+    if signing is not None:
+        write_new(out_dir / names["signature"], sign_bytes(signing, body))
     return manifest
 
 
