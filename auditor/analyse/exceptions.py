@@ -68,7 +68,8 @@ class ExceptionRule(BaseModel):
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.key, "rules": list(self.rules), "selector": self.selector.model_dump(),
                 "reason": self.reason, "owner": self.owner,
-                "expires": self.expires.isoformat() if self.expires else None, "source": self.source}
+                "expires": self.expires.isoformat() if self.expires else None, "source": self.source,
+                "scope": self.scope}
 
     @property
     def scope(self) -> str:

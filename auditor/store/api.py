@@ -31,6 +31,7 @@ from auditor.store.retention import apply_retention
 from auditor.store.retry import retried, retry_seconds
 from auditor.store.url import display, resolve_url, sqlite_file
 from auditor.store.views import ClusterDiff, OpenFinding, RunRecord, ScanRef, ScanSummary
+from auditor.store.waivers import WaiverEvent, waiver_events
 
 if TYPE_CHECKING:
     from auditor.pipeline import ScanResult
@@ -163,6 +164,11 @@ class Store:
         return self._transaction("read executor runs", lambda session: executor_runs.newest(session, cluster, limit))
 
     # --- reads ------------------------------------------------------------------------------------
+
+    def waiver_events(self, until: datetime | None = None) -> list[WaiverEvent]:
+        """When each waiver appeared, changed or vanished, oldest first (the exceptions register's history)."""
+        with self._session("read the waiver history") as session:
+            return waiver_events(session, until)
 
     def previous_state(self, cluster: str, at: datetime) -> ProtectionState | None:
         """The protection state of the newest scan of ``cluster`` at or before ``at`` (for GOV-002)."""

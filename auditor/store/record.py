@@ -21,6 +21,7 @@ from auditor.checks.registry import SEVERITIES, Finding
 from auditor.pipeline import ClusterScan, ScanResult
 from auditor.store import read
 from auditor.store import schema as s
+from auditor.store.waivers import record_waivers
 
 KEEP_STATES = 3  # per cluster: enough for a scan recorded slightly out of order
 
@@ -70,6 +71,7 @@ def record_scan(session: Session, result: ScanResult, document: dict[str, Any], 
     session.flush()
     for cluster in result.clusters:
         _record_cluster(session, scan, cluster)
+    record_waivers(session, scan, result)
     return scan.id
 
 

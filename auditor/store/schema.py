@@ -124,3 +124,18 @@ class ExecutorRun(Base):
     namespace: Mapped[str | None] = mapped_column(String(253))
     target: Mapped[str] = mapped_column(String(253), server_default="")  # the Schedule or PVC it ran for
     object_name: Mapped[str] = mapped_column(String(253), server_default="")  # the Backup/VolumeSnapshot
+
+
+class WaiverEvent(Base):
+    """A waiver appeared, changed or vanished between two scans (revision 0004w): the register's history."""
+
+    __tablename__ = "waiver_events"
+    __table_args__ = (Index("ix_waiver_events_waiver_at", "waiver", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # the as_of of the scan that saw it
+    waiver: Mapped[str] = mapped_column(String(512))  # the waiver's key (its id, or a key from its scope)
+    event: Mapped[str] = mapped_column(String(16))  # appeared | changed | vanished
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the waiver as it read then
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType)  # the waiver then (rules, scope, reason, owner...)

@@ -60,7 +60,8 @@ def hostile_objects() -> list[dict[str, Any]]:
         f.namespace(ns), f.namespace("=cmd|' /C calc'!A0"),
         f.pvc(IMG, ns, volume="pv-hostile", annotations={
             "backup-auditor.io/exempt": "FRS-001", "backup-auditor.io/exempt-reason": IMG,
-            "backup-auditor.io/exempt-owner": SCRIPT, "backup.velero.io/backup-volumes": SCRIPT}),
+            "backup-auditor.io/exempt-owner": SCRIPT, "backup-auditor.io/exempt-expires": "2027-01-31",
+            "backup.velero.io/backup-volumes": SCRIPT}),
         f.pv("pv-hostile", ns, IMG),
         f.pod("app-0", ns, {"data": IMG}, annotations={"backup.velero.io/backup-volumes": f"data,{SCRIPT}"}),
         f.pvc("=HYPERLINK(\"http://x\")", "=cmd|' /C calc'!A0", volume="pv-formula"),
@@ -76,6 +77,9 @@ def hostile_objects() -> list[dict[str, Any]]:
 def hostile_reports(tmp_path_factory: pytest.TempPathFactory) -> Written:
     dump = tmp_path_factory.mktemp("hostile-dump")
     (dump / "objects.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": hostile_objects()}))
-    result = run_scan(build_options(snapshots=(dump,), cluster_name="<b>evil</b>", as_of="2026-11-20T12:00:00Z"))
+    config = dump.parent / f"{dump.name}-config.yaml"
+    config.write_text("exceptions: {from_annotations: true}\n")  # the hostile waiver's owner and reason are shown
+    result = run_scan(build_options(snapshots=(dump,), cluster_name="<b>evil</b>", as_of="2026-11-20T12:00:00Z",
+                                    config_path=config))
     out = tmp_path_factory.mktemp("hostile-reports")
     return Written(write_reports(result, ["all"], out, generated_by=SCRIPT, now=GENERATED_AT), out)

@@ -20,7 +20,7 @@ from auditor.cli import main
 from auditor.output.report import write_reports
 from auditor.output.report.signing import load_signing
 from auditor.pipeline import ScanResult
-from tests.output.conftest import GENERATED_AT
+from tests.output.conftest import GENERATED_AT, Written
 
 
 @dataclass(frozen=True)
@@ -218,3 +218,14 @@ def test_the_pdf_signature_validates_with_pyhanko(signed_set: Path, keys: Keys) 
         metadata = reader.root["/Metadata"].get_object().data.decode()
         assert 'pdfaid:part="3"' in metadata and 'pdfaid:conformance="B"' in metadata
         assert reader.root["/OutputIntents"][0]["/S"] == "/GTS_PDFA1"
+
+
+def test_an_unsigned_set_says_so_and_does_not_verify(demo_reports: Written, keys: Keys) -> None:
+    import json
+
+    assert not list(demo_reports.directory.glob("*.sig"))
+    assert "signature" not in json.loads(demo_reports.manifest.path.read_text())
+    assert "The manifest is not signed" in demo_reports.text("html")
+    code, output = verify(demo_reports.directory, keys.public)
+    assert code == 1 and "signature missing" in output
+

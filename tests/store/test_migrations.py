@@ -4,6 +4,7 @@ and the migrations describe the same tables, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -72,8 +73,8 @@ def test_a_first_schema_postgres_store_upgrades_in_place(postgres: object, tmp_p
     result = scan(None, cluster(schedule=f.schedule("daily")), T2 - timedelta(days=1), tmp_path)
     from auditor.output.document import build_document
 
-    with Session(engine) as session, session.begin():
-        record_scan(session, result, build_document(result), T2)
+    with Session(engine) as session, session.begin():  # no exceptions register: no waiver history (0004w) to write
+        record_scan(session, replace(result, exceptions=None), build_document(result), T2)
     assert current_revision(engine) == "0001"
     engine.dispose()
     with Store(url) as store:

@@ -106,7 +106,8 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
         method_counts=dict(Counter(m for v in audited if v["status"] == "protected"
                                    for m in v.get("methods") or []).most_common()),
         schedules=schedules, days=days, storage=storage_rows(doc), credentials=credential_rows(doc, as_of),
-        findings=finding_groups(doc.get("findings") or [], rules), exceptions=exception_rows(doc),
+        findings=finding_groups(doc.get("findings") or [], rules),
+        exceptions=exception_rows(doc, options.history.waivers if options.history else None),
         volumes=volume_rows(volumes, as_of), rules=tuple(rule_row(r) for r in options.rules),
         charts=Charts(
             coverage=charts.donut([(s, summary.by_status.get(s, 0), STATUS_COLORS[s]) for s in STATUSES],
@@ -122,7 +123,8 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
             if heat else None,
             heatmap_rows=len(chart_rows),
             trend=charts.trend_line(trend, "Audited volumes within RPO, per day", target=1.0) if trend else None),
-        trend=trend, runs=run_rows(doc), preflights=preflight_rows(doc))
+        trend=trend, runs=run_rows(doc), preflights=preflight_rows(doc),
+        waiver_history=options.history is not None and options.history.waivers is not None)
 
 
 def _pct(value: float | None) -> str:

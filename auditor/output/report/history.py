@@ -16,9 +16,20 @@ OUTCOMES = ("ok", "partial", "failed", "running", "none")
 
 
 @dataclass(frozen=True)
+class WaiverChange:
+    """A waiver appeared, changed or vanished, as the recorded scans saw it (the store's waiver history)."""
+
+    waiver: str
+    event: str  # appeared | changed | vanished
+    at: datetime
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class History:
     trend: tuple[tuple[date, float], ...] = ()
     schedule_days: dict[str, dict[date, str]] = field(default_factory=dict)
+    waivers: tuple[WaiverChange, ...] | None = None  # None: no history store was read
 
 
 def day_outcome(phases: Iterable[str]) -> str:
@@ -64,7 +75,9 @@ def read_store(url: str, clusters: Iterable[str], as_of: datetime) -> History:
     from auditor.store import Store
 
     with Store(url, create=False) as store:
-        return History(trend=trend_from_summaries(store, clusters, as_of))
+        return History(trend=trend_from_summaries(store, clusters, as_of),
+                       waivers=tuple(WaiverChange(e.waiver, e.event, e.at, e.detail)
+                                     for e in store.waiver_events(until=as_of)))
 
 
 def record_report(url: str, manifest: dict[str, Any], path: str, formats: str) -> None:

@@ -271,6 +271,8 @@ class ExceptionRow:
     expires: str | None
     source: str
     findings: int | None
+    since: str | None = None  # the day the history store first saw it (None: no store, or not recorded)
+    history: str | None = None  # its later changes, e.g. "changed 2026-11-02"; for a vanished one, when
 
 
 @dataclass(frozen=True)
@@ -335,4 +337,5 @@ class Report:
     trend: tuple[tuple[date, float], ...]
     runs: tuple[RunRow, ...] | None = None  # None: the scan document carries no executor runs
     preflights: tuple[Any, ...] | None = None  # PreflightRow (report/preflight.py); None: no pairs configured
+    waiver_history: bool = False  # the exceptions register's history was read from a store
     extra: dict[str, Any] = field(default_factory=dict)

@@ -7,13 +7,14 @@ the section is not in the scan document), an empty list gives ``()`` (there is n
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 from auditor.checks.registry import SEVERITIES, Rule
-from auditor.output.report.history import History, day_outcome
+from auditor.output.report.history import History, WaiverChange, day_outcome
 from auditor.output.report.model import (
     CredentialRow,
     ExceptionRow,
@@ -155,18 +156,50 @@ def finding_groups(findings: Iterable[dict[str, Any]], rules: dict[str, Rule]) -
     return tuple(groups)
 
 
-def exception_rows(doc: dict[str, Any]) -> tuple[ExceptionRow, ...] | None:
+def exception_rows(doc: dict[str, Any], waivers: tuple[WaiverChange, ...] | None = None,
+                   ) -> tuple[ExceptionRow, ...] | None:
+    """The register: expired, unused and matched waivers, with their history when a store recorded it, and
+    the waivers that vanished since (last seen as they read then)."""
     if "exceptions" not in doc:
         return None
     register = doc["exceptions"] or {}
+    events: dict[str, list[WaiverChange]] = defaultdict(list)
+    for change in waivers or ():
+        events[change.waiver].append(change)
     rows = []
+    seen = set()
     for state in ("expired", "unused", "matched"):
         for e in register.get(state) or []:
-            sel = e.get("selector") or {}
-            scope = "/".join(str(sel.get(k) or "*") for k in ("cluster", "namespace", "kind", "name"))
-            if sel.get("labels"):
-                scope += " " + ",".join(f"{k}={v}" for k, v in sel["labels"].items())
-            rows.append(ExceptionRow(state, str(e.get("id", "")), ", ".join(e.get("rules") or ()), scope,
-                                     str(e.get("reason", "")), str(e.get("owner", "")), e.get("expires"),
-                                     str(e.get("source", "")), e.get("findings")))
+            seen.add(str(e.get("id", "")))
+            rows.append(_exception_row(state, e, e.get("findings"), events.get(str(e.get("id", "")), [])))
+    for key, changes in sorted(events.items()):
+        if key not in seen and changes[-1].event == "vanished":
+            rows.append(_exception_row("vanished", changes[-1].detail, None, changes))
     return tuple(rows)
+
+
+def _exception_row(state: str, e: dict[str, Any], findings: int | None, changes: list[WaiverChange]) -> ExceptionRow:
+    appeared = [c for c in changes if c.event == "appeared"]
+    later = [f"{c.event} {c.at.date().isoformat()}" for c in changes if c.event != "appeared"
+             and (not appeared or c.at >= appeared[-1].at)]
+    return ExceptionRow(state, str(e.get("id", "")), ", ".join(e.get("rules") or ()), exception_scope(e),
+                        str(e.get("reason", "")), str(e.get("owner", "")), e.get("expires"), str(e.get("source", "")),
+                        findings, appeared[-1].at.date().isoformat() if appeared else None,
+                        "; ".join(later) or None)
+
+
+def exception_scope(e: dict[str, Any]) -> str:
+    """cluster/namespace/kind/name as the user wrote it: a document's ``scope``, else from the selector
+    (an annotation waiver's name is its object's, regex-escaped inside the selector: shown unescaped)."""
+    if e.get("scope"):
+        scope = str(e["scope"])
+    else:
+        sel = e.get("selector") or {}
+        name = str(sel.get("name") or "*")
+        if e.get("source") == "annotation":
+            name = re.sub(r"\\(.)", r"\1", name)
+        scope = "/".join([*(str(sel.get(k) or "*") for k in ("cluster", "namespace", "kind")), name])
+    labels = (e.get("selector") or {}).get("labels")
+    if labels:
+        scope += " " + ",".join(f"{k}={v}" for k, v in labels.items())
+    return scope

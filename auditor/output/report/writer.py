@@ -160,7 +160,7 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
            f"{re.sub(r'[^0-9TZ]', '', as_of) or 'undated'}" + "".join(f"-{slug([f])}" for f in frameworks)
     keys = [k for f in chosen for k in FILES[f]]
     base = unique_base(out_dir, stem, [s for _, s in keys + list(META_FILES)])
-    names = {k: f"{base}{s}" for k, s in keys + list(META_FILES)}
+    names = {k: f"{base}{s}" for k, s in keys + list(META_FILES) if k != "signature" or signing is not None}
     sha = hashlib.sha256(source.raw).hexdigest()
     document_name = source.path.name if source.path else names["json"]
     generated_at = now or datetime.now(UTC).replace(microsecond=0)
