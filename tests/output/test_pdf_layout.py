@@ -3,6 +3,7 @@ owner of the exceptions register whole (pdftotext's word boxes, poppler-utils)."
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ def test_no_word_overlaps_another(layout: tuple[list[tuple[float, float]], list[
         by_line.setdefault((w.page, round(w.y0)), []).append(w)
     for line in by_line.values():
         line.sort(key=lambda w: w.x0)
-        for a, b in zip(line, line[1:], strict=False):
+        for a, b in itertools.pairwise(line):
             if b.x0 < a.x1 - SLACK and min(a.y1, b.y1) - max(a.y0, b.y0) > 2:
                 clashes.append((a.page, a.text, b.text))
     assert not clashes, clashes[:10]
