@@ -264,7 +264,7 @@ def backup_protect_unprotected(dump: Path | None, demo: bool, kubeconfig: str | 
     volume's own storage, not an off-site backup). Exit 0 when every snapshot was created (and, with --wait,
     became ready); 1 when any failed or a PVC could not be snapshotted."""
     from auditor.cli.base import build_options
-    from auditor.executor.protect import plan_protection
+    from auditor.executor.protect import plan_protection, waivers_of
     from auditor.executor.runner import execute
     from auditor.pipeline import run_scan
 
@@ -287,9 +287,12 @@ def backup_protect_unprotected(dump: Path | None, demo: bool, kubeconfig: str | 
     analysis = scans[0].analysis
     assert analysis is not None
     statuses = ("unprotected", "stale") if include_stale else ("unprotected",)
-    plan = plan_protection(analysis, datetime.now().astimezone(), statuses=statuses, namespaces=namespaces)
+    plan = plan_protection(analysis, datetime.now().astimezone(), statuses=statuses, namespaces=namespaces,
+                           waived=waivers_of(scans[0].results))
     todo = [c for c in plan if c.snapshot is not None]
     for c in plan:
+        if c.out_of_scope:
+            click.echo(f"left out {c.key} ({c.status}): {c.out_of_scope}", err=True)
         if c.skipped:
             click.echo(f"skipped {c.key} ({c.status}): {c.skipped}", err=True)
     if not todo:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from auditor.executor.protect import plan_protection
+from auditor.executor.protect import plan_protection, waivers_of
 from auditor.pipeline import ScanOptions, run_scan
 from tests import factories as f
 from tests.kubeapi.server import KubeAPIServer
@@ -58,7 +58,9 @@ def test_plan_picks_unprotected_audited_pvcs_only(server: KubeAPIServer, tmp_pat
     statuses = {v.key: v.status for v in analysis.volumes}
     plan = plan_protection(analysis, datetime(2026, 11, 26, 1, 2, 3, tzinfo=UTC))
     keys = [c.key for c in plan]
-    assert "kube-system/etcd-backup" not in keys, "an excluded namespace is never touched"
+    etcd = next(c for c in plan if c.key == "kube-system/etcd-backup")
+    assert etcd.snapshot is None, "an excluded namespace is never touched"
+    assert etcd.out_of_scope == "namespace kube-system is excluded by the audit policy (exclude_namespaces)"
     assert all(statuses[k] == "unprotected" for k in keys)
     assert {"shop/orders", "shop/uploads", "shop/pending"} <= set(keys)
     assert statuses["wiki/pages"] != "unprotected" and "wiki/pages" not in keys
@@ -109,5 +111,56 @@ def test_dry_run_on_the_demo_and_on_a_dump(tmp_path: Path) -> None:
     items = json.loads(demo.stdout)["items"]
     assert items and all(i["kind"] == "VolumeSnapshot" for i in items)
     assert "skipped analytics/spark-scratch" in demo.stderr
+    # what Velero's exclusions, the policy's excluded namespaces and the waivers take out of scope is left
+    # alone, each with its reason; a volume whose only schedule is paused still gets its stopgap
+    left_out = {
+        "shop/redis-cache": "the PVC carries velero.io/exclude-from-backup=true",
+        "staging/staging-db": "namespace staging carries velero.io/exclude-from-backup=true",
+        "wiki/wiki-attachments": "Velero's volume policy #1 of ConfigMap velero/daily-apps-policy skips it",
+        "kube-system/etcd-backup": "namespace kube-system is excluded by the audit policy",
+        "legacy/crm-files": "waived: exception legacy-crm-decommission excepts COV-001 (owner sales-ops@acme.example",
+    }
+    for key, why in left_out.items():
+        assert f"left out {key} (unprotected): {why}" in demo.stderr, key
+    claimed = {(i["metadata"]["namespace"], i["spec"]["source"]["persistentVolumeClaimName"]) for i in items}
+    assert not claimed & {tuple(k.split("/")) for k in left_out}
+    assert ("reports", "report-archive") in claimed
     refused = auditor("--demo")
     assert refused.returncode == 2 and "--dry-run" in refused.stderr
+
+
+def test_waivers_and_schedule_exclusions_leave_volumes_out(tmp_path: Path) -> None:
+    """A waiver on the PVC or on its namespace, and a namespace every schedule excludes, are out of scope;
+    a catch-all schedule's exclusion does not count when another schedule (even paused) includes it."""
+    from datetime import date
+
+    from auditor.analyse.exceptions import ExceptionRule, Selector
+    from auditor.config import AuditConfig
+
+    objs = [*f.base_cluster()]
+    for ns, name in (("shop", "orders"), ("wiki", "pages"), ("tmp", "scratch"), ("crm", "files")):
+        objs += [f.namespace(ns), f.pv(f"pv-{name}", ns, name), f.pvc(name, ns, volume=f"pv-{name}"),
+                 f.pod(f"{name}-0", ns, {"data": name})]
+    objs.append(f.schedule("catch-all", excludedNamespaces=["tmp", "crm", "wiki"]))
+    objs.append(f.schedule("crm-nightly", includedNamespaces=["crm"], paused=True))
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    (dump / "all.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
+    waivers = (ExceptionRule(id="orders-gone", rules=("COV-001", "COV-002", "FRS-001"),
+                             selector=Selector(namespace="shop", name="orders"), reason="r", owner="shop-team",
+                             expires=date(2027, 1, 31)),
+               ExceptionRule(id="wiki-retired", rules=("*",), selector=Selector(namespace="wiki", kind="Namespace"),
+                             reason="r", owner="docs", expires=date(2027, 1, 31)))
+    result = run_scan(ScanOptions(snapshots=(dump,), as_of=f.AS_OF, config=AuditConfig(exceptions=waivers)))
+    scan = result.clusters[0]
+    assert scan.analysis is not None
+    statuses = tuple({v.status for v in scan.analysis.volumes})
+    plan = {c.key: c for c in plan_protection(scan.analysis, f.AS_OF, statuses=statuses,
+                                              waived=waivers_of(scan.results))}
+    assert plan["shop/orders"].snapshot is None and (plan["shop/orders"].out_of_scope or "").startswith(
+        "waived: exception orders-gone excepts")
+    assert plan["tmp/scratch"].snapshot is None
+    assert plan["tmp/scratch"].out_of_scope == "schedule velero/catch-all excludes namespace tmp (excludedNamespaces)"
+    assert plan["crm/files"].out_of_scope is None, "crm-nightly (paused) includes it: the stopgap is wanted"
+    assert plan["wiki/pages"].snapshot is None
+    assert (plan["wiki/pages"].out_of_scope or "").startswith("waived: exception wiki-retired excepts COV-003")
