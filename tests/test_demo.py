@@ -96,6 +96,9 @@ def test_demo_exception_register() -> None:
     retention = [f for f in findings_of(doc, "FRS-007") if f["name"] == "search-nightly"]
     assert [f["status"] for f in retention] == ["open"]
     assert any(f["name"] == "search-short-retention" and f["cluster"] == PROD for f in findings_of(doc, "GOV-004"))
+    # an unused waiver is a finding in every cluster its scope names; a used one never is
+    assert {(f["cluster"], f["name"]) for f in findings_of(doc, "GOV-005")} == {
+        (PROD, "shop-uploads-legacy"), (STAGING, "shop-uploads-legacy")}
     assert doc["summary"]["findings_excepted"] == len([f for f in doc["findings"] if f["status"] == "excepted"])
 
 

@@ -175,3 +175,17 @@ def test_gov005_counts_use_across_the_clusters_of_a_run(tmp_path: Path) -> None:
     # CRD-001 is not a SOC 2 rule: with --framework soc2 nobody knows whether "creds" would except anything
     assert {s for (_, n), s in gov5.items() if n == "creds"} == {"not-evaluated"}
     assert {s for (_, n), s in gov5.items() if n == "gone"} == {"open"}
+
+
+def test_cli_refuses_a_waiver_beyond_max_days_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from auditor.cli import main
+    from auditor.demo import CONFIG_FILE
+
+    config = tmp_path / "policy.yaml"
+    config.write_text(CONFIG_FILE.read_text().replace("max_days: 365", "max_days: 30"))
+    result = CliRunner().invoke(main, ["scan", "--demo", "--config", str(config)])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: waiver legacy-crm-decommission (config): expires 2027-01-31 is 72 days "
+                                     "after the scan (2026-11-20), beyond exceptions.max_days (30)")
