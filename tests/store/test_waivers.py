@@ -42,3 +42,22 @@ def test_appeared_changed_vanished(store_url: str, tmp_path: Path) -> None:
                                                                   waiver("wiki")))
     with Store(store_url) as store:
         assert [(e.waiver, e.event) for e in store.waiver_events()][-1] == ("wiki", "appeared")
+
+
+def test_the_report_register_shows_the_history(sqlite_url: str, tmp_path: Path) -> None:
+    from auditor.output.report import write_reports
+    from auditor.output.report.history import read_store
+
+    objects = cluster()
+    scan(sqlite_url, objects, T0, tmp_path, config=config(waiver("crm"), waiver("wiki")))
+    result = scan(sqlite_url, objects, T0 + DAY, tmp_path, config=config(waiver("crm", reason="archived to tape")))
+    history = read_store(sqlite_url, ["prod"], result.as_of)
+    manifest = write_reports(result, ["html"], tmp_path / "out", history=history)
+    html = (tmp_path / "out" / manifest.files[0].name).read_text()
+    register = html[html.index('id="exceptions"'):html.index('id="signoff"')]
+    assert "<th>Since</th><th>History</th>" in register
+    crm = register[register.index(">crm<"):]
+    crm = crm[:crm.index("</tr>")]
+    assert T0.date().isoformat() in crm and f"changed {(T0 + DAY).date().isoformat()}" in crm
+    wiki = register[register.index(">wiki<") - 300:]
+    assert "vanished" in wiki[:400] and f"vanished {(T0 + DAY).date().isoformat()}" in wiki
