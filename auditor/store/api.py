@@ -167,8 +167,7 @@ class Store:
 
     def waiver_events(self, until: datetime | None = None) -> list[WaiverEvent]:
         """When each waiver appeared, changed or vanished, oldest first (the exceptions register's history)."""
-        with self._session("read the waiver history") as session:
-            return waiver_events(session, until)
+        return self._transaction("read the waiver history", lambda session: waiver_events(session, until))
 
     def previous_state(self, cluster: str, at: datetime) -> ProtectionState | None:
         """The protection state of the newest scan of ``cluster`` at or before ``at`` (for GOV-002)."""
