@@ -6,7 +6,9 @@ import fnmatch
 from collections.abc import Iterator
 
 from auditor.analyse.exceptions import ExceptionRule
+from auditor.analyse.gaps import RULE_RESOURCES, describe, rule_blind
 from auditor.checks.registry import CheckContext, Finding, register
+from auditor.collect.inventory import Gap
 from auditor.durations import format_duration
 
 
@@ -88,12 +90,13 @@ def exception_unused(ctx: CheckContext) -> Iterator[Finding]:
             continue
         skipped = [r for r in e.rules if r != "*" and evaluated is not None and r not in evaluated]
         unread = [c for c in ctx.run.unreadable_clusters if fnmatch.fnmatchcase(c, e.selector.cluster)]
+        blind = _blind(ctx, e)
         if skipped and len(skipped) == len(e.rules):
             yield ctx.not_evaluated("Exception", None, e.key,
                                     f"exception {e.key}: its rules ({', '.join(skipped)}) were not evaluated in this "
                                     "run, so whether it is used is unknown")
-        elif e.key in unknown or unread:
-            why = f"cluster {', '.join(unread)} could not be read" if unread else \
+        elif e.key in unknown or unread or blind:
+            why = f"cluster {', '.join(unread)} could not be read" if unread else describe(blind) if blind else \
                 "the results it matches could not be evaluated"
             yield ctx.not_evaluated("Exception", None, e.key, f"exception {e.key}: {why}, so whether it is used "
                                                               "is unknown")
@@ -103,6 +106,17 @@ def exception_unused(ctx: CheckContext) -> Iterator[Finding]:
                               f"remove it or correct its scope ({e.scope})", owner=e.owner, reason=e.reason,
                               expires=e.expires.isoformat() if e.expires else None, scope=e.scope,
                               source=e.source)
+
+
+def _blind(ctx: CheckContext, e: ExceptionRule) -> list[Gap]:
+    """The gaps of this cluster that could hide a finding the waiver would except: a subject not read at all
+    gives no result to match (a failed PVC list is not "the PVC is gone")."""
+    inv = ctx.analysis.inventory
+    rules = RULE_RESOURCES if "*" in e.rules else e.rules
+    out: list[Gap] = []
+    for rule_id in rules:
+        out += [g for g in rule_blind(inv, rule_id, list(ctx.analysis.blind)) if g not in out]
+    return out
 
 
 def _cluster_use(ctx: CheckContext) -> tuple[dict[str, int], frozenset[str]]:

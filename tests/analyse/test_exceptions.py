@@ -189,3 +189,20 @@ def test_cli_refuses_a_waiver_beyond_max_days_in_one_line(tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert result.output.strip() == ("error: waiver legacy-crm-decommission (config): expires 2027-01-31 is 72 days "
                                      "after the scan (2026-11-20), beyond exceptions.max_days (30)")
+
+
+def test_gov005_is_not_evaluated_when_a_gap_could_hide_the_waived_finding() -> None:
+    """A failed PVC list is not "the PVC is gone": the waiver's use is unknown, never an unused-waiver finding."""
+    from auditor.collect.inventory import Gap
+    from tests.checks.rule_fixtures import exception, scheduled
+    from tests.checks.test_rules import findings_for
+
+    gap = Gap("persistentvolumeclaims", "forbidden", "persistentvolumeclaims is forbidden")
+    waiver = exception(date(2027, 6, 30))
+    results = [x for x in findings_for("GOV-005", [*scheduled(includedNamespaces=["shop"]), waiver, gap])
+               if x.rule_id == "GOV-005"]
+    assert [x.status for x in results] == ["not-evaluated"]
+    assert "could not read persistentvolumeclaims" in results[0].message
+    results = [x for x in findings_for("GOV-005", [*scheduled(includedNamespaces=["shop"]),
+                                                    exception(date(2027, 6, 30))]) if x.rule_id == "GOV-005"]
+    assert [x.status for x in results] == ["open"]
