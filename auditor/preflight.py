@@ -135,14 +135,16 @@ def _raw_volume_info(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
         items = _gz(path)
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile, orjson.JSONDecodeError):
         return {}
-    return {(str(i.get("pvcNamespace") or ""), str(i.get("pvcName"))): i for i in items or [] if isinstance(i, dict)}
+    if not isinstance(items, list):
+        return {}
+    return {(str(i.get("pvcNamespace") or ""), str(i.get("pvcName"))): i for i in items if isinstance(i, dict)}
 
 
 def _claim_facts(ns: str, pvc: str, pv: str | None, inv: Inventory,
                  tar: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
     """Storage class, access modes, volume mode (and PV reclaim policy) of a claim: the tarball, else the source."""
     raw = tar.get((f"persistentvolumeclaims:{ns}", pvc))
-    if raw is not None:
+    if isinstance(raw, dict) and isinstance(raw.get("spec") or {}, dict):
         spec = raw.get("spec") or {}
         return {"storage_class": spec.get("storageClassName"), "access_modes": tuple(spec.get("accessModes") or ()),
                 "volume_mode": spec.get("volumeMode") or "Filesystem", "pv": spec.get("volumeName") or pv}
@@ -175,7 +177,10 @@ def _from_catalog(namespace: str, name: str, catalog: VeleroCatalog, entry: Cata
     resources = _optional_gz(directory / f"{name}-resource-list.json.gz", notes)
     operations = _optional_gz(directory / f"{name}-itemoperations.json.gz", notes)
     raw_backup = orjson.loads((directory / "velero-backup.json").read_bytes())
-    hooks = ((raw_backup.get("spec") or {}).get("hooks") or {}).get("resources") or []
+    spec = raw_backup.get("spec") if isinstance(raw_backup, dict) else None
+    hooks_spec = spec.get("hooks") if isinstance(spec, dict) else None
+    hooks = hooks_spec.get("resources") if isinstance(hooks_spec, dict) else None
+    hooks = hooks if isinstance(hooks, list) else []
     native = entry.backup.snapshots_attempted if entry.volume_info is None else 0
     return _facts(namespace, name, f"catalog:{catalog.location}", "catalog", entry.backup, inv, tuple(volumes),
                   volumes_known=entry.volume_info is not None or entry.pod_volume_backups is not None,
@@ -190,8 +195,9 @@ def _catalog_volume(vi: VolumeInfo, raw: dict[str, Any], inv: Inventory,
     if method == "csi-snapshot" and vi.data_moved:
         method = "data-mover"
     claim = _claim_facts(vi.pvc_namespace, vi.pvc_name, vi.pv_name, inv, tar)
-    driver = (raw.get("csiSnapshotInfo") or {}).get("driver") or claim.get("csi_driver")
-    reclaim = (raw.get("pvInfo") or {}).get("reclaimPolicy") or claim.get("reclaim_policy")
+    csi, pv_info = raw.get("csiSnapshotInfo"), raw.get("pvInfo")
+    driver = (csi.get("driver") if isinstance(csi, dict) else None) or claim.get("csi_driver")
+    reclaim = (pv_info.get("reclaimPolicy") if isinstance(pv_info, dict) else None) or claim.get("reclaim_policy")
     return BackupVolume(namespace=vi.pvc_namespace, pvc=vi.pvc_name, method=method, pv=claim.get("pv"),
                         storage_class=claim.get("storage_class"), access_modes=claim.get("access_modes", ()),
                         volume_mode=claim.get("volume_mode"), csi_driver=driver, reclaim_policy=reclaim,

@@ -86,8 +86,13 @@ def render(doc: dict[str, Any]) -> None:
     """The verdict, then blockers, unknowns, warnings and the volumes (cluster text escaped for the terminal)."""
     import os
 
-    from rich.markup import escape
+    from rich.markup import escape as markup_escape
     from rich.table import Table
+
+    from auditor.output.wide import clean
+
+    def escape(text: str) -> str:  # cluster text: control characters made visible, then markup escaped
+        return markup_escape(clean(text) if text else text)
 
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
     console = stdout_console(highlight=False, soft_wrap=True, width=width)

@@ -12,7 +12,9 @@ PREFIX = "backup_auditor_"
 
 
 def _label(value: str) -> str:
-    return value[:253]  # configured names, bounded like every label from outside
+    from auditor.output.metrics import label
+
+    return label(value)  # control characters replaced, length bounded like every label from outside
 
 
 def preflight_families(result: ScanResult) -> Iterator[Metric]:

@@ -110,3 +110,15 @@ def test_auditor_snapshot_records_discovery_for_a_later_preflight(tmp_path: Path
     doc = json.loads(out)
     assert code == 3 and [(b["code"], b["name"]) for b in doc["blockers"]] == [("PF-020", "Widget.example.com")]
     assert doc["unknown"] == []
+
+
+def test_cluster_text_is_made_safe_on_the_terminal(tmp_path: Path) -> None:
+    s = default_scenario()
+    s.target = replace(s.target, "StorageClass", "ceph-rbd", None)
+    evil = "ceph-rbd\x1b]8;;http://x\x07[bold]x[/bold]"
+    for obj in s.source:
+        if obj["kind"] == "PersistentVolumeClaim":
+            obj["spec"]["storageClassName"] = evil
+    src, cat, dst = s.write(tmp_path)
+    code, out, _ = preflight("--snapshot", str(src), "--velero-catalog", str(cat), "--target-snapshot", str(dst))
+    assert code == 3 and "\x1b" not in out and "\\x1b" in out and "[bold]x[/bold]" in out

@@ -320,3 +320,35 @@ def test_without_a_catalog_the_cluster_objects_are_the_source(tmp_path: Path) ->
     assert doc["source_of_truth"] == "cluster" and doc["source"] == "cluster:prod"
     assert [(v["pvc"], v["method"]) for v in doc["volumes"]] == [("data", "fs-backup")]
     assert codes(report, "unknown") == {"PF-020"} and doc["notes"]
+
+
+def test_a_group_whose_discovery_failed_is_unknown_not_missing(tmp_path: Path) -> None:
+    from dataclasses import replace as with_field
+
+    from auditor.collect.served import ServedResources, from_documents
+
+    src, cat, dst = default_scenario().write(tmp_path)
+    target = read_cluster(dst, None, None, discovery=True)
+    served = from_documents(served_documents(widgets_versions=()), "test")
+    target = with_field(target, served=ServedResources(served.kinds, served.preferred, ("example.com/v1",)))
+    report = run_preflight(f"velero/{BACKUP}", read_cluster(src, None, None), cat, target, f.AS_OF, {}, {})
+    i = issue(report, "PF-020")
+    assert i.severity == "unknown" and "example.com" in i.message and not report.ready
+
+
+def test_malformed_catalog_files_are_bad_input_naming_the_file(tmp_path: Path) -> None:
+    s = default_scenario()
+    s.resource_list = None
+    src, cat, dst = s.write(tmp_path)
+    bad = cat / "backups" / BACKUP / f"{BACKUP}-resource-list.json.gz"
+    import gzip
+
+    bad.write_bytes(gzip.compress(b'["not", "a", "map"]'))
+    with pytest.raises(InputError) as err:
+        run_preflight(f"velero/{BACKUP}", read_cluster(src, None, None), cat, read_cluster(dst, None, None), f.AS_OF,
+                      {}, {})
+    assert str(bad) in str(err.value)
+    bad.write_bytes(b"not gzip")
+    report = run_preflight(f"velero/{BACKUP}", read_cluster(src, None, None), cat,
+                           read_cluster(dst, None, None, discovery=True), f.AS_OF, {}, {})
+    assert "PF-020" in codes(report, "unknown") and any(str(bad) in n for n in report.notes)
