@@ -10,6 +10,7 @@ from auditor.checks import (  # noqa: F401  (registration on import)
     governance,
     history,
     locations,
+    preflight,
     resource_policies,
     system,
 )

@@ -79,6 +79,7 @@ class RunContext:
     exception_unknown: frozenset[str] = frozenset()  # waivers that match results the scan could not judge
     evaluated_rules: frozenset[str] | None = None  # the rules this run evaluated (None: the whole catalog)
     unreadable_clusters: tuple[str, ...] = ()  # clusters of the run that could not be read at all
+    preflights: tuple[Any, ...] = ()  # auditor serve's restore preflight outcomes (PRE-001; server/preflight.py)
 
 
 @dataclass(frozen=True)

@@ -119,3 +119,27 @@ class PreflightRunner:
             self._last[index] = (self.clock(), outcome)
             outcomes.append(outcome)
         return tuple(outcomes)
+
+
+def with_findings(result: ScanResult, outcomes: tuple[PreflightOutcome, ...], overrides: dict[str, Any],
+                  exceptions: tuple[Any, ...]) -> ScanResult:
+    """The scan with the outcomes and rule PRE-001 judged on them (one result per pair, on its source
+    cluster), waivers applied as the pipeline applies them."""
+    from dataclasses import replace
+
+    from auditor.analyse.exceptions import apply as apply_exceptions
+    from auditor.analyse.subjects import subjects
+    from auditor.checks.registry import RunContext, evaluate
+
+    rules = [r for r in result.rules if r.id == "PRE-001"]
+    clusters = []
+    for scan in result.clusters:
+        if scan.analysis is None or not rules:
+            clusters.append(scan)
+            continue
+        judged = evaluate(scan.analysis, rules, overrides, RunContext(preflights=outcomes))
+        judged, _ = apply_exceptions(judged, list(exceptions), subjects(scan.analysis.inventory), result.as_of)
+        kept = tuple(r for r in scan.results if r.rule_id != "PRE-001")
+        clusters.append(replace(scan, results=kept + tuple(judged)))
+    return replace(result, clusters=tuple(clusters), preflights=outcomes)
+

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from auditor.errors import AuditorError
 from auditor.output.metrics import ClusterHealth, MetricsInput
 from auditor.pipeline import ClusterScan, ScanOptions, ScanResult, run_scan
-from auditor.server.preflight import PreflightRunner
+from auditor.server.preflight import PreflightRunner, with_findings
 from auditor.server.settings import ServeSettings
 from auditor.server.state import Current, Snapshot
 
@@ -53,8 +53,9 @@ class Scanner:
             self.running_since = started
             try:
                 result, error = self._scan(self.options), None
-                if self.preflight is not None:  # the DR targets (docs/preflight.md)
-                    result = replace(result, preflights=self.preflight.run(result))
+                if self.preflight is not None:  # the DR targets (docs/preflight.md) and rule PRE-001
+                    config = self.options.config
+                    result = with_findings(result, self.preflight.run(result), config.rules, config.exceptions)
             except AuditorError as exc:
                 result, error = None, str(exc)
             except Exception as exc:  # a bug must not stop the server: report it as a failed scan

@@ -97,6 +97,17 @@ class Previous:
     objects: list[Any]
 
 
+def preflight_outcome(ready: bool | None, cluster: str = "test") -> Any:
+    """What ``auditor serve`` evaluated for the pair velero/daily → dr-east (the PRE-001 input)."""
+    from auditor.server.preflight import PreflightOutcome
+
+    blockers = [{"code": "PF-010", "kind": "StorageClass", "namespace": None, "name": "ceph-rbd",
+                 "message": "StorageClass ceph-rbd does not exist in the target"}] if ready is False else []
+    return PreflightOutcome("velero/daily", "dr-east", f.AS_OF, ready, cluster, backup="daily-1",
+                            blockers=len(blockers), error="the target is unreachable" if ready is None else None,
+                            document={"blockers": blockers, "unknown": [], "warnings": []})
+
+
 SECRET_READER = f.cluster_role("secret-reader", [{"apiGroups": [""], "resources": ["secrets"],
                                                    "verbs": ["get", "list"]}])
 OWN_SA = [{"kind": "ServiceAccount", "name": "velero", "namespace": "velero"}]
@@ -271,6 +282,12 @@ FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
                  ("kubeadm etcd, no snapshot", [*scheduled(), etcd_pod()]),
                  ("only a failed snapshot", [*scheduled(), k3s_etcd_node(),
                                              etcd_snapshot_file(1, error="s3 upload failed: AccessDenied")])],
+    },
+    "PRE-001": {
+        "pass": [("the DR target is ready", [*scheduled(), preflight_outcome(True)]),
+                 ("another cluster's pair is not ready, this one is",
+                  [*scheduled(), preflight_outcome(False, cluster="other"), preflight_outcome(True)])],
+        "fail": [("a StorageClass missing in the DR target", [*scheduled(), preflight_outcome(False)])],
     },
     "SYS-003": {
         "pass": [("complete", scheduled())],

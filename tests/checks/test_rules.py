@@ -18,6 +18,7 @@ from auditor.collect.inventory import Gap, InventoryBuilder
 from auditor.collect.secrets import SecretPolicy
 from auditor.config import AuditConfig
 from auditor.pipeline import fingerprint_clusters
+from auditor.server.preflight import PreflightOutcome
 from tests import factories as f
 from tests.checks.rule_fixtures import FIXTURES, OtherCluster, Previous
 
@@ -36,7 +37,9 @@ def findings_for(rule_id: str, objects: list[Any]) -> list[Any]:
     analyses = [analyse_cluster(inventory(plain, "test", gaps), AuditConfig(), f.AS_OF,
                                 previous=previous[0] if previous else None)]
     analyses += [analyse_cluster(inventory(o.objects, o.name, []), AuditConfig(), f.AS_OF) for o in others]
-    run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=exceptions)
+    preflights = tuple(o for o in objects if isinstance(o, PreflightOutcome))
+    run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=exceptions,
+                     preflights=preflights)
     return evaluate(analyses[0], [RULES[rule_id]], run=run)
 
 

@@ -47,6 +47,8 @@ def test_pairs_are_evaluated_and_exported(tmp_path: Path, broken: bool, value: f
     outcomes = snapshot.data.result.preflights
     assert outcomes[0].backup == BACKUP and outcomes[0].ready is (not broken)
     assert outcomes[1].ready is None and "no Completed" in (outcomes[1].error or "")
+    pre = {(r.name, r.status) for c in snapshot.data.result.clusters for r in c.results if r.rule_id == "PRE-001"}
+    assert pre == {("shop-daily", "open" if broken else "pass")}  # the unevaluated pair has no source cluster
     series = ready_series(render(snapshot.data))
     assert series[("prod", "velero/shop-daily", "dr-east")] == value
     assert series[("", "velero/no-such-schedule", "target")] == -1.0
@@ -92,3 +94,14 @@ def test_the_report_shows_the_last_preflight_per_pair_escaped(tmp_path: Path) ->
     assert "not-ready" in section and "PF-010 StorageClass ceph-rbd" in section
     assert "no Completed or PartiallyFailed backup of velero/no-such-schedule" in section
     assert evil not in html and "&lt;script&gt;window.__pwned" in section
+
+
+def test_pre001_not_evaluated_when_the_target_cannot_be_read(tmp_path: Path) -> None:
+    scan, dst = scanner(tmp_path, False)
+    (dst / "objects.json").write_text("{not json")
+    snapshot = scan.scan_once()
+    first = snapshot.data.result.preflights[0]
+    assert first.ready is None and "invalid JSON" in (first.error or "")
+    results = [r for c in snapshot.data.result.clusters for r in c.results if r.rule_id == "PRE-001"]
+    assert [(r.name, r.status) for r in results] == [("shop-daily", "not-evaluated")]
+    assert ready_series(render(snapshot.data))[("prod", "velero/shop-daily", "dr-east")] == -1.0
