@@ -55,7 +55,7 @@ class Scanner:
                 result, error = self._scan(self.options), None
                 if self.preflight is not None:  # the DR targets (docs/preflight.md) and rule PRE-001
                     config = self.options.config
-                    result = with_findings(result, self.preflight.run(result), config.rules, config.exceptions)
+                    result = with_findings(result, self.preflight.run(result), config.rules, config.exceptions.waivers)
             except AuditorError as exc:
                 result, error = None, str(exc)
             except Exception as exc:  # a bug must not stop the server: report it as a failed scan
