@@ -253,7 +253,7 @@ def _run_scan(options: ScanOptions, progress: Progress | None, store: Store | No
     exception_rules = list(config.exceptions.waivers)
     if config.exceptions.from_annotations:
         exception_rules += [e for a in analyses for e in annotation_exceptions(a.inventory)]
-    check_terms(exception_rules, as_of, config.exceptions.max_days)
+    exception_rules = check_terms(exception_rules, as_of, config.exceptions.max_days)
     run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=tuple(exception_rules))
     early = tuple(r for r in rules if r.id not in LATE_RULES)
     late = tuple(r for r in rules if r.id in LATE_RULES)

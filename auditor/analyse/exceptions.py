@@ -5,7 +5,9 @@ config opts in (``exceptions.from_annotations: true``), object annotations ``bac
 "RULE,RULE"`` with ``-reason``, ``-owner`` and ``-expires`` companions: whoever may annotate an object must
 not silence its findings unless the auditor's owner allows it. Every waiver is time-bound (``expires`` at
 most ``exceptions.max_days`` ahead, :func:`check_terms`). An expired exception stops applying and raises
-GOV-004; one that matches nothing raises GOV-005.
+GOV-004; one that matches nothing raises GOV-005. A config waiver that breaks those terms is a configuration
+error; an annotation waiver that does is cluster data, so it is rejected (it never applies: its findings stay
+open) and GOV-004 reports it, while the scan of that cluster and the others goes on.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class ExceptionRule(BaseModel):
     owner: str = Field(min_length=1)
     expires: date | None = None
     source: str = "config"
+    #: why an annotation waiver was rejected (it then matches nothing and GOV-004 reports it)
+    invalid: str | None = None
 
     @property
     def key(self) -> str:
@@ -69,7 +73,7 @@ class ExceptionRule(BaseModel):
         return {"id": self.key, "rules": list(self.rules), "selector": self.selector.model_dump(),
                 "reason": self.reason, "owner": self.owner,
                 "expires": self.expires.isoformat() if self.expires else None, "source": self.source,
-                "scope": self.scope}
+                "scope": self.scope, **({"invalid": self.invalid} if self.invalid else {})}
 
     @property
     def scope(self) -> str:
@@ -89,6 +93,8 @@ class Subject:
 
 
 def matches(rule: ExceptionRule, rule_id: str, subject: Subject) -> bool:
+    if rule.invalid:
+        return False
     if "*" not in rule.rules and rule_id not in rule.rules:
         return False
     sel = rule.selector
@@ -122,51 +128,62 @@ class ExceptionsReport:
 def from_annotations(cluster: str, kind: str, namespace: str | None, name: str,
                      annotations: dict[str, str]) -> ExceptionRule | None:
     """An exception declared on the object itself (None without the annotation). An incomplete one (no rule,
-    reason, owner or expiry date) is a configuration error naming the object and the annotation: a waiver the
-    scan silently dropped would reopen findings nobody expects, one it guessed would silence them."""
+    reason, owner or expiry date) is returned rejected (``invalid`` says which annotation): a waiver the scan
+    silently dropped would reopen findings nobody expects, one it guessed would silence them, and one bad
+    annotation must not stop the audit of everything else."""
     rules = annotations.get(ANNOTATION)
     if rules is None:
         return None
-    where = f"{cluster}: {kind} {namespace + '/' if namespace else ''}{name}"
     parsed = tuple(r.strip() for r in rules.split(",") if r.strip())
-    if not parsed:
-        raise ConfigError(f"{where}: annotation {ANNOTATION}: names no rule")
+    problem = None if parsed else f"annotation {ANNOTATION} names no rule"
     for suffix in ("-reason", "-owner", "-expires"):
-        if not annotations.get(f"{ANNOTATION}{suffix}", "").strip():
-            raise ConfigError(f"{where}: annotation {ANNOTATION}{suffix} is missing: every waiver needs a reason, "
-                              "an owner and an expiry date")
-    expires = annotations[f"{ANNOTATION}-expires"].strip()
-    try:
-        day = date.fromisoformat(expires)
-    except ValueError:
-        raise ConfigError(f"{where}: annotation {ANNOTATION}-expires: not a date (YYYY-MM-DD): {expires!r}") from None
+        if problem is None and not annotations.get(f"{ANNOTATION}{suffix}", "").strip():
+            problem = f"annotation {ANNOTATION}{suffix} is missing: every waiver needs a reason, an owner and an " \
+                      "expiry date"
+    day = None
+    if problem is None:
+        expires = annotations[f"{ANNOTATION}-expires"].strip()
+        try:
+            day = date.fromisoformat(expires)
+        except ValueError:
+            problem = f"annotation {ANNOTATION}-expires: not a date (YYYY-MM-DD): {expires!r}"
     return ExceptionRule(
-        id=f"annotation:{cluster}/{kind}/{namespace + '/' if namespace else ''}{name}", rules=parsed,
+        id=f"annotation:{cluster}/{kind}/{namespace + '/' if namespace else ''}{name}", rules=parsed or ("-",),
         selector=Selector(cluster=cluster, namespace=namespace or "*", kind=kind, name=re.escape(name)),
-        reason=annotations[f"{ANNOTATION}-reason"].strip(), owner=annotations[f"{ANNOTATION}-owner"].strip(),
-        expires=day, source="annotation")
+        reason=annotations.get(f"{ANNOTATION}-reason", "").strip() or "-",
+        owner=annotations.get(f"{ANNOTATION}-owner", "").strip() or "-",
+        expires=day, source="annotation", invalid=problem)
 
 
-def check_terms(rules: list[ExceptionRule], as_of: datetime, max_days: int) -> None:
+def check_terms(rules: list[ExceptionRule], as_of: datetime, max_days: int) -> list[ExceptionRule]:
     """Every waiver is time-bound: an ``expires`` date at most ``max_days`` after the scan's day. The first
-    that is not is a configuration error naming it and where it was declared."""
+    config waiver that is not is a configuration error naming it; an annotation waiver that is not comes back
+    rejected (see the module's docstring). Returns the waivers, the rejected ones marked."""
+    out = []
     for rule in rules:
-        where = f"waiver {rule.key} ({rule.source})"
-        if rule.expires is None:
-            raise ConfigError(f"{where}: no expires: every waiver needs an expiry date at most "
-                              f"exceptions.max_days ({max_days}) days ahead")
-        ahead = (rule.expires - as_of.date()).days
-        if ahead > max_days:
-            raise ConfigError(f"{where}: expires {rule.expires} is {ahead} days after the scan "
-                              f"({as_of.date()}), beyond exceptions.max_days ({max_days})")
+        problem = rule.invalid or _term_problem(rule, as_of, max_days)
+        if problem and rule.source != "annotation":
+            raise ConfigError(f"waiver {rule.key} ({rule.source}): {problem}")
+        out.append(rule.model_copy(update={"invalid": problem}) if problem != rule.invalid else rule)
+    return out
+
+
+def _term_problem(rule: ExceptionRule, as_of: datetime, max_days: int) -> str | None:
+    if rule.expires is None:
+        return f"no expires: every waiver needs an expiry date at most exceptions.max_days ({max_days}) days ahead"
+    ahead = (rule.expires - as_of.date()).days
+    if ahead > max_days:
+        return (f"expires {rule.expires} is {ahead} days after the scan ({as_of.date()}), beyond "
+                f"exceptions.max_days ({max_days})")
+    return None
 
 
 def apply(findings: list[Any], rules: list[ExceptionRule],
           subjects: Mapping[tuple[str, str, str | None, str], Subject],
           as_of: datetime) -> tuple[list[Any], ExceptionsReport]:
     """Mark matched findings ``excepted``; returns the new list and the register."""
-    active = [r for r in rules if not r.expired(as_of)]
-    expired = [r for r in rules if r.expired(as_of)]
+    active = [r for r in rules if not r.expired(as_of) and not r.invalid]
+    expired = [r for r in rules if r.expired(as_of) and not r.invalid]
     counts: dict[str, int] = {}
     unknown: set[str] = set()
     out = []

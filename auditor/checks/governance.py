@@ -63,6 +63,12 @@ def exception_expired(ctx: CheckContext) -> Iterator[Finding]:
     for e in ctx.run.exceptions:
         if not fnmatch.fnmatchcase(cluster, e.selector.cluster):
             continue  # the exception is about another cluster (annotation exceptions name their own)
+        if e.invalid:  # an annotation waiver that breaks the terms: rejected, so it covers nothing
+            yield ctx.finding("Exception", None, e.key,
+                              f"exception {e.key} (owner {e.owner}) is rejected: {e.invalid}; it does not cover "
+                              f"{', '.join(e.rules)}", owner=e.owner, reason=e.reason, invalid=e.invalid,
+                              expires=e.expires.isoformat() if e.expires else None)
+            continue
         yield ctx.result(e.expired(as_of), "Exception", None, e.key,
                          f"exception {e.key} (owner {e.owner}) expired on {e.expires}: it no longer covers "
                          f"{', '.join(e.rules)}", owner=e.owner, reason=e.reason,
@@ -83,8 +89,8 @@ def exception_unused(ctx: CheckContext) -> Iterator[Finding]:
         use, unknown = _cluster_use(ctx)
     evaluated = ctx.run.evaluated_rules
     for e in ctx.run.exceptions:
-        if not fnmatch.fnmatchcase(cluster, e.selector.cluster) or e.expired(as_of):
-            continue  # about another cluster, or expired (GOV-004's case)
+        if not fnmatch.fnmatchcase(cluster, e.selector.cluster) or e.expired(as_of) or e.invalid:
+            continue  # about another cluster, or expired or rejected (GOV-004's cases)
         if use.get(e.key):
             yield ctx.passed("Exception", None, e.key)
             continue

@@ -48,15 +48,22 @@ COMPLETE = {"backup-auditor.io/exempt": "COV-003, COV-001", "backup-auditor.io/e
 def test_annotations_need_reason_owner_and_expiry() -> None:
     ok = from_annotations("prod", "Namespace", None, "legacy", COMPLETE)
     assert ok is not None and ok.rules == ("COV-003", "COV-001") and ok.expires == date(2027, 1, 31)
-    assert ok.scope == "prod/*/Namespace/legacy"
+    assert ok.scope == "prod/*/Namespace/legacy" and ok.invalid is None
     assert from_annotations("prod", "Namespace", None, "legacy", {}) is None
+    subject = Subject("prod", "Namespace", None, "legacy", {})
+    assert matches(ok, "COV-003", subject)
+    # an incomplete annotation is cluster data, not configuration: rejected (it matches nothing), never fatal
     for suffix in ("-reason", "-owner", "-expires"):
         notes = {k: v for k, v in COMPLETE.items() if k != f"backup-auditor.io/exempt{suffix}"}
-        with pytest.raises(ConfigError, match=f"prod: Namespace legacy: annotation backup-auditor.io/exempt{suffix}"):
-            from_annotations("prod", "Namespace", None, "legacy", notes)
-    with pytest.raises(ConfigError, match="not a date"):
-        from_annotations("prod", "PersistentVolumeClaim", "ci", "build-cache",
-                         {**COMPLETE, "backup-auditor.io/exempt-expires": "next year"})
+        rejected = from_annotations("prod", "Namespace", None, "legacy", notes)
+        assert rejected is not None and rejected.invalid is not None
+        assert rejected.invalid.startswith(f"annotation backup-auditor.io/exempt{suffix} is missing")
+        assert not matches(rejected, "COV-003", subject)
+    bad_date = from_annotations("prod", "PersistentVolumeClaim", "ci", "build-cache",
+                                {**COMPLETE, "backup-auditor.io/exempt-expires": "next year"})
+    assert bad_date is not None and "not a date" in (bad_date.invalid or "")
+    no_rule = from_annotations("prod", "Namespace", None, "legacy", {**COMPLETE, "backup-auditor.io/exempt": " , "})
+    assert no_rule is not None and "names no rule" in (no_rule.invalid or "")
 
 
 def test_annotation_scope_shows_the_name_not_its_regex() -> None:
@@ -144,10 +151,15 @@ def test_annotation_waivers_are_off_unless_the_config_opts_in(tmp_path: Path) ->
 
     assert cov3(AuditConfig()) == ["open"]
     assert cov3(AuditConfig.model_validate({"exceptions": {"from_annotations": True}})) == ["excepted"]
-    # an opted-in annotation must be complete and time-bound like any waiver
+    # an opted-in annotation must be complete and time-bound like any waiver; one that is not is rejected and
+    # reported (GOV-004), and the scan goes on: cluster data never aborts the run
     far = AuditConfig.model_validate({"exceptions": {"from_annotations": True, "max_days": 30}})
-    with pytest.raises(ConfigError, match=r"annotation:dump/Namespace/legacy \(annotation\): expires 2027-01-31"):
-        cov3(far)
+    assert cov3(far) == ["open"]
+    result = run_scan(ScanOptions(snapshots=(dump,), as_of=f.AS_OF, config=far))
+    gov4 = [x for x in result.findings if x.rule_id == "GOV-004" and x.name == "annotation:dump/Namespace/legacy"]
+    assert [x.status for x in gov4] == ["open"]
+    assert "is rejected: expires 2027-01-31 is 72 days after the scan" in gov4[0].message
+    assert not any(x.rule_id == "GOV-005" and x.name == "annotation:dump/Namespace/legacy" for x in result.results)
 
 
 def test_a_list_is_still_read_as_the_waivers() -> None:
