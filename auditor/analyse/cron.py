@@ -27,12 +27,17 @@ class Cron:
     zone: ZoneInfo | None
 
     def next_after(self, t: datetime) -> datetime:
-        if self.every is not None:
-            # robfig's ConstantDelaySchedule: next = t + delay, rounded down to the second
-            return (t + timedelta(seconds=self.every)).replace(microsecond=0)
-        zone = self.zone or UTC
-        it = croniter(self.expression, t.astimezone(zone))
-        return it.get_next(datetime).astimezone(UTC)  # type: ignore[no-any-return]
+        """The first fire time after ``t``; CronError when there is none a datetime can hold (a cron that
+        matches no date, or a time near the ends of the calendar)."""
+        try:
+            if self.every is not None:
+                # robfig's ConstantDelaySchedule: next = t + delay, rounded down to the second
+                return (t + timedelta(seconds=self.every)).replace(microsecond=0)
+            zone = self.zone or UTC
+            it = croniter(self.expression, t.astimezone(zone))
+            return it.get_next(datetime).astimezone(UTC)  # type: ignore[no-any-return]
+        except (CroniterError, OverflowError, ValueError) as exc:
+            raise CronError(f"no fire time after {t:%Y-%m-%dT%H:%M:%SZ}: {exc}") from None
 
     def interval_at(self, t: datetime) -> float:
         """Seconds between the two fire times that follow ``t`` (Velero's expected interval)."""
@@ -65,7 +70,7 @@ def parse_cron(text: str) -> Cron:
         spec = spec.strip()
     if spec.startswith("@every"):
         seconds = go_duration_seconds(spec.removeprefix("@every").strip())
-        if not seconds:
+        if not seconds or seconds < 0:  # Go's ParseDuration also refuses what overflows int64 nanoseconds
             raise CronError(f"invalid @every duration in {text!r}")
         return Cron("", seconds, zone)
     spec = DESCRIPTORS.get(spec, spec)
@@ -73,6 +78,15 @@ def parse_cron(text: str) -> Cron:
         raise CronError(f"expected 5 fields in {text!r}")
     try:
         croniter(spec)
-    except (CroniterError, ValueError, KeyError) as exc:
+    except (CroniterError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise CronError(f"invalid schedule {text!r}: {exc}") from None
-    return Cron(spec, None, zone)
+    cron = Cron(spec, None, zone)
+    try:
+        cron.next_after(PROBE)
+    except CronError:
+        raise CronError(f"schedule {text!r} matches no date: it never fires") from None
+    return cron
+
+
+#: Where a cron is tried once: a date that matches no day in the following 50 years never comes.
+PROBE = datetime(2001, 1, 1, tzinfo=UTC)

@@ -191,9 +191,9 @@ def _interval(cron: str, at: datetime) -> float | None:
     """The longest gap between runs over the coming week (None: the cron is invalid)."""
     try:
         parsed = parse_cron(cron)
+        return max(parsed.interval_at(at + timedelta(days=d)) for d in range(INTERVAL_SAMPLES))
     except CronError:
         return None
-    return max(parsed.interval_at(at + timedelta(days=d)) for d in range(INTERVAL_SAMPLES))
 
 
 def _namespaces(before: ScheduleSnap, after: ScheduleSnap) -> list[Change]:

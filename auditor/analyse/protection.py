@@ -193,7 +193,10 @@ def _expiration(b: r.Backup) -> str | None:
         return _iso(b.expiration)
     start = b.started or b.meta.created
     if start is not None and b.spec.ttl_seconds:
-        return _iso(start + timedelta(seconds=b.spec.ttl_seconds))
+        try:
+            return _iso(start + timedelta(seconds=b.spec.ttl_seconds))
+        except OverflowError:  # a start near the end of the calendar: it never expires in any datetime
+            return None
     return None
 
 

@@ -65,7 +65,12 @@ class ScheduleState:
         return next((b for b in self.backups if b.phase in USABLE), None)
 
     def interval(self, at: datetime) -> float | None:
-        return self.cron.interval_at(at) if self.cron else None
+        if not self.cron:
+            return None
+        try:
+            return self.cron.interval_at(at)
+        except CronError:  # no fire time a datetime can hold: no interval either
+            return None
 
     def missed_runs(self, as_of: datetime) -> int:
         """Fire times since the newest backup was created (or the schedule, if none), capped at 3."""
@@ -75,7 +80,10 @@ class ScheduleState:
         since = (latest.meta.created if latest else None) or self.schedule.last_backup or self.schedule.meta.created
         if since is None or since >= as_of:
             return 0
-        return self.cron.fires_between(since, as_of)
+        try:
+            return self.cron.fires_between(since, as_of)
+        except CronError:
+            return 0
 
 
 def schedule_states(inv: Inventory, servers: dict[str, VeleroServer]) -> dict[str, ScheduleState]:

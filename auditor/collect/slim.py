@@ -603,7 +603,10 @@ def volume_snapshot(f: FieldReader) -> r.VolumeSnapshot:
 
 def volume_snapshot_content(f: FieldReader) -> r.VolumeSnapshotContent:
     created_ns = f.int("status.creationTime")
-    created = datetime.fromtimestamp(created_ns / 1e9, tz=UTC) if created_ns else None
+    try:
+        created = datetime.fromtimestamp(created_ns / 1e9, tz=UTC) if created_ns else None
+    except (OverflowError, OSError, ValueError):
+        raise f.error("status.creationTime", f"not a time in nanoseconds: {created_ns!r:.40}") from None
     return r.VolumeSnapshotContent(
         meta=meta(f), driver=f.str("spec.driver"), deletion_policy=f.str("spec.deletionPolicy"),
         snapshot_namespace=f.str("spec.volumeSnapshotRef.namespace"),
@@ -631,11 +634,18 @@ def label_selector(f: FieldReader, path: str) -> r.LabelSelector | None:
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 
 
+#: Go's time.Duration is int64 nanoseconds: ParseDuration rejects anything longer (about 292 years).
+GO_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
+
+
 def go_duration_seconds(text: str) -> float | None:
-    """Seconds in a Go duration string (``720h0m0s``); None when it is not one."""
+    """Seconds in a Go duration string (``720h0m0s``); None when it is not one, as Go's ParseDuration
+    says (also when it overflows int64 nanoseconds)."""
     text = text.strip()
     if text in ("0", ""):
         return 0.0
+    if len(text) > 100:
+        return None
     pos, total = 0, 0.0
     scale = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
     for match in _DURATION.finditer(text):
@@ -643,7 +653,9 @@ def go_duration_seconds(text: str) -> float | None:
             return None
         total += float(match.group(1)) * scale[match.group(2)]
         pos = match.end()
-    return total if pos == len(text) else None
+    if pos != len(text) or total > GO_MAX_DURATION_SECONDS:
+        return None
+    return total
 
 
 #: Backups of one schedule share one spec: build each distinct spec once (a pure memo, bounded).
