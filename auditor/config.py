@@ -9,6 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from auditor import yamlsafe
 from auditor.analyse.exceptions import DEFAULT_MAX_DAYS, ExceptionRule
 from auditor.durations import parse_duration
 from auditor.errors import ConfigError
@@ -467,7 +468,7 @@ class _ExceptionsFile(_Strict):
 def load_exceptions(path: Path) -> tuple[ExceptionRule, ...]:
     """An exceptions file: ``exceptions: [{rules, selector, reason, owner, expires}]``; errors name the key."""
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yamlsafe.load(Path(path).read_bytes())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -488,7 +489,7 @@ def load_config(path: Path | None) -> AuditConfig:
     if path is None:
         return AuditConfig()
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yamlsafe.load(Path(path).read_bytes()) or {}
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:

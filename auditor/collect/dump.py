@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import yaml
 
+from auditor import yamlsafe
 from auditor.collect.fields import FieldReader
 from auditor.collect.inventory import Gap, Inventory, InventoryBuilder
 from auditor.collect.kinds import BY_GROUP_KIND, group_of
@@ -17,7 +18,6 @@ from auditor.collect.secrets import SecretPolicy, fingerprint_data
 from auditor.errors import InputError
 
 SUFFIXES = (".json", ".yaml", ".yml")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def dump_files(root: Path) -> list[Path]:
@@ -44,7 +44,7 @@ def read_documents(path: Path) -> Iterator[Any]:
             raise InputError(f"invalid JSON: {exc}", file=str(path)) from None
         return
     try:
-        docs = list(yaml.load_all(data, Loader=_Loader))
+        docs = yamlsafe.load_all(data)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -84,11 +84,16 @@ def add_object(builder: InventoryBuilder, raw: Any, where: str) -> None:
     if resource is None:
         builder.unknown_kinds[f"{api_version}/{kind}"] += 1
         return
-    record = resource.slim(FieldReader(raw, where))
+    reader = FieldReader(raw, where)
+    record = resource.slim(reader)
+    if resource.namespaced and not record.meta.namespace:
+        raise reader.error("metadata.namespace", f"a {kind} is namespaced: the field is required "
+                                                 f"(kubectl get -A -o json writes it)")
+    if not builder.add(resource.field, record, kind, where):
+        return
     if kind == "Secret" and builder.secret_policy.active and builder.secret_policy.key and raw.get("data"):
         key = (record.meta.namespace or "", record.meta.name)
         builder.secret_fingerprints[key] = fingerprint_data(raw["data"], builder.secret_policy.key)
-    builder.add(resource.field, record)
 
 
 def read_dump(root: Path, cluster: str | None = None, secrets: SecretPolicy | None = None) -> Inventory:
@@ -105,12 +110,45 @@ def read_dump(root: Path, cluster: str | None = None, secrets: SecretPolicy | No
     builder.secret_policy = secrets or SecretPolicy(read_values=False)
     for g in manifest.get("gaps", []):
         builder.gap(g)
+    _refuse_parent_of_dumps(root)
+    objects = 0
+    system_namespace_in: dict[str, str] = {}  # top-level folder -> a file holding kube-system's Namespace
     for path in files:
         if path.name.startswith("."):
             continue
         for where, raw in iter_objects(path):
             add_object(builder, raw, where)
+            objects += 1
+            if _is_system_namespace(raw):
+                system_namespace_in.setdefault(_top_folder(root, path), where)
+    if objects == 0:
+        raise InputError("no Kubernetes objects in it: a dump is what `auditor snapshot DIR` or "
+                         "`kubectl get ... -A -o json > DIR/FILE.json` writes (is this the right directory?)",
+                         file=str(root))
+    if len(system_namespace_in) > 1:
+        folders = ", ".join(sorted(f"{d}/" for d in system_namespace_in))
+        raise InputError(f"it holds several clusters' dumps ({folders} each have a kube-system Namespace): "
+                         f"pass each dump with its own --snapshot", file=str(root))
     return builder.build()
+
+
+def _refuse_parent_of_dumps(root: Path) -> None:
+    """A folder of dumps (each with its ``auditor snapshot`` manifest) is not one cluster: never merge them."""
+    nested = sorted({m.parent.relative_to(root).as_posix() for m in root.glob(f"*/**/{MANIFEST}")})
+    if nested:
+        raise InputError(f"it holds other dumps ({', '.join(d + '/' for d in nested[:5])}"
+                         f"{', ...' if len(nested) > 5 else ''}): pass each one with its own --snapshot",
+                         file=str(root))
+
+
+def _is_system_namespace(raw: Any) -> bool:
+    meta = raw.get("metadata") if isinstance(raw, dict) else None
+    return raw.get("kind") == "Namespace" and isinstance(meta, dict) and meta.get("name") == "kube-system"
+
+
+def _top_folder(root: Path, path: Path) -> str:
+    parts = path.relative_to(root).parts
+    return parts[0] if len(parts) > 1 else "."
 
 
 MANIFEST = ".auditor-snapshot.json"

@@ -37,6 +37,19 @@ class Gap:
         return out if self.name is None else {**out, "name": self.name}
 
 
+@dataclass(frozen=True, slots=True)
+class InputWarning:
+    """Something odd in the input that the scan worked around (a duplicate object counted once)."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name, "message": self.message}
+
+
 @dataclass(frozen=True)
 class Inventory:
     """Everything the analysis knows about one cluster. Built by sources, never mutated."""
@@ -46,6 +59,7 @@ class Inventory:
     collected_at: datetime | None = None
     server_version: str | None = None
     gaps: tuple[Gap, ...] = ()
+    warnings: tuple[InputWarning, ...] = ()
     unknown_kinds: dict[str, int] = field(default_factory=dict)
     backup_namespaces: tuple[str, ...] = ()
     namespaces: tuple[r.Namespace, ...] = ()
@@ -184,6 +198,9 @@ def _group(items: Any, key: Any) -> dict[Any, tuple[Any, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+#: Warnings kept per cluster: a dump with a million duplicates needs one line to say so, not a million.
+MAX_WARNINGS = 1000
+
 #: Inventory fields that hold records, in a stable order.
 RECORD_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(k.field for k in KINDS))
 
@@ -196,6 +213,10 @@ class InventoryBuilder:
         self.source = source
         self.records: dict[str, list[Any]] = {name: [] for name in RECORD_FIELDS}
         self.gaps: list[Gap] = []
+        self.warnings: list[InputWarning] = []
+        #: where each object was first seen, by identity and by uid: a duplicate is counted once
+        self._seen: dict[tuple[str, str, str, str], str] = {}
+        self._uids: dict[str, tuple[str, str | None, str, str]] = {}
         self.unknown_kinds: dict[str, int] = defaultdict(int)
         self.server_version: str | None = None
         self.collected_at: datetime | None = None
@@ -203,8 +224,33 @@ class InventoryBuilder:
         #: fingerprints of Secrets whose values the source saw (values themselves are never kept)
         self.secret_fingerprints: dict[tuple[str, str], Fingerprints] = {}
 
-    def add(self, field_name: str, record: Any) -> None:
+    def add(self, field_name: str, record: Any, kind: str = "", where: str = "") -> bool:
+        """Add a record unless it duplicates one already added (same kind, namespace and name, or the same
+        uid): a duplicate is counted once, kept as first seen, and noted in ``warnings``. False if dropped."""
+        m = record.meta
+        identity = (field_name, kind or getattr(record, "kind", "") or "", m.namespace or "", m.name)
+        first = self._seen.get(identity)
+        if first is not None:
+            self._warn(identity[1] or field_name, m.namespace, m.name,
+                       f"duplicate object{' in ' + where if where else ''} (same kind, namespace and name as "
+                       f"{first or 'an earlier one'}): counted once")
+            return False
+        if m.uid:
+            other = self._uids.get(m.uid)
+            if other is not None:
+                self._warn(identity[1] or field_name, m.namespace, m.name,
+                           f"duplicate uid {m.uid}{' in ' + where if where else ''}: the same object as "
+                           f"{other[1] + '/' if other[1] else ''}{other[2]} ({other[3] or 'an earlier one'}); "
+                           f"counted once")
+                return False
+            self._uids[m.uid] = (identity[1], m.namespace, m.name, where)
+        self._seen[identity] = where
         self.records[field_name].append(record)
+        return True
+
+    def _warn(self, kind: str, namespace: str | None, name: str, message: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(InputWarning(kind, namespace, name, message))
 
     def gap(self, gap: Gap) -> None:
         self.gaps.append(gap)
@@ -227,6 +273,7 @@ class InventoryBuilder:
             cluster=self.cluster, source=self.source, collected_at=self.collected_at,
             server_version=self.server_version,
             gaps=tuple(sorted(self.gaps, key=lambda g: (g.resource, g.namespace or "", g.reason))),
+            warnings=tuple(self.warnings),
             unknown_kinds=dict(sorted(self.unknown_kinds.items())),
             backup_namespaces=tuple(backup_namespaces),
             **frozen,

@@ -158,6 +158,8 @@ def _core_parts(result: ScanResult) -> dict[str, Any]:
         "tool_version": __version__,
         "as_of": iso(result.as_of),
         "clusters": [cluster_entry(c) for c in result.clusters],
+        "warnings": [{"cluster": c.name, **w.as_dict()} for c in result.clusters if c.analysis
+                     for w in c.analysis.inventory.warnings],
         "volumes": volumes,
         "findings": (f.as_dict() for f in result.findings),
         "compliance": [e for c in result.clusters for e in compliance_entries(c)],

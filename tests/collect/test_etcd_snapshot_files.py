@@ -14,6 +14,7 @@ from tests.checks.rule_fixtures import etcd_snapshot_file
 def test_etcd_snapshot_files_from_a_dump(tmp_path: Path) -> None:
     s3_copy = etcd_snapshot_file(2)
     s3_copy["metadata"]["name"] = "s3-" + s3_copy["spec"]["snapshotName"]
+    s3_copy["metadata"]["uid"] = "s3-" + s3_copy["metadata"]["uid"]  # another object: another uid
     s3_copy["spec"]["location"] = "s3://k3s-backups/etcd/" + s3_copy["spec"]["snapshotName"]
     s3_copy["spec"]["s3"] = {"bucket": "k3s-backups", "folder": "etcd", "endpoint": "s3.example.com"}
     (tmp_path / "etcdsnapshotfiles.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List",
