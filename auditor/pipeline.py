@@ -34,7 +34,7 @@ from auditor.collect.live import (
 )
 from auditor.collect.secrets import SecretPolicy, load_installation_key
 from auditor.config import AuditConfig
-from auditor.errors import ClusterAccessError, ConfigError
+from auditor.errors import AuditorError, ClusterAccessError, ConfigError
 
 if TYPE_CHECKING:
     from auditor.custom_rules.loader import CustomRule
@@ -248,7 +248,16 @@ def _run_scan(options: ScanOptions, progress: Progress | None, store: Store | No
         inventory = with_etcd_manifests(inventory, config.etcd)  # the executor's etcd snapshots (SYS-002)
         with gc_paused():
             previous = previous_state(options, store, inventory.cluster, as_of)
-            analysed.append((inventory.cluster, analyse_cluster(inventory, config, as_of, catalog, previous), None))
+            try:
+                analysed.append((inventory.cluster, analyse_cluster(inventory, config, as_of, catalog, previous),
+                                 None))
+            except AuditorError:
+                raise
+            except Exception as exc:  # a defect on this cluster's data must not cost the other clusters
+                log.warning("analysis of cluster %s failed: %s: %.200s", inventory.cluster, type(exc).__name__, exc)
+                log.debug("analysis traceback", exc_info=True)
+                analysed.append((inventory.cluster, None,
+                                 f"the analysis failed on this cluster's data: {type(exc).__name__}: {str(exc)[:300]}"))
     analyses = [a for _, a, _ in analysed if a is not None]
     exception_rules = list(config.exceptions.waivers)
     if config.exceptions.from_annotations:

@@ -19,7 +19,7 @@ class AliasError(yaml.YAMLError):
 
     def __init__(self, line: int, column: int) -> None:
         self.problem = "YAML aliases (*name) are not accepted: the anchor (&name) an alias repeats is here"
-        self.problem_mark = yaml.Mark("<input>", 0, line, column, None, None)
+        self.problem_mark = yaml.Mark("<input>", 0, line, column, "", 0)
         super().__init__(f"{self.problem} (line {line + 1}, column {column + 1})")
 
 
@@ -32,7 +32,8 @@ def load_all(data: str | bytes) -> list[Any]:
         docs = []
         while loader.check_node():
             node = loader.get_node()
-            _refuse_aliases(node)
+            if node is not None:
+                _refuse_aliases(node)
             docs.append(loader.construct_document(node))
         return docs
     finally:

@@ -58,6 +58,11 @@ class Finding:
         """Open or excepted results are findings; passes and not-evaluated results are only counted."""
         return self.status in ("open", "excepted")
 
+    @property
+    def is_reported(self) -> bool:
+        """What the scan document's ``findings[]`` lists: findings, and checks that crashed (``error``)."""
+        return self.status in ("open", "excepted", "error")
+
     def as_dict(self) -> dict[str, Any]:
         doc = {"rule_id": self.rule_id, "severity": self.severity, "status": self.status, "cluster": self.cluster,
                "kind": self.kind, "namespace": self.namespace, "name": self.name, "message": self.message,
@@ -158,11 +163,13 @@ def evaluate(analysis: ClusterAnalysis, rules: Iterable[Rule],
         ctx = CheckContext(analysis, rule, params, run or RunContext())
         try:
             findings.extend(_sorted(CHECKS[rule.id](ctx)))
-        except Exception as exc:
-            log.exception("check %s failed", rule.id)
+        except Exception as exc:  # any crash of one check becomes its error result
+            log.warning("check %s failed on cluster %s: %s: %.200s", rule.id, analysis.inventory.cluster,
+                        type(exc).__name__, exc)
+            log.debug("check %s traceback", rule.id, exc_info=True)  # --debug only
             findings.append(Finding(rule.id, "info", analysis.inventory.cluster, "Check", None, rule.id,
-                                    f"the check failed and could not be evaluated: {type(exc).__name__}: {exc}",
-                                    {}, "error"))
+                                    f"the check failed and could not be evaluated: {type(exc).__name__}: "
+                                    f"{str(exc)[:300]}", {}, "error"))
     return findings
 
 

@@ -130,15 +130,14 @@ def explain() -> None:
 @handle_errors
 def explain_pvc(pvc: str, **kwargs: Any) -> None:
     """The decision chain for one PVC (NAMESPACE/NAME): scope and data path per schedule, recovery points."""
-    from rich.console import Console
-
     from auditor.output.explain import explain as render_explain
+    from auditor.output.safe import terminal_console
     from auditor.pipeline import run_scan
 
     if "/" not in pvc:
         raise click.BadParameter("expected NAMESPACE/NAME", param_hint="PVC")
     result = run_scan(build_options(**kwargs))
-    console = Console(highlight=False, soft_wrap=True)
+    console = terminal_console()
     analyses = [c.analysis for c in result.clusters if c.analysis is not None]
     having = [a for a in analyses if any(v.key == pvc for v in a.volumes)]
     if analyses and not having:  # in a fleet, explain it wherever it exists

@@ -31,7 +31,9 @@ class _State:
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
+    from auditor.output.safe import clean
+
+    click.echo(f"error: {clean(message)}", err=True)
     sys.exit(code)
 
 
@@ -87,8 +89,11 @@ def _as_of(value: str | None) -> datetime | None:
 def main(debug: bool) -> None:
     """backup-auditor: the truth about your Kubernetes backups."""
     _State.debug = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    from auditor.output.safe import SafeLogFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
 
 
 def secret_options(fn: F) -> F:
@@ -251,9 +256,9 @@ def emit(result: Any, output: str) -> None:
 
 def stdout_console(**options: Any) -> Any:
     """A rich Console on stdout whose broken pipe ends the command quietly with exit 0 (rich exits 1)."""
-    from rich.console import Console
+    from auditor.output.safe import SafeConsole
 
-    class _Console(Console):
+    class _Console(SafeConsole):  # data is printed without markup, control characters escaped
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError
 

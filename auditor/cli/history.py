@@ -24,9 +24,9 @@ def history(store: str | None, config_path: Path | None, cluster: str | None, ou
     if output == "json":
         sys.stdout.buffer.write(orjson.dumps(history_document(rows), option=orjson.OPT_INDENT_2) + b"\n")
         return
-    from rich.console import Console
+    from auditor.output.safe import terminal_console
 
-    render_history(rows, Console(highlight=False, soft_wrap=True))
+    render_history(rows, terminal_console())
 
 
 @main.command()
@@ -47,9 +47,9 @@ def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path:
     if output == "json":
         sys.stdout.buffer.write(orjson.dumps(diff_document(diffs), option=orjson.OPT_INDENT_2) + b"\n")
         return
-    from rich.console import Console
+    from auditor.output.safe import terminal_console
 
-    render_diff(diffs, Console(highlight=False, soft_wrap=True))
+    render_diff(diffs, terminal_console())
 
 
 @main.command()
@@ -65,9 +65,11 @@ def runs(store: str | None, config_path: Path | None, cluster: str | None, outpu
     if output == "json":
         click.echo(orjson.dumps([r.as_dict() for r in records], option=orjson.OPT_INDENT_2).decode())
         return
+    from auditor.output.safe import clean
+
     for r in records:
         took = format_duration(r.duration_seconds) if r.duration_seconds is not None else "running"
-        click.echo(f"{r.started_at:%Y-%m-%d %H:%M:%SZ}  {r.status:<10} {r.cluster}  {r.kind} "
-                   f"{r.namespace}/{r.object_name} (for {r.target})  took {took}")
+        click.echo(clean(f"{r.started_at:%Y-%m-%d %H:%M:%SZ}  {r.status:<10} {r.cluster}  {r.kind} "
+                         f"{r.namespace}/{r.object_name} (for {r.target})  took {took}"))
     if not records:
         click.echo("no executor runs recorded")

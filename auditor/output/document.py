@@ -161,7 +161,7 @@ def _core_parts(result: ScanResult) -> dict[str, Any]:
         "warnings": [{"cluster": c.name, **w.as_dict()} for c in result.clusters if c.analysis
                      for w in c.analysis.inventory.warnings],
         "volumes": volumes,
-        "findings": (f.as_dict() for f in result.findings),
+        "findings": (f.as_dict() for f in result.results if f.is_reported),
         "compliance": [e for c in result.clusters for e in compliance_entries(c)],
         "compliance_rollup": compliance_rollup(result),
         "credentials": [e for c in result.clusters for e in credential_entries(c)],

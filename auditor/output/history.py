@@ -11,6 +11,7 @@ from rich.text import Text
 
 from auditor.checks.registry import SEVERITIES
 from auditor.durations import format_duration
+from auditor.output.safe import clean, text
 from auditor.store.views import ClusterDiff, ScanSummary, StoredFinding
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -40,13 +41,13 @@ def render_history(rows: list[ScanSummary], console: Console) -> None:
     for r in rows:
         when = f"{r.as_of:%Y-%m-%d %H:%M}"
         if r.error:
-            table.add_row(str(r.scan_id), when, r.cluster, Text(f"not scanned: {r.error}", style="red"))
+            table.add_row(str(r.scan_id), when, text(r.cluster), text(f"not scanned: {r.error}", style="red"))
             continue
         severities = Text()
         for i, sev in enumerate(SEVERITIES):
             n = r.findings_by_severity.get(sev, 0)
             severities.append(("/" if i else "") + str(n), style=SEVERITY_STYLE[sev] if n else "dim")
-        table.add_row(str(r.scan_id), when, r.cluster + ("" if r.complete else " (incomplete)"),
+        table.add_row(str(r.scan_id), when, text(r.cluster + ("" if r.complete else " (incomplete)")),
                       str(r.volumes_audited), _pct(r.coverage), _pct(r.within_rpo), severities,
                       str(r.new_findings), str(r.resolved_findings))
     console.print(table)
@@ -57,14 +58,14 @@ def render_history(rows: list[ScanSummary], console: Console) -> None:
             scores.add_column(name, justify="left" if name == "cluster" else "right", no_wrap=True)
         for r in rows:
             if r.compliance:
-                scores.add_row(str(r.scan_id), r.cluster, *(_pct(r.compliance.get(f)) for f in frameworks))
+                scores.add_row(str(r.scan_id), text(r.cluster), *(_pct(r.compliance.get(f)) for f in frameworks))
         console.print()
         console.print(scores)
 
 
 def render_diff(diffs: list[ClusterDiff], console: Console) -> None:
     for d in diffs:
-        console.print(Text(f"cluster {d.cluster}: scan {d.a.scan_id} ({d.a.as_of:%Y-%m-%d %H:%M}) -> scan "
+        console.print(text(f"cluster {d.cluster}: scan {d.a.scan_id} ({d.a.as_of:%Y-%m-%d %H:%M}) -> scan "
                            f"{d.b.scan_id} ({d.b.as_of:%Y-%m-%d %H:%M})", style="bold"))
         console.print(f"  {len(d.new)} new, {len(d.resolved)} resolved, {len(d.changed)} changed, "
                       f"{d.unchanged} unchanged findings; {len(d.volumes)} volumes changed status", highlight=False)
@@ -81,12 +82,12 @@ def render_diff(diffs: list[ClusterDiff], console: Console) -> None:
         if d.changed:
             console.print(Text("  CHANGED", style="bold yellow"))
             for c in d.changed:
-                what = ", ".join(f"{k} {getattr(c.before, k)} -> {getattr(c.after, k)}" for k in c.fields)
+                what = clean(", ".join(f"{k} {getattr(c.before, k)} -> {getattr(c.after, k)}" for k in c.fields))
                 console.print(_finding(c.after, f" ({what})"))
         if d.volumes:
             console.print(Text("  VOLUMES", style="bold"))
             for v in d.volumes:
-                line = Text(f"    {v.namespace}/{v.pvc}  ")
+                line = text(f"    {v.namespace}/{v.pvc}  ")
                 line.append(v.before or "(new)", style=STATUS_STYLE.get(v.before or "", "dim"))
                 line.append(" -> ")
                 line.append(v.after or "(gone)", style=STATUS_STYLE.get(v.after or "", "dim"))
@@ -98,5 +99,5 @@ def _finding(f: StoredFinding, suffix: str = "") -> Text:
     line = Text("    ")
     line.append(f"{f.severity:<8}", style=SEVERITY_STYLE.get(f.severity, ""))
     line.append(f" {f.rule_id} ", style="bold")
-    line.append(f"{f.kind} {f.namespace + '/' if f.namespace else ''}{f.name}: {f.message}{suffix}")
+    line.append(clean(f"{f.kind} {f.namespace + '/' if f.namespace else ''}{f.name}: {f.message}{suffix}"))
     return line

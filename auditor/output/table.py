@@ -12,10 +12,14 @@ from auditor.analyse.coverage import STATUSES
 from auditor.checks.registry import SEVERITIES
 from auditor.durations import format_duration
 from auditor.output.document import summary
+from auditor.output.safe import clean, text
 from auditor.pipeline import ScanResult
 
 STATUS_STYLE = {"protected": "green", "stale": "yellow", "unprotected": "red", "unknown": "magenta"}
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+MAX_WARNINGS_SHOWN = 10
 
 
 def _pct(value: float | None) -> str:
@@ -27,16 +31,23 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: 
     console.print(Text(f"backup-auditor scan as of {result.as_of:%Y-%m-%d %H:%M:%S} UTC", style="bold"))
     for c in result.clusters:
         if c.analysis is None:
-            console.print(Text(f"  cluster {c.name}: UNREACHABLE — {c.error}", style="red"))
+            console.print(text(f"  cluster {c.name}: UNREACHABLE — {c.error}", style="red"))
             continue
         inv = c.analysis.inventory
         state = "complete" if inv.complete else "INCOMPLETE"
-        console.print(f"  cluster [bold]{c.name}[/] ({inv.source}): {state}, {len(inv.pvcs)} PVCs, "
-                      f"{len(inv.schedules)} schedules, {len(inv.backups)} backups", markup=True, highlight=False,
-                      soft_wrap=True)
+        line = Text("  cluster ")
+        line.append(clean(c.name), style="bold")
+        line.append(clean(f" ({inv.source}): {state}, {len(inv.pvcs)} PVCs, {len(inv.schedules)} schedules, "
+                          f"{len(inv.backups)} backups"))
+        console.print(line, soft_wrap=True)
         for gap in inv.gaps:
             style = "dim" if not gap.hides_data else "red"
-            console.print(Text(f"    gap: {gap.resource} ({gap.reason}) {gap.message}", style=style))
+            console.print(text(f"    gap: {gap.resource} ({gap.reason}) {gap.message}", style=style))
+        for w in inv.warnings[:MAX_WARNINGS_SHOWN]:
+            where = f"{w.kind} {w.namespace + '/' if w.namespace else ''}{w.name}"
+            console.print(text(f"    warning: {where}: {w.message}", style="yellow"), soft_wrap=True)
+        if len(inv.warnings) > MAX_WARNINGS_SHOWN:
+            console.print(text(f"    (+{len(inv.warnings) - MAX_WARNINGS_SHOWN} more warnings: -o json)", style="dim"))
 
     by_status = defaultdict(list)
     for c in result.clusters:
@@ -59,19 +70,19 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: 
             if v.last_success:
                 age = format_duration((result.as_of - v.last_success).total_seconds()) + " ago"
             line = Text("  ")
-            line.append(f"{v.cluster}/" if multi else "", style="dim")
-            line.append(v.key, style="bold")
-            line.append(f"  last recovery point {age}; methods {', '.join(v.methods) or '-'}; "
-                        f"policy {v.policy.name} (RPO {format_duration(v.policy.rpo)})")
+            line.append(clean(f"{v.cluster}/") if multi else "", style="dim")
+            line.append(clean(v.key), style="bold")
+            line.append(clean(f"  last recovery point {age}; methods {', '.join(v.methods) or '-'}; "
+                              f"policy {v.policy.name} (RPO {format_duration(v.policy.rpo)})"))
             if v.covered_by:
-                line.append(f"; covered by {', '.join(v.covered_by)}")
+                line.append(clean(f"; covered by {', '.join(v.covered_by)}"))
             if not v.audited:
                 line.append("  [namespace not audited]", style="dim")
             console.print(line, soft_wrap=True)
             for reason in v.reasons[:max_reasons]:
-                console.print(Text(f"      - {reason}"), soft_wrap=True)
+                console.print(text(f"      - {reason}"), soft_wrap=True)
             if len(v.reasons) > max_reasons:
-                console.print(Text(f"      (+{len(v.reasons) - max_reasons} more: auditor explain pvc {v.key})",
+                console.print(text(f"      (+{len(v.reasons) - max_reasons} more: auditor explain pvc {v.key})",
                                    style="dim"), soft_wrap=True)
 
     findings = [f for f in result.findings if f.status == "open"]
@@ -83,8 +94,8 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: 
             line = Text("  ")
             line.append(f"{f.severity:<8}", style=SEVERITY_STYLE.get(f.severity, ""))
             line.append(f" {f.rule_id} ")
-            line.append(f"{f.cluster}: " if multi else "", style="dim")
-            line.append(f.message)
+            line.append(clean(f"{f.cluster}: ") if multi else "", style="dim")
+            line.append(clean(f.message))
             console.print(line, soft_wrap=True)
     errors = Counter(f.rule_id for f in result.results if f.status == "error")
     if errors:
@@ -102,7 +113,7 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: 
     for c in result.clusters:
         if c.compliance:
             scores = ", ".join(f"{fw.framework} {_pct(fw.score)} (coverage {_pct(fw.coverage)})" for fw in c.compliance)
-            console.print(Text(f"Compliance{' of ' + c.name if multi else ''}: {scores}"), soft_wrap=True)
+            console.print(text(f"Compliance{' of ' + c.name if multi else ''}: {scores}"), soft_wrap=True)
     if result.exceptions and (result.exceptions.matched or result.exceptions.unused or result.exceptions.expired):
         ex = result.exceptions
         console.print(Text(f"Exceptions: {sum(n for _, n in ex.matched)} finding(s) excepted by {len(ex.matched)} "

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from auditor.output.safe import clean_lines
+
 VOLUME_COLUMNS = ("cluster", "namespace", "pvc", "pv", "storage_class", "status", "audited", "policy",
                   "rpo_seconds", "retention_seconds", "last_success", "methods", "covered_by",
                   "newest_point_source", "newest_point_evidence", "reasons")
@@ -27,7 +29,7 @@ def neutralize(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
+    text = clean_lines(str(value))  # control characters and bidi overrides as escapes: it is also read with cat
     return "'" + text if text.startswith(_FORMULA) else text
 
 

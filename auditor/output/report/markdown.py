@@ -10,14 +10,16 @@ import re
 
 from auditor.output.report.model import Report
 from auditor.output.report.templating import duration, pct, when
+from auditor.output.safe import clean
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
 MAX_ROWS = 20
 
 
 def md(text: object) -> str:
-    """Inline Markdown-safe text: HTML and Markdown specials escaped, newlines folded."""
-    value = _SPECIAL.sub(r"\\\1", str(text))
+    """Inline Markdown-safe text: HTML and Markdown specials escaped, newlines folded, control characters
+    and bidi overrides shown as escapes (the file is also read with ``cat``)."""
+    value = _SPECIAL.sub(r"\\\1", clean(" ".join(str(text).split())))
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return " ".join(value.split())
 
