@@ -1915,6 +1915,20 @@ def build_configmaps(reg: Registry) -> None:
     })
 
 
+def build_plain_text_credentials(reg: Registry) -> None:
+    """The platform team's bucket mirror job reads an rclone config with the Velero key pasted in (CRD-006).
+    Added last, so that every other object keeps its resourceVersion."""
+    reg.add("configmaps", {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta("ConfigMap", "bucket-mirror-rclone", namespace=VELERO_NS, created=at(2026, 5, 11, 8, 20, 0),
+                         labels={"acme.io/owner": "platform"}),
+        "data": {"rclone.conf": "[velero-s3]\ntype = s3\nprovider = AWS\nregion = eu-west-1\n"
+                                "access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+                                "secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"},
+    }, at(2026, 5, 11, 8, 20, 0))
+
+
 # `velero install --secret-file`: a long-lived static AWS key (AWS's documentation example). demo-staging
 # was installed from the same file, so both clusters hold the same key.
 CLOUD_CREDENTIALS = ("[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
@@ -3498,6 +3512,7 @@ def build_prod() -> dict[str, bytes]:
     build_snapshots(reg)
     build_k8up(reg)
     build_kubestash(reg)
+    build_plain_text_credentials(reg)
     out = cluster_files(reg, CLUSTER_NAME, 18_400_000)
     out[f"clusters/{CLUSTER_NAME}/{MANIFEST}"] = manifest(
         CLUSTER_NAME, K8S_VERSION, ago(minutes=3, seconds=12.418342), [])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from auditor.analyse.credentials import CredentialInfo, credential_infos
 from auditor.analyse.evidence import (
@@ -34,6 +34,8 @@ from auditor.config import AppliedPolicy, AuditConfig
 from auditor.durations import format_duration
 
 STATUSES = ("protected", "stale", "unprotected", "unknown")
+#: A recovery point dated later than this after the scan time is not believed (clocks disagree a little).
+CLOCK_SKEW = timedelta(minutes=10)
 #: Resources whose absence makes a "not protected" verdict unreliable (see ``gaps.py``).
 VERDICT_RESOURCES = frozenset(VOLUME_RESOURCES)
 
@@ -145,13 +147,16 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         points, attempts = evidence.velero_points(key, candidates)
         points += csi_points(inv, key) + other_points.get(key, [])
         points.sort(key=lambda p: p.time, reverse=True)
+        future = [p for p in points if p.time > as_of + CLOCK_SKEW]
+        if future:  # dated after the scan: clock skew or bad data, proof of nothing
+            points = [p for p in points if p.time <= as_of + CLOCK_SKEW]
         attempts.sort(key=lambda a: a.time, reverse=True)
         covered_by = [s_key for s_key, c in captures if c.captured] + k8up_cov.get(key, []) + ks_cov.get(key, [])
         in_scope = [s_key for s_key, c in captures if c.in_scope] + k8up_cov.get(key, []) + ks_cov.get(key, [])
         methods = sorted({m for _, c in captures for m in c.methods} | {
             p.method for p in points if (as_of - p.time).total_seconds() <= policy.rpo})
         status, reasons = _verdict(pvc, policy, as_of, points, attempts, covered_by, captures,
-                                   schedules, ns_included.get(ns, []), blind, planner, inv)
+                                   schedules, ns_included.get(ns, []), blind, planner, inv, future)
         volumes.append(VolumeResult(
             cluster=inv.cluster, namespace=ns, pvc=pvc.meta.name, pv=pvc.volume_name, storage_class=pvc.storage_class,
             status=status, audited=not excluded[ns], policy=policy,
@@ -185,7 +190,7 @@ def _verdict(pvc: r.PersistentVolumeClaim, policy: AppliedPolicy, as_of: datetim
              points: list[RecoveryPoint], attempts: list[Attempt], covered_by: list[str],
              captures: list[tuple[str, Capture]], schedules: dict[str, ScheduleState],
              including: list[ScheduleState], blind: list[Gap], planner: VeleroPlanner, inv: Inventory,
-             ) -> tuple[str, list[str]]:
+             future: list[RecoveryPoint] | None = None) -> tuple[str, list[str]]:
     newest = points[0] if points else None
     if newest and (as_of - newest.time).total_seconds() <= policy.rpo:
         return "protected", []
@@ -196,7 +201,9 @@ def _verdict(pvc: r.PersistentVolumeClaim, policy: AppliedPolicy, as_of: datetim
                        f"{format_duration((as_of - newest.time).total_seconds())} old, beyond the RPO of {rpo}")
     unproven = [a for a in attempts if a.outcome == "unknown" and (as_of - a.time).total_seconds() <= policy.rpo
                 and (newest is None or a.time > newest.time)]
-    if unproven or blind:
+    if unproven or blind or future:
+        reasons += [f"{p.source}: dated {p.time:%Y-%m-%dT%H:%M:%SZ}, after the scan time: not counted (clock skew "
+                    f"or bad data)" for p in (future or [])[:3]]
         reasons += [f"{a.source}: {a.detail}" for a in unproven[:3]]
         reasons[:0] = [describe([g]) for g in blind]
         return "unknown", reasons

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 from auditor.analyse.coverage import VolumeResult
 from auditor.analyse.velero_plan import includes_cluster_resources
@@ -17,10 +18,24 @@ def _audited(ctx: CheckContext) -> Iterator[VolumeResult]:
 
 @register("COV-001")
 def out_of_scope(ctx: CheckContext) -> Iterator[Finding]:
+    """At once, also while an older copy still keeps the volume within its RPO (its only schedule was just
+    paused or deleted): the message says when that protection lapses."""
     for v in _audited(ctx):
-        yield ctx.result(not v.in_scope_of and v.status != "protected", PVC, v.namespace, v.pvc,
-                         f"PVC {v.key} is outside the scope of every enabled backup schedule",
-                         reasons=list(v.reasons), status=v.status)
+        if v.in_scope_of:
+            yield ctx.passed(PVC, v.namespace, v.pvc)
+            continue
+        message = f"PVC {v.key} is outside the scope of every enabled backup schedule"
+        lapses = None
+        if v.status == "protected" and v.newest is not None:
+            try:
+                lapses = v.newest.time + timedelta(seconds=v.policy.rpo)
+            except OverflowError:
+                lapses = None
+            if lapses is not None:
+                message += (f": its newest recovery point ({v.newest.time:%Y-%m-%dT%H:%M:%SZ}) keeps it within its "
+                            f"RPO until {lapses:%Y-%m-%dT%H:%M:%SZ}, then it is unprotected")
+        yield ctx.finding(PVC, v.namespace, v.pvc, message, reasons=list(v.reasons), status=v.status,
+                          protected_until=lapses.strftime("%Y-%m-%dT%H:%M:%SZ") if lapses else None)
 
 
 @register("COV-002")

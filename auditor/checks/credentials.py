@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from auditor.analyse.credentials import CredentialInfo, unread_credentials, values_read
 from auditor.analyse.rbac import backup_service_accounts, is_platform_subject, readers
 from auditor.checks.registry import CheckContext, Finding, register
+from auditor.collect.records import EnvLiteral
 from auditor.durations import format_duration
 
 SECRET = "Secret"
@@ -18,8 +19,18 @@ WORKLOAD_IDENTITY = ("eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-accou
                      "azure.workload.identity/client-id")
 CREDENTIAL_ENV = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.IGNORECASE)
 NOT_A_VALUE = re.compile(r"_(FILE|PATH|DIR|NAME|ID|ARN|REF)$", re.IGNORECASE)  # where a credential is, not what
-CREDENTIAL_TEXT = re.compile(r"(aws_secret_access_key|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|"
-                             r"client_secret|password\s*[:=]\s*\S+)", re.IGNORECASE)
+#: A key, a private key, or a password or client secret given as a value: not a path, a $VAR or a template.
+CREDENTIAL_TEXT = re.compile(r"(aws_secret_access_key\s*[:=]\s*[\"']?(?![/$]|\{\{)\S|AKIA[0-9A-Z]{16}|"
+                             r"-----BEGIN [A-Z ]*PRIVATE KEY-----|"
+                             r"(client_secret|password)\s*[:=]\s*[\"']?(?![/$\"']|\{\{|\s|$)\S)", re.IGNORECASE)
+
+
+def _credential_literal(e: EnvLiteral) -> bool:
+    """Judged on the value (kept only as its kind): a key is one whatever the name; a path, a file or a
+    plain URL never is; other text is when the name says so (and does not say it names a location)."""
+    if e.value_kind != "text":
+        return e.value_kind == "credential"
+    return bool(CREDENTIAL_ENV.search(e.name)) and not NOT_A_VALUE.search(e.name)
 
 
 def _unread(ctx: CheckContext, uses: tuple[str, ...] = ()) -> Iterator[tuple[str, str, str]]:
@@ -153,8 +164,7 @@ def plain_text(ctx: CheckContext) -> Iterator[Finding]:
     for pod in inv.pods:
         if pod.meta.namespace not in namespaces:
             continue
-        names = sorted({f"{e.container}/{e.name}" for e in pod.env_literals
-                        if CREDENTIAL_ENV.search(e.name) and not NOT_A_VALUE.search(e.name)})
+        names = sorted({f"{e.container}/{e.name}" for e in pod.env_literals if _credential_literal(e)})
         yield ctx.result(bool(names), "Pod", pod.meta.namespace, pod.meta.name,
                          f"pod {pod.meta.key} sets credential-looking environment variables to literal values: "
                          f"{', '.join(names)}", variables=names)

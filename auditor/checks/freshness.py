@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from auditor.analyse.schedules import IN_FLIGHT, backup_time
 from auditor.checks.registry import CheckContext, Finding, register
+from auditor.collect import records as r
 from auditor.durations import format_duration
 
 
@@ -16,37 +18,53 @@ def _time(t: datetime | None) -> str | None:
 
 @register("FRS-001")
 def rpo_exceeded(ctx: CheckContext) -> Iterator[Finding]:
+    """Every audited volume whose newest proven recovery point is older than its RPO, whatever its status."""
     as_of = ctx.analysis.as_of
     for v in ctx.analysis.volumes:
-        if not v.audited or v.status == "unprotected":
-            continue  # unprotected volumes are COV-001/COV-002's
-        if v.status == "unknown":
-            yield ctx.not_evaluated("PersistentVolumeClaim", v.namespace, v.pvc,
-                                    "no proof either way: " + "; ".join(v.reasons[:2]))
+        if not v.audited:
             continue
         if v.status == "protected":
             yield ctx.passed("PersistentVolumeClaim", v.namespace, v.pvc)
             continue
         rpo = format_duration(v.policy.rpo)
-        if v.newest:
-            age = format_duration((as_of - v.newest.time).total_seconds())
+        newest = v.newest
+        if newest is not None and newest.time > as_of:
+            newest = None  # dated after the scan: proves nothing about the RPO (the verdict says why)
+        if newest is None and v.status == "unprotected":
+            continue  # never captured and nothing captures it: COV-001/COV-002 say so
+        if newest is None and v.status == "unknown":
+            yield ctx.not_evaluated("PersistentVolumeClaim", v.namespace, v.pvc,
+                                    "no proof either way: " + "; ".join(v.reasons[:2]))
+            continue
+        if newest is not None:
+            age = format_duration((as_of - newest.time).total_seconds())
             message = f"PVC {v.key}: newest recovery point is {age} old, beyond its RPO of {rpo}"
+            if v.status == "unknown":
+                message += " (newer backups may hold it but prove nothing: status unknown)"
+            elif v.status == "unprotected":
+                message += " (and no enabled schedule captures it any more)"
         else:
             message = f"PVC {v.key} has no recovery point although {', '.join(v.covered_by)} covers it (RPO {rpo})"
         yield ctx.finding("PersistentVolumeClaim", v.namespace, v.pvc, message, policy=v.policy.name,
-                          rpo_seconds=v.policy.rpo, last_success=_time(v.last_success),
-                          covered_by=list(v.covered_by))
+                          rpo_seconds=v.policy.rpo, last_success=_time(newest.time if newest else None),
+                          covered_by=list(v.covered_by), status=v.status)
+
+
+def _backup_evidence(b: r.Backup) -> dict[str, Any]:
+    return {"backup": b.meta.name, "phase": b.phase, "created": _time(b.meta.created)}
 
 
 @register("FRS-002")
 def latest_failed(ctx: CheckContext) -> Iterator[Finding]:
+    """On the Schedule, so the finding keeps its identity from one run (and one backup) to the next."""
     for s in ctx.analysis.schedules.values():
         b = s.latest_terminal
         if b is not None:
             detail = b.failure_reason or "; ".join(b.validation_errors) or "no reason recorded"
-            yield ctx.result(b.phase in ("Failed", "FailedValidation"), "Backup", b.meta.namespace, b.meta.name,
-                             f"latest backup of schedule {s.key} is {b.phase}: {detail}", schedule=s.key,
-                             phase=b.phase, created=_time(b.meta.created))
+            yield ctx.result(b.phase in ("Failed", "FailedValidation"), "Schedule", s.schedule.meta.namespace,
+                             s.schedule.meta.name,
+                             f"latest backup of schedule {s.key}, {b.meta.name}, is {b.phase}: {detail}",
+                             schedule=s.key, **_backup_evidence(b))
 
 
 @register("FRS-003")
@@ -61,10 +79,11 @@ def latest_partially_failed(ctx: CheckContext) -> Iterator[Finding]:
         if b is None or b.phase not in ("PartiallyFailed", "Completed"):
             continue
         items = failed_items.get(b.meta.key, [])
-        yield ctx.result(b.phase == "PartiallyFailed" or bool(items), "Backup", b.meta.namespace, b.meta.name,
-                         f"latest backup of schedule {s.key} is {b.phase}"
+        yield ctx.result(b.phase == "PartiallyFailed" or bool(items), "Schedule", s.schedule.meta.namespace,
+                         s.schedule.meta.name,
+                         f"latest backup of schedule {s.key}, {b.meta.name}, is {b.phase}"
                          + (f" and {len(items)} volume item(s) failed" if items else ""),
-                         schedule=s.key, phase=b.phase, errors=b.errors, failed_volumes=items[:20])
+                         schedule=s.key, errors=b.errors, failed_volumes=items[:20], **_backup_evidence(b))
 
 
 @register("FRS-004")

@@ -89,8 +89,7 @@ def add_object(builder: InventoryBuilder, raw: Any, where: str) -> None:
     if resource.namespaced and not record.meta.namespace:
         raise reader.error("metadata.namespace", f"a {kind} is namespaced: the field is required "
                                                  f"(kubectl get -A -o json writes it)")
-    if not builder.add(resource.field, record, kind, where):
-        return
+    builder.add(resource.field, record, kind, where)
     if kind == "Secret" and builder.secret_policy.active and builder.secret_policy.key and raw.get("data"):
         key = (record.meta.namespace or "", record.meta.name)
         builder.secret_fingerprints[key] = fingerprint_data(raw["data"], builder.secret_policy.key)

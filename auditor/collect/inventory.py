@@ -215,8 +215,9 @@ class InventoryBuilder:
         self.gaps: list[Gap] = []
         self.warnings: list[InputWarning] = []
         #: where each object was first seen, by identity and by uid: a duplicate is counted once
-        self._seen: dict[tuple[str, str, str, str], str] = {}
-        self._uids: dict[str, tuple[str, str | None, str, str]] = {}
+        self._seen: dict[tuple[str, str, str, str], tuple[str, int]] = {}
+        self._uids: dict[tuple[str, str, str], tuple[str, int]] = {}  # uids are unique within a kind
+        self._first: dict[tuple[str, int], tuple[str, str]] = {}  # slot -> (namespace/name, where) of its copy
         self.unknown_kinds: dict[str, int] = defaultdict(int)
         self.server_version: str | None = None
         self.collected_at: datetime | None = None
@@ -225,28 +226,44 @@ class InventoryBuilder:
         self.secret_fingerprints: dict[tuple[str, str], Fingerprints] = {}
 
     def add(self, field_name: str, record: Any, kind: str = "", where: str = "") -> bool:
-        """Add a record unless it duplicates one already added (same kind, namespace and name, or the same
-        uid): a duplicate is counted once, kept as first seen, and noted in ``warnings``. False if dropped."""
+        """Add a record; one that duplicates a record already added (same kind, namespace and name, or the
+        same uid) replaces it (the later copy is used, as a later ``kubectl apply`` would win), so it is
+        counted once, and ``warnings`` says so. False when it was a duplicate."""
         m = record.meta
         identity = (field_name, kind or getattr(record, "kind", "") or "", m.namespace or "", m.name)
-        first = self._seen.get(identity)
-        if first is not None:
-            self._warn(identity[1] or field_name, m.namespace, m.name,
-                       f"duplicate object{' in ' + where if where else ''} (same kind, namespace and name as "
-                       f"{first or 'an earlier one'}): counted once")
-            return False
-        if m.uid:
-            other = self._uids.get(m.uid)
-            if other is not None:
-                self._warn(identity[1] or field_name, m.namespace, m.name,
-                           f"duplicate uid {m.uid}{' in ' + where if where else ''}: the same object as "
-                           f"{other[1] + '/' if other[1] else ''}{other[2]} ({other[3] or 'an earlier one'}); "
-                           f"counted once")
-                return False
-            self._uids[m.uid] = (identity[1], m.namespace, m.name, where)
-        self._seen[identity] = where
-        self.records[field_name].append(record)
-        return True
+        shown = identity[1] or field_name
+        here = f" in {where}" if where else ""
+        earlier = self._seen.get(identity)
+        uid = (field_name, identity[1], m.uid) if m.uid else None
+        if earlier is None and uid in self._uids:
+            earlier = self._uids[uid]
+            first = self._first[earlier]
+            self._warn(shown, m.namespace, m.name,
+                       f"duplicate uid {m.uid}{here}: the same object as {first[0]}"
+                       f"{' (' + first[1] + ')' if first[1] else ''}; counted once, the later copy is used")
+        elif earlier is not None:
+            first = self._first[earlier]
+            self._warn(shown, m.namespace, m.name,
+                       f"duplicate object{here} (same kind, namespace and name as "
+                       f"{first[1] or 'an earlier one'}): counted once, the later copy is used")
+        if earlier is not None:
+            old = self.records[field_name][earlier[1]]
+            self.records[field_name][earlier[1]] = record
+            old_uid = (field_name, identity[1], old.meta.uid)
+            if old.meta.uid and self._uids.get(old_uid) == earlier:
+                del self._uids[old_uid]
+            old_identity = (field_name, identity[1], old.meta.namespace or "", old.meta.name)
+            if self._seen.get(old_identity) == earlier:
+                del self._seen[old_identity]
+            slot = earlier
+        else:
+            slot = (field_name, len(self.records[field_name]))
+            self.records[field_name].append(record)
+        self._seen[identity] = slot
+        if uid:
+            self._uids[uid] = slot
+        self._first[slot] = (f"{m.namespace + '/' if m.namespace else ''}{m.name}", where)
+        return earlier is None
 
     def _warn(self, kind: str, namespace: str | None, name: str, message: str) -> None:
         if len(self.warnings) < MAX_WARNINGS:

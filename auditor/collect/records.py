@@ -96,10 +96,12 @@ class PodVolume:
 
 @dataclass(frozen=True, slots=True)
 class EnvLiteral:
-    """A container env var with an inline value: only its name and a keyed fingerprint are kept."""
+    """A container env var with an inline value: only its name and what kind of value it is are kept
+    (``reference``: a path, file or plain URL; ``credential``: the value itself is a key; ``text``)."""
 
     container: str
     name: str
+    value_kind: str = "text"
 
 
 @dataclass(frozen=True, slots=True)

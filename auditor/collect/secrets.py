@@ -204,3 +204,22 @@ def finish_secrets(records: list[r.Secret], refs: Iterable[tuple[str, str]],
         out.append(secret)
     computed.clear()
     return out
+
+
+#: Values that say where a credential is, not what it is: a path, a file URL, a $(VAR) reference, a
+#: URL without user information, a boolean. ``GOOGLE_APPLICATION_CREDENTIALS=/credentials/cloud`` is one.
+_REFERENCE_VALUE = re.compile(r"^(/|\./|\.\./|~/|file:|\$\(|[a-z][a-z0-9+.-]*://[^/@\s]*(/\S*)?$)", re.IGNORECASE)
+_FLAG_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "enabled", "disabled"})
+#: Values that are credentials whatever the variable is called.
+_CREDENTIAL_VALUE = re.compile(r"(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\"private_key\"\s*:|"
+                               r"://[^/\s:@]+:[^/\s@]+@)")
+
+
+def env_value_kind(value: object) -> str:
+    """``credential``, ``reference`` or ``text``: judged from the value, which is then dropped."""
+    text = value if isinstance(value, str) else str(value)
+    if _CREDENTIAL_VALUE.search(text):
+        return "credential"
+    if _REFERENCE_VALUE.match(text.strip()) or text.strip().lower() in _FLAG_VALUES:
+        return "reference"
+    return "text"

@@ -17,6 +17,7 @@ import orjson
 from auditor.collect import records as r
 from auditor.collect.fields import FieldReader, parse_time
 from auditor.collect.quantity import parse_quantity
+from auditor.collect.secrets import env_value_kind
 
 #: Annotations that can hold a whole object (and so a Secret's values): never kept.
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
@@ -356,7 +357,7 @@ def pod(f: FieldReader) -> r.Pod:
 _VOLUME_TYPE_RANK = {key: i for i, key in enumerate(VOLUME_TYPES)}
 #: Sources without details, one shared record each (csi and nfs carry a driver or a server: never shared).
 _PLAIN_SOURCES = {key: r.VolumeSource(key) for key in (*VOLUME_TYPES, "unknown") if key not in ("csi", "nfs")}
-_ENV_MEMO: dict[tuple[str, str], r.EnvLiteral] = {}
+_ENV_MEMO: dict[tuple[str, str, str], r.EnvLiteral] = {}
 
 
 def _fast_list(d: dict[str, Any], key: str) -> list[Any]:
@@ -422,13 +423,14 @@ def _pod_fast(f: FieldReader) -> r.Pod:
                 for e in env:
                     if type(e) is not dict:
                         raise _UnusualValueError
-                    if e.get("value") not in (None, ""):
-                        key = (container, _fast_str(e, "name") or "")
+                    value = e.get("value")
+                    if value not in (None, ""):
+                        key = (container, _fast_str(e, "name") or "", env_value_kind(value))
                         literal = _ENV_MEMO.get(key)
                         if literal is None:
                             if len(_ENV_MEMO) >= _MEMO_MAX:
                                 _ENV_MEMO.clear()
-                            literal = _ENV_MEMO[key] = r.EnvLiteral(container=key[0], name=key[1])
+                            literal = _ENV_MEMO[key] = r.EnvLiteral(container=key[0], name=key[1], value_kind=key[2])
                         env_literals.append(literal)
     ready = False
     for c in _fast_list(status, "conditions"):
@@ -468,8 +470,10 @@ def pod_checked(f: FieldReader) -> r.Pod:
                 devices.add(c.sub(d, f"volumeDevices[{j}]").req_str("name"))
             for j, e in enumerate(c.list("env")):
                 env = c.sub(e, f"env[{j}]")
-                if env.get("value") not in (None, ""):
-                    env_literals.append(r.EnvLiteral(container=c.str("name") or "", name=env.str("name") or ""))
+                value = env.get("value")
+                if value not in (None, ""):
+                    env_literals.append(r.EnvLiteral(container=c.str("name") or "", name=env.str("name") or "",
+                                                     value_kind=env_value_kind(value)))
     ready = False
     for i, item in enumerate(f.list("status.conditions")):
         c = f.sub(item, f"status.conditions[{i}]")
