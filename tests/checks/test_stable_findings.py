@@ -113,8 +113,9 @@ def test_velero_install_raises_no_crd006() -> None:
 
 @pytest.mark.parametrize(("env", "variable"), [
     ({"name": "AWS_SECRET_ACCESS_KEY", "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, "AWS_SECRET_ACCESS_KEY"),
-    ({"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": '{"type": "service_account", "private_key": "-----BEGIN '
-                                                         'PRIVATE KEY-----\\nMIIE"}'}, "GOOGLE_APPLICATION_CREDENTIALS"),
+    ({"name": "GOOGLE_APPLICATION_CREDENTIALS",
+      "value": '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nMIIE"}'},
+     "GOOGLE_APPLICATION_CREDENTIALS"),
     ({"name": "S3_SETTINGS", "value": "AKIAIOSFODNN7EXAMPLE"}, "S3_SETTINGS"),
     ({"name": "REPO_URL", "value": "s3://minio:minio123@minio.example:9000/velero"}, "REPO_URL"),
 ])
