@@ -34,6 +34,11 @@ def fuzz_cluster() -> list[dict[str, Any]]:
         f.config_map("skip-nfs", {"policy.yaml": "version: v1\nvolumePolicies:\n- conditions:\n"
                                                  "    nfs: {}\n  action:\n    type: skip\n"}),
         f.restore("shop-drill-1", "shop-daily-1", hours_ago=10),
+        *app("archive", "cold"),
+        f.schedule("archive-daily", includedNamespaces=["archive"]),
+        # Completed, but its counts do not prove the snapshot: unknown
+        csi_backup("archive-daily-1", "archive-daily", hours_ago=4,
+                   status={"csiVolumeSnapshotsAttempted": 1, "csiVolumeSnapshotsCompleted": 0}),
     ]
     return copy.deepcopy(objects)
 
@@ -43,7 +48,46 @@ ODD_VALUES: tuple[Any, ...] = (
     None, True, 0, -1, 1.5, 10**30, -(10**30), 1e308, "", " ", [], {}, ["a"], {"a": 1}, "0", "true",
     "\x1b]8;;http://evil.example\x07click\x1b]8;;\x07", "\x1b[2J\x1b[31mred", "[bold red]markup[/]", "prod[/]",
     "\u202egnp.exe", "\x00\x07\x08\x9b31m", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
-    "2026-11-20T12:00:00+14:00", "1e999999999Ei", "99999999999999999999Gi", "-5Gi", "NaN", "Infinity",
+    "2026-11-20T12:00:00-14:00", "1e999999999Ei", "99999999999999999999Gi", "-5Gi", "NaN", "Infinity",
     "0 0 30 2 *", "0 0 31 4 *", "@every 9999999999999999999h", "@every 0s", "@every -1h", "CRON_TZ=Mars/Base 0 * * * *",
     "99999999999999999999h", "2562047h47m16.854775808s", "720h0m0s", "1ns", "x" * 5000,
 )
+
+
+CRONS = ("0 0 30 2 *", "0 0 31 4 *", "@every 9999999999999999999h", "@every 0s", "@every -1h", "61 * * * *",
+         "CRON_TZ=Mars/Base 0 * * * *", "TZ=Europe/Berlin 0 2 * * *", "@yearly", "0 0 29 2 *", "", 5, None)
+DURATIONS = ("99999999999999999999h", "2562047h47m16.854775808s", "2562048h", "1ns", "-1h", "0s", "1.5h", "x", 30)
+TIMES = ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-11-20T12:00:00-14:00", "2026-11-20T12:05:00Z",
+         "yesterday", "", 1700000000, None)
+QUANTITIES = ("1e999999999Ei", "99999999999999999999Gi", "-5Gi", "NaN", "Infinity", "0", "1.5Ti", "10", 10, None)
+
+#: Fields the analysis parses, by kind, with values aimed at them: half of the mutations pick one of these.
+TARGETS: tuple[tuple[str, tuple[str, ...], tuple[Any, ...]], ...] = (
+    ("Schedule", ("spec", "schedule"), CRONS),
+    ("Schedule", ("spec", "template", "ttl"), DURATIONS),
+    ("Schedule", ("spec", "paused"), (True, False, "true", "yes", 1, None)),
+    ("Schedule", ("status", "lastBackup"), TIMES),
+    ("Schedule", ("metadata", "creationTimestamp"), TIMES),
+    ("Backup", ("status", "startTimestamp"), TIMES),
+    ("Backup", ("status", "completionTimestamp"), TIMES),
+    ("Backup", ("status", "expiration"), TIMES),
+    ("Backup", ("metadata", "creationTimestamp"), TIMES),
+    ("Backup", ("spec", "ttl"), DURATIONS),
+    ("Backup", ("status", "phase"), ("Completed", "Failed", "PartiallyFailed", "InProgress", "Bogus", "", None, 3)),
+    ("Backup", ("status", "csiVolumeSnapshotsCompleted"), (0, 1, 10**30, -1, "1", "x", None)),
+    ("Backup", ("metadata", "labels", "velero.io/schedule-name"), ("shop-daily", "gone", "", None, 1)),
+    ("PodVolumeBackup", ("status", "completionTimestamp"), TIMES),
+    ("PodVolumeBackup", ("status", "phase"), ("Completed", "Failed", "InProgress", "", None)),
+    ("PersistentVolumeClaim", ("spec", "resources", "requests", "storage"), QUANTITIES),
+    ("PersistentVolumeClaim", ("status", "capacity", "storage"), QUANTITIES),
+    ("PersistentVolume", ("spec", "capacity", "storage"), QUANTITIES),
+    ("BackupStorageLocation", ("status", "lastValidationTime"), TIMES),
+    ("Secret", ("metadata", "creationTimestamp"), TIMES),
+    ("Restore", ("status", "completionTimestamp"), TIMES),
+)
+
+#: Well-formed values among the targets: they may rightly change a verdict (a Backup that now says Completed
+#: proves a copy), so the "no invented protection" property is checked only for examples without them.
+WELL_FORMED: tuple[Any, ...] = ("Completed", "PartiallyFailed", "InProgress", "shop-daily", "2026-11-20T12:05:00Z",
+                                "0s", "1.5h", "1ns", "0 0 29 2 *", "@yearly", "TZ=Europe/Berlin 0 2 * * *", 0, 1, "1",
+                                False, True, "true", "1.5Ti", "10", 10, "0")
