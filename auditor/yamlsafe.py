@@ -1,8 +1,10 @@
-"""YAML as the tool reads it from files it did not write: safe types only, and no aliases.
+"""YAML as the tool reads it from files it did not write: safe types only, and aliases within bounds.
 
-An alias makes one node appear many times; nested aliases make a few hundred bytes stand for billions
-of values (a "billion laughs" file). Nothing the tool reads needs them (``kubectl`` never writes them),
-so a file with an alias is refused with the line of the first one, before anything is built from it.
+An alias makes one node stand for a whole subtree again; nested aliases make a few hundred bytes stand
+for billions of values (a "billion laughs" file), which every later walk over the data then pays for. A
+document may use aliases (PyYAML writes them for repeated objects, people write them to stay DRY), but
+what they add is bounded: a document whose aliases expand it by more than :data:`MAX_ALIAS_EXPANSION`
+values, or that contains itself, is refused with the line of the anchor, before anything is built.
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ import yaml
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+#: Values aliases may add to a document beyond the values written in it.
+MAX_ALIAS_EXPANSION = 1_000_000
+
 
 class AliasError(yaml.YAMLError):
-    """The document uses a YAML alias (``*name``): refused."""
+    """The document's aliases expand it beyond the limit, or make it contain itself: refused."""
 
-    def __init__(self, line: int, column: int) -> None:
-        self.problem = "YAML aliases (*name) are not accepted: the anchor (&name) an alias repeats is here"
-        self.problem_mark = yaml.Mark("<input>", 0, line, column, "", 0)
-        super().__init__(f"{self.problem} (line {line + 1}, column {column + 1})")
+    def __init__(self, problem: str, mark: yaml.Mark) -> None:
+        self.problem = problem
+        self.problem_mark = mark
+        super().__init__(f"{problem} (line {mark.line + 1}, column {mark.column + 1})")
 
 
 def load_all(data: str | bytes) -> list[Any]:
-    """Every document of ``data``; raises :class:`yaml.YAMLError` (``AliasError`` for an alias)."""
+    """Every document of ``data``; raises :class:`yaml.YAMLError` (:class:`AliasError` for a bomb)."""
     if (b"&" not in data) if isinstance(data, bytes) else ("&" not in data):
         return list(yaml.load_all(data, Loader=_Loader))  # no anchor, so no alias: the fast path
     loader = _Loader(data)
@@ -33,7 +38,7 @@ def load_all(data: str | bytes) -> list[Any]:
         while loader.check_node():
             node = loader.get_node()
             if node is not None:
-                _refuse_aliases(node)
+                check_expansion(node)
             docs.append(loader.construct_document(node))
         return docs
     finally:
@@ -48,18 +53,36 @@ def load(data: str | bytes) -> Any:
     return docs[0] if docs else None
 
 
-def _refuse_aliases(root: yaml.Node) -> None:
-    """An alias is a node met a second time (the composer hands out the anchored node itself)."""
-    seen: set[int] = set()
-    stack = [root]
+def check_expansion(root: yaml.Node, limit: int = MAX_ALIAS_EXPANSION) -> None:
+    """Count the values the document stands for without expanding it: an aliased node is the anchored node
+    object itself, so each node's expanded size is computed once (post-order, iteratively)."""
+    sizes: dict[int, int] = {}
+    unique = 0
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            mark = node.start_mark
-            raise AliasError(mark.line, mark.column)
-        seen.add(id(node))
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.extend((key, value))
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            total = 1 + sum(sizes[id(child)] for child in _children(node))
+            sizes[key] = total
+            if total - unique > limit:
+                raise AliasError(f"YAML aliases expand the document by more than {limit:,} values", node.start_mark)
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise AliasError("a YAML alias makes the document contain itself", node.start_mark)
+        on_path.add(key)
+        unique += 1
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    return []

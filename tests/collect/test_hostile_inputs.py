@@ -103,12 +103,23 @@ def test_yaml_alias_bombs_are_refused_in_dumps_and_configs(tmp_path: Path) -> No
                                + "".join("  " + line + "\n" for line in YAML_BOMB.splitlines()))
     started = time.monotonic()
     line = one_line_error(proc := scan("--snapshot", str(d)))
-    assert proc.returncode == 2 and "cm.yaml" in line and "aliases" in line and "line 5" in line
+    assert proc.returncode == 2 and "cm.yaml" in line and "aliases expand the document" in line and "line 11" in line
     config = tmp_path / "policy.yaml"
     config.write_text(YAML_BOMB)
     line = one_line_error(proc := scan("--snapshot", str(dump(tmp_path, "ok", scheduled())), "--config", str(config)))
-    assert proc.returncode == 2 and "policy.yaml" in line and "aliases" in line
+    assert proc.returncode == 2 and "policy.yaml" in line and "aliases expand the document" in line
     assert time.monotonic() - started < 60
+
+
+def test_harmless_aliases_are_read_and_self_reference_is_refused() -> None:
+    import yaml
+
+    from auditor import yamlsafe
+
+    shared = {"rpo": "1h"}
+    assert yamlsafe.load(yaml.safe_dump({"a": shared, "b": shared})) == {"a": shared, "b": shared}
+    with pytest.raises(yamlsafe.AliasError, match="contain itself"):
+        yamlsafe.load("a: &a [1, *a]\n")
 
 
 def test_duplicates_are_counted_once_and_warned(tmp_path: Path) -> None:
