@@ -44,14 +44,14 @@ def rules_test(directories: tuple[Path, ...]) -> None:
 
     Exit codes: 0 every test passed; 1 a test failed; 2 a rule file is invalid.
     """
-    from rich.console import Console
     from rich.text import Text
 
     from auditor.custom_rules.loader import load_rule_dirs
     from auditor.custom_rules.testing import run_tests
+    from auditor.output.safe import terminal_console
 
     loaded = load_rule_dirs(directories)
-    console = Console(highlight=False, soft_wrap=True)
+    console = terminal_console()
     passed = failed = 0
     for result in run_tests(loaded):
         line = Text("PASS " if result.ok else "FAIL ", style="green" if result.ok else "bold red")

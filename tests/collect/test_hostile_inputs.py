@@ -198,4 +198,4 @@ def test_a_crashing_check_is_an_error_result_without_a_traceback(tmp_path: Path)
     assert doc["summary"]["checks"]["error"] == 1
     assert doc["summary"]["checks"]["pass"] > 10, "the other rules still ran"
     table = run()
-    assert "Checks that failed (1)" in table.stdout and "\x1b" not in table.stdout
+    assert "Rule errors (1): FRS-005 on 1 subject(s)" in table.stdout and "\x1b" not in table.stdout
