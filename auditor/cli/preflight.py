@@ -95,7 +95,7 @@ def render(doc: dict[str, Any]) -> None:
         return markup_escape(clean(text) if text else text)
 
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
-    console = stdout_console(highlight=False, soft_wrap=True, width=width)
+    console = stdout_console(highlight=False, soft_wrap=True, width=width, markup=True)  # data escaped above
     verdict = "[bold green]READY[/]" if doc["ready"] else "[bold red]NOT READY[/]"
     console.print(f"{verdict}  backup {escape(doc['backup'])} → target {escape(doc['target'])}")
     console.print(f"source of truth: {escape(doc['source_of_truth'])} ({escape(doc['source'])})")

@@ -3,7 +3,6 @@ point, folded to the console's width (readable at 120 columns)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -13,14 +12,14 @@ from rich.text import Text
 
 from auditor.analyse.coverage import STATUSES, VolumeResult
 from auditor.durations import format_duration
+from auditor.output import safe
 
 STATUS_STYLE = {"protected": "green", "stale": "yellow", "unprotected": "red", "unknown": "magenta"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def clean(value: str | None) -> str:
-    """Cluster text on a terminal: control characters (escape sequences, carriage returns) made visible."""
-    return "-" if not value else _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    """Cluster text on a terminal (see :mod:`auditor.output.safe`); ``-`` for nothing."""
+    return safe.clean(value) if value else "-"
 
 
 def render_volumes(volumes: Sequence[VolumeResult], as_of: datetime, console: Console, *, multi: bool) -> None:

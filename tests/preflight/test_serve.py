@@ -57,7 +57,11 @@ def test_pairs_are_evaluated_and_exported(tmp_path: Path, broken: bool, value: f
 def test_a_pair_is_read_again_only_after_the_interval(tmp_path: Path) -> None:
     scan, dst = scanner(tmp_path, False)
     first = scan.scan_once().data.result.preflights[0]
-    (dst / "objects.json").write_text('{"apiVersion": "v1", "kind": "List", "items": []}')  # the target drifts
+    broken = default_scenario()  # the target drifts: its StorageClass is gone
+    broken.target = replace(broken.target, "StorageClass", "ceph-rbd", None)
+    _, _, drifted_dir = broken.write(tmp_path / "drifted")
+    for file in drifted_dir.iterdir():
+        (dst / file.name).write_bytes(file.read_bytes())
     assert scan.scan_once().data.result.preflights[0] == first  # an event rescan: the outcome is reused
     assert scan.preflight is not None
     scan.preflight.interval = 0.0
