@@ -701,7 +701,9 @@ def _build_backup_spec(f: FieldReader, path: str, annotations: dict[str, str]) -
         _selector(f.sub(item, f"{path}.orLabelSelectors[{i}]"))
         for i, item in enumerate(f.list(f"{path}.orLabelSelectors"))
     ]
-    policy_kind = (f.str(f"{path}.resourcePolicy.kind") or "").lower()
+    # Velero applies a resource policy only when the reference's kind is exactly "configmap" (backup_controller's
+    # prepareBackupRequest); any other kind, an empty one or "ConfigMap" included, is ignored without an error
+    policy_kind = f.str(f"{path}.resourcePolicy.kind")
     return r.BackupSpec(
         included_namespaces=strs("includedNamespaces"),
         excluded_namespaces=strs("excludedNamespaces"),
@@ -721,7 +723,7 @@ def _build_backup_spec(f: FieldReader, path: str, annotations: dict[str, str]) -
         ttl_seconds=ttl,
         storage_location=f.str(f"{path}.storageLocation") or None,
         volume_snapshot_locations=strs("volumeSnapshotLocations"),
-        resource_policy=f.str(f"{path}.resourcePolicy.name") if policy_kind in ("configmap", "") else None,
+        resource_policy=f.str(f"{path}.resourcePolicy.name") if policy_kind == "configmap" else None,
         annotations=annotations,
     )
 

@@ -64,6 +64,19 @@ def test_valid_policy_passes_and_covers() -> None:
     assert [x.status for x in results] == ["pass"]
 
 
+@pytest.mark.parametrize("kind", ["ConfigMap", "", "Secret"])
+def test_a_reference_of_another_kind_is_ignored_as_velero_does(kind: str) -> None:
+    """Velero reads the policy only for kind "configmap" exactly: any other reference is no policy at all."""
+    objects = [*f.base_cluster(), *csi_volume(), f.pod("db-0", NS, {"data": "data"}),
+               f.config_map("policy", {"policy.yaml": MALFORMED["storageClass string"]}),
+               f.schedule("daily", resourcePolicy={"kind": kind, "name": "policy"}),
+               f.backup("daily-1", schedule_name="daily", hours_ago=1,
+                        status={"csiVolumeSnapshotsAttempted": 1, "csiVolumeSnapshotsCompleted": 1})]
+    analysis = analyse_cluster(f.inventory(*objects), AuditConfig(), f.AS_OF)
+    assert analysis.volumes[0].covered_by == ("velero/daily",)
+    assert [x.status for x in evaluate(analysis, [r for r in load_catalog() if r.id == "COV-006"])] == ["pass"]
+
+
 def test_other_schedule_still_covers() -> None:
     analysis = cluster(MALFORMED["storageClass string"], second_schedule=True)
     assert analysis.volumes[0].covered_by == ("velero/weekly",)
