@@ -15,6 +15,7 @@ import click
 import yaml
 from click.shell_completion import CompletionItem, get_completion_class
 
+from auditor import yamlsafe
 from auditor.cli.base import main
 
 SHELLS = ("bash", "zsh", "fish")
@@ -47,7 +48,7 @@ def kubeconfig_contexts(ctx: click.Context) -> list[dict[str, Any]]:
     contexts: list[dict[str, Any]] = []
     for path in kubeconfig_files(ctx):
         try:
-            data = yaml.safe_load(path.read_text())
+            data = yamlsafe.load(path.read_text())  # aliases bounded: completion must stay instant
         except (OSError, yaml.YAMLError):
             continue
         if isinstance(data, dict):

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from auditor import yamlsafe
 from auditor.checks.registry import Rule, catalog_dir, load_catalog
 from auditor.custom_rules.cost import DEFAULT_LIMIT
 from auditor.custom_rules.expressions import Expression, ExpressionError, compile_expression, environment
@@ -115,7 +116,7 @@ def load_rule_dirs(directories: Iterable[Path], limit: int = DEFAULT_LIMIT) -> t
 def load_rule_file(path: Path, known_controls: dict[str, set[str]] | None = None,
                    limit: int = DEFAULT_LIMIT) -> CustomRule:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yamlsafe.load(path.read_text())  # a user's file: aliases bounded
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:

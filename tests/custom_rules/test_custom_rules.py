@@ -187,6 +187,11 @@ def test_two_files_with_one_id_and_a_missing_directory(rules_dir: Path, tmp_path
         load_rule_dirs([rules_dir, tmp_path / "more"])
     with pytest.raises(ConfigError, match="nowhere: custom rules directory not found"):
         load_rule_dirs([tmp_path / "nowhere"])
+    from tests.collect.test_hostile_inputs import YAML_BOMB
+
+    bomb = write(tmp_path / "bomb", "bomb.yaml", YAML_BOMB)
+    with pytest.raises(ConfigError, match=f"{bomb}: invalid YAML: .*aliases expand the document"):
+        load_rule_dirs([tmp_path / "bomb"])
     bad = write(tmp_path / "fw", "fw.yaml", TWO_METHODS.replace("A.8.13", "A.99"))
     with pytest.raises(ConfigError, match=f"{bad}: key frameworks.iso27001: unknown control"):
         load_rule_dirs([tmp_path / "fw"])
