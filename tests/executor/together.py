@@ -5,7 +5,9 @@ time, sleeps until then and runs ``auditor ARGS``: processes started seconds apa
 still start within a millisecond, as two cron jobs or two automation runs do. Their first call on the
 history store is held until ``STORE_DELAY`` seconds after that instant too: the requests before it (the
 kubeconfig, the Schedule, opening the store) take each process a different time, and the race that
-matters is the store's, so every process reaches it in the same millisecond.
+matters is the store's, so every process reaches it in the same millisecond. The clock the commands name
+their runs by reads the agreed instant: on a loaded machine a process woken late could otherwise cross a
+second boundary and name a different run, which is a different identity, not the race under test.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import functools
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+import auditor.cli.drill
+import auditor.cli.executor
 import auditor.executor.drill_io
-import auditor.executor.runner  # noqa: F401 - imported before the agreed instant, not after it
+import auditor.executor.runner  # imported before the agreed instant, not after it
 from auditor.cli import main
 from auditor.store import Store
 
@@ -47,12 +52,25 @@ def hold_first_store_call(at: float) -> None:
     Store.begin_run = wrap(Store.begin_run)  # type: ignore[method-assign]
 
 
+def freeze_naming_clock(at: float) -> None:
+    """``datetime.now()`` in the commands that name runs returns ``at`` (see the module's docstring)."""
+
+    class AgreedClock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+            return datetime.fromtimestamp(at, tz)
+
+    auditor.cli.executor.datetime = AgreedClock  # type: ignore[misc]
+    auditor.cli.drill.datetime = AgreedClock  # type: ignore[misc]
+
+
 def run(go: Path, args: list[str]) -> None:
     print("ready", flush=True)
     while not go.exists() or not go.read_text().strip():
         time.sleep(0.002)
     at = float(go.read_text())
     hold_first_store_call(at + STORE_DELAY)
+    freeze_naming_clock(at)
     sleep_until(at)
     main(args, prog_name="auditor")
 
