@@ -6,7 +6,6 @@ import fnmatch
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auditor import yamlsafe
@@ -467,12 +466,7 @@ class _ExceptionsFile(_Strict):
 
 def load_exceptions(path: Path) -> tuple[ExceptionRule, ...]:
     """An exceptions file: ``exceptions: [{rules, selector, reason, owner, expires}]``; errors name the key."""
-    try:
-        data = yamlsafe.load(Path(path).read_bytes())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    data = yamlsafe.read_config_file(path)
     if isinstance(data, list):
         data = {"exceptions": data}
     if not isinstance(data, dict):
@@ -488,12 +482,7 @@ def load_config(path: Path | None) -> AuditConfig:
     """The config at ``path`` (defaults when None); errors name the file and the key."""
     if path is None:
         return AuditConfig()
-    try:
-        data = yamlsafe.load(Path(path).read_bytes()) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    data = yamlsafe.read_config_file(path) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:

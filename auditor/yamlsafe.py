@@ -9,9 +9,12 @@ values, or that contains itself, is refused with the line of the anchor, before 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
+
+from auditor.errors import ConfigError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -51,6 +54,17 @@ def load(data: str | bytes) -> Any:
     if len(docs) > 1:
         raise yaml.YAMLError(f"expected one YAML document, found {len(docs)}")
     return docs[0] if docs else None
+
+
+def read_config_file(path: Path) -> Any:
+    """The document of a file the user hands us (config, exceptions, a custom rule), as :func:`load` reads
+    it; an unreadable file or invalid YAML is a :class:`ConfigError` naming the file."""
+    try:
+        return load(Path(path).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
 
 
 def check_expansion(root: yaml.Node, limit: int = MAX_ALIAS_EXPANSION) -> None:

@@ -12,7 +12,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor import yamlsafe
@@ -115,12 +114,7 @@ def load_rule_dirs(directories: Iterable[Path], limit: int = DEFAULT_LIMIT) -> t
 
 def load_rule_file(path: Path, known_controls: dict[str, set[str]] | None = None,
                    limit: int = DEFAULT_LIMIT) -> CustomRule:
-    try:
-        data = yamlsafe.load(path.read_text())  # a user's file: aliases bounded
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    data = yamlsafe.read_config_file(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping (one rule a file)")
     try:
