@@ -20,3 +20,4 @@ bench:
 	scripts/bootstrap --test
 	.venv/bin/python bench/scan.py
 	.venv/bin/python bench/metrics.py
+	.venv/bin/python bench/custom_rules.py
