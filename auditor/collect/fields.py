@@ -80,7 +80,7 @@ class FieldReader:
                 break
             node = None if node is None else node.get(key)
             walked.append(key)
-        return self.error(".".join(walked[:-1]) if walked else path,
+        return self.error(".".join(walked) if walked else path,  # the field that is not an object
                           f"expected an object, got {type(node).__name__}")
 
     def str(self, path: builtins.str, default: builtins.str | None = None) -> builtins.str | None:

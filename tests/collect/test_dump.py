@@ -63,6 +63,8 @@ BAD = [
                              "spec": {"pod": {"name": ["db-0"]}}}), "PodVolumeBackup velero/p1, field spec.pod.name"),
     ("podvol.json", json.dumps({**f.pod("p", "shop"), "spec": {"volumes": [{"persistentVolumeClaim": {}}]}}),
      "Pod shop/p, field spec.volumes[0].name: required field is missing"),
+    ("template.json", json.dumps({**f.schedule("daily"), "spec": {"schedule": "0 1 * * *", "template": ["x"]}}),
+     "Schedule velero/daily, field spec.template: expected an object, got list"),  # the field, not its parent
 ]
 
 

@@ -189,7 +189,8 @@ def test_unusual_values_are_converted_as_before() -> None:
 
 
 @pytest.mark.parametrize(("change", "field"), [
-    (lambda p: p["spec"]["volumes"][0].update(persistentVolumeClaim="data-web-0"), "spec.volumes[0]"),
+    (lambda p: p["spec"]["volumes"][0].update(persistentVolumeClaim="data-web-0"),
+     "spec.volumes[0].persistentVolumeClaim"),
     (lambda p: p["spec"]["containers"][0]["volumeMounts"].append({"mountPath": "/x"}), "volumeMounts[1].name"),
     (lambda p: p["metadata"].update(ownerReferences={"kind": "StatefulSet"}), "metadata.ownerReferences"),
     (lambda p: p["metadata"]["labels"].update(app=["web"]), "metadata.labels.app"),
