@@ -3,7 +3,7 @@
 from auditor.store.api import Store
 from auditor.store.record import finding_identity, identity
 from auditor.store.url import default_store_path, resolve_url
-from auditor.store.views import ClusterDiff, OpenFinding, ScanRef, ScanSummary, StoredFinding
+from auditor.store.views import ClusterDiff, FleetRow, OpenFinding, ScanRef, ScanSummary, StoredFinding
 
-__all__ = ["ClusterDiff", "OpenFinding", "ScanRef", "ScanSummary", "Store", "StoredFinding", "default_store_path",
+__all__ = ["ClusterDiff", "FleetRow", "OpenFinding", "ScanRef", "ScanSummary", "Store", "StoredFinding", "default_store_path",
            "finding_identity", "identity", "resolve_url"]

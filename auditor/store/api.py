@@ -8,7 +8,7 @@ PostgreSQL restart, a serialization failure) is run again whole, for about 30 s 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from auditor.analyse.fleet import AgentState
 from auditor.analyse.protection import ProtectionState
 from auditor.config import Retention
 from auditor.errors import ScanNotFoundError, StoreError
@@ -30,7 +31,7 @@ from auditor.store.record import decompress, record_scan
 from auditor.store.retention import apply_retention
 from auditor.store.retry import retried, retry_seconds
 from auditor.store.url import display, resolve_url, sqlite_file
-from auditor.store.views import ClusterDiff, OpenFinding, RunRecord, ScanRef, ScanSummary
+from auditor.store.views import ClusterDiff, FleetRow, OpenFinding, RunRecord, ScanRef, ScanSummary
 from auditor.store.waivers import WaiverEvent, waiver_events
 
 if TYPE_CHECKING:
@@ -95,15 +96,18 @@ class Store:
     # --- writes -----------------------------------------------------------------------------------
 
     def record_scan(self, result: ScanResult, document: dict[str, Any] | None = None,
-                    retention: Retention | None = None) -> int:
-        """Record a ``ScanResult`` (its document is built when not given); then apply ``retention``."""
+                    retention: Retention | None = None, *, interval: float | None = None,
+                    uids: Mapping[str, str] | None = None) -> int:
+        """Record a ``ScanResult`` (its document is built when not given); then apply ``retention``.
+        ``interval``: the recording agent's scan interval (an agent silent for twice that is GOV-006);
+        ``uids``: kube-system uids of clusters the scan could not read, as an earlier scan saw them."""
         if document is None:
             from auditor.output.document import build_document
 
             document = build_document(result)
         recorded_at = datetime.now(UTC)
-        scan_id = self._transaction("record the scan", lambda session: record_scan(session, result, document,
-                                                                                  recorded_at), write=True)
+        scan_id = self._transaction("record the scan", lambda session: record_scan(
+            session, result, document, recorded_at, interval, uids), write=True)
         if retention is not None:
             self._transaction("apply retention", lambda session: apply_retention(session, retention, keep=scan_id),
                               write=True)
@@ -169,9 +173,26 @@ class Store:
         """When each waiver appeared, changed or vanished, oldest first (the exceptions register's history)."""
         return self._transaction("read the waiver history", lambda session: waiver_events(session, until))
 
-    def previous_state(self, cluster: str, at: datetime) -> ProtectionState | None:
-        """The protection state of the newest scan of ``cluster`` at or before ``at`` (for GOV-002)."""
-        return self._transaction("read the previous scan", lambda session: read.previous_state(session, cluster, at))
+    def previous_state(self, cluster: str, at: datetime, uid: str | None = None) -> ProtectionState | None:
+        """The protection state of the newest scan of ``cluster`` (kube-system ``uid``, when known) at or before
+        ``at`` (for GOV-002)."""
+        return self._transaction("read the previous scan",
+                                 lambda session: read.previous_state(session, cluster, at, uid))
+
+    def latest_scans(self, cluster: str | None = None) -> list[ScanSummary]:
+        """The newest scan that read each cluster (one per name and kube-system uid), by name: one query.
+        ``document(row.scan_id)`` is its scan document (which may hold other clusters of the same run)."""
+        return self._transaction("read the newest scans", lambda session: [
+            read.summary(cs) for cs in read.latest_per_cluster(session, cluster)])
+
+    def identities(self) -> list[AgentState]:
+        """Every cluster the store knows by (name, kube-system uid), with rival claims on a name (GOV-007)."""
+        return self._transaction("read the clusters", read.identities)
+
+    def fleet(self, at: datetime | None = None) -> list[FleetRow]:
+        """One row per cluster (``auditor fleet``), judged at ``at`` (default: now): two queries in all."""
+        when = at or datetime.now(UTC)
+        return self._transaction("read the fleet", lambda session: read.fleet(session, when))
 
     def history(self, cluster: str | None = None, limit: int = 50) -> list[ScanSummary]:
         return self._transaction("read the history", lambda session: read.summaries(session, cluster, limit))

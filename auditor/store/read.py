@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from auditor.analyse.fleet import AgentState, with_conflicts
 from auditor.analyse.protection import ProtectionState
 from auditor.store import schema as s
-from auditor.store.views import ScanRef, ScanSummary, StoredFinding
+from auditor.store.views import FleetRow, ScanRef, ScanSummary, StoredFinding
 
 OPEN = ("open", "excepted")
 
@@ -18,9 +19,18 @@ def ref(cs: s.ClusterScan) -> ScanRef:
     return ScanRef(cs.scan_id, cs.as_of)
 
 
-def latest_cluster_scan(session: Session, cluster: str, at: datetime | None = None) -> s.ClusterScan | None:
-    """The newest scan of ``cluster`` that read it (no error), at or before ``at``."""
-    query = select(s.ClusterScan).where(s.ClusterScan.cluster == cluster, s.ClusterScan.error.is_(None))
+def same_cluster(uid: str | None) -> ColumnElement[bool]:
+    """Rows of the cluster with this kube-system uid (or recorded without one); any row when ``uid`` is None.
+    Two clusters claiming one name (GOV-007) never read each other's scans."""
+    c = s.ClusterScan
+    return or_(c.cluster_uid == uid, c.cluster_uid.is_(None)) if uid else true()
+
+
+def latest_cluster_scan(session: Session, cluster: str, at: datetime | None = None,
+                        uid: str | None = None) -> s.ClusterScan | None:
+    """The newest scan of ``cluster`` (with kube-system ``uid``) that read it (no error), at or before ``at``."""
+    query = select(s.ClusterScan).where(s.ClusterScan.cluster == cluster, s.ClusterScan.error.is_(None),
+                                        same_cluster(uid))
     if at is not None:
         query = query.where(s.ClusterScan.as_of <= at)
     return session.scalars(query.order_by(s.ClusterScan.as_of.desc(), s.ClusterScan.id.desc()).limit(1)).first()
@@ -29,16 +39,17 @@ def latest_cluster_scan(session: Session, cluster: str, at: datetime | None = No
 def previous_of(session: Session, cs: s.ClusterScan) -> s.ClusterScan | None:
     """The scan of the same cluster just before ``cs`` (that read it)."""
     c = s.ClusterScan
-    query = select(c).where(c.cluster == cs.cluster, c.error.is_(None),
+    query = select(c).where(c.cluster == cs.cluster, c.error.is_(None), c.summary_only.is_(False),
+                            same_cluster(cs.cluster_uid),
                             or_(c.as_of < cs.as_of, and_(c.as_of == cs.as_of, c.id < cs.id)))
     return session.scalars(query.order_by(c.as_of.desc(), c.id.desc()).limit(1)).first()
 
 
-def previous_state(session: Session, cluster: str, at: datetime) -> ProtectionState | None:
+def previous_state(session: Session, cluster: str, at: datetime, uid: str | None = None) -> ProtectionState | None:
     """The protection state of the newest scan of ``cluster`` at or before ``at`` that still has one."""
     c = s.ClusterScan
     query = select(c.protection).where(c.cluster == cluster, c.error.is_(None), c.protection.is_not(None),
-                                       c.as_of <= at).order_by(c.as_of.desc(), c.id.desc()).limit(1)
+                                       c.as_of <= at, same_cluster(uid)).order_by(c.as_of.desc(), c.id.desc()).limit(1)
     state = session.scalars(query).first()
     return ProtectionState.from_dict(state) if state else None
 
@@ -55,13 +66,57 @@ def cluster_scans_of(session: Session, scan_id: int) -> list[s.ClusterScan]:
 
 
 def latest_per_cluster(session: Session, cluster: str | None = None) -> list[s.ClusterScan]:
+    """The newest scan that read each cluster, one per (name, kube-system uid), in one query. Scans recorded
+    without a uid count only for a name no uid was recorded under."""
     c = s.ClusterScan
-    ranked = select(c.id, func.row_number().over(partition_by=c.cluster, order_by=(c.as_of.desc(), c.id.desc()))
-                    .label("n")).where(c.error.is_(None))
+    key = func.coalesce(c.cluster_uid, "")
+    ranked = select(c.id, func.row_number().over(partition_by=(c.cluster, key), order_by=(c.as_of.desc(),
+                                                                                          c.id.desc()))
+                    .label("n")).where(c.error.is_(None), c.summary_only.is_(False))
     if cluster is not None:
         ranked = ranked.where(c.cluster == cluster)
     sub = ranked.subquery()
-    return list(session.scalars(select(c).join(sub, sub.c.id == c.id).where(sub.c.n == 1).order_by(c.cluster)))
+    rows = list(session.scalars(select(c).join(sub, sub.c.id == c.id).where(sub.c.n == 1)
+                                .order_by(c.cluster, key)))
+    with_uid = {r.cluster for r in rows if r.cluster_uid}
+    return [r for r in rows if r.cluster_uid or r.cluster not in with_uid]
+
+
+def identities(session: Session) -> list[AgentState]:
+    """Every cluster identity the store knows, with rival claims on a name filled in."""
+    rows = session.scalars(select(s.ClusterIdentity))
+    return with_conflicts(AgentState(r.name, r.uid, r.first_seen, r.last_seen, r.interval_seconds) for r in rows)
+
+
+def fleet(session: Session, at: datetime) -> list[FleetRow]:
+    """One row per cluster identity: its newest scan and the newest that read it. Two queries whatever the
+    number of clusters (the identities, then both newest rows per identity through window functions)."""
+    agents = identities(session)
+    c = s.ClusterScan
+    key = func.coalesce(c.cluster_uid, "")
+    ranked = select(c.id, func.row_number().over(partition_by=(c.cluster, key),
+                                                 order_by=(c.as_of.desc(), c.id.desc())).label("n_all"),
+                    func.row_number().over(partition_by=(c.cluster, key, c.error.is_(None)),
+                                           order_by=(c.as_of.desc(), c.id.desc())).label("n_good")).subquery()
+    query = (select(c, ranked.c.n_all).join(ranked, ranked.c.id == c.id)
+             .where(or_(ranked.c.n_all == 1, and_(ranked.c.n_good == 1, c.error.is_(None)))))
+    newest: dict[tuple[str, str], ScanSummary] = {}
+    latest: dict[tuple[str, str], ScanSummary] = {}
+    for cs, n_all in session.execute(query):
+        k = (cs.cluster, cs.cluster_uid or "")
+        row = summary(cs)
+        if n_all == 1:
+            newest[k] = row
+        if cs.error is None:
+            latest[k] = row
+    out = []
+    for a in agents:
+        k, legacy = (a.name, a.uid), (a.name, "")
+        fold = a.uid and not a.other_uids  # its scans recorded before uids were are its own
+        new = newest.get(k) or (newest.get(legacy) if fold else None)
+        good = latest.get(k) or (latest.get(legacy) if fold else None)
+        out.append(FleetRow(a, at, new, good))
+    return out
 
 
 def summaries(session: Session, cluster: str | None, limit: int) -> list[ScanSummary]:
@@ -80,6 +135,7 @@ def summary(cs: s.ClusterScan) -> ScanSummary:
         volumes_unprotected=cs.volumes_unprotected, volumes_unknown=cs.volumes_unknown,
         findings_open=cs.findings_open, findings_by_severity=dict(cs.findings_by_severity),
         new_findings=cs.new_findings, resolved_findings=cs.resolved_findings, compliance=dict(cs.compliance or {}),
+        cluster_uid=cs.cluster_uid, interval_seconds=cs.interval_seconds, summary_only=cs.summary_only,
     )
 
 

@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from auditor.store.types import JSONType, UTCDateTime
@@ -57,6 +68,30 @@ class ClusterScan(Base):
     resolved_findings: Mapped[int] = mapped_column(Integer)
     compliance: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # framework -> score
     protection: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # ProtectionState.to_dict()
+    # revision 0005: who the cluster is (kube-system namespace uid), how often its agent scans, and whether
+    # retention reduced the row to its summary (its volumes, findings and document dropped)
+    cluster_uid: Mapped[str | None] = mapped_column(String(64))
+    interval_seconds: Mapped[float | None] = mapped_column(Float)
+    summary_only: Mapped[bool] = mapped_column(Boolean, server_default="0")
+
+
+class ClusterIdentity(Base):
+    """A cluster as agents name it (revision 0005): one row per (name, kube-system uid) ever recorded.
+
+    Two rows with one name and different uids are two clusters claiming one name (GOV-007): their scans
+    stay apart (every per-cluster read matches the uid too). ``uid`` is empty when the scan could not read
+    the kube-system namespace (a dump without it)."""
+
+    __tablename__ = "cluster_identities"
+    __table_args__ = (UniqueConstraint("name", "uid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    uid: Mapped[str] = mapped_column(String(64), server_default="")
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)  # as_of of its first scan
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)  # as_of of its newest scan (silence: GOV-006)
+    last_recorded: Mapped[datetime] = mapped_column(UTCDateTime)  # wall clock when the newest scan was stored
+    interval_seconds: Mapped[float | None] = mapped_column(Float)  # its agent's interval (None: not an agent)
 
 
 class Volume(Base):

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from auditor.analyse.fleet import AgentState
+
 
 def _iso(t: datetime | None) -> str | None:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
@@ -40,6 +42,9 @@ class ScanSummary:
     new_findings: int
     resolved_findings: int
     compliance: dict[str, float | None] = field(default_factory=dict)
+    cluster_uid: str | None = None  # the cluster's kube-system namespace uid (None: not recorded)
+    interval_seconds: float | None = None  # the recording agent's scan interval (None: not an agent)
+    summary_only: bool = False  # retention dropped its volumes, findings and document
 
     @property
     def coverage(self) -> float | None:
@@ -59,6 +64,53 @@ class ScanSummary:
                 "coverage": self.coverage, "within_rpo": self.within_rpo, "findings": self.findings_open,
                 "findings_by_severity": self.findings_by_severity, "new_findings": self.new_findings,
                 "resolved_findings": self.resolved_findings, "compliance": self.compliance}
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    """One cluster in ``auditor fleet``: its identity, its newest scan and the newest that read it."""
+
+    agent: AgentState
+    at: datetime  # the time the row was judged at (ages and silence)
+    newest: ScanSummary | None  # the newest recorded scan, read or not
+    latest: ScanSummary | None  # the newest that read the cluster (its verdicts)
+
+    @property
+    def cluster(self) -> str:
+        return self.agent.name
+
+    @property
+    def silent(self) -> bool:
+        return self.agent.silent(self.at)
+
+    @property
+    def age_seconds(self) -> float:
+        return self.agent.age(self.at)
+
+    @property
+    def complete(self) -> bool:
+        """The newest scan read the whole cluster (a failed or partial newest scan is not complete)."""
+        return self.newest is not None and self.newest.error is None and self.newest.complete
+
+    @property
+    def error(self) -> str | None:
+        return self.newest.error if self.newest is not None else None
+
+    def as_dict(self) -> dict[str, Any]:
+        latest = self.latest
+        return {
+            "cluster": self.agent.name, "uid": self.agent.uid or None, "newest_scan": _iso(self.agent.last_seen),
+            "age_seconds": round(self.age_seconds, 3), "complete": self.complete, "error": self.error,
+            "scan_id": latest.scan_id if latest else None, "verdicts_as_of": _iso(latest.as_of) if latest else None,
+            "volumes_audited": latest.volumes_audited if latest else None,
+            "volumes_by_status": {"protected": latest.volumes_protected, "stale": latest.volumes_stale,
+                                  "unprotected": latest.volumes_unprotected,
+                                  "unknown": latest.volumes_unknown} if latest else None,
+            "findings_by_severity": latest.findings_by_severity if latest else None,
+            "compliance": latest.compliance if latest else None,
+            "interval_seconds": self.agent.interval_seconds, "silent_after_seconds": self.agent.silent_after,
+            "silent": self.silent, "name_claimed_by": list(self.agent.other_uids),
+        }
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from auditor.store import Store
 from auditor.store.engine import make_engine
-from auditor.store.migrate import current_revision, head_revision, upgrade
+from auditor.store.migrate import _config, current_revision, head_revision, upgrade
 from auditor.store.record import record_scan
 from auditor.store.schema import Base
 from auditor.store.url import resolve_url
@@ -54,6 +55,8 @@ def test_a_first_schema_store_upgrades_in_place(tmp_path: Path) -> None:
         rows = store.history()
         assert [(r.cluster, r.as_of.day, r.volumes_audited) for r in rows] == [("prod", 18, 1), ("prod", 19, 1)]
         assert store.document(rows[0].scan_id)["as_of"] == "2026-11-18T12:00:00Z"
+        assert [(a.name, a.uid, a.first_seen.day, a.last_seen.day) for a in store.identities()] == [
+            ("prod", "", 18, 19)], "the clusters already recorded are known (without a uid)"
         [d] = store.diff()
         assert "FRS-004" in {x.rule_id for x in d.new}
         store.record_report(format="html", path="r.html", manifest={}, scan_id=rows[-1].scan_id)
@@ -69,18 +72,28 @@ def test_a_first_schema_postgres_store_upgrades_in_place(postgres: object, tmp_p
     assert isinstance(postgres, PostgresServer)
     url = postgres.create_database()
     engine = make_engine(resolve_url(url))
-    upgrade(engine, "0001")
+    upgrade(engine)
     result = scan(None, cluster(schedule=f.schedule("daily")), T2 - timedelta(days=1), tmp_path)
     from auditor.output.document import build_document
 
     with Session(engine) as session, session.begin():  # no exceptions register: no waiver history (0004w) to write
         record_scan(session, replace(result, exceptions=None), build_document(result), T2)
+    downgrade(engine, "0001")  # the rows as a first-schema store holds them: later columns and tables dropped
     assert current_revision(engine) == "0001"
     engine.dispose()
     with Store(url) as store:
         assert current_revision(store.engine) == head_revision()
         assert [r.as_of for r in store.history()] == [T2 - timedelta(days=1)]
     assert [x.name for x in gov002(scan(url, cluster(), T2, tmp_path))] == ["daily"]
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    with engine.begin() as connection:
+        config = _config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def test_models_match_the_migrations(store_url: str) -> None:

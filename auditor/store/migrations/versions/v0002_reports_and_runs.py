@@ -45,3 +45,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_executor_runs"),
     )
     op.create_index("ix_executor_runs_cluster_started", "executor_runs", ["cluster", "started_at"])
+
+
+def downgrade() -> None:
+    op.drop_table("executor_runs")
+    op.drop_table("report_manifests")

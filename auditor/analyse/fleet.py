@@ -1,0 +1,81 @@
+"""Agents reporting to one history store (the hub): who each cluster is, and which agents went silent.
+
+Pure: the store reads the identities, these functions judge them at a given time. A cluster is known by
+its name and its kube-system namespace uid; two uids under one name are two clusters claiming the name
+(GOV-007), never one history. An agent is silent when its newest scan is older than twice its interval
+(recorded with each scan), or than ``DEFAULT_SILENCE`` when it has none (GOV-006).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+DEFAULT_SILENCE = 2 * 3600.0  # seconds without a scan that make an agent silent when it recorded no interval
+SILENCE_FACTOR = 2.0  # ...else this many of its intervals
+KUBE_SYSTEM = "kube-system"
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """One cluster identity as the hub knows it: its newest scan and its agent's interval."""
+
+    name: str
+    uid: str  # kube-system namespace uid; "" when its scans could not read it
+    first_seen: datetime
+    last_seen: datetime  # as_of of its newest recorded scan
+    interval_seconds: float | None  # its agent's scan interval (None: not an agent, e.g. `auditor scan`)
+    other_uids: tuple[str, ...] = field(default=())  # other clusters recorded under the same name (GOV-007)
+
+    @property
+    def silent_after(self) -> float:
+        """Seconds without a scan after which the agent counts as silent."""
+        return SILENCE_FACTOR * self.interval_seconds if self.interval_seconds else DEFAULT_SILENCE
+
+    def age(self, at: datetime) -> float:
+        return max(0.0, (at - self.last_seen).total_seconds())
+
+    def silent(self, at: datetime) -> bool:
+        return self.age(at) > self.silent_after
+
+    @property
+    def conflict(self) -> bool:
+        return bool(self.other_uids)
+
+
+def cluster_uid(namespaces: Iterable[object]) -> str | None:
+    """The kube-system namespace's uid among a cluster's namespace records (None when it was not read)."""
+    for ns in namespaces:
+        meta = getattr(ns, "meta", None)
+        if meta is not None and meta.name == KUBE_SYSTEM:
+            uid = getattr(meta, "uid", None)
+            return uid if isinstance(uid, str) and uid else None
+    return None
+
+
+def with_conflicts(agents: Iterable[AgentState]) -> list[AgentState]:
+    """The identities with each one's rivals for its name filled in, by name then uid.
+
+    An identity without a uid (scans recorded before uids were, or a dump without kube-system) is the same
+    cluster as the one uid under its name, so it is folded into it; under two or more uids it stays apart.
+    """
+    by_name: dict[str, list[AgentState]] = {}
+    for a in agents:
+        by_name.setdefault(a.name, []).append(a)
+    out: list[AgentState] = []
+    for name in sorted(by_name):
+        group = by_name[name]
+        known = [a for a in group if a.uid]
+        if len(known) == 1:
+            unknown = [a for a in group if not a.uid]
+            merged = known[0]
+            for u in unknown:
+                merged = AgentState(name, merged.uid, min(merged.first_seen, u.first_seen),
+                                    max(merged.last_seen, u.last_seen), merged.interval_seconds)
+            group = [merged]
+        uids = sorted(a.uid for a in group if a.uid)
+        for a in sorted(group, key=lambda x: x.uid):
+            others = tuple(u for u in uids if u != a.uid) if a.uid else ()
+            out.append(AgentState(a.name, a.uid, a.first_seen, a.last_seen, a.interval_seconds, others))
+    return out
