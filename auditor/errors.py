@@ -46,3 +46,9 @@ class ScanNotFoundError(StoreError):
     """A scan id given on the command line is not in the history store."""
 
     exit_code = 2
+
+
+class ClusterNotFoundError(StoreError):
+    """A cluster named on the command line has no scan in the history store."""
+
+    exit_code = 2

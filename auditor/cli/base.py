@@ -317,7 +317,8 @@ def store_options(fn: F) -> F:
                           "else the per-user store)."),
         click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
                      help="Audit config (its history.store)."),
-        click.option("--cluster", help="Only this cluster."),
+        click.option("--cluster", "clusters", multiple=True, metavar="NAME",
+                     help="Only this cluster (repeatable; default: every cluster in the store)."),
         click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True),
     ]
     for option in reversed(options):

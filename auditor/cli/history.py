@@ -13,14 +13,17 @@ from auditor.cli.base import handle_errors, main, open_store, store_options
 
 @main.command()
 @store_options
-@click.option("--limit", type=click.IntRange(1), default=30, show_default=True, help="Newest scans to show.")
+@click.option("--limit", type=click.IntRange(1), default=30, show_default=True,
+              help="Newest scans to show per cluster.")
 @handle_errors
-def history(store: str | None, config_path: Path | None, cluster: str | None, output: str, limit: int) -> None:
-    """Scans over time per cluster: coverage, share within RPO, findings by severity, compliance scores."""
+def history(store: str | None, config_path: Path | None, clusters: tuple[str, ...], output: str, limit: int) -> None:
+    """Scans over time per cluster (every cluster in the store unless --cluster): coverage, share within RPO,
+    findings by severity, compliance scores."""
     from auditor.output.history import history_document, render_history
+    from auditor.store.latest import select_clusters
 
     with open_store(store, config_path) as db:
-        rows = db.history(cluster, limit)
+        rows = [row for name in select_clusters(db, clusters) for row in db.history(name, limit)]
     if output == "json":
         sys.stdout.buffer.write(orjson.dumps(history_document(rows), option=orjson.OPT_INDENT_2) + b"\n")
         return
@@ -34,16 +37,18 @@ def history(store: str | None, config_path: Path | None, cluster: str | None, ou
 @click.argument("scan_b", type=click.IntRange(1), required=False)
 @store_options
 @handle_errors
-def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path: Path | None, cluster: str | None,
-         output: str) -> None:
+def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path: Path | None,
+         clusters: tuple[str, ...], output: str) -> None:
     """New, resolved and changed findings, and volumes whose status changed, from SCAN_A to SCAN_B.
 
     SCAN_B defaults to each cluster's newest scan, SCAN_A to the scan before it (ids: auditor history).
+    Every cluster in the store unless --cluster.
     """
     from auditor.output.history import diff_document, render_diff
+    from auditor.store.latest import select_clusters
 
     with open_store(store, config_path) as db:
-        diffs = db.diff(scan_a, scan_b, cluster)
+        diffs = db.diff(scan_a, scan_b, select_clusters(db, clusters) if clusters else None)
     if output == "json":
         sys.stdout.buffer.write(orjson.dumps(diff_document(diffs), option=orjson.OPT_INDENT_2) + b"\n")
         return
@@ -56,12 +61,14 @@ def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path:
 @store_options  # --store, --config, --cluster, -o/--output: declared there once
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest runs to show.")
 @handle_errors
-def runs(store: str | None, config_path: Path | None, cluster: str | None, output: str, limit: int) -> None:
+def runs(store: str | None, config_path: Path | None, clusters: tuple[str, ...], output: str, limit: int) -> None:
     """The executor's runs recorded in the history store, newest first."""
     from auditor.durations import format_duration
 
     with open_store(store, config_path) as db:
-        records = db.runs(cluster, limit)
+        records = db.runs(None, limit) if not clusters else sorted(
+            (r for name in dict.fromkeys(clusters) for r in db.runs(name, limit)),
+            key=lambda r: r.started_at, reverse=True)[:limit]
     if output == "json":
         click.echo(orjson.dumps([r.as_dict() for r in records], option=orjson.OPT_INDENT_2).decode())
         return

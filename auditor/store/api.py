@@ -8,7 +8,7 @@ PostgreSQL restart, a serialization failure) is run again whole, for about 30 s 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -228,8 +228,9 @@ class Store:
         return self._transaction("read volume statuses", timeline)
 
     def diff(self, scan_a: int | None = None, scan_b: int | None = None,
-             cluster: str | None = None) -> list[ClusterDiff]:
-        """Per cluster, scan A against scan B; B defaults to the newest scan, A to the one before B."""
+             cluster: str | Collection[str] | None = None) -> list[ClusterDiff]:
+        """Per cluster (``cluster``: one, several, or None for all), scan A against scan B; B defaults to the
+        newest scan, A to the one before B."""
         def compare(session: Session) -> list[ClusterDiff]:
             out = []
             for a, b in self._pairs(session, scan_a, scan_b, cluster):
@@ -241,9 +242,12 @@ class Store:
         return self._transaction("compare scans", compare)
 
     def _pairs(self, session: Session, scan_a: int | None, scan_b: int | None,
-               cluster: str | None) -> list[tuple[s.ClusterScan, s.ClusterScan]]:
-        bs = self._scan(session, scan_b) if scan_b is not None else read.latest_per_cluster(session, cluster)
-        bs = [b for b in bs if b.error is None and (cluster is None or b.cluster == cluster)]
+               cluster: str | Collection[str] | None) -> list[tuple[s.ClusterScan, s.ClusterScan]]:
+        names = None if cluster is None else {cluster} if isinstance(cluster, str) else set(cluster)
+        single = cluster if isinstance(cluster, str) else None
+        cluster = ", ".join(sorted(names)) if names else None  # for the messages
+        bs = self._scan(session, scan_b) if scan_b is not None else read.latest_per_cluster(session, single)
+        bs = [b for b in bs if b.error is None and (names is None or b.cluster in names)]
         if scan_a is not None:
             by_cluster = {a.cluster: a for a in self._scan(session, scan_a) if a.error is None}
             pairs = [(by_cluster[b.cluster], b) for b in bs if b.cluster in by_cluster]

@@ -1,0 +1,88 @@
+"""The store as a fleet: which clusters it knows, and each one's newest scan.
+
+Read by the commands that work on every cluster of a hub (``report --from-store``, ``history``, ``diff``).
+A cluster name given on the command line that the store does not know is an error naming it and listing
+the known ones, never an empty result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from auditor.errors import ClusterNotFoundError
+from auditor.store import schema as s
+from auditor.store.views import ScanSummary
+
+if TYPE_CHECKING:
+    from auditor.store.api import Store
+
+#: the document's lists whose entries belong to one cluster (each entry has a ``cluster`` key)
+PER_CLUSTER_LISTS = ("warnings", "volumes", "findings", "compliance", "credentials", "schedules", "storage_locations",
+                     "executor_runs")
+
+
+def cluster_names(store: Store) -> list[str]:
+    """Every cluster the store has a scan of, sorted."""
+    c = s.ClusterScan
+    return store._transaction("list the clusters", lambda session: list(
+        session.scalars(select(c.cluster).distinct().order_by(c.cluster))))
+
+
+def select_clusters(store: Store, wanted: Sequence[str] = ()) -> list[str]:
+    """``wanted`` (in order, without repeats), each checked against the store; nothing wanted: every cluster."""
+    known = cluster_names(store)
+    if not wanted:
+        return known
+    missing = [name for name in dict.fromkeys(wanted) if name not in known]
+    if missing:
+        raise ClusterNotFoundError(
+            f"no cluster {', '.join(missing)} in the history store {store.name} "
+            f"(known: {', '.join(known) if known else 'none, record scans first'})")
+    return list(dict.fromkeys(wanted))
+
+
+def newest_scans(store: Store, clusters: Iterable[str]) -> list[ScanSummary]:
+    """Each cluster's newest scan that read it (a failed attempt is no scan of it), in ``clusters`` order (two
+    clusters claiming one name: both)."""
+    by_name: dict[str, list[ScanSummary]] = {}
+    for row in store.latest_scans():
+        by_name.setdefault(row.cluster, []).append(row)
+    return [row for name in clusters for row in by_name.get(name, [])]
+
+
+def cluster_part(document: dict[str, Any], cluster: str) -> dict[str, Any]:
+    """The part of a scan document that is about ``cluster`` (a scan may have read several clusters)."""
+    part: dict[str, Any] = {key: document.get(key) for key in ("schema_version", "tool_version", "as_of")}
+    part["clusters"] = [c for c in document.get("clusters") or [] if c.get("name") == cluster]
+    for key in PER_CLUSTER_LISTS:
+        part[key] = [e for e in document.get(key) or [] if isinstance(e, dict) and e.get("cluster") == cluster]
+    summary = document.get("summary") or {}
+    part["per_cluster"] = next((p for p in summary.get("per_cluster") or [] if p.get("cluster") == cluster), None)
+    rollup = document.get("compliance_rollup") or []
+    part["compliance_rollup"] = [_rollup(r, cluster, part["compliance"]) for r in rollup
+                                 if cluster in (r.get("clusters") or {})]
+    part["exceptions"] = document.get("exceptions") or {}
+    return part
+
+
+def _rollup(entry: dict[str, Any], cluster: str, compliance: list[dict[str, Any]]) -> dict[str, Any]:
+    """A framework's passed and failed checks in ``cluster``: the scan's own figures when it read that cluster
+    alone, else its controls' sums (a rule shared by two controls then counts twice)."""
+    scores = entry.get("clusters") or {}
+    if len(scores) == 1:
+        return dict(entry)
+    mine = next((e for e in compliance if e.get("framework") == entry.get("framework")), {})
+    controls = mine.get("controls") or []
+    return {**entry, "passed": sum(int(c.get("passed") or 0) for c in controls),
+            "failed": sum(int(c.get("failed") or 0) for c in controls), "score": scores.get(cluster),
+            "clusters": {cluster: scores.get(cluster)}}
+
+
+def newest_documents(store: Store, scans: Iterable[ScanSummary]) -> Iterator[tuple[ScanSummary, dict[str, Any]]]:
+    """Each scan's document part about its cluster, one at a time (a large fleet's documents are gigabytes
+    together; one is a few megabytes)."""
+    for summary in scans:
+        yield summary, cluster_part(store.document(summary.scan_id), summary.cluster)
