@@ -154,6 +154,12 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
 @click.option("--from-scan", "from_scan", type=click.Path(path_type=Path, dir_okay=False),
               help="Build from a saved scan document (`auditor scan -o json`, or a report's .json) instead of "
                    "scanning.")
+@click.option("--from-store", "from_store", metavar="URL",
+              help="Build from each cluster's newest scan in this history store (a hub: no cluster is read), with "
+                   "the fleet rollup and trends; --cluster (repeatable) narrows to those clusters.")
+@click.option("--fleet-detail", type=click.Choice(("attention", "all")), default="attention", show_default=True,
+              help="With --from-store: list what needs attention (volumes not protected, critical and high "
+                   "findings, failing schedules) or everything; counts and scores always cover everything.")
 @click.option("--format", "formats", default="html,pdf", show_default=True, metavar="LIST",
               help="Comma-separated: html, pdf, json, csv, junit, sarif, md, or all.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
@@ -169,12 +175,14 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
 @filter_options
 @gate_options
 @handle_errors
-def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | None, fail_on: str | None,
-           min_score: float | None, sign_key: Path | None, sign_cert: Path | None, **kwargs: Any) -> None:
+def report(from_scan: Path | None, from_store: str | None, fleet_detail: str, formats: str, out_dir: Path,
+           store: str | None, fail_on: str | None, min_score: float | None, sign_key: Path | None,
+           sign_cert: Path | None, **kwargs: Any) -> None:
     """Write compliance reports with an integrity manifest (timestamped names; see docs/reports.md).
 
     Exit codes as scan's: 3 findings at --fail-on severity or worse; 4 a framework score below --min-score
-    (the reports are written first).
+    (the reports are written first). With --from-store: 1 the store cannot be read (or a cluster was never
+    read), 2 a --cluster the store does not know.
     """
     from auditor.errors import StoreError
     from auditor.output.report import load_document, parse_formats, write_reports
@@ -189,10 +197,16 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
     code = 0
     view = pop_filter(kwargs)
     rules = None
-    if from_scan:
+    history = None
+    source: Any
+    if from_store:
+        source, history, rules = _from_store(from_store, fleet_detail, from_scan, view, kwargs)
+        doc = source.data
+        fail_on_fleet = fleet_gate(doc, fail_on)
+    elif from_scan:
         from auditor.checks import load_catalog
 
-        source: Any = load_document(from_scan)
+        source = load_document(from_scan)
         if view.active:  # the filtered view is a document of its own: written and hashed as the report's source
             from auditor.output.report.source import SourceDocument
 
@@ -215,8 +229,7 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
         doc = {"as_of": source.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
                "clusters": [{"name": c.name, "error": c.error} for c in source.clusters]}
         store = store or options.config.history.store
-    history = None
-    if store:
+    if store and not from_store:
         try:
             history = read_store(store, [str(c.get("name")) for c in doc.get("clusters") or []],
                                  parse_time(str(doc.get("as_of"))))
@@ -236,5 +249,44 @@ def report(from_scan: Path | None, formats: str, out_dir: Path, store: str | Non
         sys.exit(1)
     if from_scan:
         code = gate_document(doc, fail_on, min_score)
+    if from_store:
+        code = fail_on_fleet or gate_document(doc, None, min_score)
     if code:
         sys.exit(code)
+
+
+LIVE_SOURCES = ("snapshots", "contexts", "all_contexts", "in_cluster", "demo", "kubeconfig", "catalogs",
+                "cluster_name", "exceptions_file")
+
+
+def _from_store(url: str, detail: str, from_scan: Path | None, view: Any,
+                kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """The fleet document, its history and the rule catalog of ``report --from-store``: no cluster is read."""
+    from datetime import UTC, datetime
+
+    from auditor.checks import load_catalog
+    from auditor.cli.base import _as_of
+    from auditor.output.report.fleet import read_fleet
+
+    given = [f"--{k.replace('_', '-')}" for k in LIVE_SOURCES if kwargs.get(k)]
+    if from_scan:
+        given.insert(0, "--from-scan")
+    if given:
+        raise click.UsageError(f"--from-store reads no cluster: it excludes {', '.join(given)}")
+    if view.namespaces or view.statuses or view.severity or view.rules:
+        raise click.UsageError("with --from-store, only --cluster narrows the report")
+    at = _as_of(kwargs.get("as_of")) or datetime.now(UTC).replace(microsecond=0)
+    source, history = read_fleet(url, view.clusters, at=at, detail=detail)
+    config = load_config(kwargs.get("config_path"))
+    rules = load_catalog() + tuple(r.rule for r in custom_rules(config, kwargs.get("rules_dirs") or ()))
+    return source, history, rules
+
+
+def fleet_gate(doc: dict[str, Any], fail_on: str | None) -> int:
+    """--fail-on on a fleet document: its counts cover every finding (its list keeps only some)."""
+    from auditor.checks.registry import SEVERITIES
+
+    if not fail_on:
+        return 0
+    counts = (doc.get("summary") or {}).get("findings_by_severity") or {}
+    return 3 if any(counts.get(s) for s in SEVERITIES[:SEVERITIES.index(fail_on) + 1]) else 0

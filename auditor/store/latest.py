@@ -65,6 +65,9 @@ def cluster_part(document: dict[str, Any], cluster: str) -> dict[str, Any]:
     part["compliance_rollup"] = [_rollup(r, cluster, part["compliance"]) for r in rollup
                                  if cluster in (r.get("clusters") or {})]
     part["exceptions"] = document.get("exceptions") or {}
+    # the rule checks by outcome are counted per scan, not per cluster: with the clusters the scan read
+    part["checks"] = summary.get("checks")
+    part["scan_clusters"] = [c.get("name") for c in document.get("clusters") or []]
     return part
 
 

@@ -17,6 +17,7 @@ from auditor.output.report.model import (
     Charts,
     ClusterView,
     ControlView,
+    FleetRow,
     FrameworkMatrix,
     FrameworkSummary,
     FrameworkView,
@@ -89,14 +90,19 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
     chart_rows = [(f"{s.key}" if len({x.cluster for x in heat}) < 2 else f"{s.cluster}/{s.key}", s.days)
                   for s in heat]
     sha = options.document_sha256
+    fleet = fleet_rows(doc)
+    counted = {str(p.get("cluster")): dict(p.get("volumes_by_status") or {})
+               for p in (doc.get("summary") or {}).get("per_cluster") or []} if fleet else None
     meta = Meta(
-        title="Backup compliance report", clusters=tuple(c.get("name", "") for c in doc.get("clusters") or []),
+        title="Fleet backup compliance report" if fleet else "Backup compliance report",
+        clusters=tuple(c.get("name", "") for c in doc.get("clusters") or []),
         as_of=as_of, period_start=period_start(volumes, schedules, trend), generated_by=options.generated_by,
         generated_at=options.generated_at or datetime.now(UTC).replace(microsecond=0),
         tool_version=str(doc.get("tool_version", "")), document_sha256=sha, document_name=options.document_name,
         report_id=f"BA-{as_of:%Y%m%d-%H%M}-{sha[:8] or 'unhashed'}", framework_focus=options.focus)
     return Report(
-        meta=meta, summary=summary, clusters=tuple(cluster_view(c, volumes) for c in doc.get("clusters") or []),
+        meta=meta, summary=summary,
+        clusters=tuple(cluster_view(c, volumes, counted) for c in doc.get("clusters") or []),
         policies=policy_views(volumes), excluded_namespaces=tuple(sorted({v["namespace"] for v in volumes
                                                                           if not v.get("audited", True)})),
         frameworks=frameworks, framework_matrix=framework_matrix(frameworks), namespaces=namespaces,
@@ -124,7 +130,7 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
             heatmap_rows=len(chart_rows),
             trend=charts.trend_line(trend, "Audited volumes within RPO, per day", target=1.0) if trend else None),
         trend=trend, runs=run_rows(doc), preflights=preflight_rows(doc),
-        waiver_history=options.history is not None and options.history.waivers is not None)
+        waiver_history=options.history is not None and options.history.waivers is not None, fleet=fleet)
 
 
 def _pct(value: float | None) -> str:
@@ -141,15 +147,24 @@ def build_summary(doc: dict[str, Any], audited: list[dict[str, Any]], frameworks
     passed, failed = checks.get("pass", 0), checks.get("open", len(open_findings))
     covered = sum(1 for v in audited if v.get("covered_by"))
     clusters = doc.get("clusters") or []
+    by_severity = {sev: sum(1 for f in open_findings if f.get("severity") == sev) for sev in SEVERITIES}
+    n_audited, n_volumes, n_open = len(audited), len(doc.get("volumes") or []), len(open_findings)
+    excepted = sum(1 for f in findings if f.get("status") == "excepted")
+    note = filtered_note(s.get("filtered"))
+    if isinstance(doc.get("fleet"), dict):  # the lists keep what needs attention: the counts are the summary's
+        by_status = {st: int((s.get("volumes_by_status") or {}).get(st, 0)) for st in STATUSES}
+        by_severity = {sev: int((s.get("findings_by_severity") or {}).get(sev, 0)) for sev in SEVERITIES}
+        n_audited, n_volumes = int(s.get("volumes_audited") or 0), int(s.get("volumes") or 0)
+        n_open, excepted = sum(by_severity.values()), int(s.get("findings_excepted") or 0)
+        covered = by_status["protected"] + by_status["stale"]
+        note += fleet_note(doc["fleet"])
     return Summary(
-        headline=headline(by_status, len(audited), clusters) + filtered_note(s.get("filtered")),
-        volumes=len(doc.get("volumes") or []), audited=len(audited), by_status=by_status,
-        protected_ratio=round(by_status["protected"] / len(audited), 4) if audited else None,
-        coverage_ratio=round(covered / len(audited), 4) if audited else None,
+        headline=headline(by_status, n_audited, clusters) + note,
+        volumes=n_volumes, audited=n_audited, by_status=by_status,
+        protected_ratio=round(by_status["protected"] / n_audited, 4) if n_audited else None,
+        coverage_ratio=round(covered / n_audited, 4) if n_audited else None,
         pass_rate=round(passed / (passed + failed), 4) if checks and passed + failed else None,
-        checks=checks, findings=len(open_findings),
-        by_severity={sev: sum(1 for f in open_findings if f.get("severity") == sev) for sev in SEVERITIES},
-        excepted=sum(1 for f in findings if f.get("status") == "excepted"),
+        checks=checks, findings=n_open, by_severity=by_severity, excepted=excepted,
         risks=top_risks(doc, rules), clusters=len(clusters),
         clusters_complete=sum(1 for c in clusters if c.get("complete")),
         frameworks=framework_summaries(doc, frameworks))
@@ -163,6 +178,38 @@ def filtered_note(filtered: Any) -> str:
                     for k, v in filtered.items() if k != "note")
     return f" Filtered ({how}): the volumes and findings of this report are a filtered view; the compliance " \
            "scores are those of the whole scan."
+
+
+def fleet_note(fleet: dict[str, Any]) -> str:
+    """What a report from the history store is made of: each cluster's newest scan, some of them old."""
+    rows = fleet.get("clusters") or []
+    stale = [r for r in rows if r.get("stale")]
+    text = f" Each cluster's newest recorded scan ({len(rows)} cluster{'s' if len(rows) != 1 else ''}, none read now)"
+    text += f"; {len(stale)} older than their agent's interval allows (marked with their age)." if stale else "."
+    if fleet.get("listed"):
+        text += f" Listed: {fleet['listed']}; the counts and scores cover everything."
+    return text
+
+
+def fleet_rows(doc: dict[str, Any]) -> tuple[FleetRow, ...]:
+    """The fleet rollup: one row per cluster, its newest scan, age, counts and trend."""
+    fleet = doc.get("fleet")
+    if not isinstance(fleet, dict):
+        return ()
+    summaries = {p.get("cluster"): p for p in (doc.get("summary") or {}).get("per_cluster") or []}
+    out = []
+    for r in fleet.get("clusters") or []:
+        p = summaries.get(r.get("cluster")) or {}
+        by_status = {s: int((p.get("volumes_by_status") or {}).get(s, 0)) for s in STATUSES}
+        trend = [float(v) for _, v in r.get("trend") or []]
+        out.append(FleetRow(
+            cluster=str(r.get("cluster", "")), scan_id=r.get("scan_id"), as_of=parse_iso(r.get("as_of")),
+            age_seconds=r.get("age_seconds"), stale=bool(r.get("stale")), complete=bool(p.get("complete")),
+            error=p.get("error"), by_status=by_status, audited=sum(by_status.values()),
+            by_severity={s: int((p.get("findings_by_severity") or {}).get(s, 0)) for s in SEVERITIES},
+            scores=dict(p.get("compliance") or {}), trend_first=trend[0] if len(trend) > 1 else None,
+            trend_last=trend[-1] if trend else None))
+    return tuple(out)
 
 
 def framework_summaries(doc: dict[str, Any], views: tuple[FrameworkView, ...]) -> tuple[FrameworkSummary, ...]:
@@ -181,15 +228,21 @@ def framework_summaries(doc: dict[str, Any], views: tuple[FrameworkView, ...]) -
     return tuple(out)
 
 
-def cluster_view(c: dict[str, Any], volumes: list[dict[str, Any]]) -> ClusterView:
+def cluster_view(c: dict[str, Any], volumes: list[dict[str, Any]],
+                 counted: dict[str, dict[str, int]] | None = None) -> ClusterView:
+    """A cluster's section; ``counted``: its volumes by status when the document lists only some of them."""
     mine = [v for v in volumes if v.get("cluster") == c.get("name") and v.get("audited", True)]
+    by_status = {s: sum(1 for v in mine if v["status"] == s) for s in STATUSES}
+    if counted is not None and c.get("name") in counted:
+        by_status = {s: int(counted[str(c.get("name"))].get(s, 0)) for s in STATUSES}
     return ClusterView(
         name=str(c.get("name", "")), source=c.get("source"), server_version=c.get("server_version"),
         complete=bool(c.get("complete")), error=c.get("error"), counts=dict(c.get("counts") or {}),
         gaps=tuple(GapView(g.get("resource", ""), g.get("namespace"), g.get("reason", ""), g.get("message", ""),
                            GAP_MEANING.get(g.get("reason", ""), "")) for g in c.get("gaps") or []),
         unknown_kinds=dict(c.get("unknown_kinds") or {}),
-        by_status={s: sum(1 for v in mine if v["status"] == s) for s in STATUSES}, volumes=len(mine))
+        by_status=by_status, volumes=sum(by_status.values()), as_of=parse_iso(c.get("scan_as_of")),
+        age_seconds=c.get("age_seconds"), stale=bool(c.get("stale")))
 
 
 def policy_views(volumes: list[dict[str, Any]]) -> tuple[PolicyView, ...]:

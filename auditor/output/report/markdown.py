@@ -24,9 +24,26 @@ def md(text: object) -> str:
     return " ".join(value.split())
 
 
+def fleet_table(r: Report) -> list[str]:
+    """One row per cluster of a report from the history store: its newest scan, age, verdicts and trend."""
+    lines = ["### Fleet: each cluster's newest scan", "",
+             "| Cluster | Newest scan | Age | Within RPO | Unprotected | Critical / high | Within RPO, 30 days |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    for c in r.fleet:
+        scan = f"{when(c.as_of)} (scan {c.scan_id})" if c.scan_id else "never read"
+        age = ("**old** " if c.stale else "") + duration(c.age_seconds)
+        trend = f"{pct(c.trend_first)} → {pct(c.trend_last)}" if c.trend_first is not None else pct(c.trend_last, "—")
+        within = pct(c.by_status["protected"] / c.audited if c.audited else None, "n/a")
+        lines.append(f"| {md(c.cluster)} | {scan}{' — ' + md(c.error) if c.error else ''} | {age} | {within} | "
+                     f"{c.by_status['unprotected']:,} | {c.by_severity['critical']:,} / {c.by_severity['high']:,} | "
+                     f"{trend} |")
+    return [*lines, ""]
+
+
 def render_markdown(r: Report, files: dict[str, str]) -> str:
     s = r.summary
-    lines = [f"## Backup audit: {md(', '.join(r.meta.clusters) or 'no cluster')} — as of {when(r.meta.as_of)}", "",
+    names = ", ".join(r.meta.clusters) if len(r.meta.clusters) <= 5 else f"{len(r.meta.clusters)} clusters"
+    lines = [f"## Backup audit: {md(names or 'no cluster')} — as of {when(r.meta.as_of)}", "",
              md(s.headline), "",
              "| | |", "|---|---|",
              f"| Volumes within RPO | {pct(s.protected_ratio, 'n/a')} "
@@ -37,6 +54,8 @@ def render_markdown(r: Report, files: dict[str, str]) -> str:
              f"{'' if s.findings else 'none'}) |",
              f"| Excepted findings | {s.excepted:,} |",
              f"| Clusters read completely | {s.clusters_complete} of {s.clusters} |", ""]
+    if r.fleet:
+        lines += fleet_table(r)
     if s.frameworks:
         lines += ["| Framework | Score | Coverage |", "|---|---:|---:|"]
         lines += [f"| {md(f.name)} | {pct(f.score)} | {pct(f.coverage)} |" for f in s.frameworks]

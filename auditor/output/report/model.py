@@ -101,6 +101,28 @@ class ClusterView:
     unknown_kinds: dict[str, int]
     by_status: dict[str, int]
     volumes: int
+    as_of: datetime | None = None  # a report from the store: the scan's time, its age, and whether it is old
+    age_seconds: float | None = None
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    """A report from the history store: one cluster's newest scan, its age and counts (the fleet rollup)."""
+
+    cluster: str
+    scan_id: int | None
+    as_of: datetime | None
+    age_seconds: float | None
+    stale: bool  # older than its agent's interval allows (2x, or 2 h)
+    complete: bool
+    error: str | None
+    by_status: dict[str, int]
+    audited: int
+    by_severity: dict[str, int]
+    scores: dict[str, float | None]
+    trend_first: float | None  # share within RPO at the start of the trend, and now
+    trend_last: float | None
 
 
 @dataclass(frozen=True)
@@ -339,3 +361,4 @@ class Report:
     preflights: tuple[Any, ...] | None = None  # PreflightRow (report/preflight.py); None: no pairs configured
     waiver_history: bool = False  # the exceptions register's history was read from a store
     extra: dict[str, Any] = field(default_factory=dict)
+    fleet: tuple[FleetRow, ...] = ()  # a report from the history store: the fleet rollup

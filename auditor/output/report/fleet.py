@@ -1,0 +1,220 @@
+"""A fleet report's input: each cluster's newest scan in the history store, as one scan document.
+
+``auditor report --from-store`` reads no cluster. Every cluster's part of its newest recorded scan document
+is taken as the agent recorded it, and the parts are merged into one document (``schema_version`` 1, so
+every report format renders it), with a ``fleet`` section: one row per cluster with that scan, its age,
+whether the cluster's agent is silent (no scan for more than twice its interval, 2 h by default, as
+``auditor fleet`` judges it) and the cluster's own trend.
+
+At a hundred clusters the documents together are gigabytes: they are read one at a time, and by default
+(``detail="attention"``) the lists keep what needs attention (volumes not protected, findings of critical or
+high severity, schedules that are failing now) while every count and score covers everything;
+``detail="all"`` keeps every entry (a few clusters).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from auditor import __version__
+from auditor.analyse.coverage import STATUSES
+from auditor.checks.registry import SEVERITIES
+from auditor.output.report.history import History, WaiverChange, trend_from_summaries
+from auditor.output.report.source import SourceDocument
+
+DETAILS = ("attention", "all")
+LISTED_SEVERITIES = ("critical", "high")
+LISTS = ("warnings", "volumes", "findings", "compliance", "credentials", "schedules", "storage_locations",
+         "executor_runs")
+LISTED = "volumes not protected, findings of critical or high severity and schedules failing now"
+CHECKS = ("pass", "open", "excepted", "not-evaluated", "error")
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+@dataclass(frozen=True)
+class FleetEntry:
+    """One cluster of the fleet: its newest scan that read it (None: none did) and how old it is."""
+
+    cluster: str
+    uid: str | None
+    scan_id: int | None
+    as_of: datetime | None
+    at: datetime  # the time ages are measured at
+    silent_after: float  # seconds without a scan after which its agent counts as silent
+    error: str | None  # the newest attempt's error, if it failed
+    trend: tuple[tuple[date, float], ...] = ()
+
+    @property
+    def age_seconds(self) -> float | None:
+        return max(0.0, (self.at - self.as_of).total_seconds()) if self.as_of else None
+
+    @property
+    def stale(self) -> bool:
+        age = self.age_seconds
+        return age is None or age > self.silent_after
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cluster": self.cluster, "uid": self.uid, "scan_id": self.scan_id, "as_of": iso(self.as_of),
+                "age_seconds": None if self.age_seconds is None else round(self.age_seconds),
+                "stale": self.stale, "stale_after_seconds": self.silent_after, "newest_attempt_error": self.error,
+                "trend": [[d.isoformat(), round(v, 4)] for d, v in self.trend]}
+
+
+def keep_schedule(s: dict[str, Any]) -> bool:
+    """A schedule failing now: disabled, paused, invalid, missing runs, or its newest run not Completed."""
+    latest = s.get("latest") or {}
+    return bool(s.get("problem") or s.get("missed_runs") or not s.get("enabled", True) or s.get("paused")
+                or latest.get("phase") != "Completed")
+
+
+def listed(part: dict[str, Any], detail: str) -> dict[str, list[Any]]:
+    """A cluster's lists as the report lists them (``attention``: what needs it)."""
+    lists = {key: list(part.get(key) or []) for key in LISTS}
+    if detail == "attention":
+        lists["volumes"] = [v for v in lists["volumes"] if v.get("audited", True) and v.get("status") != "protected"]
+        lists["findings"] = [f for f in lists["findings"] if f.get("severity") in LISTED_SEVERITIES]
+        lists["schedules"] = [s for s in lists["schedules"] if keep_schedule(s)]
+    return lists
+
+
+def merge(parts: Iterable[tuple[FleetEntry, dict[str, Any] | None]], *, at: datetime, detail: str = "attention",
+          store: str = "") -> dict[str, Any]:
+    """One scan document of the fleet from each cluster's document part (None: no scan read that cluster)."""
+    if detail not in DETAILS:
+        raise ValueError(f"detail {detail!r} (expected one of {DETAILS})")
+    doc: dict[str, Any] = {"schema_version": "1", "tool_version": __version__, "as_of": None, "clusters": []}
+    doc.update({key: [] for key in LISTS})
+    exceptions: dict[str, list[Any]] = {"matched": [], "unused": [], "expired": []}
+    rollup: dict[str, dict[str, Any]] = {}
+    per_cluster: list[dict[str, Any]] = []
+    scans: dict[int | None, tuple[Any, set[str], set[str]]] = {}  # checks, the scan's clusters, those taken
+    volumes = excepted = 0
+    entries: list[FleetEntry] = []
+    newest: datetime | None = None
+    for entry, part in parts:
+        entries.append(entry)
+        age = entry.age_seconds
+        marks = {"scan_id": entry.scan_id, "scan_as_of": iso(entry.as_of),
+                 "age_seconds": None if age is None else round(age), "stale": entry.stale}
+        if part is None or not part.get("clusters"):
+            error = entry.error or "no recorded scan read this cluster"
+            doc["clusters"].append({"name": entry.cluster, "complete": False, "gaps": [], "error": error,
+                                    "source": None, "server_version": None, **marks})
+            per_cluster.append({"cluster": entry.cluster, "complete": False, "error": error,
+                                "volumes_by_status": dict.fromkeys(STATUSES, 0),
+                                "findings_by_severity": dict.fromkeys(SEVERITIES, 0), "compliance": {}})
+            continue
+        newest = max(newest, entry.as_of) if newest and entry.as_of else newest or entry.as_of
+        doc["clusters"].append({**part["clusters"][0], **marks})
+        volumes += len(part.get("volumes") or [])
+        excepted += sum(1 for f in part.get("findings") or [] if f.get("status") == "excepted")
+        per_cluster.append(part.get("per_cluster") or _per_cluster(entry.cluster, part))
+        scan = scans.setdefault(entry.scan_id, (part.get("checks"), set(part.get("scan_clusters") or []), set()))
+        scan[2].add(entry.cluster)
+        for key, values in listed(part, detail).items():
+            doc[key].extend(values)
+        for key, values in (part.get("exceptions") or {}).items():
+            exceptions.setdefault(key, []).extend(v for v in values or [] if v not in exceptions[key])
+        for r in part.get("compliance_rollup") or []:
+            total = rollup.setdefault(r["framework"], {"framework": r["framework"], "name": r.get("name"),
+                                                       "passed": 0, "failed": 0, "clusters": {}})
+            total["passed"] += int(r.get("passed") or 0)
+            total["failed"] += int(r.get("failed") or 0)
+            total["clusters"].update(r.get("clusters") or {})
+    for total in rollup.values():
+        evaluated = total["passed"] + total["failed"]
+        total["score"] = round(total["passed"] / evaluated, 4) if evaluated else None
+    doc["as_of"] = iso(newest or at)
+    doc["compliance_rollup"] = list(rollup.values())
+    doc["exceptions"] = exceptions
+    doc["summary"] = _summary(per_cluster, volumes, excepted, _checks(scans.values()))
+    doc["fleet"] = {"store": store, "at": iso(at), "detail": detail,
+                    "listed": LISTED if detail == "attention" else None, "clusters": [e.as_dict() for e in entries]}
+    return doc
+
+
+def _per_cluster(name: str, part: dict[str, Any]) -> dict[str, Any]:
+    """The summary row of a cluster from its lists (documents older than ``summary.per_cluster``)."""
+    audited = [v for v in part.get("volumes") or [] if v.get("audited", True)]
+    open_findings = [f for f in part.get("findings") or [] if f.get("status") == "open"]
+    cluster = (part.get("clusters") or [{}])[0]
+    return {"cluster": name, "complete": bool(cluster.get("complete")), "error": cluster.get("error"),
+            "volumes_by_status": {s: sum(1 for v in audited if v.get("status") == s) for s in STATUSES},
+            "findings_by_severity": {s: sum(1 for f in open_findings if f.get("severity") == s) for s in SEVERITIES},
+            "compliance": {e.get("framework"): e.get("score") for e in part.get("compliance") or []}}
+
+
+def _checks(scans: Iterable[tuple[Any, set[str], set[str]]]) -> Counter[str] | None:
+    """The rule checks by outcome: a scan counts them for all the clusters it read together, so they add up only
+    when the fleet takes every cluster of each such scan (None otherwise: the posture is then not stated)."""
+    total: Counter[str] = Counter()
+    for checks, read, taken in scans:
+        if not isinstance(checks, dict) or read != taken:
+            return None
+        total.update({k: int(v) for k, v in checks.items() if k in CHECKS})
+    return total
+
+
+def _summary(per_cluster: list[dict[str, Any]], volumes: int, excepted: int,
+             checks: Counter[str] | None) -> dict[str, Any]:
+    """The document's summary over every cluster: whole counts, whatever the lists keep."""
+    by_status = {s: sum(int((p.get("volumes_by_status") or {}).get(s, 0)) for p in per_cluster) for s in STATUSES}
+    by_severity = {s: sum(int((p.get("findings_by_severity") or {}).get(s, 0)) for p in per_cluster)
+                   for s in SEVERITIES}
+    audited = sum(by_status.values())
+    return {"per_cluster": per_cluster, "findings_excepted": excepted, "clusters": len(per_cluster),
+            "clusters_complete": sum(1 for p in per_cluster if p.get("complete")),
+            "volumes": volumes, "volumes_audited": audited, "volumes_by_status": by_status,
+            "protected_ratio": round(by_status["protected"] / audited, 4) if audited else None,
+            "findings": sum(by_severity.values()), "findings_by_severity": by_severity,
+            "checks": {k: checks.get(k, 0) for k in CHECKS} if checks is not None else {}}
+
+
+class _CachedHistory:
+    """``Store.history`` read once per cluster: the fleet trend and each cluster's trend come from the same rows."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.rows: dict[tuple[str | None, int], list[Any]] = {}
+
+    def history(self, cluster: str | None = None, limit: int = 50) -> list[Any]:
+        if (cluster, limit) not in self.rows:
+            self.rows[(cluster, limit)] = self.store.history(cluster, limit)
+        return self.rows[(cluster, limit)]
+
+
+def read_fleet(url: str, clusters: Sequence[str] = (), *, at: datetime,
+               detail: str = "attention") -> tuple[SourceDocument, History]:
+    """The fleet document of the store at ``url`` (every cluster, or ``clusters``: an unknown one is an error
+    naming it) and its history (the fleet's trend, the waiver register's)."""
+    from auditor.store import Store
+    from auditor.store.latest import cluster_part, select_clusters
+
+    with Store(url, create=False) as store:
+        names = select_clusters(store, clusters)
+        rows: dict[str, list[Any]] = {name: [] for name in names}
+        for row in store.fleet(at):
+            if row.cluster in rows:
+                rows[row.cluster].append(row)
+        cache = _CachedHistory(store)
+        pairs = [(FleetEntry(
+            cluster=name, uid=row.agent.uid or None, scan_id=row.latest.scan_id if row.latest else None,
+            as_of=row.latest.as_of if row.latest else None, at=at, silent_after=row.agent.silent_after,
+            error=row.error, trend=trend_from_summaries(cache, [name], at)), row.latest)
+            for name in names for row in rows[name]]
+        parts = ((entry, cluster_part(store.document(latest.scan_id), entry.cluster) if latest else None)
+                 for entry, latest in pairs)  # one document in memory at a time
+        doc = merge(parts, at=at, detail=detail, store=store.name)
+        history = History(trend=trend_from_summaries(cache, names, at),
+                          waivers=tuple(WaiverChange(e.waiver, e.event, e.at, e.detail)
+                                        for e in store.waiver_events(until=at)))
+    return SourceDocument(doc, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"), history
