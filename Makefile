@@ -21,3 +21,4 @@ bench:
 	.venv/bin/python bench/scan.py
 	.venv/bin/python bench/metrics.py
 	.venv/bin/python bench/custom_rules.py
+	.venv/bin/python bench/fleet.py

@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Benchmark a fleet: a PostgreSQL hub of 100 clusters, the fleet view and report from it, parallel scans.
+
+    python bench/fleet.py [--clusters 100] [--size medium] [--scans 2] [--writers 10]
+                          [--dumps 10] [--parallel-size small] [--skip-parallel] [--keep]
+
+1. Generates one cluster of ``--size`` (``bench/generate.py``, the sizes of ``bench/scan.py``) unless it is
+   already in ``bench/data/``, and scans it once in this process.
+2. Starts Debian's PostgreSQL (initdb + pg_ctl in a temporary directory, as the tests do) and fills one
+   database with ``--clusters`` clusters × ``--scans`` scans (one a day, the newest last: trends) from
+   ``--writers`` processes writing at once, each through ``Store.record_scan``. Every cluster is that scan
+   under its own name and kube-system uid.
+3. Times, each in its own child process (wall time, peak RSS from ``os.wait4``): ``auditor fleet --store URL
+   -o json`` (the fleet view; without that command, ``auditor history --limit 1`` stands in and says so) and
+   ``auditor report --from-store URL --format html,pdf`` (the fleet report, the default formats).
+4. Scans ``--dumps`` clusters of ``--parallel-size`` live (10 contexts of one API test server in a separate
+   process) with ``--parallel 1`` and ``--parallel 4`` (skipped, and said, while ``scan`` has no
+   ``--parallel``).
+
+Targets (MISS when exceeded): fleet view < 2 s and fleet report < 60 s at 100 clusters; parallel speed-up
+≥ 1.6× on 2 cores. The server and PostgreSQL are always stopped; generated data is deleted unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, fields, is_dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import scan as scan_bench  # noqa: E402  (bench/scan.py: sizes, data, child processes, the API test server)
+
+AUDITOR = scan_bench.AUDITOR
+TARGETS = {"fleet_s": 2.0, "report_s": 60.0, "speedup": 1.6}
+PLACEHOLDER = "fleet-bench-placeholder-cluster"
+
+
+def log(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+def verdict(value: float, target: float, higher_is_better: bool = False) -> str:
+    return scan_bench.verdict(value, target, higher_is_better)
+
+
+# --- one scanned cluster, renamed ----------------------------------------------------------------------------------
+
+def _replace(obj: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` for dataclasses, ``msgspec.structs.replace`` for structs."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return replace(obj, **changes)
+    import msgspec
+
+    return msgspec.structs.replace(obj, **changes)
+
+
+def _has(obj: Any, name: str) -> bool:
+    if is_dataclass(obj):
+        return name in {f.name for f in fields(obj)}
+    return name in getattr(obj, "__struct_fields__", ())
+
+
+def renamed(result: Any, document: bytes, name: str, uid: str) -> tuple[Any, dict[str, Any]]:
+    """The scan of ``PLACEHOLDER`` as the scan of cluster ``name`` with kube-system uid ``uid``."""
+    import orjson
+
+    [c] = result.clusters
+    analysis = c.analysis
+    inventory = analysis.inventory
+    namespaces = tuple(_replace(ns, meta=_replace(ns.meta, uid=uid)) if ns.meta.name == "kube-system" else ns
+                       for ns in inventory.namespaces)
+    inventory = _replace(inventory, cluster=name, namespaces=namespaces)
+    volumes = tuple(_replace(v, cluster=name) for v in analysis.volumes)
+    analysis = _replace(analysis, inventory=inventory, volumes=volumes)
+    results = tuple(_replace(r, cluster=name) for r in c.results)
+    cluster = _replace(c, name=name, analysis=analysis, results=results)
+    doc = orjson.loads(document.replace(PLACEHOLDER.encode(), name.encode()))
+    return _replace(result, clusters=(cluster,)), doc
+
+
+def shifted(result: Any, doc: dict[str, Any], days: int) -> tuple[Any, dict[str, Any]]:
+    """The same scan ``days`` earlier (history for the trends)."""
+    if not days:
+        return result, doc
+    as_of = result.as_of - timedelta(days=days)
+    clusters = tuple(_replace(c, analysis=_replace(c.analysis, as_of=as_of)) if _has(c.analysis, "as_of") else c
+                     for c in result.clusters)
+    return _replace(result, as_of=as_of, clusters=clusters), {**doc, "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+# --- the hub ---------------------------------------------------------------------------------------------------------
+
+_BASE: dict[str, Any] = {}  # the scan and its document, inherited by the forked writers
+
+
+def _writer(args: tuple[str, list[str], int]) -> tuple[int, float]:
+    """One agent: record its clusters' scans (oldest day first), each in its own transaction."""
+    from auditor.store import Store
+
+    url, names, scans = args
+    started = time.perf_counter()
+    n = 0
+    with Store(url, retry_for=60) as store:
+        for days in range(scans - 1, -1, -1):
+            for name in names:
+                result, doc = renamed(_BASE["result"], _BASE["document"], name, str(uuid.uuid5(uuid.NAMESPACE_DNS,
+                                                                                                  name)))
+                result, doc = shifted(result, doc, days)
+                store.record_scan(result, doc)
+                n += 1
+    return n, time.perf_counter() - started
+
+
+def fill(url: str, names: list[str], scans: int, writers: int) -> tuple[float, int]:
+    """``scans`` scans of every cluster, written by ``writers`` processes at once; (seconds, scans written)."""
+    groups = [names[i::writers] for i in range(writers)]
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(writers) as pool:
+        done = pool.map(_writer, [(url, g, scans) for g in groups if g])
+    return time.perf_counter() - started, sum(n for n, _ in done)
+
+
+def scan_once(directory: Path, as_of: str) -> None:
+    import orjson
+
+    from auditor.collect.fields import parse_time
+    from auditor.output.document import build_document
+    from auditor.pipeline import ScanOptions, run_scan
+
+    result = run_scan(ScanOptions(snapshots=(directory,), cluster_name=PLACEHOLDER, as_of=parse_time(as_of)))
+    if result.clusters[0].analysis is None:
+        raise SystemExit(f"the scan of {directory} failed: {result.clusters[0].error}")
+    _BASE["result"] = result
+    _BASE["document"] = orjson.dumps(build_document(result))
+
+
+# --- measurements ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Measure:
+    label: str
+    run: scan_bench.Run
+    note: str = ""
+
+
+def has_command(*argv: str) -> bool:
+    done = subprocess.run([AUDITOR, *argv, "--help"], capture_output=True, timeout=120)
+    return done.returncode == 0
+
+
+def has_option(option: str, *argv: str) -> bool:
+    done = subprocess.run([AUDITOR, *argv, "--help"], capture_output=True, text=True, timeout=120)
+    return done.returncode == 0 and option in done.stdout
+
+
+def timed(label: str, cmd: list[str], work: Path, note: str = "") -> Measure:
+    out = work / f"{label.replace(' ', '-').replace('/', '-')}.out"
+    run = scan_bench.run_child(label, cmd, stdout=out)
+    if not run.ok:
+        raise SystemExit(f"{label} failed (exit {run.rc}): {' '.join(cmd)}\n{run.stderr[-3000:]}")
+    return Measure(label, run, note)
+
+
+def bench_parallel(size: str, dumps: int, seed: int, as_of: str, work: Path, keep: list[Path]) -> dict[str, Any]:
+    """``dumps`` contexts of one API test server (a separate process), scanned with --parallel 1 and 4."""
+    directory, fresh = scan_bench.ensure_data(size, 1.0, seed, log)
+    if fresh:
+        keep.append(directory)
+    server = scan_bench.Server(directory, work / "kubeapi.log").start()
+    try:
+        log(f"API test server on {directory} ready at {server.url}")
+        kubeconfig = work / "fleet-kubeconfig"
+        names = [f"ctx-{i:02d}" for i in range(dumps)]
+        kubeconfig.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "clusters": [{"name": "bench", "cluster": {"server": server.url}}],
+            "users": [{"name": "bench", "user": {"token": "bench"}}],
+            "contexts": [{"name": n, "context": {"cluster": "bench", "user": "bench"}} for n in names],
+            "current-context": names[0]}))
+        out: dict[str, Any] = {}
+        for n in (1, 4):
+            log(f"scanning {dumps} contexts with --parallel {n} ...")
+            out[n] = timed(f"scan {dumps} clusters --parallel {n}",
+                           [AUDITOR, "scan", "--kubeconfig", str(kubeconfig), "--all-contexts", "--as-of", as_of,
+                            "--parallel", str(n), "-o", "json"], work)
+        return out
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clusters", type=int, default=100)
+    parser.add_argument("--size", default="medium", help=f"{'|'.join(scan_bench.SIZES)} (default medium)")
+    parser.add_argument("--scans", type=int, default=2, help="scans per cluster, one a day (default 2)")
+    parser.add_argument("--writers", type=int, default=10, help="concurrent writing processes (default 10)")
+    parser.add_argument("--dumps", type=int, default=10, help="clusters of the parallel scan (default 10)")
+    parser.add_argument("--parallel-size", default="small", help="size of the parallel scan's clusters")
+    parser.add_argument("--skip-parallel", action="store_true")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep data generated by this run")
+    parser.add_argument("--data-root", type=Path, help=f"where generated clusters go (default {scan_bench.DATA})")
+    args = parser.parse_args(argv)
+    if args.data_root:
+        scan_bench.DATA = args.data_root.resolve()
+
+    from tests.store.postgres import start_server
+
+    generated: list[Path] = []
+    server = None
+    try:
+        directory, fresh = scan_bench.ensure_data(args.size, 1.0, args.seed, log)
+        if fresh:
+            generated.append(directory)
+        as_of = scan_bench.DEFAULT_AS_OF
+        log(f"scanning {directory} once ...")
+        started = time.perf_counter()
+        scan_once(directory, as_of)
+        summary = _BASE["result"].clusters[0].analysis
+        log(f"scanned in {time.perf_counter() - started:.1f} s: {len(summary.volumes)} volumes, "
+            f"{len(_BASE['document']) / 1e6:.1f} MB document")
+        server = start_server()
+        if server is None:
+            raise SystemExit("PostgreSQL server binaries are not installed (Debian package postgresql)")
+        url = server.create_database()
+        names = [f"cluster-{i:03d}" for i in range(args.clusters)]
+        log(f"filling the store: {args.clusters} clusters x {args.scans} scans from {args.writers} writers ...")
+        fill_s, written = fill(url, names, args.scans, args.writers)
+        log(f"{written} scans written in {fill_s:.1f} s")
+        with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
+            work = Path(tmp)
+            fleet_cmd = has_command("fleet")
+            view = timed("fleet view", [AUDITOR, "fleet", "--store", url, "-o", "json"], work) if fleet_cmd else \
+                timed("fleet view", [AUDITOR, "history", "--store", url, "--limit", "1", "-o", "json"], work,
+                      "auditor fleet is not there yet: history --limit 1 timed instead")
+            at = "2026-11-20T13:00:00Z"
+            log("fleet report ...")
+            report = timed("fleet report html,pdf", [AUDITOR, "report", "--from-store", url, "--as-of", at,
+                                                     "--format", "html,pdf", "--out", str(work / "reports")], work)
+            sizes = {p.suffix: p.stat().st_size for p in (work / "reports").iterdir()}
+            parallel = None
+            if args.skip_parallel:
+                parallel_note = "skipped (--skip-parallel)"
+            elif not has_option("--parallel", "scan"):
+                parallel_note = "skipped: auditor scan has no --parallel yet"
+            else:
+                parallel_note = ""
+                parallel = bench_parallel(args.parallel_size, args.dumps, args.seed, as_of, work, generated)
+            print_report(args, summary, fill_s, written, view, report, sizes, parallel, parallel_note)
+    finally:
+        if server is not None:
+            server.stop()
+        if not args.keep:
+            for d in generated:
+                shutil.rmtree(d, ignore_errors=True)
+    return 0
+
+
+def print_report(args: argparse.Namespace, analysis: Any, fill_s: float, written: int, view: Measure,
+                 report: Measure, sizes: dict[str, int], parallel: dict[int, Measure] | None, note: str) -> None:
+    load = os.getloadavg()
+    print()
+    print(f"=== backup-auditor fleet benchmark: {args.clusters} clusters of size {args.size} "
+          f"({len(analysis.volumes)} volumes each), {args.scans} scans each, {args.writers} writers")
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"store filled: {written} scans in {fill_s:.1f} s ({written / fill_s:.2f} scans/s), PostgreSQL "
+          f"{subprocess.run(['psql', '--version'], capture_output=True, text=True).stdout.strip() or '(psql absent)'}")
+    print()
+    print(f"{'measurement':<34}  {'wall s':>8}  {'CPU s':>7}  {'peak RSS MB':>11}  notes")
+    rows = [view, report, *(parallel.values() if parallel else ())]
+    for m in rows:
+        print(f"{m.label:<34}  {m.run.wall:8.2f}  {m.run.cpu:7.2f}  {m.run.rss_mb:11.0f}  {m.note}")
+    print("report files: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items())))
+    print()
+    print("targets")
+    scale = "" if args.clusters == 100 else f"  (at {args.clusters} clusters, the targets are for 100)"
+    for label, m, target in (("fleet view (s)", view, "fleet_s"), ("fleet report (s)", report, "report_s")):
+        print(f"  {label:<29}  {m.run.wall:6.2f}  {verdict(m.run.wall, TARGETS[target])}{scale}  "
+              f"(CPU {m.run.cpu:.2f} s: {verdict(m.run.cpu, TARGETS[target])}, steadier on a shared machine)")
+    if parallel:
+        speedup = parallel[1].run.wall / parallel[4].run.wall
+        print(f"  parallel 4 vs 1 speed-up       {speedup:6.2f}  {verdict(speedup, TARGETS['speedup'], True)}  "
+              f"({args.dumps} clusters, API server a separate process, {os.cpu_count()} cores)")
+    else:
+        print(f"  parallel 4 vs 1 speed-up          n/a  {note}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
