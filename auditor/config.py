@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from auditor import yamlsafe
 from auditor.analyse.exceptions import DEFAULT_MAX_DAYS, ExceptionRule
-from auditor.durations import parse_duration
 from auditor.errors import ConfigError
 from auditor.executor.templates import BackupTemplate
+from auditor.model.durations import parse_duration
 
 DEFAULT_RPO = 24 * 3600.0
 DEFAULT_RETENTION = 7 * 86400.0

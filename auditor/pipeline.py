@@ -7,23 +7,22 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from auditor.analyse.compliance import FrameworkScore, load_frameworks, score
+from auditor.analyse.compliance import load_frameworks, score
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
 from auditor.analyse.exceptions import ExceptionRule, ExceptionsReport, check_terms
 from auditor.analyse.exceptions import apply as apply_exceptions
 from auditor.analyse.protection import ProtectionState
 from auditor.analyse.subjects import annotation_exceptions, subjects
-from auditor.checks import Finding, evaluate, load_catalog
+from auditor.checks import evaluate, load_catalog
 from auditor.checks.gaps import unevaluated_where_blind
 from auditor.checks.governance import LATE_RULES
-from auditor.checks.registry import Rule, RunContext, catalog_dir
-from auditor.collect.catalog import VeleroCatalog, read_catalog
+from auditor.checks.registry import RunContext, catalog_dir
+from auditor.collect.catalog import read_catalog
 from auditor.collect.clusters import ClusterTarget, in_cluster_target, kubeconfig_targets
 from auditor.collect.dump import read_dump
 from auditor.collect.etcd_manifests import with_etcd_manifests
-from auditor.collect.inventory import Inventory
 from auditor.collect.live import (
     DEFAULT_CLUSTER_DEADLINE,
     DEFAULT_REQUEST_TIMEOUT,
@@ -35,12 +34,15 @@ from auditor.collect.live import (
 from auditor.collect.secrets import SecretPolicy, load_installation_key
 from auditor.config import AuditConfig
 from auditor.errors import AuditorError, ClusterAccessError, ConfigError
+from auditor.model.catalog import VeleroCatalog
+from auditor.model.inventory import Inventory
+from auditor.model.rules import Finding
+from auditor.model.scan import ClusterScan, FindingAge, RunStats, ScanResult
 
 if TYPE_CHECKING:
     from auditor.custom_rules.loader import CustomRule
-    from auditor.server.preflight import PreflightOutcome
+    from auditor.model.runs import RunRecord
     from auditor.store import Store
-    from auditor.store.views import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -73,61 +75,6 @@ class ScanOptions:
     @property
     def live(self) -> bool:
         return not self.snapshots
-
-
-@dataclass(frozen=True)
-class ClusterScan:
-    name: str
-    analysis: ClusterAnalysis | None
-    results: tuple[Finding, ...] = ()  # every rule × subject result: findings, passes, not evaluated
-    error: str | None = None
-    compliance: tuple[FrameworkScore, ...] = ()  # per framework (issue: credentials & compliance)
-
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        return tuple(r for r in self.results if r.is_finding)
-
-
-@dataclass(frozen=True)
-class FindingAge:
-    """How long the oldest open finding of a rule has been open in a cluster (from the history store)."""
-
-    cluster: str
-    rule_id: str
-    severity: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class RunStats:
-    """Executor runs of one backend (the kind of object it creates) with one outcome, from the history store."""
-
-    backend: str
-    outcome: str
-    count: int
-    seconds_sum: float = 0.0  # over the runs that ended
-    seconds_count: int = 0
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    as_of: datetime
-    clusters: tuple[ClusterScan, ...]
-    rules: tuple[Rule, ...]
-    exceptions: ExceptionsReport | None = None  # the exceptions register (matched, unused, expired)
-    finding_ages: tuple[FindingAge, ...] = ()  # only when a history store is used
-    executor_runs: tuple[RunStats, ...] = ()  # only when a history store is used
-    recent_runs: tuple[RunRecord, ...] = ()  # the newest executor runs, newest first (reports)
-    filters: dict[str, Any] | None = None  # set on a filtered view (auditor.output.filters): what it keeps
-    preflights: tuple[PreflightOutcome, ...] = ()  # auditor serve's restore preflight pairs (docs/preflight.md)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for c in self.clusters for f in c.findings]
-
-    @property
-    def results(self) -> list[Finding]:
-        return [r for c in self.clusters for r in c.results]
 
 
 def live_targets(options: ScanOptions) -> list[ClusterTarget]:

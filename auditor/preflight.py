@@ -22,14 +22,15 @@ import orjson
 
 from auditor.analyse.preflight import BackupFacts, BackupVolume, PreflightReport, TargetFacts, evaluate
 from auditor.analyse.velero_server import velero_servers
-from auditor.collect import records as r
-from auditor.collect.catalog import CatalogBackup, VeleroCatalog, VolumeInfo, read_catalog
+from auditor.collect.catalog import read_catalog
 from auditor.collect.clusters import kubeconfig_targets
 from auditor.collect.dump import read_dump
-from auditor.collect.inventory import Inventory
 from auditor.collect.live import ApiStatusError, LiveSource, gc_paused
 from auditor.collect.served import read_served_dump, read_served_live
 from auditor.errors import InputError
+from auditor.model import records as r
+from auditor.model.catalog import CatalogBackup, VeleroCatalog, VolumeInfo
+from auditor.model.inventory import Inventory
 
 RESTORE_HOOK_ANNOTATIONS = ("init.hook.restore.velero.io/container-image", "post.hook.restore.velero.io/command")
 METHOD_OF = {"PodVolumeBackup": "fs-backup", "NativeSnapshot": "native-snapshot", "CSISnapshot": "csi-snapshot"}

@@ -40,8 +40,9 @@ from prometheus_client import CollectorRegistry, start_http_server  # noqa: E402
 
 from auditor import demo  # noqa: E402
 from auditor.cli import build_options  # noqa: E402
+from auditor.model.scan import ScanResult  # noqa: E402
 from auditor.output.metrics import ClusterHealth, MetricsInput, ScanCollector, render  # noqa: E402
-from auditor.pipeline import ScanResult, run_scan  # noqa: E402
+from auditor.pipeline import run_scan  # noqa: E402
 from auditor.server.http import AuditorHTTPServer  # noqa: E402
 from auditor.server.state import Current, Snapshot  # noqa: E402
 from auditor.server.watch import WatchStats  # noqa: E402

@@ -227,9 +227,9 @@ def child_analysis(directory: str, as_of: str, gc_paused: bool) -> dict[str, Any
     from auditor.analyse.coverage import analyse_cluster
     from auditor.checks import evaluate, load_catalog
     from auditor.collect.dump import read_dump
-    from auditor.collect.fields import parse_time
     from auditor.collect.live import gc_paused as pause
     from auditor.config import AuditConfig
+    from auditor.model.time import parse_time
 
     when = parse_time(as_of)
     t0 = time.perf_counter()

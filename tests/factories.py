@@ -11,8 +11,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from auditor.collect.builder import InventoryBuilder
 from auditor.collect.dump import add_object
-from auditor.collect.inventory import Inventory, InventoryBuilder
+from auditor.model.inventory import Inventory
 
 AS_OF = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 VELERO_NS = "velero"

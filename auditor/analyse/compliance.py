@@ -18,7 +18,7 @@ from auditor.errors import RuleLoadError
 
 
 class ResultLike(Protocol):
-    """A rule × subject result (``auditor.checks.registry.Finding``)."""
+    """A rule × subject result (``auditor.model.rules.Finding``)."""
 
     @property
     def rule_id(self) -> str: ...

@@ -27,11 +27,11 @@ from auditor.analyse.protection import ProtectionState
 from auditor.analyse.schedules import ScheduleState, schedule_states
 from auditor.analyse.velero_plan import Capture, SpecContext, VeleroPlanner
 from auditor.analyse.velero_server import VeleroServer, velero_servers
-from auditor.collect import records as r
-from auditor.collect.catalog import VeleroCatalog
-from auditor.collect.inventory import Gap, Inventory
 from auditor.config import AppliedPolicy, AuditConfig
-from auditor.durations import format_duration
+from auditor.model import records as r
+from auditor.model.catalog import VeleroCatalog
+from auditor.model.durations import format_duration
+from auditor.model.inventory import Gap, Inventory
 
 STATUSES = ("protected", "stale", "unprotected", "unknown")
 #: A recovery point dated later than this after the scan time is not believed (clocks disagree a little).

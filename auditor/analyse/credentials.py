@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from auditor.collect.inventory import RECORD_FIELDS, Inventory
+from auditor.collect.builder import RECORD_FIELDS
 from auditor.collect.secrets import credential_refs
+from auditor.model.inventory import Inventory
 
 
 @dataclass(frozen=True)

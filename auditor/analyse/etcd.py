@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from auditor.collect import records as r
-from auditor.collect.inventory import Gap, Inventory
+from auditor.model import records as r
+from auditor.model.inventory import Gap, Inventory
 
 ETCD_NODE_ROLE = "node-role.kubernetes.io/etcd"  # set by k3s and RKE2 on their etcd servers
 #: Resources whose gaps can hide etcd snapshot evidence or the etcd pods.

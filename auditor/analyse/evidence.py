@@ -15,9 +15,9 @@ from datetime import datetime
 
 from auditor.analyse.schedules import USABLE, backup_time
 from auditor.analyse.velero_plan import Capture
-from auditor.collect import records as r
-from auditor.collect.catalog import CatalogBackup, VeleroCatalog, VolumeInfo
-from auditor.collect.inventory import Inventory
+from auditor.model import records as r
+from auditor.model.catalog import CatalogBackup, VeleroCatalog, VolumeInfo
+from auditor.model.inventory import Inventory
 
 PVCKey = tuple[str, str]
 ClaimIndex = dict[tuple[str | None, str | None, str | None], str]  # (pod ns, pod, volume) -> PVC

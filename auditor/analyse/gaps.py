@@ -8,7 +8,7 @@ it needs every resource below to have been read completely.
 
 from __future__ import annotations
 
-from auditor.collect.inventory import Gap, Inventory
+from auditor.model.inventory import Gap, Inventory
 
 #: resource (``plural.group``) -> what a volume verdict takes from it.
 VOLUME_RESOURCES: dict[str, str] = {

@@ -28,7 +28,7 @@ from auditor.analyse.protection import (
     usable,
 )
 from auditor.config import HistoryConfig
-from auditor.durations import format_duration
+from auditor.model.durations import format_duration
 
 if TYPE_CHECKING:
     from auditor.analyse.coverage import ClusterAnalysis

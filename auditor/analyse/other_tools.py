@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from auditor.analyse.evidence import PVCKey, RecoveryPoint
-from auditor.collect import records as r
-from auditor.collect.inventory import Inventory
+from auditor.model import records as r
+from auditor.model.inventory import Inventory
 
 K8UP_ANNOTATION = "k8up.io/backup"
 

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from auditor.analyse.velero_server import VeleroServer, velero_servers
-from auditor.collect import records as r
-from auditor.collect.inventory import Inventory
 from auditor.collect.served import ServedResources
+from auditor.model import records as r
+from auditor.model.inventory import Inventory
 
 SCHEMA_VERSION = "1"
 BLOCKER, WARNING, UNKNOWN = "blocker", "warning", "unknown"

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from auditor.analyse.gaps import HISTORY_RESOURCES
 from auditor.analyse.resource_policy import PolicyError, parse_policies
 from auditor.analyse.schedules import USABLE
-from auditor.collect import records as r
-from auditor.collect.inventory import Inventory
+from auditor.model import records as r
+from auditor.model.inventory import Inventory
 
 if TYPE_CHECKING:
     from auditor.analyse.coverage import ClusterAnalysis

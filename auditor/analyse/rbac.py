@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditor.collect import records as r
-from auditor.collect.inventory import Inventory
+from auditor.model import records as r
+from auditor.model.inventory import Inventory
 
 READ_VERBS = ("get", "list", "watch")
 

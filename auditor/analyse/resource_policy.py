@@ -25,8 +25,8 @@ from typing import Any
 from yaml.nodes import Node, SequenceNode
 
 from auditor.analyse.go_yaml import DecodeError, Decoder, NonStringKeys, compose_first, go_float_text, join_field
-from auditor.analyse.k8s_quantity import QuantityError, parse_k8s_quantity
-from auditor.collect import records as r
+from auditor.model import records as r
+from auditor.model.quantity import QuantityError, parse_k8s_quantity
 
 KNOWN_CONDITIONS = ("capacity", "storageClass", "nfs", "csi", "volumeTypes", "pvcLabels", "pvcPhase")
 ACTIONS = ("skip", "snapshot", "fs-backup", "custom")

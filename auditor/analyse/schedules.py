@@ -9,8 +9,8 @@ from functools import cached_property
 from auditor.analyse.cron import Cron, CronError, parse_cron
 from auditor.analyse.velero_plan import SpecContext
 from auditor.analyse.velero_server import VeleroServer
-from auditor.collect import records as r
-from auditor.collect.inventory import Inventory
+from auditor.model import records as r
+from auditor.model.inventory import Inventory
 
 TERMINAL = frozenset({"Completed", "PartiallyFailed", "Failed", "FailedValidation"})
 USABLE = frozenset({"Completed", "PartiallyFailed"})

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from auditor.analyse.exceptions import ExceptionRule, Subject, from_annotations
-from auditor.collect.inventory import Inventory
+from auditor.model.inventory import Inventory
 
 SubjectKey = tuple[str, str, str | None, str]
 

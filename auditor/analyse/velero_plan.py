@@ -21,8 +21,8 @@ from auditor.analyse.resource_policy import (
     pvc_facts,
 )
 from auditor.analyse.velero_server import DEFAULT_TTL, VeleroServer
-from auditor.collect import records as r
-from auditor.collect.inventory import Inventory
+from auditor.model import records as r
+from auditor.model.inventory import Inventory
 
 EXCLUDE_LABEL = "velero.io/exclude-from-backup"
 FSB_INCLUDE_ANNOTATION = "backup.velero.io/backup-volumes"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditor.collect import records as r
-from auditor.collect.inventory import Inventory
 from auditor.collect.secrets import is_velero_deployment
-from auditor.collect.slim import go_duration_seconds
+from auditor.model import records as r
+from auditor.model.durations import go_duration_seconds
+from auditor.model.inventory import Inventory
 
 DEFAULT_TTL = 720 * 3600.0
 

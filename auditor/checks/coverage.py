@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from auditor.analyse.coverage import VolumeResult
 from auditor.analyse.velero_plan import includes_cluster_resources
-from auditor.checks.registry import CheckContext, Finding, register
+from auditor.checks.registry import CheckContext, register
+from auditor.model.rules import Finding
 
 PVC = "PersistentVolumeClaim"
 

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 from auditor.analyse.credentials import CredentialInfo, unread_credentials, values_read
 from auditor.analyse.rbac import backup_service_accounts, is_platform_subject, readers
-from auditor.checks.registry import CheckContext, Finding, register
-from auditor.collect.records import EnvLiteral
-from auditor.durations import format_duration
+from auditor.checks.registry import CheckContext, register
+from auditor.model.durations import format_duration
+from auditor.model.records import EnvLiteral
+from auditor.model.rules import Finding
 
 SECRET = "Secret"
 STATIC_KINDS = {"aws-static": "a long-lived AWS access key (AKIA...)", "gcp-service-account":

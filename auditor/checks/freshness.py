@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from auditor.analyse.schedules import IN_FLIGHT, backup_time
-from auditor.checks.registry import CheckContext, Finding, register
-from auditor.collect import records as r
-from auditor.durations import format_duration
+from auditor.checks.registry import CheckContext, register
+from auditor.model import records as r
+from auditor.model.durations import format_duration
+from auditor.model.rules import Finding
 
 
 def _time(t: datetime | None) -> str | None:

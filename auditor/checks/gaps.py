@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from auditor.analyse.coverage import ClusterAnalysis
 from auditor.analyse.gaps import describe, rule_blind
-from auditor.checks.registry import Finding
+from auditor.model.rules import Finding
 
 
 def unevaluated_where_blind(analysis: ClusterAnalysis, results: Iterable[Finding]) -> list[Finding]:

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 from auditor.analyse.exceptions import ExceptionRule
 from auditor.analyse.gaps import RULE_RESOURCES, describe, rule_blind
-from auditor.checks.registry import CheckContext, Finding, register
-from auditor.collect.inventory import Gap
-from auditor.durations import format_duration
+from auditor.checks.registry import CheckContext, register
+from auditor.model.durations import format_duration
+from auditor.model.inventory import Gap
+from auditor.model.rules import Finding
 
 
 @register("GOV-001")

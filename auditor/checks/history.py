@@ -8,7 +8,8 @@ from datetime import datetime
 
 from auditor.analyse.history import compare_with_previous
 from auditor.analyse.protection import split_ref
-from auditor.checks.registry import CheckContext, Finding, register
+from auditor.checks.registry import CheckContext, register
+from auditor.model.rules import Finding
 
 
 def _iso(t: datetime) -> str:

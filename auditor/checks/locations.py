@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks.registry import CheckContext, Finding, register
-from auditor.collect import records as r
+from auditor.checks.registry import CheckContext, register
+from auditor.model import records as r
+from auditor.model.rules import Finding
 
 BSL = "BackupStorageLocation"
 

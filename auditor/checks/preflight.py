@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.checks.registry import CheckContext, Finding, register
+from auditor.checks.registry import CheckContext, register
+from auditor.model.rules import Finding
 
 
 @register("PRE-001")

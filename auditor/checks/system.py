@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.analyse.gaps import NODE_AGENT_RESOURCES, SERVER_RESOURCES, describe, hidden
-from auditor.checks.registry import CheckContext, Finding, register
+from auditor.checks.registry import CheckContext, register
+from auditor.model.rules import Finding
 
 
 @register("SYS-001")
@@ -72,7 +73,7 @@ def scan_incomplete(ctx: CheckContext) -> Iterator[Finding]:
 @register("SYS-002")
 def etcd_snapshot_stale(ctx: CheckContext) -> Iterator[Finding]:
     from auditor.analyse.etcd import etcd_evidence
-    from auditor.durations import format_duration
+    from auditor.model.durations import format_duration
 
     inv = ctx.analysis.inventory
     evidence = etcd_evidence(inv)

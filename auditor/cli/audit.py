@@ -27,8 +27,8 @@ from auditor.cli.base import (
     timing_options,
 )
 from auditor.cli.filters import filter_options, pop_filter
-from auditor.collect.fields import parse_time
 from auditor.config import load_config
+from auditor.model.time import parse_time
 
 
 @main.command()

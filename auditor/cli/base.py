@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 import click
 
 from auditor import __version__
-from auditor.collect.fields import parse_time
 from auditor.config import load_config
 from auditor.errors import AuditorError
+from auditor.model.time import parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -148,8 +148,8 @@ def timing_options(fn: F) -> F:
 
 def parse_seconds(text: str, flag: str, *, zero: bool = False) -> float:
     """A duration flag (``30s``, ``2m30s`` or bare seconds) as seconds; 0 only where ``zero`` allows it."""
-    from auditor.durations import parse_duration
     from auditor.errors import ConfigError
+    from auditor.model.durations import parse_duration
 
     try:
         seconds = float(text)
@@ -278,7 +278,7 @@ def gate_options(fn: F) -> F:
 
 def gate_document(doc: dict[str, Any], fail_on: str | None, min_score: float | None) -> int:
     """:func:`gate` on a saved scan document (``report --from-scan``)."""
-    from auditor.checks.registry import SEVERITIES
+    from auditor.model.rules import SEVERITIES
 
     if fail_on:
         worst = SEVERITIES.index(fail_on)
@@ -295,7 +295,7 @@ def gate_document(doc: dict[str, Any], fail_on: str | None, min_score: float | N
 def gate(result: Any, fail_on: str | None, min_score: float | None) -> int:
     """CI gating: 3 when an open finding is at or above ``fail_on``, 4 when a framework score is below
     ``min_score`` percent (a framework nothing could be evaluated for counts as 0), else 0."""
-    from auditor.checks.registry import SEVERITIES
+    from auditor.model.rules import SEVERITIES
 
     if fail_on:
         worst = SEVERITIES.index(fail_on)

@@ -11,8 +11,8 @@ import click
 import orjson
 
 from auditor.cli.base import F, handle_errors, main
-from auditor.durations import format_duration
 from auditor.errors import AuditorError, ClusterAccessError, InputError
+from auditor.model.durations import format_duration
 
 
 @main.group()
@@ -48,7 +48,7 @@ def _namespaced(key: str, hint: str) -> tuple[str, str]:
 
 
 def _seconds(text: str, hint: str) -> float:
-    from auditor.durations import parse_duration
+    from auditor.model.durations import parse_duration
 
     try:
         return parse_duration(text)

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 import click
 
 from auditor.analyse.coverage import STATUSES
-from auditor.checks.registry import SEVERITIES
 from auditor.cli.base import _complete
+from auditor.model.rules import SEVERITIES
 
 F = TypeVar("F", bound=Callable[..., Any])
 

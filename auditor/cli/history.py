@@ -63,7 +63,7 @@ def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path:
 @handle_errors
 def runs(store: str | None, config_path: Path | None, clusters: tuple[str, ...], output: str, limit: int) -> None:
     """The executor's runs recorded in the history store, newest first."""
-    from auditor.durations import format_duration
+    from auditor.model.durations import format_duration
 
     with open_store(store, config_path) as db:
         records = db.runs(None, limit) if not clusters else sorted(

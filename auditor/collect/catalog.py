@@ -10,49 +10,17 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from auditor.collect import records as r
 from auditor.collect import slim
-from auditor.collect.fields import FieldReader, parse_time
+from auditor.collect.fields import FieldReader
 from auditor.errors import InputError
-
-
-@dataclass(frozen=True, slots=True)
-class VolumeInfo:
-    """One entry of ``<b>-volumeinfo.json.gz`` (``internal/volume/volumes_information.go``)."""
-
-    pvc_namespace: str
-    pvc_name: str
-    pv_name: str | None
-    method: str | None  # NativeSnapshot | PodVolumeBackup | CSISnapshot
-    data_moved: bool
-    skipped: bool
-    skipped_reason: str | None
-    result: str | None  # succeeded | failed
-    started: datetime | None
-    completed: datetime | None
-
-
-@dataclass(frozen=True)
-class CatalogBackup:
-    name: str
-    backup: r.Backup | None
-    volume_info: tuple[VolumeInfo, ...] | None  # None: no volumeinfo file
-    pod_volume_backups: tuple[r.PodVolumeBackup, ...] | None
-    error_lines: dict[str, tuple[str, ...]] = field(default_factory=dict)  # namespace -> errors from results
-    unreadable: tuple[str, ...] = ()  # files present but unreadable
-
-
-@dataclass(frozen=True)
-class VeleroCatalog:
-    location: str
-    backups: dict[str, CatalogBackup]
+from auditor.model.catalog import CatalogBackup, VeleroCatalog, VolumeInfo
+from auditor.model.time import parse_time
 
 
 def _gz_json(path: Path) -> Any:

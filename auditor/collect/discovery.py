@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from auditor.collect.inventory import Gap, InventoryBuilder
+from auditor.collect.builder import InventoryBuilder
 from auditor.collect.kinds import ResourceKind
+from auditor.model.inventory import Gap
 
 if TYPE_CHECKING:
     from auditor.collect.live import ApiStatusError

@@ -11,11 +11,12 @@ import orjson
 import yaml
 
 from auditor import yamlsafe
+from auditor.collect.builder import InventoryBuilder
 from auditor.collect.fields import FieldReader
-from auditor.collect.inventory import Gap, Inventory, InventoryBuilder
 from auditor.collect.kinds import BY_GROUP_KIND, group_of
 from auditor.collect.secrets import SecretPolicy, fingerprint_data
 from auditor.errors import InputError
+from auditor.model.inventory import Gap, Inventory
 
 SUFFIXES = (".json", ".yaml", ".yml")
 

@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from auditor.collect import records as r
-from auditor.collect.fields import parse_time
-from auditor.collect.inventory import Gap, Inventory
 from auditor.config import EtcdConfig, EtcdSnapshotSource
 from auditor.errors import AuditorError
+from auditor.model import records as r
+from auditor.model.inventory import Gap, Inventory
+from auditor.model.time import parse_time
 
 RESOURCE = "etcd snapshot manifests"
 MANIFEST = re.compile(r"^etcd-snapshot-\d{14}\.json$")  # the executor's names only

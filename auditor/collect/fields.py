@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import builtins
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from auditor.errors import InputError
+from auditor.model.time import parse_time
 
 JSON = dict[str, Any]
 _intern = sys.intern
@@ -22,18 +23,6 @@ _intern = sys.intern
 @lru_cache(maxsize=512)
 def _split(path: str) -> tuple[str, ...]:
     return tuple(path.split("."))
-
-
-@lru_cache(maxsize=4096)
-def parse_time(value: str) -> datetime:
-    """Parse an RFC 3339 timestamp as Kubernetes writes it (``2026-11-20T12:00:00Z``).
-
-    Cached: the backups of a schedule and their PodVolumeBackups repeat the same few timestamps, so a
-    hit saves the parse and shares one (immutable) datetime between records."""
-    dt = datetime.fromisoformat(value)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
 
 
 class FieldReader:

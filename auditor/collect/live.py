@@ -28,12 +28,13 @@ from typing import Any
 import orjson
 import urllib3
 
+from auditor.collect.builder import InventoryBuilder
 from auditor.collect.discovery import discover
 from auditor.collect.fields import FieldReader
-from auditor.collect.inventory import Gap, Inventory, InventoryBuilder
 from auditor.collect.kinds import KINDS, ResourceKind
 from auditor.collect.secrets import SecretPolicy, credential_refs, fingerprint_data
 from auditor.errors import ClusterAccessError, InputError
+from auditor.model.inventory import Gap, Inventory
 
 log = logging.getLogger(__name__)
 

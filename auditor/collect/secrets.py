@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from auditor.collect import records as r
 from auditor.errors import ConfigError
+from auditor.model import records as r
 
 #: Annotation ``auditor snapshot`` writes on credential Secrets: fingerprints and classes, never values.
 FINGERPRINT_ANNOTATION = "backup-auditor.io/fingerprints"

@@ -6,7 +6,6 @@ dump and a live read of the same objects give the identical inventory.
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -14,10 +13,12 @@ from typing import Any
 
 import orjson
 
-from auditor.collect import records as r
-from auditor.collect.fields import FieldReader, parse_time
-from auditor.collect.quantity import parse_quantity
+from auditor.collect.fields import FieldReader
 from auditor.collect.secrets import env_value_kind
+from auditor.model import records as r
+from auditor.model.durations import go_duration_seconds
+from auditor.model.quantity import parse_quantity
+from auditor.model.time import parse_time
 
 #: Annotations that can hold a whole object (and so a Secret's values): never kept.
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
@@ -635,31 +636,6 @@ def label_selector(f: FieldReader, path: str) -> r.LabelSelector | None:
     return None if value is None else _selector(f.sub(value, path))
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-
-
-#: Go's time.Duration is int64 nanoseconds: ParseDuration rejects anything longer (about 292 years).
-GO_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
-
-
-def go_duration_seconds(text: str) -> float | None:
-    """Seconds in a Go duration string (``720h0m0s``); None when it is not one, as Go's ParseDuration
-    says (also when it overflows int64 nanoseconds)."""
-    text = text.strip()
-    if text in ("0", ""):
-        return 0.0
-    if len(text) > 100:
-        return None
-    pos, total = 0, 0.0
-    scale = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for match in _DURATION.finditer(text):
-        if match.start() != pos:
-            return None
-        total += float(match.group(1)) * scale[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or total > GO_MAX_DURATION_SECONDS:
-        return None
-    return total
 
 
 #: Backups of one schedule share one spec: build each distinct spec once (a pure memo, bounded).

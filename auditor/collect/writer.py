@@ -14,11 +14,11 @@ import orjson
 
 from auditor import __version__
 from auditor.collect.dump import MANIFEST
-from auditor.collect.inventory import Inventory
 from auditor.collect.kinds import ResourceKind
 from auditor.collect.secrets import FINGERPRINT_ANNOTATION, annotation_for
 from auditor.collect.slim import DROPPED_ANNOTATIONS
 from auditor.errors import InputError
+from auditor.model.inventory import Inventory
 
 
 def sanitize(kind: ResourceKind, raw: dict[str, Any]) -> dict[str, Any]:

@@ -15,10 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor import yamlsafe
-from auditor.checks.registry import Rule, catalog_dir, load_catalog
+from auditor.checks.registry import catalog_dir, load_catalog
 from auditor.custom_rules.cost import DEFAULT_LIMIT
 from auditor.custom_rules.expressions import Expression, ExpressionError, compile_expression, environment
 from auditor.errors import ConfigError
+from auditor.model.rules import Rule
 
 #: the subject of a rule file → the kind its findings name (storage locations name their own kind)
 SUBJECT_KINDS = {"volume": "PersistentVolumeClaim", "schedule": "Schedule",

@@ -6,10 +6,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from auditor.collect.fields import parse_time
 from auditor.custom_rules.evaluate import judge
 from auditor.custom_rules.loader import CustomRule, RuleTest
 from auditor.errors import ConfigError
+from auditor.model.time import parse_time
 
 
 @dataclass(frozen=True)

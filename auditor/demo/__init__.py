@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.collect.fields import parse_time
+from auditor.model.time import parse_time
 
 DEMO_DIR = Path(__file__).resolve().parent
 CLUSTER_NAME = "demo-prod"

@@ -116,8 +116,8 @@ def prune_snapshots(api: Any, namespace: str, pvc: str, keep_seconds: float, now
 
     Only snapshots labelled ``backup-auditor.io/created-by=backup-auditor`` *and* ``backup-auditor.io/pvc=<pvc>``
     are even listed: a snapshot anybody else made is never a candidate."""
-    from auditor.collect.fields import parse_time
     from auditor.executor.snapshots import CREATED_BY, PVC_LABEL
+    from auditor.model.time import parse_time
 
     selector = f"{CREATED_BY}=backup-auditor,{PVC_LABEL}={pvc[:63]}"
     try:

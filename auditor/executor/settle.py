@@ -20,7 +20,7 @@ from auditor.executor import run as executor
 from auditor.executor.drill import RESULT_ANNOTATION
 from auditor.executor.runner import failure_reason
 from auditor.executor.velero import TERMINAL
-from auditor.store.views import RunRecord
+from auditor.model.runs import RunRecord
 
 Echo = Callable[[str], None]
 KINDS: dict[str, ResourceKind] = {"Backup": executor.BACKUPS, "VolumeSnapshot": executor.SNAPSHOTS,

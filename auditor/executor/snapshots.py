@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auditor.analyse.velero_plan import resolve_snapshot_class
-from auditor.collect.inventory import Inventory
 from auditor.config import AuditConfig
 from auditor.errors import InputError
+from auditor.model.inventory import Inventory
 
 CREATED_BY = "backup-auditor.io/created-by"
 PVC_LABEL = "backup-auditor.io/pvc"

@@ -38,8 +38,8 @@ def schedule_from_cluster(api: Any, namespace: str, name: str) -> dict[str, Any]
 def snapshot_inventory(api: Any, namespace: str, pvc: str) -> Any:
     """Just what choosing a VolumeSnapshotClass (and the PVC's policy) needs, read live: the PVC, its Namespace
     (listed by name: the auditor's role lists namespaces), StorageClasses, snapshot classes."""
+    from auditor.collect.builder import InventoryBuilder
     from auditor.collect.dump import add_object
-    from auditor.collect.inventory import InventoryBuilder
     from auditor.collect.live import ApiStatusError, LiveSource
 
     source = LiveSource(api, "executor")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from auditor.checks.registry import Rule
+from auditor.model.rules import Rule
 
 
 def render_table(rules: Sequence[Rule], console: Console) -> None:

@@ -12,8 +12,8 @@ import orjson
 from auditor import __version__
 from auditor.analyse.coverage import STATUSES, ClusterAnalysis, VolumeResult
 from auditor.analyse.schedules import backup_time
-from auditor.checks.registry import SEVERITIES
-from auditor.pipeline import ClusterScan, ScanResult
+from auditor.model.rules import SEVERITIES
+from auditor.model.scan import ClusterScan, ScanResult
 
 SCHEMA_VERSION = "1"
 FILTER_NOTE = "volumes and findings are filtered; compliance scores are those of the whole scan"

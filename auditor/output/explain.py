@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.text import Text
 
 from auditor.analyse.coverage import ClusterAnalysis, VolumeResult
-from auditor.durations import format_duration
 from auditor.errors import InputError
+from auditor.model.durations import format_duration
 from auditor.output.safe import text
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from auditor.analyse.coverage import STATUSES
-from auditor.checks.registry import SEVERITIES, Finding
 from auditor.errors import ConfigError
+from auditor.model.rules import SEVERITIES, Finding
+from auditor.model.scan import ClusterScan, ScanResult
 from auditor.output.document import FILTER_NOTE as NOTE
-from auditor.pipeline import ClusterScan, ScanResult
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from auditor import __version__
 from auditor.analyse.coverage import STATUSES, ClusterAnalysis
 from auditor.analyse.etcd import etcd_evidence
 from auditor.analyse.schedules import backup_time
-from auditor.pipeline import ClusterScan, ScanResult
+from auditor.model.scan import ClusterScan, ScanResult
 
 PREFIX = "backup_auditor_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from auditor.pipeline import ScanResult
+from auditor.model.scan import ScanResult
 
 PREFIX = "backup_auditor_"
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from auditor.collect.inventory import RECORD_FIELDS, Inventory
+from auditor.collect.builder import RECORD_FIELDS
 from auditor.collect.secrets import credential_refs
+from auditor.model.inventory import Inventory
 
 ROLE_NAME = "backup-auditor-credentials"
 REASONS_ANNOTATION = "backup-auditor.io/credential-secrets"

@@ -9,11 +9,11 @@ from rich.console import Console
 from rich.text import Text
 
 from auditor.analyse.coverage import STATUSES
-from auditor.checks.registry import SEVERITIES
-from auditor.durations import format_duration
+from auditor.model.durations import format_duration
+from auditor.model.rules import SEVERITIES
+from auditor.model.scan import ScanResult
 from auditor.output.document import summary
 from auditor.output.safe import clean, text
-from auditor.pipeline import ScanResult
 
 STATUS_STYLE = {"protected": "green", "stale": "yellow", "unprotected": "red", "unknown": "magenta"}
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}

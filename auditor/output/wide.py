@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditor.analyse.coverage import STATUSES, VolumeResult
-from auditor.durations import format_duration
+from auditor.model.durations import format_duration
 from auditor.output import safe
 
 STATUS_STYLE = {"protected": "green", "stale": "yellow", "unprotected": "red", "unknown": "magenta"}

@@ -15,8 +15,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from auditor.collect.inventory import Inventory
 from auditor.collect.kinds import ResourceKind
+from auditor.model.inventory import Inventory
 
 Key = tuple[str, str]  # (namespace, name)
 
@@ -58,7 +58,7 @@ class WatchCache:
 
 
 def _order(rec: Any) -> tuple[str, str, str]:
-    """The order :class:`auditor.collect.inventory.InventoryBuilder` freezes records in."""
+    """The order :class:`auditor.collect.builder.InventoryBuilder` freezes records in."""
     return (getattr(rec, "kind", "") or "", rec.meta.namespace or "", rec.meta.name)
 
 

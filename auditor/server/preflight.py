@@ -11,42 +11,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import AuditorError
+from auditor.model.preflight import PreflightOutcome
 
 if TYPE_CHECKING:
     from auditor.config import PreflightPair
-    from auditor.pipeline import ScanResult
+    from auditor.model.scan import ScanResult
 
 log = logging.getLogger(__name__)
 GOOD_PHASES = ("Completed", "PartiallyFailed")
-
-
-@dataclass(frozen=True)
-class PreflightOutcome:
-    """The newest evaluation of one configured pair."""
-
-    schedule: str  # NAMESPACE/NAME
-    target: str
-    evaluated_at: datetime
-    ready: bool | None  # None: not evaluated (see error)
-    cluster: str = ""  # the scanned source cluster (empty when the schedule was not found)
-    backup: str | None = None
-    blockers: int = 0
-    warnings: int = 0
-    unknown: int = 0
-    error: str | None = None
-    document: dict[str, Any] = field(default_factory=dict, compare=False)  # the preflight JSON document
-
-    def as_dict(self) -> dict[str, Any]:
-        """The scan document's ``preflights`` entry: the verdict and what blocks, not the whole report."""
-        return {"cluster": self.cluster, "schedule": self.schedule, "target": self.target, "backup": self.backup,
-                "evaluated_at": self.evaluated_at.isoformat().replace("+00:00", "Z"), "ready": self.ready,
-                "blockers": self.document.get("blockers", []), "unknown": self.document.get("unknown", []),
-                "warnings": len(self.document.get("warnings", [])), "error": self.error}
 
 
 def pair_target(pair: PreflightPair) -> str:

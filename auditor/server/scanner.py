@@ -16,8 +16,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from auditor.errors import AuditorError
+from auditor.model.scan import ClusterScan, ScanResult
 from auditor.output.metrics import ClusterHealth, MetricsInput
-from auditor.pipeline import ClusterScan, ScanOptions, ScanResult, run_scan
+from auditor.pipeline import ScanOptions, run_scan
 from auditor.server.preflight import PreflightRunner, with_findings
 from auditor.server.settings import ServeSettings
 from auditor.server.state import Current, Snapshot

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from auditor.durations import parse_duration
 from auditor.errors import ConfigError
+from auditor.model.durations import parse_duration
 
 MIN_INTERVAL = 1.0
 

@@ -21,6 +21,7 @@ from auditor.analyse.fleet import AgentState
 from auditor.analyse.protection import ProtectionState
 from auditor.config import Retention
 from auditor.errors import ScanNotFoundError, StoreError
+from auditor.model.runs import RunRecord
 from auditor.store import read
 from auditor.store import runs as executor_runs
 from auditor.store import schema as s
@@ -31,11 +32,11 @@ from auditor.store.record import decompress, record_scan
 from auditor.store.retention import apply_retention
 from auditor.store.retry import retried, retry_seconds
 from auditor.store.url import display, resolve_url, sqlite_file
-from auditor.store.views import ClusterDiff, FleetRow, OpenFinding, RunRecord, ScanRef, ScanSummary
+from auditor.store.views import ClusterDiff, FleetRow, OpenFinding, ScanRef, ScanSummary
 from auditor.store.waivers import WaiverEvent, waiver_events
 
 if TYPE_CHECKING:
-    from auditor.pipeline import ScanResult
+    from auditor.model.scan import ScanResult
 
 T = TypeVar("T")
 

@@ -15,8 +15,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from auditor.model.runs import RunRecord
 from auditor.store import schema as s
-from auditor.store.views import RunRecord
 
 UNFINISHED = ("planned", "created", "timed-out")  # a run whose object may still be working
 

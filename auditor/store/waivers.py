@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from auditor.pipeline import ScanResult
+from auditor.model.scan import ScanResult
 from auditor.store import schema as s
 
 EVENTS = ("appeared", "changed", "vanished")

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from auditor.analyse.etcd import etcd_evidence
+from auditor.collect.builder import InventoryBuilder
 from auditor.collect.dump import add_object
 from auditor.collect.etcd_manifests import with_etcd_manifests
-from auditor.collect.inventory import Gap, Inventory, InventoryBuilder
 from auditor.config import AuditConfig, EtcdConfig, load_config
 from auditor.errors import ConfigError
+from auditor.model.inventory import Gap, Inventory
 from tests import factories as f
 from tests.checks.rule_fixtures import etcd_pod, etcd_snapshot_file, k3s_etcd_node
 

@@ -205,7 +205,7 @@ def test_cli_refuses_a_waiver_beyond_max_days_in_one_line(tmp_path: Path) -> Non
 
 def test_gov005_is_not_evaluated_when_a_gap_could_hide_the_waived_finding() -> None:
     """A failed PVC list is not "the PVC is gone": the waiver's use is unknown, never an unused-waiver finding."""
-    from auditor.collect.inventory import Gap
+    from auditor.model.inventory import Gap
     from tests.checks.rule_fixtures import exception, scheduled
     from tests.checks.test_rules import findings_for
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from auditor.analyse.k8s_quantity import QuantityError, parse_k8s_quantity
 from auditor.analyse.resource_policy import (
     Capacity,
     Conditions,
@@ -27,7 +26,8 @@ from auditor.analyse.resource_policy import (
     match_action,
     matches,
 )
-from auditor.collect import records as r
+from auditor.model import records as r
+from auditor.model.quantity import QuantityError, parse_k8s_quantity
 
 GI = 2**30
 

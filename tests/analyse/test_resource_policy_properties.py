@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditor.analyse.resource_policy import PolicyError, VolumeFacts, decode_policies, match_action
-from auditor.collect import records as r
+from auditor.model import records as r
 
 BUDGET = settings(max_examples=150, derandomize=True, deadline=None, database=None,
                   suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from auditor.analyse.exceptions import ExceptionRule, Selector
-from auditor.collect.inventory import Gap
+from auditor.model.inventory import Gap
 from tests import factories as f
 
 NS = "shop"
@@ -99,7 +99,7 @@ class Previous:
 
 def preflight_outcome(ready: bool | None, cluster: str = "test") -> Any:
     """What ``auditor serve`` evaluated for the pair velero/daily → dr-east (the PRE-001 input)."""
-    from auditor.server.preflight import PreflightOutcome
+    from auditor.model.preflight import PreflightOutcome
 
     blockers = [{"code": "PF-010", "kind": "StorageClass", "namespace": None, "name": "ceph-rbd",
                  "message": "StorageClass ceph-rbd does not exist in the target"}] if ready is False else []

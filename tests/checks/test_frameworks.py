@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from auditor.analyse.compliance import ControlResult, load_frameworks, score
 from auditor.checks import load_catalog
-from auditor.checks.registry import Finding
+from auditor.model.rules import Finding
 from auditor.pipeline import frameworks_dir
 
 EXPECTED = {
@@ -53,8 +53,8 @@ def test_score_counts_not_evaluated_as_nothing_but_coverage() -> None:
 
 
 def test_rollup_of_one_cluster_equals_its_score() -> None:
+    from auditor.model.scan import ClusterScan, ScanResult
     from auditor.output.document import compliance_rollup
-    from auditor.pipeline import ClusterScan, ScanResult
     from tests.factories import AS_OF
 
     fw = next(f for f in load_frameworks(frameworks_dir()) if f.id == "iso27001")

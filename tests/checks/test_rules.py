@@ -13,12 +13,13 @@ from auditor.analyse.exceptions import ExceptionRule
 from auditor.analyse.protection import protection_state
 from auditor.checks import CHECKS, evaluate, load_catalog
 from auditor.checks.registry import RunContext
+from auditor.collect.builder import InventoryBuilder
 from auditor.collect.dump import add_object
-from auditor.collect.inventory import Gap, InventoryBuilder
 from auditor.collect.secrets import SecretPolicy
 from auditor.config import AuditConfig
+from auditor.model.inventory import Gap
+from auditor.model.preflight import PreflightOutcome
 from auditor.pipeline import fingerprint_clusters
-from auditor.server.preflight import PreflightOutcome
 from tests import factories as f
 from tests.checks.rule_fixtures import FIXTURES, OtherCluster, Previous
 

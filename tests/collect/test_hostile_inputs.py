@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from auditor.analyse.cron import CronError, parse_cron
-from auditor.collect.quantity import MAX_QUANTITY, parse_quantity
-from auditor.collect.slim import go_duration_seconds
+from auditor.model.durations import go_duration_seconds
+from auditor.model.quantity import MAX_QUANTITY, parse_quantity
 from tests import factories as f
 from tests.checks.rule_fixtures import app, scheduled
 

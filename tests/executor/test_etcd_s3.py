@@ -152,8 +152,8 @@ def test_the_scan_reads_the_uploaded_manifests_only(etcd_url: str, s3: S3Server,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from auditor.analyse.etcd import etcd_evidence
     from auditor.collect.etcd_manifests import with_etcd_manifests
-    from auditor.collect.inventory import Inventory
     from auditor.config import EtcdConfig
+    from auditor.model.inventory import Inventory
 
     run = backup(etcd_url, tmp_path / "s", s3.env, "--s3", f"s3://{bucket}/etcd", "--s3-endpoint", s3.endpoint,
                  "--s3-region", s3.region)

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from auditor.analyse.globs import includes_excludes
-from auditor.durations import parse_duration
+from auditor.model.durations import parse_duration
 
 from .server import KubeAPIServer
 

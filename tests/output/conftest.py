@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from auditor.cli import build_options
+from auditor.model.scan import ScanResult
 from auditor.output.report import write_reports
 from auditor.output.report.writer import Manifest
-from auditor.pipeline import ScanResult, run_scan
+from auditor.pipeline import run_scan
 from tests import factories as f
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

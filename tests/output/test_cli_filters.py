@@ -12,8 +12,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from auditor.checks.registry import SEVERITIES
 from auditor.cli import main
+from auditor.model.rules import SEVERITIES
 
 AUDITOR = [sys.executable, "-m", "auditor"]
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import orjson
 
+from auditor.model.scan import ScanResult
 from auditor.output.document import build_document, write_document
-from auditor.pipeline import ScanResult
 
 
 def streamed(result: ScanResult) -> bytes:

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from auditor.checks import load_catalog
+from auditor.model.scan import ScanResult
 from auditor.output.document import build_document
 from auditor.output.report import charts
 from auditor.output.report.build import BuildOptions, build_report
@@ -20,7 +21,6 @@ from auditor.output.report.junit import junit_xml
 from auditor.output.report.markdown import md, render_markdown
 from auditor.output.report.model import PRINT
 from auditor.output.report.source import SourceDocument
-from auditor.pipeline import ScanResult
 
 
 def report_of(doc: dict[str, Any], **options: Any) -> Any:

@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
 from auditor.cli import main
+from auditor.model.scan import ScanResult
 from auditor.output.report import write_reports
 from auditor.output.report.signing import load_signing
-from auditor.pipeline import ScanResult
 from tests.output.conftest import GENERATED_AT, Written
 
 

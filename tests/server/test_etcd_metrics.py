@@ -13,8 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from auditor import demo
 from auditor.config import AuditConfig
+from auditor.model.scan import ScanResult
 from auditor.output.metrics import MetricsInput, render
-from auditor.pipeline import ScanOptions, ScanResult, run_scan
+from auditor.pipeline import ScanOptions, run_scan
 
 from .stack import free_port
 

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from auditor.analyse.schedules import TERMINAL
 from auditor.cli import build_options
+from auditor.model.scan import ScanResult
 from auditor.output.document import build_document
 from auditor.output.metrics import (
     FINISHED_PHASES,
@@ -28,7 +29,7 @@ from auditor.output.metrics import (
     label,
     render,
 )
-from auditor.pipeline import ScanResult, run_scan
+from auditor.pipeline import run_scan
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 

@@ -18,8 +18,9 @@ from prometheus_client.core import Metric
 
 from auditor.cli import build_options
 from auditor.errors import ClusterAccessError
+from auditor.model.scan import ClusterScan, ScanResult
 from auditor.output import metrics
-from auditor.pipeline import ClusterScan, ScanOptions, ScanResult, run_scan
+from auditor.pipeline import ScanOptions, run_scan
 from auditor.server.app import AuditorServer
 from auditor.server.settings import ServeSettings
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.config import AuditConfig
-from auditor.pipeline import ScanOptions, ScanResult, run_scan
+from auditor.model.scan import ScanResult
+from auditor.pipeline import ScanOptions, run_scan
 from tests import factories as f
 
 NS = "shop"

@@ -12,8 +12,8 @@ import pytest
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
 from auditor.analyse.history import _selects_at_least, compare_with_previous, recorded_state
 from auditor.analyse.protection import BackupSnap, ProtectionState, protection_state
-from auditor.collect.inventory import Gap
 from auditor.config import AuditConfig
+from auditor.model.inventory import Gap
 from tests import factories as f
 from tests.store.scans import cluster
 

@@ -14,9 +14,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from auditor.errors import StoreError
+from auditor.model.runs import RunRecord
 from auditor.store import Store
 from auditor.store.retry import retried, transient
-from auditor.store.views import RunRecord
 from tests.store.postgres import PostgresServer
 
 T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)

@@ -154,7 +154,7 @@ def test_backup_deleted_early_resolves_when_it_would_have_expired(sqlite_url: st
 
 
 def test_an_unreachable_cluster_is_recorded_and_skipped_as_previous(sqlite_url: str, tmp_path: Path) -> None:
-    from auditor.pipeline import ClusterScan, ScanResult
+    from auditor.model.scan import ClusterScan, ScanResult
 
     scan(sqlite_url, cluster(schedule=S("daily")), T0, tmp_path)
     with Store(sqlite_url) as store:
@@ -221,7 +221,7 @@ def test_identity_is_rule_cluster_kind_namespace_name() -> None:
 
 
 def test_two_findings_on_one_subject_are_both_kept(sqlite_url: str, tmp_path: Path) -> None:
-    from auditor.checks.registry import Finding
+    from auditor.model.rules import Finding
     from auditor.store.record import identities
 
     a = Finding("CRD-004", "high", "prod", "RoleBinding", "velero", "rb", "reads Secret velero/a (age 3d)")

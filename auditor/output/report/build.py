@@ -9,7 +9,7 @@ from typing import Any
 
 from auditor.analyse.compliance import Framework
 from auditor.analyse.coverage import STATUSES
-from auditor.checks.registry import SEVERITIES, Rule
+from auditor.model.rules import SEVERITIES, Rule
 from auditor.output.report import charts
 from auditor.output.report.history import History
 from auditor.output.report.model import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from auditor.checks.registry import SEVERITIES, Rule
+from auditor.model.rules import SEVERITIES, Rule
 from auditor.output.report.model import Risk
 
 NOUNS = {"PersistentVolumeClaim": ("volume", "volumes"), "Schedule": ("schedule", "schedules"),

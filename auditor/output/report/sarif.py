@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import orjson
 
-from auditor.checks.registry import Rule
+from auditor.model.rules import Rule
 from auditor.output.report.junit import subject
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from auditor.errors import InputError
+from auditor.model.scan import ScanResult
 from auditor.output.document import build_document
-from auditor.pipeline import ScanResult
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from auditor.checks.registry import SEVERITIES, Rule
+from auditor.model.rules import SEVERITIES, Rule
 from auditor.output.report.history import History, WaiverChange, day_outcome
 from auditor.output.report.model import (
     CredentialRow,

@@ -22,8 +22,9 @@ import orjson
 
 from auditor import __version__
 from auditor.analyse.compliance import load_frameworks
-from auditor.checks.registry import Rule
 from auditor.errors import ConfigError, InputError
+from auditor.model.rules import Rule
+from auditor.model.scan import ScanResult
 from auditor.output.report.build import BuildOptions, build_report
 from auditor.output.report.csv_files import findings_csv, volumes_csv
 from auditor.output.report.history import History
@@ -34,7 +35,6 @@ from auditor.output.report.model import Report
 from auditor.output.report.sarif import sarif_log
 from auditor.output.report.signing import SIGNATURE_SUFFIX, Signing, sign_bytes, sign_pdf
 from auditor.output.report.source import SourceDocument, from_result
-from auditor.pipeline import ScanResult
 
 FORMATS = ("html", "pdf", "json", "csv", "junit", "sarif", "md")
 #: file keys per format, and each key's suffix after the base name

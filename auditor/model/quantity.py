@@ -1,16 +1,57 @@
-"""Kubernetes' ``resource.ParseQuantity`` as an exact Decimal, for Velero's capacity conditions.
+"""Kubernetes resource quantities, in the two readings the audit needs.
 
-The grammar (k8s.io/apimachinery ``pkg/api/resource/quantity.go``): an optional sign, digits with an
-optional fraction (``1.``, ``.5`` and even ``.`` are numbers), then one suffix: nothing, a decimal SI
-prefix (``n u m k M G T P E``), a binary one (``Ki``…``Ei``) or a decimal exponent (``e3``, ``E-2``).
-Anything else (``Infinity``, ``1K``, ``10 Gi``, ``1e``) is an error. Values are exact, rounded up (away
-from zero) to nano units as Kubernetes does; binary values above 2^63-1 are capped there.
+- ``parse_quantity``: bytes as an integer ("20Gi", "500M", "1.5Ti"), for the capacities of volumes and
+  claims: rounded up and capped like Kubernetes.
+- ``parse_k8s_quantity``: Kubernetes' ``resource.ParseQuantity`` as an exact Decimal, for Velero's
+  capacity conditions, with Kubernetes' own grammar and errors.
+  The grammar (k8s.io/apimachinery ``pkg/api/resource/quantity.go``): an optional sign, digits with an
+  optional fraction (``1.``, ``.5`` and even ``.`` are numbers), then one suffix: nothing, a decimal SI
+  prefix (``n u m k M G T P E``), a binary one (``Ki``…``Ei``) or a decimal exponent (``e3``, ``E-2``).
+  Anything else (``Infinity``, ``1K``, ``10 Gi``, ``1e``) is an error. Values are exact, rounded up (away
+  from zero) to nano units as Kubernetes does; binary values above 2^63-1 are capped there.
 """
 
 from __future__ import annotations
 
 import decimal
-from decimal import Decimal
+from decimal import Decimal, DecimalException
+
+_SUFFIXES: dict[str, int | Decimal] = {
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+}
+#: Kubernetes caps a quantity's value at 2^63-1 (resource.Quantity): larger ones read as that, and no
+#: input can make us build a number of a million digits.
+MAX_QUANTITY = 2**63 - 1
+_MAX_TEXT = 64  # no real quantity is longer
+
+
+def parse_quantity(text: str) -> int:
+    """Bytes in a quantity, rounded up and capped like Kubernetes; raises ValueError for text that is
+    not a quantity (also NaN, infinities, overlong text)."""
+    text = text.strip()
+    if len(text) > _MAX_TEXT:
+        raise ValueError(f"not a quantity: {text[:40]!r}...")
+    for suffix in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"):
+        if text.endswith(suffix):
+            number, factor = text[: -len(suffix)], Decimal(_SUFFIXES[suffix])
+            break
+    else:
+        number, factor = text, Decimal(1)
+    try:
+        base = Decimal(number)
+        if not base.is_finite():
+            raise ValueError(f"not a quantity: {text!r}")
+        if base.adjusted() > 40:  # far beyond the cap whatever the suffix: no exponent arithmetic at all
+            return MAX_QUANTITY if base > 0 else -MAX_QUANTITY
+        value = base * factor
+    except DecimalException:
+        raise ValueError(f"not a quantity: {text!r}") from None
+    if abs(value) > MAX_QUANTITY:
+        return MAX_QUANTITY if value > 0 else -MAX_QUANTITY
+    integral = int(value)
+    return integral if integral == value else integral + 1
 
 _DECIMAL_SI = {"": 0, "n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _BINARY_SI = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
