@@ -136,7 +136,7 @@ def fill(url: str, names: list[str], scans: int, writers: int) -> tuple[float, i
 def scan_once(directory: Path, as_of: str) -> None:
     import orjson
 
-    from auditor.collect.fields import parse_time
+    from auditor.model.time import parse_time
     from auditor.output.document import build_document
     from auditor.pipeline import ScanOptions, run_scan
 

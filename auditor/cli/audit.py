@@ -284,7 +284,7 @@ def _from_store(url: str, detail: str, from_scan: Path | None, view: Any,
 
 def fleet_gate(doc: dict[str, Any], fail_on: str | None) -> int:
     """--fail-on on a fleet document: its counts cover every finding (its list keeps only some)."""
-    from auditor.checks.registry import SEVERITIES
+    from auditor.model.rules import SEVERITIES
 
     if not fail_on:
         return 0

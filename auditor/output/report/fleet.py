@@ -24,7 +24,7 @@ import orjson
 
 from auditor import __version__
 from auditor.analyse.coverage import STATUSES
-from auditor.checks.registry import SEVERITIES
+from auditor.model.rules import SEVERITIES
 from auditor.output.report.history import History, WaiverChange, trend_from_summaries
 from auditor.output.report.source import SourceDocument
 
