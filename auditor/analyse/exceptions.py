@@ -16,71 +16,17 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
+from auditor.config.waivers import ExceptionRule, Selector
 from auditor.errors import ConfigError
 
+# the waiver types are the config's (auditor.config.waivers); they are named here too, beside what applies them
+__all__ = ["ANNOTATION", "ExceptionRule", "ExceptionsReport", "Selector", "Subject", "apply", "check_terms",
+           "from_annotations", "matches"]
+
 ANNOTATION = "backup-auditor.io/exempt"
-DEFAULT_MAX_DAYS = 365
-
-
-class Selector(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cluster: str = "*"  # glob
-    namespace: str = "*"  # glob; cluster-scoped subjects match "*" only
-    kind: str | None = None
-    name: str = ".*"  # regular expression, matched in full
-    labels: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
-        return value
-
-
-class ExceptionRule(BaseModel):
-    """One waiver. ``expires`` is a date (the exception holds through that day, UTC)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str | None = None
-    rules: tuple[str, ...] = Field(min_length=1)
-    selector: Selector = Selector()
-    reason: str = Field(min_length=1)
-    owner: str = Field(min_length=1)
-    expires: date | None = None
-    source: str = "config"
-    #: why an annotation waiver was rejected (it then matches nothing and GOV-004 reports it)
-    invalid: str | None = None
-
-    @property
-    def key(self) -> str:
-        return self.id or f"{','.join(self.rules)}@{self.selector.cluster}/{self.selector.namespace}/" \
-                          f"{self.selector.kind or '*'}/{self.selector.name}"
-
-    def expired(self, as_of: datetime) -> bool:
-        return self.expires is not None and as_of > datetime.combine(self.expires, time.max, tzinfo=UTC)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.key, "rules": list(self.rules), "selector": self.selector.model_dump(),
-                "reason": self.reason, "owner": self.owner,
-                "expires": self.expires.isoformat() if self.expires else None, "source": self.source,
-                "scope": self.scope, **({"invalid": self.invalid} if self.invalid else {})}
-
-    @property
-    def scope(self) -> str:
-        """The selector as the user wrote it: an annotation waiver names its own object (no regex escapes)."""
-        sel = self.selector
-        name = self.id.rsplit("/", 1)[-1] if self.source == "annotation" and self.id else sel.name
-        return "/".join((sel.cluster, sel.namespace, sel.kind or "*", name))
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,17 @@ import click
 
 from auditor.cli.base import handle_errors, main
 from auditor.cli.executor import _cluster_api, _dump_needs_dry_run, _namespaced, _seconds, _show, executor_options
+from auditor.config import RestoreDrillJob, help_text
 
 
 @main.command("restore-drill")
 @click.option("--schedule", "schedule_key", required=True, metavar="NAMESPACE/NAME",
-              help="The Velero Schedule whose latest Completed, unexpired Backup is restored.")
+              help=help_text(RestoreDrillJob, "schedule"))
 @executor_options
 @click.option("--check", "check_cmd", metavar="CMD",
               help="A command run after PVCs are bound and pods ready (shell-split, no shell); exit 0 passes. "
                    "It gets DRILL_NAMESPACES, DRILL_BACKUP, DRILL_RESTORE and KUBECONFIG.")
-@click.option("--keep-namespaces", is_flag=True, help="Leave the scratch namespaces for inspection.")
+@click.option("--keep-namespaces", is_flag=True, help=help_text(RestoreDrillJob, "keep_namespaces"))
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Follow, verify and clean up; --no-wait only creates the Restore and records it submitted.")
 @click.option("--timeout", default="1h", show_default=True, help="How long the Restore may take.")

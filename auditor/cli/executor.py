@@ -11,6 +11,7 @@ import click
 import orjson
 
 from auditor.cli.base import F, handle_errors, main
+from auditor.config import EtcdJob, help_text
 from auditor.errors import AuditorError, ClusterAccessError, InputError
 from auditor.model.durations import format_duration
 
@@ -187,26 +188,20 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
 
 
 @backup.command("etcd")
-@click.option("--endpoints", required=True, help="etcd client URL(s), comma-separated (https://10.0.0.1:2379).")
-@click.option("--cacert", type=click.Path(path_type=Path, dir_okay=False), help="CA of the etcd server certificate.")
-@click.option("--cert", type=click.Path(path_type=Path, dir_okay=False), help="Client certificate.")
-@click.option("--key", type=click.Path(path_type=Path, dir_okay=False), help="Client key.")
+@click.option("--endpoints", required=True, help=help_text(EtcdJob, "endpoints"))
+@click.option("--cacert", type=click.Path(path_type=Path, dir_okay=False), help=help_text(EtcdJob, "cacert"))
+@click.option("--cert", type=click.Path(path_type=Path, dir_okay=False), help=help_text(EtcdJob, "cert"))
+@click.option("--key", type=click.Path(path_type=Path, dir_okay=False), help=help_text(EtcdJob, "key"))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Directory for etcd-snapshot-<time>.db and its .json manifest.")
-@click.option("--keep", type=click.IntRange(min=1), help="Keep only this many of the auditor's snapshots there "
-              "(and under the --s3 prefix).")
+              help=help_text(EtcdJob, "out"))
+@click.option("--keep", type=click.IntRange(min=1), help=help_text(EtcdJob, "keep"))
 @click.option("--timeout", default="5m", show_default=True, help="How long etcdctl may take.")
-@click.option("--s3", "s3_url", metavar="s3://BUCKET/PREFIX",
-              help="Also upload the verified snapshot and its manifest there (credentials: the AWS_* environment "
-                   "variables or an AWS shared-credentials profile).")
-@click.option("--s3-endpoint", metavar="URL", help="S3-compatible endpoint, e.g. https://minio.example:9000 "
-              "(default: AWS).")
-@click.option("--s3-region", help="Bucket region (default: asked from the server).")
-@click.option("--s3-ca-file", type=click.Path(path_type=Path, dir_okay=False), help="CA bundle for the endpoint.")
-@click.option("--s3-profile", help="Profile of the AWS shared-credentials file (default: the AWS_* variables, "
-              "else 'default').")
-@click.option("--keep-local/--no-keep-local", default=True, show_default=True,
-              help="With --s3: keep the local copy after a verified upload.")
+@click.option("--s3", "s3_url", metavar="s3://BUCKET/PREFIX", help=help_text(EtcdJob, "s3"))
+@click.option("--s3-endpoint", metavar="URL", help=help_text(EtcdJob, "s3_endpoint"))
+@click.option("--s3-region", help=help_text(EtcdJob, "s3_region"))
+@click.option("--s3-ca-file", type=click.Path(path_type=Path, dir_okay=False), help=help_text(EtcdJob, "s3_ca_file"))
+@click.option("--s3-profile", help=help_text(EtcdJob, "s3_profile"))
+@click.option("--keep-local/--no-keep-local", default=True, show_default=True, help=help_text(EtcdJob, "keep_local"))
 @click.option("--dry-run", is_flag=True, help="Print what would be saved, uploaded and pruned; touch nothing.")
 @click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="json", show_default=True)
 @handle_errors

@@ -9,7 +9,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from auditor.executor.templates import BACKUP_SPEC_FIELDS, BackupTemplate, backup_from_template
+from auditor.config.templates import BACKUP_SPEC_FIELDS, BackupTemplate
+from auditor.executor.templates import backup_from_template
 
 CRD = Path(__file__).resolve().parents[1] / "kubeapi" / "crds" / "velero" / "velero.io_backups.yaml"
 

@@ -1,0 +1,47 @@
+"""``history:`` — where scans are recorded, how long they are kept, and what GOV-002 reports."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from auditor.config.base import Strict, optional_duration
+
+
+class Retention(Strict):
+    """How many old scans the history store keeps, per cluster; ``None`` switches a limit off."""
+
+    max_scans: int | None = Field(default=1000, ge=1)
+    max_age: float | None = 400 * 86400.0
+
+    _parse = field_validator("max_age", mode="before")(classmethod(lambda cls, v: optional_duration(v)))
+
+
+class Weakening(Strict):
+    """Which changes since the previous scan GOV-002 reports (all on by default)."""
+
+    schedule_deleted: bool = True
+    schedule_paused: bool = True
+    ttl_reduced: bool = True
+    cron_widened: bool = True
+    namespaces_narrowed: bool = True
+    selectors_narrowed: bool = True
+    resources_narrowed: bool = True
+    snapshots_disabled: bool = True
+    volume_policy_skips: bool = True
+    storage_location_changed: bool = True
+    bsl_read_only: bool = True
+    default_bsl_changed: bool = True
+    velero_scaled_down: bool = True
+    node_agent_removed: bool = True
+    backup_deleted_early: bool = True
+
+
+class HistoryConfig(Strict):
+    """The history store (``history:``): where scans are recorded, how long they are kept, what GOV-002 reports."""
+
+    store: str | None = None  # SQLAlchemy URL or SQLite file path; set, ``auditor scan`` records every scan
+    retention: Retention = Retention()
+    keep_open: float | None = 30 * 86400.0  # a weakening stays open until restored, at most this long
+    weakening: Weakening = Weakening()
+
+    _parse = field_validator("keep_open", mode="before")(classmethod(lambda cls, v: optional_duration(v)))
