@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from auditor.analyse.cron import CronError, parse_cron
 from auditor.analyse.protection import (
     KINDS,
     BackupSnap,
@@ -28,6 +27,7 @@ from auditor.analyse.protection import (
     usable,
 )
 from auditor.config import HistoryConfig
+from auditor.model.cron import CronError, parse_cron
 from auditor.model.durations import format_duration
 
 if TYPE_CHECKING:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from auditor.analyse.cron import Cron, CronError, parse_cron
 from auditor.analyse.velero_plan import SpecContext
 from auditor.analyse.velero_server import VeleroServer
 from auditor.model import records as r
+from auditor.model.cron import Cron, CronError, parse_cron
 from auditor.model.inventory import Inventory
 
 TERMINAL = frozenset({"Completed", "PartiallyFailed", "Failed", "FailedValidation"})

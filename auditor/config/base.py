@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from auditor.model.cron import CronError, parse_cron
 from auditor.model.durations import parse_duration
 
 DEFAULT_RPO = 24 * 3600.0
@@ -47,8 +48,6 @@ def help_text(model: type[BaseModel], field: str) -> str:
 
 def cron_expression(value: str) -> str:
     """A cron in Velero's dialect (5 fields, @daily, @every, CRON_TZ=), refused here when it cannot fire."""
-    from auditor.analyse.cron import CronError, parse_cron
-
     try:
         parse_cron(value)
     except CronError as exc:

@@ -27,9 +27,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from croniter import croniter
 
-from auditor.analyse.cron import parse_cron
 from auditor.config import AuditConfig, ExecutorConfig, ExecutorJob
 from auditor.errors import AuditorError, ConfigError
+from auditor.model.cron import parse_cron
 from auditor.output.metrics import JOB_OUTCOMES, ExecutorState
 from auditor.server.leader import LeaderElector
 from auditor.server.reports import VeleroCronTrigger

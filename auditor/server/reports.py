@@ -14,16 +14,16 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-from auditor.analyse.cron import Cron, parse_cron
 from auditor.config import ScheduledReport
 from auditor.errors import AuditorError
+from auditor.model.cron import Cron, parse_cron
 from auditor.server.state import Current
 
 log = logging.getLogger(__name__)
 
 
 class VeleroCronTrigger(BaseTrigger):  # type: ignore[misc]
-    """An APScheduler trigger over :class:`auditor.analyse.cron.Cron`."""
+    """An APScheduler trigger over :class:`auditor.model.cron.Cron`."""
 
     def __init__(self, expression: str) -> None:
         self.expression = expression

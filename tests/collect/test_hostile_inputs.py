@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from auditor.analyse.cron import CronError, parse_cron
+from auditor.model.cron import CronError, parse_cron
 from auditor.model.durations import go_duration_seconds
 from auditor.model.quantity import MAX_QUANTITY, parse_quantity
 from tests import factories as f
