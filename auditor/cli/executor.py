@@ -11,7 +11,7 @@ import click
 import orjson
 
 from auditor.cli.base import F, handle_errors, main
-from auditor.config import EtcdJob, help_text
+from auditor.config import EtcdJob, SnapshotJob, help_text
 from auditor.errors import AuditorError, ClusterAccessError, InputError
 from auditor.model.durations import format_duration
 
@@ -139,8 +139,7 @@ def backup_run(schedule_key: str | None, template_name: str | None, config_path:
 @click.option("--wait/--no-wait", default=False, help="Wait until the snapshot is readyToUse.")
 @click.option("--timeout", default="10m", show_default=True, help="How long --wait waits.")
 @click.option("--prune", "keep", metavar="DURATION|policy",
-              help="After a ready snapshot, delete the auditor's own snapshots of this PVC older than DURATION, or "
-                   "than the retention of the PVC's policy in --config ('policy'); never any other snapshot.")
+              help=help_text(SnapshotJob, "prune"))
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Audit config: the policies whose retention --prune policy applies.")
 @handle_errors

@@ -11,6 +11,7 @@ import click
 import orjson
 
 from auditor.cli.base import _as_of, handle_errors, main, stdout_console
+from auditor.config import PreflightPair, help_text
 
 
 def _mapping(values: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -31,15 +32,15 @@ def _mapping(values: tuple[str, ...], flag: str) -> dict[str, str]:
 @click.option("--demo", is_flag=True, help="Source: the embedded demo-prod and its catalog (target default: "
                                            "demo-staging).")
 @click.option("--velero-catalog", "catalog", type=click.Path(path_type=Path),
-              help="Local copy of the BackupStorageLocation prefix: the backup's own files, the source of truth.")
+              help=help_text(PreflightPair, "velero_catalog"))
 @click.option("--target-snapshot", type=click.Path(path_type=Path, file_okay=False),
-              help="The target cluster as a dump directory.")
-@click.option("--target-context", help="The target cluster's kubeconfig context.")
+              help=help_text(PreflightPair, "target_snapshot"))
+@click.option("--target-context", help=help_text(PreflightPair, "target_context"))
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file (for --context/--target-context).")
 @click.option("--namespace-mapping", "ns_maps", multiple=True, metavar="OLD:NEW",
-              help="The Restore's namespaceMapping (repeatable).")
+              help=f"{help_text(PreflightPair, 'namespace_mapping')} Repeatable.")
 @click.option("--storage-class-mapping", "sc_maps", multiple=True, metavar="OLD:NEW",
-              help="Storage class mapping, on top of the target's change-storage-class-config (repeatable).")
+              help=f"{help_text(PreflightPair, 'storage_class_mapping')} Repeatable.")
 @click.option("--as-of", help="Judge expiry at this RFC 3339 time instead of now.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @handle_errors

@@ -64,8 +64,10 @@ class SnapshotJob(Strict):
     """CSI VolumeSnapshots of named PVCs, as ``backup snapshot`` takes them."""
 
     pvcs: tuple[str, ...] = Field(min_length=1)  # NAMESPACE/PVC each
-    # delete the auditor's own snapshots of each PVC older than this, or ("policy") than its policy's retention
-    prune: float | Literal["policy"] | None = None
+    prune: float | Literal["policy"] | None = Field(
+        None, description="After a ready snapshot, delete the auditor's own snapshots of this PVC older than "
+                          "DURATION, or than the retention of the PVC's policy in the config ('policy'); never any "
+                          "other snapshot.")
 
     _keys = field_validator("pvcs")(classmethod(lambda cls, v: tuple(namespaced_key(k) for k in v)))
     _parse = field_validator("prune", mode="before")(

@@ -16,12 +16,14 @@ class PreflightPair(Strict):
 
     schedule: str = Field(pattern=r"^[^/]+/[^/]+$")  # NAMESPACE/NAME of the Velero Schedule
     source_cluster: str | None = None  # the scanned cluster holding it (default: the only one, or any)
-    target_context: str | None = None  # a context of serve's kubeconfig
-    target_snapshot: Path | None = None  # or a dump directory (a target copied elsewhere, tests)
+    target_context: str | None = Field(None, description="The target cluster's kubeconfig context.")
+    target_snapshot: Path | None = Field(None, description="The target cluster as a dump directory.")
     name: str | None = None  # the ``target`` label (default: the context or the dump's cluster)
-    velero_catalog: Path | None = None  # a synced copy of the BSL prefix: the backup's own files
-    namespace_mapping: dict[str, str] = Field(default_factory=dict)
-    storage_class_mapping: dict[str, str] = Field(default_factory=dict)
+    velero_catalog: Path | None = Field(None, description="Local copy of the BackupStorageLocation prefix: the "
+                                                          "backup's own files, the source of truth.")
+    namespace_mapping: dict[str, str] = Field(default_factory=dict, description="The Restore's namespaceMapping.")
+    storage_class_mapping: dict[str, str] = Field(
+        default_factory=dict, description="Storage class mapping, on top of the target's change-storage-class-config.")
 
     @model_validator(mode="after")
     def _one_target(self) -> PreflightPair:
