@@ -37,12 +37,10 @@ from auditor.errors import AuditorError, ClusterAccessError, ConfigError
 from auditor.model.catalog import VeleroCatalog
 from auditor.model.inventory import Inventory
 from auditor.model.rules import Finding
-from auditor.model.scan import ClusterScan, FindingAge, RunStats, ScanResult
+from auditor.model.scan import ClusterScan, ScanResult
 
 if TYPE_CHECKING:
     from auditor.custom_rules.loader import CustomRule
-    from auditor.model.runs import RunRecord
-    from auditor.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +60,7 @@ class ScanOptions:
     secret_values: bool = True  # fingerprint backup credentials (False: --no-secret-values)
     fingerprint_key_file: Path | None = None
     framework: str | None = None  # focus output on one framework's rules
-    store: str | None = None  # history store URL: read each cluster's previous scan (GOV-002), record this one
+    store: str | None = None  # history store URL: its caller (auditor.recording) compares and records the scan
     previous: Mapping[str, ProtectionState] = field(default_factory=dict)  # by cluster, when no store has one
     custom_rules: tuple[CustomRule, ...] = ()  # compiled CEL rules (--rules-dir, custom_rules_dirs)
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # seconds one API request may wait
@@ -127,49 +125,22 @@ def frameworks_dir() -> Path:
     return catalog_dir() / "frameworks"
 
 
-def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
-    """The scan; with a history store, each cluster is compared with its previous scan and the scan recorded."""
-    if options.store is None:
-        return _run_scan(options, progress, None)
-    from auditor.store import Store
-
-    with Store(options.store) as store:
-        result = _run_scan(options, progress, store)
-        store.record_scan(result, retention=options.config.history.retention)
-        oldest: dict[tuple[str, str, str], float] = {}
-        for item in store.open_findings(at=result.as_of):
-            key = (item.finding.cluster, item.finding.rule_id, item.finding.severity)
-            oldest[key] = max(oldest.get(key, 0.0), item.age_seconds)
-        records = store.runs(limit=100_000)
-        return replace(result, finding_ages=tuple(FindingAge(*key, age) for key, age in sorted(oldest.items())),
-                       executor_runs=run_stats(records), recent_runs=tuple(records[:RECENT_RUNS]))
+#: how a scan reads each cluster's previous protection state (GOV-002): ``Store.previous_state`` when the
+#: caller keeps a history store (``auditor.recording``)
+PreviousState = Callable[[str, datetime], ProtectionState | None]
 
 
-RECENT_RUNS = 50
-
-
-def run_stats(records: list[RunRecord]) -> tuple[RunStats, ...]:
-    """Counts and durations by (backend, outcome)."""
-    totals: dict[tuple[str, str], list[float]] = {}
-    for run in records:
-        entry = totals.setdefault((run.kind, run.status), [0, 0.0, 0])
-        entry[0] += 1
-        if run.duration_seconds is not None:
-            entry[1] += run.duration_seconds
-            entry[2] += 1
-    return tuple(RunStats(kind, status, int(n), total, int(ended))
-                 for (kind, status), (n, total, ended) in sorted(totals.items()))
-
-
-def previous_state(options: ScanOptions, store: Store | None, cluster: str, as_of: datetime,
+def previous_state(options: ScanOptions, previous: PreviousState | None, cluster: str, as_of: datetime,
                    ) -> ProtectionState | None:
-    state = store.previous_state(cluster, as_of) if store is not None else None
+    state = previous(cluster, as_of) if previous is not None else None
     return state or options.previous.get(cluster)
 
 
-def _run_scan(options: ScanOptions, progress: Progress | None, store: Store | None) -> ScanResult:
+def run_scan(options: ScanOptions, progress: Progress | None = None,
+             previous: PreviousState | None = None) -> ScanResult:
     """Collect and analyse every cluster, then evaluate the rules with what spans them (fingerprints,
-    exceptions), apply the exceptions and score the frameworks."""
+    exceptions), apply the exceptions and score the frameworks. ``previous`` reads each cluster's previous
+    state (else ``options.previous``); recording the scan is the caller's business (``auditor.recording``)."""
     as_of = options.as_of or datetime.now(UTC).replace(microsecond=0)
     config = options.config
     rules = load_catalog()
@@ -194,9 +165,9 @@ def _run_scan(options: ScanOptions, progress: Progress | None, store: Store | No
         catalog = catalogs_for(options, inventory.cluster)
         inventory = with_etcd_manifests(inventory, config.etcd)  # the executor's etcd snapshots (SYS-002)
         with gc_paused():
-            previous = previous_state(options, store, inventory.cluster, as_of)
+            state = previous_state(options, previous, inventory.cluster, as_of)
             try:
-                analysed.append((inventory.cluster, analyse_cluster(inventory, config, as_of, catalog, previous),
+                analysed.append((inventory.cluster, analyse_cluster(inventory, config, as_of, catalog, state),
                                  None))
             except AuditorError:
                 raise

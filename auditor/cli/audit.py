@@ -49,7 +49,7 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
     3 findings at --fail-on severity or worse; 4 a framework score below --min-score.
     Filters narrow what is shown and --fail-on; --min-score reads the whole scan's scores.
     """
-    from auditor.pipeline import run_scan
+    from auditor.recording import scan_and_record
 
     view = pop_filter(kwargs)
     options = build_options(**kwargs)
@@ -57,7 +57,7 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
         options = replace(options, store=store or options.config.history.store)
     progress = _progress() if options.live else None
     try:
-        result = run_scan(options, progress)
+        result = scan_and_record(options, progress)
     finally:
         if progress:
             progress.stop()

@@ -12,7 +12,8 @@ from dataclasses import replace
 from types import FrameType
 
 from auditor.output.metrics import MetricsInput
-from auditor.pipeline import ScanOptions, live_targets, run_scan
+from auditor.pipeline import ScanOptions, live_targets
+from auditor.recording import scan_and_record
 from auditor.server.auth import api_authenticator
 from auditor.server.cache import IncrementalCollector, WatchCache
 from auditor.server.http import AuditorHTTPServer
@@ -33,7 +34,7 @@ RECLAIM_EVERY = 50  # event rescans between two reclaims of frozen memory
 class AuditorServer:
     """Start with ``start()``, stop with ``stop()``; ``run()`` does both around SIGTERM/SIGINT."""
 
-    def __init__(self, options: ScanOptions, settings: ServeSettings, scan: ScanFn = run_scan,
+    def __init__(self, options: ScanOptions, settings: ServeSettings, scan: ScanFn = scan_and_record,
                  lease_identity: str | None = None) -> None:
         self.options = options
         self.settings = settings

@@ -1,6 +1,6 @@
 """One scan of every configured cluster → one snapshot, with health kept across scans.
 
-All clusters are scanned together with ``run_scan`` (cross-cluster rules such as a credential shared
+All clusters are scanned together with ``scan_and_record`` (cross-cluster rules such as a credential shared
 by several clusters need them all). When a cluster cannot be read, its previous verdicts stay
 published (their as-of time tells their age) and ``backup_auditor_scan_success`` turns 0, so a
 broken connection never looks like resolved problems.
@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from auditor.errors import AuditorError
 from auditor.model.scan import ClusterScan, ScanResult
 from auditor.output.metrics import ClusterHealth, MetricsInput
-from auditor.pipeline import ScanOptions, run_scan
+from auditor.pipeline import ScanOptions
+from auditor.recording import scan_and_record
 from auditor.server.preflight import PreflightRunner, with_findings
 from auditor.server.settings import ServeSettings
 from auditor.server.state import Current, Snapshot
@@ -34,7 +35,7 @@ def empty_result() -> ScanResult:
 
 class Scanner:
     def __init__(self, options: ScanOptions, settings: ServeSettings, current: Current,
-                 expected_clusters: tuple[str, ...] = (), scan: ScanFn = run_scan) -> None:
+                 expected_clusters: tuple[str, ...] = (), scan: ScanFn = scan_and_record) -> None:
         self.options = options
         self.settings = settings
         self.current = current

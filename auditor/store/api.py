@@ -96,16 +96,12 @@ class Store:
 
     # --- writes -----------------------------------------------------------------------------------
 
-    def record_scan(self, result: ScanResult, document: dict[str, Any] | None = None,
-                    retention: Retention | None = None, *, interval: float | None = None,
-                    uids: Mapping[str, str] | None = None) -> int:
-        """Record a ``ScanResult`` (its document is built when not given); then apply ``retention``.
-        ``interval``: the recording agent's scan interval (an agent silent for twice that is GOV-006);
-        ``uids``: kube-system uids of clusters the scan could not read, as an earlier scan saw them."""
-        if document is None:
-            from auditor.output.document import build_document
-
-            document = build_document(result)
+    def record_scan(self, result: ScanResult, document: dict[str, Any], retention: Retention | None = None, *,
+                    interval: float | None = None, uids: Mapping[str, str] | None = None) -> int:
+        """Record a ``ScanResult`` with its scan document (the caller builds it: ``auditor.output.document``);
+        then apply ``retention``. ``interval``: the recording agent's scan interval (an agent silent for twice
+        that is GOV-006); ``uids``: kube-system uids of clusters the scan could not read, as an earlier scan
+        saw them."""
         recorded_at = datetime.now(UTC)
         scan_id = self._transaction("record the scan", lambda session: record_scan(
             session, result, document, recorded_at, interval, uids), write=True)

@@ -44,13 +44,14 @@ def test_open_finding_age_comes_from_the_store(tmp_path: Path) -> None:
     from datetime import timedelta
 
     from auditor.output.metrics import MetricsInput, render
-    from auditor.pipeline import ScanOptions, run_scan
+    from auditor.pipeline import ScanOptions
+    from auditor.recording import scan_and_record
 
     store = str(tmp_path / "store.db")
     first = demo.demo_as_of() - timedelta(hours=5)
     options = ScanOptions(snapshots=(demo.CLUSTER_DIR,), as_of=first, store=store)
-    run_scan(options)
-    result = run_scan(ScanOptions(snapshots=(demo.CLUSTER_DIR,), as_of=demo.demo_as_of(), store=store))
+    scan_and_record(options)
+    result = scan_and_record(ScanOptions(snapshots=(demo.CLUSTER_DIR,), as_of=demo.demo_as_of(), store=store))
     ages = {(a.rule_id, round(a.seconds)) for a in result.finding_ages}
     assert ("COV-001", 5 * 3600) in ages, "first seen five hours before"
     text = render(MetricsInput(result)).decode()
@@ -61,7 +62,8 @@ def test_executor_runs_are_exported_from_the_store(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
     from auditor.output.metrics import MetricsInput, render
-    from auditor.pipeline import ScanOptions, run_scan
+    from auditor.pipeline import ScanOptions
+    from auditor.recording import scan_and_record
     from auditor.store import Store
 
     store = str(tmp_path / "store.db")
@@ -71,7 +73,7 @@ def test_executor_runs_are_exported_from_the_store(tmp_path: Path) -> None:
             run, _ = db.begin_run(cluster="demo-prod", kind="Backup", namespace="velero", target="daily-apps",
                                   object_name=f"daily-apps-2026112012000{i}", started_at=start)
             db.update_run(run.identity, status, {}, finished_at=start + timedelta(seconds=seconds) if seconds else None)
-    result = run_scan(ScanOptions(snapshots=(demo.CLUSTER_DIR,), as_of=demo.demo_as_of(), store=store))
+    result = scan_and_record(ScanOptions(snapshots=(demo.CLUSTER_DIR,), as_of=demo.demo_as_of(), store=store))
     text = render(MetricsInput(result)).decode()
     assert 'backup_auditor_executor_runs_total{backend="Backup",outcome="succeeded"} 2.0' in text
     assert 'backup_auditor_executor_runs_total{backend="Backup",outcome="created"} 1.0' in text

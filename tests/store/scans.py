@@ -10,7 +10,10 @@ from typing import Any
 
 from auditor.config import AuditConfig
 from auditor.model.scan import ScanResult
-from auditor.pipeline import ScanOptions, run_scan
+from auditor.output.document import build_document
+from auditor.pipeline import ScanOptions
+from auditor.recording import scan_and_record
+from auditor.store import Store
 from tests import factories as f
 
 NS = "shop"
@@ -77,8 +80,14 @@ def scan(store: str | None, objects: list[Any], as_of: datetime, tmp: Path, *, n
     n = next(_counter)
     dump = write_dump(tmp / f"dump-{n}", objects)
     catalogs = (str(write_catalog(tmp / f"catalog-{n}", catalog)),) if catalog is not None else ()
-    return run_scan(ScanOptions(snapshots=(dump,), cluster_name=name, as_of=as_of, store=store, catalogs=catalogs,
-                                config=config or AuditConfig()))
+    options = ScanOptions(snapshots=(dump,), cluster_name=name, as_of=as_of, store=store, catalogs=catalogs,
+                          config=config or AuditConfig())
+    return scan_and_record(options)
+
+
+def record(store: Store, result: ScanResult, **kw: Any) -> int:
+    """Record ``result`` with its document, as ``auditor.recording`` does."""
+    return store.record_scan(result, build_document(result), **kw)
 
 
 def gov002(result: ScanResult, status: str = "open") -> list[Any]:

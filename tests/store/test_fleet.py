@@ -10,7 +10,7 @@ from typing import Any
 from auditor.model.scan import ScanResult
 from auditor.store import Store
 from tests import factories as f
-from tests.store.scans import backup, cluster, scan
+from tests.store.scans import backup, cluster, record, scan
 
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -31,9 +31,9 @@ def agent_scan(tmp: Path, name: str, uid: str | None, at: datetime, **kw: Any) -
 
 def test_identities_and_the_newest_scan_per_cluster(store_url: str, tmp_path: Path) -> None:
     with Store(store_url) as store:
-        store.record_scan(agent_scan(tmp_path, "prod-eu", "uid-eu", T0), interval=300)
-        store.record_scan(agent_scan(tmp_path, "prod-us", "uid-us", T0), interval=60)
-        store.record_scan(agent_scan(tmp_path, "prod-eu", "uid-eu", T0 + 5 * MIN), interval=300)
+        record(store, agent_scan(tmp_path, "prod-eu", "uid-eu", T0), interval=300)
+        record(store, agent_scan(tmp_path, "prod-us", "uid-us", T0), interval=60)
+        record(store, agent_scan(tmp_path, "prod-eu", "uid-eu", T0 + 5 * MIN), interval=300)
         ids = store.identities()
         assert [(a.name, a.uid, a.first_seen, a.last_seen, a.interval_seconds, a.other_uids) for a in ids] == [
             ("prod-eu", "uid-eu", T0, T0 + 5 * MIN, 300.0, ()), ("prod-us", "uid-us", T0, T0, 60.0, ())]
@@ -47,8 +47,8 @@ def test_identities_and_the_newest_scan_per_cluster(store_url: str, tmp_path: Pa
 
 def test_fleet_rows_and_silence(store_url: str, tmp_path: Path) -> None:
     with Store(store_url) as store:
-        store.record_scan(agent_scan(tmp_path, "agent", "uid-a", T0), interval=60)
-        store.record_scan(agent_scan(tmp_path, "laptop", "uid-l", T0))  # `auditor scan --store`: no interval
+        record(store, agent_scan(tmp_path, "agent", "uid-a", T0), interval=60)
+        record(store, agent_scan(tmp_path, "laptop", "uid-l", T0))  # `auditor scan --store`: no interval
         rows = {r.cluster: r for r in store.fleet(T0 + 119 * timedelta(seconds=1))}
         assert not rows["agent"].silent and not rows["laptop"].silent
         row = rows["agent"].as_dict()
@@ -69,9 +69,9 @@ def test_a_failed_newest_scan_is_not_complete_and_keeps_the_last_verdicts(store_
     from auditor.model.scan import ClusterScan
 
     with Store(store_url) as store:
-        store.record_scan(agent_scan(tmp_path, "prod", "uid-p", T0), interval=60)
+        record(store, agent_scan(tmp_path, "prod", "uid-p", T0), interval=60)
         failed = ScanResult(T0 + MIN, (ClusterScan("prod", None, (), "the API server is unreachable"),), ())
-        store.record_scan(replace(failed), interval=60)
+        record(store, replace(failed), interval=60)
         [row] = store.fleet(T0 + 2 * MIN)
     assert row.agent.last_seen == T0 + MIN, "a failed scan still shows the agent alive"
     assert row.agent.uid == "uid-p", "a scan that could not read the cluster counts for its one identity"
@@ -81,8 +81,8 @@ def test_a_failed_newest_scan_is_not_complete_and_keeps_the_last_verdicts(store_
 
 def test_two_clusters_claiming_one_name_stay_apart(store_url: str, tmp_path: Path) -> None:
     with Store(store_url) as store:
-        store.record_scan(agent_scan(tmp_path, "prod", "uid-1", T0), interval=60)
-        store.record_scan(agent_scan(tmp_path, "prod", "uid-2", T0 + MIN, schedule=None), interval=60)
+        record(store, agent_scan(tmp_path, "prod", "uid-1", T0), interval=60)
+        record(store, agent_scan(tmp_path, "prod", "uid-2", T0 + MIN, schedule=None), interval=60)
         ids = store.identities()
         assert [(a.uid, a.other_uids) for a in ids] == [("uid-1", ("uid-2",)), ("uid-2", ("uid-1",))]
         rows = store.fleet(T0 + 2 * MIN)
@@ -100,8 +100,8 @@ def test_two_clusters_claiming_one_name_stay_apart(store_url: str, tmp_path: Pat
 def test_scans_recorded_without_a_uid_fold_into_the_one_identity_of_their_name(store_url: str,
                                                                                tmp_path: Path) -> None:
     with Store(store_url) as store:
-        store.record_scan(agent_scan(tmp_path, "prod", None, T0))  # a dump without kube-system
-        store.record_scan(agent_scan(tmp_path, "prod", "uid-p", T0 + MIN), interval=60)
+        record(store, agent_scan(tmp_path, "prod", None, T0))  # a dump without kube-system
+        record(store, agent_scan(tmp_path, "prod", "uid-p", T0 + MIN), interval=60)
         [row] = store.fleet(T0 + 2 * MIN)
         assert (row.agent.uid, row.agent.first_seen, row.agent.interval_seconds) == ("uid-p", T0, 60.0)
         assert [r.cluster_uid for r in store.latest_scans()] == ["uid-p"]

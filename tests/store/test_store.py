@@ -16,7 +16,7 @@ from auditor.store import Store, identity
 from auditor.store import schema as s
 from auditor.store.url import default_store_path, resolve_url
 from tests import factories as f
-from tests.store.scans import DAY, backup, cluster, gov002, scan
+from tests.store.scans import DAY, backup, cluster, gov002, record, scan
 
 S = f.schedule
 T0 = f.AS_OF - 2 * DAY
@@ -158,7 +158,7 @@ def test_an_unreachable_cluster_is_recorded_and_skipped_as_previous(sqlite_url: 
 
     scan(sqlite_url, cluster(schedule=S("daily")), T0, tmp_path)
     with Store(sqlite_url) as store:
-        store.record_scan(ScanResult(T0 + DAY, (ClusterScan("prod", None, (), "connection refused"),), ()))
+        record(store, ScanResult(T0 + DAY, (ClusterScan("prod", None, (), "connection refused"),), ()))
         rows = store.history()
         assert rows[-1].error == "connection refused" and not rows[-1].complete
         assert store.previous_state("prod", T0 + DAY) is not None, "the failed scan is not a baseline"

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from auditor.pipeline import ScanOptions, run_scan
+from auditor.recording import scan_and_record
 from auditor.store import Store
 from auditor.store.record import record_scan
 
@@ -25,7 +26,7 @@ def loop(url: str, dump: str, cluster: str, count: int, start: float, offset: in
         time.sleep(0.005)
     for i in range(count):
         as_of = BASE + timedelta(minutes=offset + 2 * i)
-        run_scan(ScanOptions(snapshots=(Path(dump),), cluster_name=cluster, as_of=as_of, store=url))
+        scan_and_record(ScanOptions(snapshots=(Path(dump),), cluster_name=cluster, as_of=as_of, store=url))
         print(f"recorded {as_of.isoformat()}", flush=True)
 
 
