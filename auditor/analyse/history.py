@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from auditor.analyse.coverage import ClusterAnalysis
 from auditor.analyse.protection import (
     KINDS,
     BackupSnap,
@@ -22,16 +23,13 @@ from auditor.analyse.protection import (
     ProtectionState,
     ScheduleSnap,
     Snap,
-    protection_state,
     ref_of,
     usable,
 )
+from auditor.analyse.protection_state import protection_state
 from auditor.config import HistoryConfig
 from auditor.model.cron import CronError, parse_cron
 from auditor.model.durations import format_duration
-
-if TYPE_CHECKING:
-    from auditor.analyse.coverage import ClusterAnalysis
 
 #: Velero's garbage collector deletes a backup only after its expiration; this absorbs clock skew.
 EXPIRY_TOLERANCE = timedelta(minutes=10)

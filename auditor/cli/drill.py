@@ -36,7 +36,8 @@ def restore_drill(schedule_key: str, dump: Path | None, demo: bool, kubeconfig: 
     ready, --check), delete only the scratch namespaces, and annotate the Restore with the verdict (the
     evidence GOV-001 counts). Exit 0 when the drill passed, 1 when it failed."""
     now = datetime.now(UTC)  # names the Restore: taken before any request, so drills started together agree
-    from auditor.executor.drill import plan_drill, run_drill
+    from auditor.executor.drill import plan_drill
+    from auditor.executor.drill_io import run_drill
 
     namespace, name = _namespaced(schedule_key, "--schedule")
     _dump_needs_dry_run(dump, demo, dry_run)

@@ -6,7 +6,7 @@ creates (and labels) first, waits for the Restore, checks that every restored PV
 Ready (plus an optional user command), deletes only its own scratch namespaces, and annotates the Restore
 with the verdict: the Restore stays as the evidence GOV-001 counts.
 
-Planning (:func:`choose_backup`, :func:`plan_drill`) is pure; :func:`run_drill` does the I/O. The Restore
+Planning (:func:`choose_backup`, :func:`plan_drill`) is pure; ``drill_io.run_drill`` does the I/O. The Restore
 name is deterministic per start second and recorded in the store before anything is created, so a drill
 killed half-way is resumed by the next one (the Restore and namespaces are adopted, never doubled).
 """
@@ -199,52 +199,3 @@ def verdict(pvcs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> tuple[boo
 def _key(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     return f"{meta.get('namespace')}/{meta.get('name')}"
-
-
-# --- running (I/O) --------------------------------------------------------------------------------
-
-
-def run_drill(api: Any, namespace: str, schedule: str, *, cluster: str, store_url: str | None, timeout: float,
-              check: list[str] | None, keep_namespaces: bool, echo: Callable[[str], None], wait: bool = True,
-              verify_timeout: float | None = None, check_timeout: float = 600.0, kubeconfig: str | None = None,
-              at: datetime | None = None, resume: bool = True) -> DrillResult:
-    """Run one drill of ``namespace/schedule`` exactly once (see the module docstring). ``resume``: an
-    unfinished drill of the schedule is resumed (manual drills); a scheduled job passes False and converges
-    on its fire time's own Restore only."""
-    from auditor.executor import drill_io as io
-    from auditor.store import Store
-
-    at = at or datetime.now(UTC)
-    if store_url is None:
-        plan = plan_drill(namespace, schedule, io.list_backups(api, namespace, schedule), io.list_namespaces(api), at)
-        return io.Drill(api, plan, echo, None, None).run(
-            wait=wait, timeout=timeout, verify_timeout=verify_timeout, check=check, check_timeout=check_timeout,
-            kubeconfig=kubeconfig, keep_namespaces=keep_namespaces)
-    with Store(store_url) as db:
-        resumed = db.unfinished_run(cluster=cluster, kind="Restore", namespace=namespace, target=schedule) \
-            if resume else None
-        backups, namespaces = io.list_backups(api, namespace, schedule), io.list_namespaces(api)
-        if resumed is not None:
-            echo(f"resuming unfinished run {resumed.identity}")
-            plan = plan_drill(namespace, schedule, backups, namespaces, at, name=resumed.object_name,
-                              backup_name=str(resumed.detail.get("backup") or "") or None)
-            identity = resumed.identity
-            judge = resumed.status == "timed-out" or not io.owner_alive(resumed.detail.get("owner"))
-        else:
-            plan = plan_drill(namespace, schedule, backups, namespaces, at)
-            run, new = db.begin_run(cluster=cluster, kind="Restore", namespace=namespace, target=schedule,
-                                    object_name=plan.restore_name, started_at=datetime.now(UTC),
-                                    detail={"backup": plan.backup, "owner": io.owner()})
-            identity = run.identity
-            judge = new or run.status not in ("planned", "created") or not io.owner_alive(run.detail.get("owner"))
-            if new:
-                echo(f"recorded run {identity}")
-            else:  # the same drill, begun by another process: restore the Backup it chose
-                echo(f"adopted run {identity} (already recorded, {run.status}): converging on its Restore")
-                chosen = str(run.detail.get("backup") or "") or None
-                if chosen is not None and chosen != plan.backup:
-                    plan = plan_drill(namespace, schedule, backups, namespaces, at, name=run.object_name,
-                                      backup_name=chosen)
-        return io.Drill(api, plan, echo, db, identity, judge).run(
-            wait=wait, timeout=timeout, verify_timeout=verify_timeout, check=check, check_timeout=check_timeout,
-            kubeconfig=kubeconfig, keep_namespaces=keep_namespaces)

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +30,13 @@ from auditor.executor.drill import (
     Echo,
     is_ours,
     phase_of,
+    plan_drill,
     verdict,
 )
 from auditor.executor.follow import FollowError, FollowTimeoutError, follow
 from auditor.executor.runner import failure_reason
 from auditor.executor.velero import SCHEDULE_LABEL, TERMINAL
+from auditor.store import Store
 
 RESTORES = BY_GROUP_KIND[("velero.io", "Restore")]
 NAMESPACES = BY_GROUP_KIND[("", "Namespace")]
@@ -310,3 +313,46 @@ class Drill:
             self.echo(f"deleted namespace {name}")
             deleted.append(name)
         return deleted
+
+
+def run_drill(api: Any, namespace: str, schedule: str, *, cluster: str, store_url: str | None, timeout: float,
+              check: list[str] | None, keep_namespaces: bool, echo: Callable[[str], None], wait: bool = True,
+              verify_timeout: float | None = None, check_timeout: float = 600.0, kubeconfig: str | None = None,
+              at: datetime | None = None, resume: bool = True) -> DrillResult:
+    """Run one drill of ``namespace/schedule`` exactly once (see ``executor/drill.py``). ``resume``: an
+    unfinished drill of the schedule is resumed (manual drills); a scheduled job passes False and converges
+    on its fire time's own Restore only."""
+    at = at or datetime.now(UTC)
+    if store_url is None:
+        plan = plan_drill(namespace, schedule, list_backups(api, namespace, schedule), list_namespaces(api), at)
+        return Drill(api, plan, echo, None, None).run(
+            wait=wait, timeout=timeout, verify_timeout=verify_timeout, check=check, check_timeout=check_timeout,
+            kubeconfig=kubeconfig, keep_namespaces=keep_namespaces)
+    with Store(store_url) as db:
+        resumed = db.unfinished_run(cluster=cluster, kind="Restore", namespace=namespace, target=schedule) \
+            if resume else None
+        backups, namespaces = list_backups(api, namespace, schedule), list_namespaces(api)
+        if resumed is not None:
+            echo(f"resuming unfinished run {resumed.identity}")
+            plan = plan_drill(namespace, schedule, backups, namespaces, at, name=resumed.object_name,
+                              backup_name=str(resumed.detail.get("backup") or "") or None)
+            identity = resumed.identity
+            judge = resumed.status == "timed-out" or not owner_alive(resumed.detail.get("owner"))
+        else:
+            plan = plan_drill(namespace, schedule, backups, namespaces, at)
+            run, new = db.begin_run(cluster=cluster, kind="Restore", namespace=namespace, target=schedule,
+                                    object_name=plan.restore_name, started_at=datetime.now(UTC),
+                                    detail={"backup": plan.backup, "owner": owner()})
+            identity = run.identity
+            judge = new or run.status not in ("planned", "created") or not owner_alive(run.detail.get("owner"))
+            if new:
+                echo(f"recorded run {identity}")
+            else:  # the same drill, begun by another process: restore the Backup it chose
+                echo(f"adopted run {identity} (already recorded, {run.status}): converging on its Restore")
+                chosen = str(run.detail.get("backup") or "") or None
+                if chosen is not None and chosen != plan.backup:
+                    plan = plan_drill(namespace, schedule, backups, namespaces, at, name=run.object_name,
+                                      backup_name=chosen)
+        return Drill(api, plan, echo, db, identity, judge).run(
+            wait=wait, timeout=timeout, verify_timeout=verify_timeout, check=check, check_timeout=check_timeout,
+            kubeconfig=kubeconfig, keep_namespaces=keep_namespaces)

@@ -196,7 +196,8 @@ class JobRunner:
         return "succeeded"
 
     def _drill(self, job: ExecutorJob, fire: datetime, timeout: float) -> str:
-        from auditor.executor.drill import restore_name, run_drill
+        from auditor.executor.drill import restore_name
+        from auditor.executor.drill_io import run_drill
 
         drill = job.restore_drill
         assert drill is not None

@@ -10,7 +10,7 @@ import pytest
 
 from auditor.analyse.coverage import analyse_cluster
 from auditor.analyse.exceptions import ExceptionRule
-from auditor.analyse.protection import protection_state
+from auditor.analyse.protection_state import protection_state
 from auditor.checks import CHECKS, evaluate, load_catalog
 from auditor.checks.registry import RunContext
 from auditor.collect.builder import InventoryBuilder

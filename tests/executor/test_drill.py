@@ -16,7 +16,8 @@ import pytest
 from kubernetes import client
 
 from auditor import demo
-from auditor.executor.drill import DrillError, DrillResult, choose_backup, plan_drill, run_drill, scratch_name
+from auditor.executor.drill import DrillError, DrillResult, choose_backup, plan_drill, scratch_name
+from auditor.executor.drill_io import run_drill
 from auditor.executor.run import ExecutorTimeoutError
 from auditor.pipeline import ScanOptions, run_scan
 from auditor.store import Store

@@ -11,7 +11,8 @@ import pytest
 
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
 from auditor.analyse.history import _selects_at_least, compare_with_previous, recorded_state
-from auditor.analyse.protection import BackupSnap, ProtectionState, protection_state
+from auditor.analyse.protection import BackupSnap, ProtectionState
+from auditor.analyse.protection_state import protection_state
 from auditor.config import AuditConfig
 from auditor.model.inventory import Gap
 from tests import factories as f
