@@ -18,15 +18,20 @@ from auditor.cli.base import (
     emit,
     gate,
     gate_document,
-    gate_options,
     handle_errors,
     main,
     parse_seconds,
-    secret_options,
-    source_options,
-    timing_options,
 )
 from auditor.cli.filters import filter_options, pop_filter
+from auditor.cli.options import (
+    cluster_access_options,
+    gate_options,
+    rules_dir_option,
+    secret_options,
+    source_options,
+    store_option,
+    timing_options,
+)
 from auditor.config import load_config
 from auditor.model.time import parse_time
 
@@ -37,10 +42,7 @@ from auditor.model.time import parse_time
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True,
               help="table, wide (more volume columns), json or yaml (the scan document).")
 @gate_options
-@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
-              help="Record the scan in the history store and compare each cluster with its previous scan: a "
-                   "SQLAlchemy URL (postgresql://...) or a SQLite file; alone, the per-user default "
-                   "(history.store in --config also records).")
+@store_option
 @handle_errors
 def scan(output: str, fail_on: str | None, min_score: float | None, store: str | None, **kwargs: Any) -> None:
     """Scan clusters (live or dumps) and report every volume's protection.
@@ -48,6 +50,7 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
     Exit codes: 0 ok; 1 a cluster could not be scanned; 2 bad input or configuration;
     3 findings at --fail-on severity or worse; 4 a framework score below --min-score.
     Filters narrow what is shown and --fail-on; --min-score reads the whole scan's scores.
+    --store (or history.store in --config) records the scan and compares each cluster with its previous scan.
     """
     from auditor.recording import scan_and_record
 
@@ -73,8 +76,7 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
 @main.command()
 @filter_options
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True)
-@click.option("--rules-dir", "rules_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Directory of custom CEL rules (repeatable).")
+@rules_dir_option
 @handle_errors
 def demo(output: str, rules_dirs: tuple[Path, ...], **kwargs: Any) -> None:
     """Run the main job on the embedded demo cluster (no cluster, no network)."""
@@ -87,9 +89,7 @@ def demo(output: str, rules_dirs: tuple[Path, ...], **kwargs: Any) -> None:
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--kubeconfig", type=click.Path(dir_okay=False))
-@click.option("--context", help="Kubeconfig context (default: the current one).")
-@click.option("--in-cluster", is_flag=True)
+@cluster_access_options()
 @click.option("--velero-namespace", help="Backup namespace whose ConfigMaps to keep (default: detected).")
 @secret_options
 @timing_options
@@ -164,9 +164,7 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
               help="Comma-separated: html, pdf, json, csv, junit, sarif, md, or all.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
               help="Directory for the reports (created if missing; existing files are never overwritten).")
-@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
-              help="History store: the 30-day trend comes from it and the report's manifest is recorded in it "
-                   "(default: history.store of --config).")
+@store_option
 @click.option("--sign-key", "sign_key", type=click.Path(path_type=Path, dir_okay=False), metavar="KEY.pem",
               help="Ed25519 private key (PKCS#8 PEM): write a detached signature of the manifest "
                    "(<manifest>.sig; check it with auditor verify).")
@@ -182,7 +180,8 @@ def report(from_scan: Path | None, from_store: str | None, fleet_detail: str, fo
 
     Exit codes as scan's: 3 findings at --fail-on severity or worse; 4 a framework score below --min-score
     (the reports are written first). With --from-store: 1 the store cannot be read (or a cluster was never
-    read), 2 a --cluster the store does not know.
+    read), 2 a --cluster the store does not know. With --store (default: history.store of --config) the 30-day
+    trend comes from the history store and the report's manifest is recorded in it.
     """
     from auditor.errors import StoreError
     from auditor.output.report import load_document, parse_formats, write_reports

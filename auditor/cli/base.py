@@ -96,56 +96,6 @@ def main(debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
 
 
-def secret_options(fn: F) -> F:
-    """Whether backup credentials are fingerprinted (their values are never kept)."""
-    fn = click.option("--fingerprint-key-file", type=click.Path(path_type=Path, dir_okay=False),
-                      help="Key for credential fingerprints (default: created under ~/.config/backup-auditor).")(fn)
-    return click.option("--no-secret-values", is_flag=True,
-                        help="Never read Secret values; rules that need them report 'not evaluated'.")(fn)
-
-
-def source_options(fn: F) -> F:
-    """Where the inventory comes from and how it is judged: shared by scan, explain and report."""
-    options = [
-        click.option("--snapshot", "snapshots", multiple=True, type=click.Path(path_type=Path),
-                     help="Read a dump directory instead of a live cluster (repeatable)."),
-        click.option("--cluster-name", help="Cluster name for a single --snapshot (default: the directory's)."),
-        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file.", is_eager=True),
-        click.option("--context", "contexts", multiple=True, help="Kubeconfig context to scan (repeatable).",
-                     shell_complete=_complete("contexts")),
-        click.option("--all-contexts", is_flag=True, help="Scan every context of the kubeconfig."),
-        click.option("--in-cluster", is_flag=True, help="Use the pod's service account."),
-        click.option("--velero-catalog", "catalogs", multiple=True,
-                     help="Local copy of a BackupStorageLocation prefix: DIR, or CLUSTER=DIR (repeatable)."),
-        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Audit policy (RPO, retention, exclusions): YAML."),
-        click.option("--as-of", help="Judge at this RFC 3339 time instead of now."),
-        click.option("--demo", is_flag=True, help="Use the embedded demo cluster (no cluster, no network)."),
-        click.option("--rules-dir", "rules_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
-                     help="Directory of custom CEL rules, one *.yaml a rule (repeatable; docs/custom-rules.md)."),
-        click.option("--exceptions", "exceptions_file", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Exceptions (waivers) YAML, added to the config's exceptions."),
-        click.option("--framework", type=click.Choice(FRAMEWORKS),
-                     help="Focus on one compliance framework's controls and rules."),
-        click.option("--no-secret-values", is_flag=True,
-                     help="Never read Secret values; rules that need them report 'not evaluated'."),
-        click.option("--fingerprint-key-file", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Key for credential fingerprints (default: created under ~/.config/backup-auditor)."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return timing_options(fn)
-
-
-def timing_options(fn: F) -> F:
-    """How long a live read may wait: per request and per cluster (what is not read in time is a gap)."""
-    fn = click.option("--cluster-deadline", default="150s", show_default=True, metavar="DURATION",
-                      help="Total time to read one live cluster; what is not read by then becomes a gap and the "
-                           "next cluster starts (0: no deadline).")(fn)
-    return click.option("--request-timeout", default="30s", show_default=True, metavar="DURATION",
-                        help="Longest wait for one API request (a stalled list becomes a gap; not retried).")(fn)
-
-
 def parse_seconds(text: str, flag: str, *, zero: bool = False) -> float:
     """A duration flag (``30s``, ``2m30s`` or bare seconds) as seconds; 0 only where ``zero`` allows it."""
     from auditor.errors import ConfigError
@@ -161,21 +111,6 @@ def parse_seconds(text: str, flag: str, *, zero: bool = False) -> float:
     if not 0 <= seconds <= 86400 or (seconds == 0 and not zero):
         raise ConfigError(f"{flag} {text!r}: must be {'0 or ' if zero else ''}more than 0s and at most 1d")
     return seconds
-
-
-def _complete(what: str) -> Any:
-    """Completion of contexts or namespaces from the kubeconfig (imported only when completing)."""
-
-    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
-        from auditor.cli import completion
-
-        fn = completion.complete_contexts if what == "contexts" else completion.complete_namespaces
-        return fn(ctx, param, incomplete)
-
-    return complete
-
-
-FRAMEWORKS = ("iso27001", "nist-800-53", "soc2", "hipaa", "pci-dss", "dora")
 
 
 def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = None, kubeconfig: str | None = None,
@@ -268,14 +203,6 @@ def stdout_console(**options: Any) -> Any:
 OUTPUTS = ("table", "wide", "json", "yaml")
 
 
-def gate_options(fn: F) -> F:
-    """CI gates: shared by scan and report."""
-    fn = click.option("--min-score", type=click.FloatRange(0, 100),
-                      help="Exit 4 if a framework's compliance score (percent) is below this.")(fn)
-    return click.option("--fail-on", type=click.Choice(["critical", "high", "medium", "low", "info"]),
-                        help="Exit 3 if an open finding has this severity or a worse one.")(fn)
-
-
 def gate_document(doc: dict[str, Any], fail_on: str | None, min_score: float | None) -> int:
     """:func:`gate` on a saved scan document (``report --from-scan``)."""
     from auditor.model.rules import SEVERITIES
@@ -306,24 +233,6 @@ def gate(result: Any, fail_on: str | None, min_score: float | None) -> int:
         if any(s * 100 < min_score for s in scores):
             return 4
     return 0
-
-
-
-def store_options(fn: F) -> F:
-    """Which history store to read: shared by history and diff."""
-    options = [
-        click.option("--store", envvar="AUDITOR_STORE", metavar="URL",
-                     help="History store: a SQLAlchemy URL or a SQLite file (default: history.store of --config, "
-                          "else the per-user store)."),
-        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Audit config (its history.store)."),
-        click.option("--cluster", "clusters", multiple=True, metavar="NAME",
-                     help="Only this cluster (repeatable; default: every cluster in the store)."),
-        click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
 
 
 def open_store(store: str | None, config_path: Path | None) -> Any:

@@ -34,7 +34,8 @@ def restore_drill(schedule_key: str, dump: Path | None, demo: bool, kubeconfig: 
                   keep_namespaces: bool, wait: bool, timeout: str, verify_timeout: str, check_timeout: str) -> None:
     """Restore the latest good backup of a schedule into scratch namespaces, verify it (PVCs bound, pods
     ready, --check), delete only the scratch namespaces, and annotate the Restore with the verdict (the
-    evidence GOV-001 counts). Exit 0 when the drill passed, 1 when it failed."""
+    evidence GOV-001 counts). Exit 0 when the drill passed, 1 when it failed. With --store, the drill is
+    recorded as a run (auditor runs)."""
     now = datetime.now(UTC)  # names the Restore: taken before any request, so drills started together agree
     from auditor.executor.drill import plan_drill
     from auditor.executor.drill_io import run_drill

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import click
 import orjson
 
 from auditor.cli.base import F, handle_errors, main
+from auditor.cli.options import cluster_access_options, config_option, store_option
 from auditor.config import EtcdJob, SnapshotJob, help_text
 from auditor.errors import AuditorError, ClusterAccessError, InputError
 from auditor.model.durations import format_duration
@@ -21,20 +23,23 @@ def backup() -> None:
     """Drive backups now: a Velero Backup from a schedule, a CSI VolumeSnapshot, an etcd snapshot."""
 
 
+def output_option(default: str) -> Callable[[F], F]:
+    """``-o``: the objects an executor command creates (or would), as JSON or YAML."""
+    return click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default=default, show_default=True,
+                        help="How the created (or, with --dry-run, planned) objects are printed.")
+
+
 def executor_options(fn: F) -> F:
-    """Where an executor command reads and writes: a dump or the demo (dry runs only), or a cluster."""
+    """Where an executor command reads and writes: a dump or the demo (dry runs only), or a cluster, and
+    the history store its runs are recorded in (``auditor runs`` lists them)."""
     options = [
         click.option("--snapshot", "dump", type=click.Path(path_type=Path, file_okay=False),
                      help="Read from a dump (only with --dry-run)."),
         click.option("--demo", is_flag=True, help="Read from the demo (only with --dry-run)."),
-        click.option("--kubeconfig", type=click.Path(dir_okay=False)),
-        click.option("--context", help="Kubeconfig context (default: the current one)."),
-        click.option("--in-cluster", is_flag=True),
+        cluster_access_options(),
         click.option("--dry-run", is_flag=True, help="Print the object that would be created; create nothing."),
-        click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True),
-        click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
-                     help="Record the run in the history store before creating anything, and resume an unfinished "
-                          "run for the same target instead of starting a second one."),
+        output_option("yaml"),
+        store_option,
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -82,8 +87,7 @@ def _dump_needs_dry_run(dump: Path | None, demo: bool, dry_run: bool) -> None:
               help="The Velero Schedule whose template the Backup takes (as velero backup create --from-schedule).")
 @click.option("--template", "template_name", metavar="NAME",
               help="Or a Backup template from executor.templates of --config.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Audit config (its executor.templates, velero_namespace).")
+@config_option
 @executor_options
 @click.option("--wait/--no-wait", default=False, help="Follow the Backup to a terminal phase.")
 @click.option("--timeout", default="4h", show_default=True, help="How long --wait follows it.")
@@ -92,7 +96,8 @@ def backup_run(schedule_key: str | None, template_name: str | None, config_path:
                demo: bool, kubeconfig: str | None, context: str | None, in_cluster: bool, dry_run: bool, output: str,
                store: str | None, wait: bool, timeout: str) -> None:
     """Create a Backup now, from a Velero Schedule or a config template. Exit 0 when it was created (and,
-    with --wait, Completed); 1 when it failed or did not finish in time."""
+    with --wait, Completed); 1 when it failed or did not finish in time. With --store, the run is recorded
+    before anything is created, and an unfinished run for the same target is resumed, not started twice."""
     now = datetime.now().astimezone()  # names the run: taken before any request, so runs started together agree
     from auditor.executor.runner import execute
     from auditor.executor.source import schedule_from_cluster, schedule_from_dump
@@ -140,14 +145,14 @@ def backup_run(schedule_key: str | None, template_name: str | None, config_path:
 @click.option("--timeout", default="10m", show_default=True, help="How long --wait waits.")
 @click.option("--prune", "keep", metavar="DURATION|policy",
               help=help_text(SnapshotJob, "prune"))
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Audit config: the policies whose retention --prune policy applies.")
+@config_option
 @handle_errors
 def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str | None, context: str | None,
                     in_cluster: bool, dry_run: bool, output: str, store: str | None, wait: bool, timeout: str,
                     keep: str | None, config_path: Path | None) -> None:
     """Take a CSI VolumeSnapshot of one PVC now, with the VolumeSnapshotClass Velero would choose,
-    labelled as the auditor's (only such snapshots are ever pruned)."""
+    labelled as the auditor's (only such snapshots are ever pruned). With --store, the run is recorded
+    before anything is created, and an unfinished run for the same PVC is resumed, not started twice."""
     now = datetime.now().astimezone()  # names the run: taken before any request, so runs started together agree
     from auditor.executor import run as executor
     from auditor.executor.runner import execute
@@ -202,7 +207,7 @@ def backup_snapshot(pvc_key: str, dump: Path | None, demo: bool, kubeconfig: str
 @click.option("--s3-profile", help=help_text(EtcdJob, "s3_profile"))
 @click.option("--keep-local/--no-keep-local", default=True, show_default=True, help=help_text(EtcdJob, "keep_local"))
 @click.option("--dry-run", is_flag=True, help="Print what would be saved, uploaded and pruned; touch nothing.")
-@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="json", show_default=True)
+@output_option("json")
 @handle_errors
 def backup_etcd(endpoints: str, cacert: Path | None, cert: Path | None, key: Path | None, out_dir: Path,
                 keep: int | None, timeout: str, s3_url: str | None, s3_endpoint: str | None, s3_region: str | None,
@@ -233,20 +238,16 @@ def backup_etcd(endpoints: str, cacert: Path | None, cert: Path | None, key: Pat
 @click.option("--snapshot", "dump", type=click.Path(path_type=Path, file_okay=False),
               help="Plan from a dump (only with --dry-run).")
 @click.option("--demo", is_flag=True, help="Plan from the demo (only with --dry-run).")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False))
-@click.option("--context", help="Kubeconfig context (default: the current one).")
-@click.option("--in-cluster", is_flag=True)
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Audit policy (exclusions, RPOs) the scan judges with.")
+@cluster_access_options()
+@config_option
 @click.option("--namespace", "namespaces", multiple=True, metavar="GLOB",
               help="Only PVCs in matching namespaces (repeatable).")
 @click.option("--include-stale", is_flag=True, help="Also PVCs whose newest recovery point is beyond their RPO.")
 @click.option("--max", "max_count", type=click.IntRange(min=1), default=20, show_default=True,
               help="Refuse to create more snapshots than this in one run.")
 @click.option("--dry-run", is_flag=True, help="Print the VolumeSnapshots that would be created; create nothing.")
-@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="yaml", show_default=True)
-@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
-              help="Record each snapshot as a run (exactly once per PVC; an unfinished run is resumed).")
+@output_option("yaml")
+@store_option
 @click.option("--wait/--no-wait", default=False, help="Wait until each snapshot is readyToUse.")
 @click.option("--timeout", default="10m", show_default=True, help="How long --wait waits for each snapshot.")
 @handle_errors
@@ -256,7 +257,8 @@ def backup_protect_unprotected(dump: Path | None, demo: bool, kubeconfig: str | 
                                wait: bool, timeout: str) -> None:
     """Opt-in: scan, then take a CSI VolumeSnapshot of every audited PVC found unprotected (a stopgap on the
     volume's own storage, not an off-site backup). Exit 0 when every snapshot was created (and, with --wait,
-    became ready); 1 when any failed or a PVC could not be snapshotted."""
+    became ready); 1 when any failed or a PVC could not be snapshotted. With --store, each snapshot is a run
+    (exactly once per PVC; an unfinished run is resumed)."""
     from auditor.cli.base import build_options
     from auditor.executor.protect import plan_protection, waivers_of
     from auditor.executor.runner import execute

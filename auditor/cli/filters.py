@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from auditor.analyse.coverage import STATUSES
-from auditor.cli.base import _complete
+from auditor.cli.options import _complete
 from auditor.model.rules import SEVERITIES
 
 F = TypeVar("F", bound=Callable[..., Any])

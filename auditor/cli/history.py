@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 import orjson
 
-from auditor.cli.base import handle_errors, main, open_store, store_options
+from auditor.cli.base import handle_errors, main, open_store
+from auditor.cli.options import store_options
 
 
 @main.command()
@@ -18,7 +19,9 @@ from auditor.cli.base import handle_errors, main, open_store, store_options
 @handle_errors
 def history(store: str | None, config_path: Path | None, clusters: tuple[str, ...], output: str, limit: int) -> None:
     """Scans over time per cluster (every cluster in the store unless --cluster): coverage, share within RPO,
-    findings by severity, compliance scores."""
+    findings by severity, compliance scores.
+
+    Read from --store (default: history.store of --config, else the per-user store)."""
     from auditor.output.history import history_document, render_history
     from auditor.store.latest import select_clusters
 
@@ -42,7 +45,8 @@ def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path:
     """New, resolved and changed findings, and volumes whose status changed, from SCAN_A to SCAN_B.
 
     SCAN_B defaults to each cluster's newest scan, SCAN_A to the scan before it (ids: auditor history).
-    Every cluster in the store unless --cluster.
+    Every cluster in the store unless --cluster. Read from --store (default: history.store of --config, else
+    the per-user store).
     """
     from auditor.output.history import diff_document, render_diff
     from auditor.store.latest import select_clusters
@@ -58,11 +62,13 @@ def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path:
 
 
 @main.command()
-@store_options  # --store, --config, --cluster, -o/--output: declared there once
+@store_options
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest runs to show.")
 @handle_errors
 def runs(store: str | None, config_path: Path | None, clusters: tuple[str, ...], output: str, limit: int) -> None:
-    """The executor's runs recorded in the history store, newest first."""
+    """The executor's runs recorded in the history store, newest first.
+
+    Read from --store (default: history.store of --config, else the per-user store)."""
     from auditor.model.durations import format_duration
 
     with open_store(store, config_path) as db:

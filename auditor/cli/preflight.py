@@ -11,6 +11,7 @@ import click
 import orjson
 
 from auditor.cli.base import _as_of, handle_errors, main, stdout_console
+from auditor.cli.options import as_of_option, kubeconfig_option
 from auditor.config import PreflightPair, help_text
 
 
@@ -36,12 +37,12 @@ def _mapping(values: tuple[str, ...], flag: str) -> dict[str, str]:
 @click.option("--target-snapshot", type=click.Path(path_type=Path, file_okay=False),
               help=help_text(PreflightPair, "target_snapshot"))
 @click.option("--target-context", help=help_text(PreflightPair, "target_context"))
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file (for --context/--target-context).")
+@kubeconfig_option
 @click.option("--namespace-mapping", "ns_maps", multiple=True, metavar="OLD:NEW",
               help=f"{help_text(PreflightPair, 'namespace_mapping')} Repeatable.")
 @click.option("--storage-class-mapping", "sc_maps", multiple=True, metavar="OLD:NEW",
               help=f"{help_text(PreflightPair, 'storage_class_mapping')} Repeatable.")
-@click.option("--as-of", help="Judge expiry at this RFC 3339 time instead of now.")
+@as_of_option
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @handle_errors
 def preflight(backup_key: str, source_snapshot: Path | None, source_context: str | None, demo: bool,

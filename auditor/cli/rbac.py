@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from auditor.cli.base import build_options, handle_errors, main, source_options
+from auditor.cli.base import build_options, handle_errors, main
+from auditor.cli.options import source_options
 from auditor.errors import ConfigError
 
 

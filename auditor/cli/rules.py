@@ -9,19 +9,19 @@ import click
 import orjson
 
 from auditor.cli.base import custom_rules, handle_errors, main, stdout_console
+from auditor.cli.options import config_option, rules_dir_option
 from auditor.config import load_config
 
 
 @main.group(invoke_without_command=True)
 @click.option("-o", "--output", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
-@click.option("--rules-dir", "rules_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Also list the custom CEL rules of this directory (repeatable).")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also list the custom rules of its custom_rules_dirs.")
+@rules_dir_option
+@config_option
 @click.pass_context
 @handle_errors
 def rules(ctx: click.Context, output: str, rules_dirs: tuple[Path, ...], config_path: Path | None) -> None:
-    """List the rule catalog (``-o md`` writes docs/rules.md), with custom rules when given."""
+    """List the rule catalog (``-o md`` writes docs/rules.md), with the custom rules of --rules-dir and of the
+    custom_rules_dirs of --config when given."""
     if ctx.invoked_subcommand is not None:
         return
     from auditor.checks import load_catalog

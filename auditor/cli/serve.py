@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from auditor.cli.base import _State, build_options, handle_errors, main, source_options
+from auditor.cli.base import _State, build_options, handle_errors, main
+from auditor.cli.options import source_options, store_option
 
 
 @main.command()
@@ -31,9 +32,7 @@ from auditor.cli.base import _State, build_options, handle_errors, main, source_
               help="One series per volume (namespace aggregates are always exported).")
 @click.option("--watch/--no-watch", default=True, show_default=True,
               help="Rescan within seconds on changes to Backups, Schedules, BSLs, PVCs, PVs and Pods (live only).")
-@click.option("--store", is_flag=False, flag_value="default", envvar="AUDITOR_STORE", metavar="URL",
-              help="Record every scan in the history store (retention from history.retention) and compare each "
-                   "cluster with its previous scan (GOV-002); default: history.store of --config.")
+@store_option
 @click.option("--lease-identity", envvar="AUDITOR_LEASE_IDENTITY", metavar="ID",
               help="This replica's holderIdentity in the executor Lease (default: hostname_<random>); only with "
                    "executor.jobs in --config.")
@@ -45,6 +44,8 @@ def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, sto
 
     The scan document (/api/v1/scan) is served only to authenticated callers: bearer tokens reviewed by the
     API server (in a cluster), or the token of --api-token-file. /metrics, /healthz and /readyz are open.
+    --store (default: history.store of --config) records every scan (retention from history.retention) and
+    compares each cluster with its previous scan (GOV-002).
     """
     from auditor.server.app import serve as run_server
     from auditor.server.settings import settings_from_flags

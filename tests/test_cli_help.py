@@ -1,0 +1,92 @@
+"""Every command's --help runs without a warning, and a shared option says the same wherever it appears."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import main
+
+CommandPath = tuple[str, ...]
+
+
+def commands(group: click.Command = main, path: CommandPath = ()) -> Iterator[tuple[CommandPath, click.Command]]:
+    yield path, group
+    if isinstance(group, click.Group):
+        for name, command in sorted(group.commands.items()):
+            yield from commands(command, (*path, name))
+
+
+def help_problems(root: click.Command, path: tuple[str, ...]) -> list[str]:
+    """Python warnings (click's duplicate-parameter warning among them) and stderr of ``path --help``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(root, [*path, "--help"])
+    problems = [str(w.message) for w in caught]
+    if result.stderr:
+        problems.append(result.stderr)
+    if result.exit_code != 0:
+        problems.append(f"exit {result.exit_code}: {result.output}")
+    return problems
+
+
+ALL = [path for path, _ in commands()]
+
+
+@pytest.mark.parametrize("path", ALL, ids=[" ".join(p) or "auditor" for p in ALL])
+def test_help_has_no_warnings(path: tuple[str, ...]) -> None:
+    assert help_problems(main, path) == []
+
+
+def test_the_check_sees_a_duplicate_option() -> None:
+    """The test above could fail: a command declaring an option twice is caught."""
+
+    @click.group()
+    def root() -> None:
+        pass
+
+    @root.command()
+    @click.option("--cluster")
+    @click.option("--cluster", "again")
+    def twice(cluster: str | None, again: str | None) -> None:
+        pass
+
+    assert any("--cluster" in p for p in help_problems(root, ("twice",)))
+
+
+def test_runs_prints_no_warnings(tmp_path: Path) -> None:
+    """``auditor runs`` in a fresh interpreter (warnings on): only its output, nothing on stderr."""
+    from auditor.store import Store
+
+    url = str(tmp_path / "store.db")
+    Store(url).close()
+    run = subprocess.run([sys.executable, "-W", "default", "-m", "auditor", "runs", "--store", url],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert (run.returncode, run.stderr, run.stdout) == (0, "", "no executor runs recorded\n")
+
+
+SHARED = ("--store", "--kubeconfig", "--context", "--in-cluster", "--config", "--rules-dir", "--as-of",
+          "--no-secret-values", "--fingerprint-key-file")
+
+
+def test_shared_options_have_one_help_text() -> None:
+    texts: dict[str, set[str]] = defaultdict(set)
+    where: dict[str, list[str]] = defaultdict(list)
+    for path, command in commands():
+        for param in command.params:
+            for flag in SHARED:
+                # preflight's --context names the source cluster: another option under the same flag
+                if isinstance(param, click.Option) and flag in param.opts and param.name != "source_context":
+                    texts[flag].add((param.help or "").replace("; repeatable.", "."))
+                    where[flag].append(" ".join(path))
+    assert len(where["--store"]) >= 6 and len(where["--kubeconfig"]) >= 4
+    assert {flag: len(t) for flag, t in texts.items()} == dict.fromkeys(SHARED, 1)
+    assert all(t != {""} for t in texts.values())
