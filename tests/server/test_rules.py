@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -233,8 +234,10 @@ def test_the_tamper_alert_pages_within_a_minute() -> None:
 
 @needs_promtool
 def test_the_demo_s_critical_findings_page(tmp_path: Path) -> None:
-    """The demo's own metrics (both clusters, judged at the demo's time): SYS-001 on demo-staging (no node-agent
-    where file-system backups need one) fires BackupAuditorCriticalFinding, and nothing else does; the seed's
+    """The demo's own metrics, every family (both clusters, judged at the demo's time), fed to promtool: every open
+    critical finding fires the alert docs/metrics.md names for its rule, for its cluster, and no critical alert
+    of its own fires on a cluster without such a finding. SYS-001 on demo-staging (no node-agent where
+    file-system backups need one) fires BackupAuditorCriticalFinding, and nothing else does; the seed's
     ransomware case (backups gone from the bucket before their expiration, a location switched to ReadOnly since
     the previous scan: GOV-002) fires the tamper alert."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -244,19 +247,25 @@ def test_the_demo_s_critical_findings_page(tmp_path: Path) -> None:
     from auditor.pipeline import run_scan
 
     result = run_scan(build_options(demo=True))
-    text = render(MetricsInput(result, tuple(ClusterHealth(c.name, 0.0, 0.25, True, 300.0, 3, 1)
+    text = render(MetricsInput(result, tuple(ClusterHealth(c.name, 0.0, 0.25, True, 3600.0, 3, 1)
                                              for c in result.clusters))).decode()
-    findings = [s for f in text_string_to_metric_families(text) if f.name == "backup_auditor_findings"
-                for s in f.samples]
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples if s.value == s.value]
+    findings = [s for s in samples if s.name == "backup_auditor_findings"]
     assert findings
     table = alert_table()
-    generic = {(s.labels["cluster"], s.labels["rule"], int(s.value)) for s in findings
-               if s.labels["severity"] == "critical" and s.labels["status"] == "open" and s.value > 0
-               and re.findall(r"\bBackupAuditor[A-Za-z]+\b", table[s.labels["rule"]][1])[0] == GENERIC}
+
+    def alert_for(rule: str) -> str:
+        return str(re.findall(r"\bBackupAuditor[A-Za-z]+\b", table[rule][1])[0])
+
+    open_critical = {(s.labels["cluster"], s.labels["rule"], int(s.value)) for s in findings
+                     if s.labels["severity"] == "critical" and s.labels["status"] == "open" and s.value > 0}
+    generic = {(c, r, n) for c, r, n in open_critical if alert_for(r) == GENERIC}
+    own = {(alert_for(r), c) for c, r, _ in open_critical if alert_for(r) != GENERIC}
     assert ("demo-staging", "SYS-001", 1) in generic
+    assert {r for _, r, _ in open_critical} >= {"CRD-001", "LOC-001", "SYS-001"}
     notes = next(a for a in alerts() if a["alert"] == GENERIC)["annotations"]
-    series = [{"series": "backup_auditor_findings{" + ", ".join(f'{k}="{v}"' for k, v in s.labels.items()) + "}",
-               "values": f"{int(s.value)}x20"} for s in findings]
+    series = [{"series": s.name + "{" + ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(s.labels.items())) + "}",
+               "values": f"{s.value:g}x20"} for s in samples]
     expected = [{"exp_labels": {"severity": "critical", "cluster": c, "rule": r},
                  "exp_annotations": {k: expand(v, {"cluster": c, "rule": r}, str(n)) for k, v in notes.items()}}
                 for c, r, n in sorted(generic)]
@@ -267,11 +276,121 @@ def test_the_demo_s_critical_findings_page(tmp_path: Path) -> None:
     tampered = [{"exp_labels": {"severity": "critical", "cluster": c},
                  "exp_annotations": {k: expand(v, {"cluster": c}, str(n)) for k, v in tamper_notes.items()}}
                 for c, n in sorted(weakened.items())]
+    own_names = sorted({name for name, _ in own} | {alert_for(r) for r, rule in catalog().items()
+                                                    if rule["severity"] == "critical" and alert_for(r) != GENERIC})
     doc = {"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": [{
         "interval": "1m", "input_series": series,
         "alert_rule_test": [{"eval_time": "15m", "alertname": GENERIC, "exp_alerts": expected},
                             {"eval_time": "15m", "alertname": TAMPER, "exp_alerts": tampered}],
+        # the critical rules with an alert of their own: it fires exactly on the clusters with open findings
+        "promql_expr_test": [{
+            "expr": f'group by (alertname, cluster) (ALERTS{{alertstate="firing", severity="critical", '
+                    f'alertname=~"{"|".join(own_names)}"}})',
+            "eval_time": "15m",
+            "exp_samples": [{"labels": f'{{alertname="{name}", cluster="{cluster}"}}', "value": 1}
+                            for name, cluster in sorted(own)]}],
     }]}
     (tmp_path / "demo.test.yaml").write_text(yaml.safe_dump(doc))
     run = promtool("test", "rules", str(tmp_path / "demo.test.yaml"))
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+# --- Several Prometheus servers: an alert's labels do not depend on where it is evaluated, counts never double.
+
+FEDERATION = PROM / "federation"
+SCRAPE_COPIES = ({"instance": "10.0.0.7:9750", "job": "backup-auditor", "pod": "backup-auditor-5d9c"},
+                 {"instance": "prometheus.prod-eu:9090", "job": "federate", "replica": "b", "prometheus": "global"})
+
+
+def with_labels(series: str, extra: dict[str, str]) -> str:
+    """``series`` (promtool's ``name{a="b", ...}``) with the labels of ``extra`` it does not already have."""
+    name, _, rest = series.partition("{")
+    labels = rest.rstrip().removesuffix("}")
+    present = set(re.findall(r'(\w+)\s*=', labels))
+    added = ", ".join(f'{k}="{v}"' for k, v in extra.items() if k not in present)
+    return f"{name}{{{', '.join(x for x in (labels.strip(), added) if x)}}}"
+
+
+def duplicated(doc: dict[str, Any], rules: Path) -> dict[str, Any]:
+    """A shipped promtool test with every input series present twice, as two scrape paths deliver it (a direct
+    scrape and a federated copy); its expectations unchanged."""
+    for test in doc["tests"]:
+        test["input_series"] = [{**s, "series": with_labels(s["series"], extra)}
+                                for s in test.get("input_series", []) for extra in SCRAPE_COPIES]
+    return {**doc, "rule_files": [str(rules)]}
+
+
+@needs_promtool
+def test_a_duplicate_copy_of_every_series_changes_no_alert(tmp_path: Path) -> None:
+    """Every shipped promtool test, fed each series twice with the labels that differ between scrape paths
+    (instance, job, pod, replica, prometheus): the same alerts fire, with exactly the same labels and values.
+    So an alert evaluated by a cluster's Prometheus and by a global one on federated data carries the same
+    labels (Alertmanager holds it once), and no count is doubled."""
+    def run(rules: Path) -> subprocess.CompletedProcess[str]:
+        files = []
+        for path in TESTS:
+            target = tmp_path / path.name
+            target.write_text(yaml.safe_dump(duplicated(yaml.safe_load(path.read_text()), rules), sort_keys=False))
+            files.append(str(target))
+        return promtool("test", "rules", *files)
+
+    assert with_labels('x{cluster="a", job="nightly"}', SCRAPE_COPIES[0]) == \
+        'x{cluster="a", job="nightly", instance="10.0.0.7:9750", pod="backup-auditor-5d9c"}'
+    assert with_labels("up", {"job": "j"}) == 'up{job="j"}'
+    ok = run(RULES)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # a `sum` over the copies doubles the count in the description; a bare selector keeps instance and job
+    counted = tmp_path / "sum.yaml"
+    counted.write_text(RULES.read_text().replace("max by (cluster, namespace) (backup_auditor_volumes",
+                                                 "sum by (cluster, namespace) (backup_auditor_volumes"))
+    doubled = run(counted)
+    assert doubled.returncode == 1 and "BackupAuditorVolumeUnprotected" in doubled.stdout + doubled.stderr
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(RULES.read_text().replace("max by (cluster, namespace, schedule) (backup_auditor_schedule_paused)",
+                                              "backup_auditor_schedule_paused"))
+    labelled = run(bare)
+    assert labelled.returncode == 1 and 'instance="10.0.0.7:9750"' in labelled.stdout + labelled.stderr
+
+
+AGGREGATION = re.compile(r"\b(sum|max|min|avg|count|group|stddev|stdvar|topk|bottomk|quantile|count_values)\s*"
+                         r"(by|without)?\s*(\([^)]*\))?\s*\(")
+
+
+def test_every_aggregation_keeps_the_cluster() -> None:
+    """In the shipped rules and the global layer's rollups, every aggregation is `by (cluster, ...)`: nothing
+    is summed across clusters, and nothing relies on labels a scrape path adds."""
+    files = [RULES, FEDERATION / "backup-auditor-global-rules.yaml"]
+    seen = 0
+    for path in files:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                for op, kind, labels in AGGREGATION.findall(rule["expr"]):
+                    seen += 1
+                    where = f"{path.name}: {rule.get('alert') or rule.get('record')}: {op}"
+                    assert kind == "by" and "cluster" in re.findall(r"\w+", labels), where
+                for record in re.findall(r"\b(\w+:\w+:\w+)\b", rule["expr"]):
+                    assert record.startswith("cluster:"), record
+                if "record" in rule:
+                    assert rule["record"].startswith("cluster:"), rule["record"]
+    assert seen > 30
+    assert AGGREGATION.findall("sum(x)") == [("sum", "", "")]
+
+
+@needs_promtool
+def test_the_federation_examples_are_valid(tmp_path: Path) -> None:
+    for name in ("prometheus-cluster.yml", "prometheus-global.yml"):
+        run = promtool("check", "config", str(FEDERATION / name))
+        assert run.returncode == 0, run.stdout + run.stderr
+        config = yaml.safe_load((FEDERATION / name).read_text())
+        drop = [c for c in config["alerting"]["alert_relabel_configs"] if c["action"] == "labeldrop"]
+        for label in (*config["global"]["external_labels"], "replica"):
+            assert label == "cluster" or any(re.fullmatch(c["regex"], label) for c in drop), (name, label)
+        assert all(job["honor_labels"] for job in config["scrape_configs"]), name
+    labels = {name: yaml.safe_load((FEDERATION / name).read_text())["global"]["external_labels"]
+              for name in ("prometheus-cluster.yml", "prometheus-global.yml")}
+    assert "cluster" in labels["prometheus-cluster.yml"] and "cluster" not in labels["prometheus-global.yml"]
+    amtool = shutil.which("amtool")
+    if amtool:
+        run = subprocess.run([amtool, "check-config", str(FEDERATION / "alertmanager.yml")], capture_output=True,
+                             text=True, timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr
