@@ -12,6 +12,7 @@ say in the message what changed and why.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from auditor import demo
 from tests.kubeapi.seeding import read_file
@@ -129,3 +131,67 @@ def test_live_scan_document_is_unchanged(source: str, generated: Path, key_file:
         out = _cli("scan", "--kubeconfig", str(kubeconfig), "--context", source, "--as-of", AS_OF,
                    "--fingerprint-key-file", str(key_file), "-o", "json")
         _compare(f"live-{source}.json", _normalise(out, tmp_path, server.port))
+
+
+# --- Several clusters read at once (--parallel): the same document as one at a time, byte for byte.
+
+@pytest.fixture(scope="module")
+def generated_fleet(tmp_path_factory: pytest.TempPathFactory, generated: Path) -> list[Path]:
+    """Three more generated clusters: a larger one first (it finishes last), then two small ones."""
+    module = sys.modules["_parity_bench_generate"]
+    root = tmp_path_factory.mktemp("fleet")
+    out = []
+    for name, seed, scale in (("gen-large", 11, 4), ("gen-small-a", 12, 1), ("gen-small-b", 13, 1)):
+        directory = root / name
+        directory.mkdir()
+        module.generate(directory, {k: v * scale for k, v in GENERATED_COUNTS.items()}, seed=seed, as_of=AS_OF,
+                        log=lambda _: None)
+        out.append(directory)
+    return out
+
+
+def test_parallel_dump_scan_is_the_sequential_document(generated_fleet: list[Path], generated: Path,
+                                                       key_file: Path, tmp_path: Path) -> None:
+    """The demo's two clusters and four generated dumps in one run: --parallel 1, 4 and the default print the
+    same document (clusters in the order given, not the order they finished)."""
+    dumps = [*generated_fleet, demo.CLUSTER_DIRS[demo.CLUSTER_NAME], generated, demo.CLUSTER_DIRS[demo.STAGING_NAME]]
+    args = ["scan", *(a for d in dumps for a in ("--snapshot", str(d))), "--as-of", AS_OF,
+            "--velero-catalog", f"{demo.CLUSTER_NAME}={demo.CATALOG_DIR}", "--config", str(demo.CONFIG_FILE),
+            "--fingerprint-key-file", str(key_file), "-o", "json"]
+    sequential = _cli(*args, "--parallel", "1")
+    names = [c["name"] for c in json.loads(sequential)["clusters"]]
+    assert names == ["gen-large", "gen-small-a", "gen-small-b", demo.CLUSTER_NAME, "generated",
+                         demo.STAGING_NAME], names
+    assert _cli(*args, "--parallel", "4") == sequential
+    assert _cli(*args) == sequential
+    # the table too (it is what a person compares)
+    table = [a if a != "json" else "table" for a in args]
+    assert _cli(*table, "--parallel", "4") == _cli(*table, "--parallel", "1")
+
+
+def test_parallel_live_scan_is_the_sequential_document(generated: Path, key_file: Path, tmp_path: Path) -> None:
+    """Three API servers (the demo's two clusters and a generated one), three contexts: --parallel 3 prints the
+    document --parallel 1 prints."""
+    sources = {demo.CLUSTER_NAME: demo.CLUSTER_DIRS[demo.CLUSTER_NAME], "generated": generated,
+               demo.STAGING_NAME: demo.CLUSTER_DIRS[demo.STAGING_NAME]}
+    servers = []
+    try:
+        config: dict[str, list[object]] = {"clusters": [], "users": [], "contexts": []}
+        for name, directory in sources.items():
+            server = KubeAPIServer(builtin_namespaces=False).start()
+            servers.append(server)
+            server.seed(_objects(directory))
+            part = server.kubeconfig_dict(name)
+            for key in config:
+                config[key] += part[key]
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", **config,
+                                              "current-context": demo.CLUSTER_NAME}))
+        args = ["scan", "--kubeconfig", str(kubeconfig), *(a for n in sources for a in ("--context", n)),
+                "--as-of", AS_OF, "--fingerprint-key-file", str(key_file), "-o", "json"]
+        sequential, concurrent = _cli(*args, "--parallel", "1"), _cli(*args, "--parallel", "3")
+        assert [c["name"] for c in json.loads(sequential)["clusters"]] == list(sources)
+        assert concurrent == sequential
+    finally:
+        for server in servers:
+            server.stop()

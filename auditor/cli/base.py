@@ -119,7 +119,7 @@ def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = N
                   demo: bool = False, exceptions_file: Path | None = None, framework: str | None = None,
                   no_secret_values: bool = False, fingerprint_key_file: Path | None = None,
                   rules_dirs: tuple[Path, ...] = (), request_timeout: str = "30s",
-                  cluster_deadline: str = "150s") -> Any:
+                  cluster_deadline: str = "150s", parallel: int | None = None) -> Any:
     from auditor.config import load_exceptions
     from auditor.pipeline import ScanOptions
 
@@ -142,7 +142,8 @@ def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = N
                        fingerprint_key_file=fingerprint_key_file, framework=framework, previous=previous,
                        custom_rules=custom_rules(config, rules_dirs),
                        request_timeout=parse_seconds(request_timeout, "--request-timeout"),
-                       cluster_deadline=parse_seconds(cluster_deadline, "--cluster-deadline", zero=True) or None)
+                       cluster_deadline=parse_seconds(cluster_deadline, "--cluster-deadline", zero=True) or None,
+                       parallel=parallel)
 
 
 def custom_rules(config: Any, rules_dirs: tuple[Path, ...]) -> tuple[Any, ...]:

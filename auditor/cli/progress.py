@@ -32,6 +32,12 @@ class ScanProgress:
 
         self.status.update(escape(self.line(resource, count)))
 
+    def show(self, line: str) -> None:
+        """A whole line (several clusters read at once: ``auditor.collect.parallel.ClusterProgress``)."""
+        from rich.markup import escape
+
+        self.status.update(escape(line))
+
     def stop(self) -> None:
         self.status.stop()
 
