@@ -111,7 +111,7 @@ def test_a_stalled_and_a_failing_cluster_hold_no_other(tmp_path: Path) -> None:
     """Four contexts read at once: an API server whose every list stalls (first in the order), one that rejects
     the auditor, two healthy demo clusters. The healthy two are read completely while the stall goes on, the
     stalled one ends at its deadline as gaps, the rejected one is an error; the run ends within the deadline."""
-    deadline = 8.0
+    deadline = 20.0  # long enough for the healthy reads on a loaded machine
     stalled = KubeAPIServer(builtin_namespaces=False).start()
     stalled.add_fault(path_regex=r"^/api/v1/|^/apis/[^/]+/[^/]+/", stall=True)
     stalled.seed(_objects(demo.CLUSTER_DIRS[demo.STAGING_NAME]))
@@ -156,7 +156,7 @@ def test_a_stalled_and_a_failing_cluster_hold_no_other(tmp_path: Path) -> None:
         assert [v for v in doc["volumes"] if v["cluster"] == name and v["status"] != "unknown"], name
         # read while the stalled cluster was still waiting: its last request came before that deadline
         assert max(server.requests.times) < started + deadline, (name, max(server.requests.times) - started)
-    assert elapsed < deadline + 15, f"deadline {deadline:g}s, the run took {elapsed:.1f}s"
+    assert elapsed < deadline + 20, f"deadline {deadline:g}s, the run took {elapsed:.1f}s"
 
 
 def test_dumps_read_at_once_hold_no_more_memory_than_one_by_one(tmp_path: Path) -> None:
