@@ -12,16 +12,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor.analyse.compliance import load_frameworks, score
+from auditor.analyse.compliance import score
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
 from auditor.analyse.exceptions import ExceptionRule, ExceptionsReport, check_terms
 from auditor.analyse.exceptions import apply as apply_exceptions
 from auditor.analyse.protection import ProtectionState
 from auditor.analyse.subjects import annotation_exceptions, subjects
-from auditor.checks import evaluate, load_catalog
+from auditor.checks import evaluate
 from auditor.checks.gaps import unevaluated_where_blind
 from auditor.checks.governance import LATE_RULES
-from auditor.checks.registry import RunContext, catalog_dir
+from auditor.checks.registry import RunContext
 from auditor.collect.catalog import read_catalog
 from auditor.collect.clusters import ClusterTarget, in_cluster_target, kubeconfig_targets
 from auditor.collect.dump import read_dump
@@ -38,6 +38,8 @@ from auditor.collect.parallel import ClusterProgress, in_order, workers_for
 from auditor.collect.secrets import SecretPolicy, load_installation_key
 from auditor.config import AuditConfig
 from auditor.errors import AuditorError, ClusterAccessError, ConfigError
+from auditor.load.frameworks import load_frameworks
+from auditor.load.rules import load_catalog
 from auditor.model.catalog import VeleroCatalog
 from auditor.model.inventory import Inventory
 from auditor.model.rules import Finding
@@ -164,10 +166,6 @@ def catalogs_for(options: ScanOptions, cluster: str) -> VeleroCatalog | None:
     return read_catalog(Path(chosen)) if chosen else None
 
 
-def frameworks_dir() -> Path:
-    return catalog_dir() / "frameworks"
-
-
 #: how a scan reads each cluster's previous protection state (GOV-002): ``Store.previous_state`` when the
 #: caller keeps a history store (``auditor.recording``)
 PreviousState = Callable[[str, datetime], ProtectionState | None]
@@ -186,8 +184,8 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
     state (else ``options.previous``); recording the scan is the caller's business (``auditor.recording``)."""
     as_of = options.as_of or datetime.now(UTC).replace(microsecond=0)
     config = options.config
-    rules = load_catalog()
-    frameworks = load_frameworks(frameworks_dir())
+    every_rule = rules = load_catalog()
+    frameworks = load_frameworks()
     if options.framework:
         chosen = [f for f in frameworks if f.id == options.framework]
         if not chosen:
@@ -234,7 +232,8 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
     if config.exceptions.from_annotations:
         exception_rules += [e for a in analyses for e in annotation_exceptions(a.inventory)]
     exception_rules = check_terms(exception_rules, as_of, config.exceptions.max_days)
-    run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=tuple(exception_rules))
+    run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=tuple(exception_rules),
+                     catalog=every_rule)
     early = tuple(r for r in rules if r.id not in LATE_RULES)
     late = tuple(r for r in rules if r.id in LATE_RULES)
     judged: dict[str, list[Finding]] = {}

@@ -53,8 +53,7 @@ def measure(label: str, argv: Sequence[str]) -> tuple[float, float, float]:
 
 def synthetic_document(volumes: int, seed: int = 1) -> dict[str, Any]:
     """A scan document shaped like the large benchmark's (``report_document`` keys included)."""
-    from auditor.analyse.compliance import load_frameworks
-    from auditor.pipeline import frameworks_dir
+    from auditor.load.frameworks import frameworks_dir, load_frameworks
 
     rnd = random.Random(seed)
     namespaces = max(volumes // 10, 1)

@@ -225,10 +225,11 @@ def child_raw_fetch(url: str, gc_off: bool, page_size: int = 500) -> dict[str, A
 def child_analysis(directory: str, as_of: str, gc_paused: bool) -> dict[str, Any]:
     """``read_dump`` then ``analyse_cluster`` + ``evaluate``, timed separately, in this process."""
     from auditor.analyse.coverage import analyse_cluster
-    from auditor.checks import evaluate, load_catalog
+    from auditor.checks import evaluate
     from auditor.collect.dump import read_dump
     from auditor.collect.live import gc_paused as pause
     from auditor.config import AuditConfig
+    from auditor.load.rules import load_catalog
     from auditor.model.time import parse_time
 
     when = parse_time(as_of)

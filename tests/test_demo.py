@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from auditor import demo
-from auditor.checks import load_catalog
+from auditor.load.rules import load_catalog
 from auditor.output.document import build_document
 from auditor.pipeline import ScanOptions, run_scan
 from tests.kubeapi.seeding import read_file

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from auditor.errors import RuleLoadError
+from pydantic import BaseModel, ConfigDict
 
 
 class ResultLike(Protocol):
@@ -67,16 +63,6 @@ class Framework(BaseModel):
     id: str
     name: str
     controls: tuple[Control, ...]
-
-
-def load_frameworks(directory: Path) -> tuple[Framework, ...]:
-    frameworks = []
-    for path in sorted(directory.glob("*.yaml")):
-        try:
-            frameworks.append(Framework.model_validate(yaml.safe_load(path.read_text())))
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise RuleLoadError(f"{path}: {exc}") from None
-    return tuple(frameworks)
 
 
 def score(framework: Framework, results: Iterable[ResultLike]) -> FrameworkScore:

@@ -7,9 +7,12 @@ snapshotted by someone. Telling those apart is what keeps "no evidence" from rea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from auditor.config import AuditConfig
 from auditor.model import records as r
 from auditor.model.inventory import Gap, Inventory
 
@@ -55,3 +58,12 @@ def etcd_evidence(inv: Inventory) -> EtcdEvidence:
                     key=lambda s: (s.created is not None, s.created or datetime.min, s.snapshot_name), reverse=True)
     blind = tuple(g for g in inv.gaps if g.hides_data and g.resource in EVIDENCE_RESOURCES)
     return EtcdEvidence(newest, tuple(failed), _self_managed(inv), blind)
+
+
+def etcd_rpo(config: AuditConfig, params: Mapping[str, Any] | None = None) -> float:
+    """The etcd RPO rule SYS-002 judges by, resolved once for the check and the metrics: its ``rpo_seconds``
+    parameter (``params``: the rule's, as the check receives them; default: the ``rules:`` override of the
+    config), else ``etcd.rpo``."""
+    if params is None:
+        params = config.rules.get("SYS-002", {})
+    return float(params.get("rpo_seconds") or config.etcd.rpo)

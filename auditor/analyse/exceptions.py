@@ -12,7 +12,6 @@ open) and GOV-004 reports it, while the scan of that cluster and the others goes
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from typing import Any
 
 from auditor.config.waivers import ExceptionRule, Selector
 from auditor.errors import ConfigError
+from auditor.model.globs import config_glob
 
 # the waiver types are the config's (auditor.config.waivers); they are named here too, beside what applies them
 __all__ = ["ANNOTATION", "ExceptionRule", "ExceptionsReport", "Selector", "Subject", "apply", "check_terms",
@@ -44,10 +44,10 @@ def matches(rule: ExceptionRule, rule_id: str, subject: Subject) -> bool:
     if "*" not in rule.rules and rule_id not in rule.rules:
         return False
     sel = rule.selector
-    if not fnmatch.fnmatchcase(subject.cluster, sel.cluster):
+    if not config_glob(subject.cluster, sel.cluster):
         return False
     namespace = subject.name if subject.kind == "Namespace" else subject.namespace
-    if not fnmatch.fnmatchcase(namespace or "", sel.namespace) and not (namespace is None and sel.namespace == "*"):
+    if not config_glob(namespace or "", sel.namespace) and not (namespace is None and sel.namespace == "*"):
         return False
     if sel.kind and sel.kind != subject.kind:
         return False

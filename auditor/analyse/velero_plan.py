@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from auditor.analyse.globs import GLOB_CHARS, any_glob, includes_excludes
 from auditor.analyse.resource_policy import (
     PolicyError,
     ResourcePolicies,
@@ -22,6 +21,7 @@ from auditor.analyse.resource_policy import (
 )
 from auditor.analyse.velero_server import DEFAULT_TTL, VeleroServer
 from auditor.model import records as r
+from auditor.model.globs import GLOB_CHARS, includes_excludes, velero_any_glob
 from auditor.model.inventory import Inventory
 
 EXCLUDE_LABEL = "velero.io/exclude-from-backup"
@@ -111,7 +111,7 @@ def _combine(includes: tuple[str, ...], excludes: tuple[str, ...], policy_includ
     inc, exc = list(_norm(includes)), list(_norm(excludes))
     for target, items in ((exc, policy_excludes), (inc, policy_includes)):
         for item in _norm(items):
-            if item not in wrong_scope and not any_glob(inc, item) and not any_glob(exc, item):
+            if item not in wrong_scope and not velero_any_glob(inc, item) and not velero_any_glob(exc, item):
                 target.append(item)
     return tuple(inc), tuple(exc)
 

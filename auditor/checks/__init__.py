@@ -14,7 +14,8 @@ from auditor.checks import (  # noqa: F401  (registration on import)
     resource_policies,
     system,
 )
-from auditor.checks.registry import CHECKS, evaluate, load_catalog
+from auditor.checks.registry import CHECKS, evaluate
+from auditor.load.rules import load_catalog
 from auditor.model.rules import Finding
 
 __all__ = ["CHECKS", "Finding", "evaluate", "load_catalog"]

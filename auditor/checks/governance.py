@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator
 
-from auditor.analyse.exceptions import ExceptionRule
+from auditor.analyse.exceptions import ExceptionRule, apply
 from auditor.analyse.gaps import RULE_RESOURCES, describe, rule_blind
-from auditor.checks.registry import CheckContext, register
+from auditor.analyse.subjects import subjects
+from auditor.checks.gaps import unevaluated_where_blind
+from auditor.checks.registry import CheckContext, evaluate, register
 from auditor.model.durations import format_duration
+from auditor.model.globs import config_glob
 from auditor.model.inventory import Gap
 from auditor.model.rules import Finding
 
@@ -62,7 +64,7 @@ def exception_expired(ctx: CheckContext) -> Iterator[Finding]:
     as_of = ctx.analysis.as_of
     cluster = ctx.analysis.inventory.cluster
     for e in ctx.run.exceptions:
-        if not fnmatch.fnmatchcase(cluster, e.selector.cluster):
+        if not config_glob(cluster, e.selector.cluster):
             continue  # the exception is about another cluster (annotation exceptions name their own)
         if e.invalid:  # an annotation waiver that breaks the terms: rejected, so it covers nothing
             yield ctx.finding("Exception", None, e.key,
@@ -90,13 +92,13 @@ def exception_unused(ctx: CheckContext) -> Iterator[Finding]:
         use, unknown = _cluster_use(ctx)
     evaluated = ctx.run.evaluated_rules
     for e in ctx.run.exceptions:
-        if not fnmatch.fnmatchcase(cluster, e.selector.cluster) or e.expired(as_of) or e.invalid:
+        if not config_glob(cluster, e.selector.cluster) or e.expired(as_of) or e.invalid:
             continue  # about another cluster, or expired or rejected (GOV-004's cases)
         if use.get(e.key):
             yield ctx.passed("Exception", None, e.key)
             continue
         skipped = [r for r in e.rules if r != "*" and evaluated is not None and r not in evaluated]
-        unread = [c for c in ctx.run.unreadable_clusters if fnmatch.fnmatchcase(c, e.selector.cluster)]
+        unread = [c for c in ctx.run.unreadable_clusters if config_glob(c, e.selector.cluster)]
         blind = _blind(ctx, e)
         if skipped and len(skipped) == len(e.rules):
             yield ctx.not_evaluated("Exception", None, e.key,
@@ -128,14 +130,9 @@ def _blind(ctx: CheckContext, e: ExceptionRule) -> list[Gap]:
 
 def _cluster_use(ctx: CheckContext) -> tuple[dict[str, int], frozenset[str]]:
     """The waivers' use on this cluster alone: evaluate the rules they name, then apply them."""
-    from auditor.analyse.exceptions import apply
-    from auditor.analyse.subjects import subjects
-    from auditor.checks.gaps import unevaluated_where_blind
-    from auditor.checks.registry import evaluate, load_catalog
-
     active: list[ExceptionRule] = [e for e in ctx.run.exceptions if not e.expired(ctx.analysis.as_of)]
     named = {r for e in active for r in e.rules}
-    rules = [r for r in load_catalog() if r.id not in LATE_RULES and ("*" in named or r.id in named)]
+    rules = [r for r in ctx.run.catalog if r.id not in LATE_RULES and ("*" in named or r.id in named)]
     results = unevaluated_where_blind(ctx.analysis, evaluate(ctx.analysis, rules, ctx.analysis.config.rules, ctx.run))
     _, register = apply(results, active, subjects(ctx.analysis.inventory), ctx.analysis.as_of)
     return {e.key: n for e, n in register.matched}, frozenset(e.key for e in register.undetermined)

@@ -5,13 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
-
-import yaml
-from pydantic import ValidationError
 
 from auditor.analyse.coverage import ClusterAnalysis
 from auditor.analyse.exceptions import ExceptionRule
@@ -34,6 +28,7 @@ class RunContext:
     evaluated_rules: frozenset[str] | None = None  # the rules this run evaluated (None: the whole catalog)
     unreadable_clusters: tuple[str, ...] = ()  # clusters of the run that could not be read at all
     preflights: tuple[Any, ...] = ()  # auditor serve's restore preflight outcomes (PRE-001; server/preflight.py)
+    catalog: tuple[Rule, ...] = ()  # the whole rule catalog: GOV-005 evaluates the rules the waivers name
 
 
 @dataclass(frozen=True)
@@ -76,31 +71,6 @@ def register(rule_id: str) -> Callable[[CheckFn], CheckFn]:
         CHECKS[rule_id] = fn
         return fn
     return wrap
-
-
-def catalog_dir() -> Path:
-    """``rules/`` of a source checkout, or the copy shipped inside the wheel."""
-    source = Path(__file__).resolve().parents[2] / "rules"
-    if source.is_dir():
-        return source
-    return Path(str(resources.files("auditor") / "_catalog" / "rules"))
-
-
-@lru_cache(maxsize=4)
-def load_catalog(directory: Path | None = None) -> tuple[Rule, ...]:
-    directory = directory or catalog_dir()
-    rules = []
-    for path in sorted(directory.glob("*.yaml")):
-        try:
-            rules.append(Rule.model_validate(yaml.safe_load(path.read_text())))
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise RuleLoadError(f"{path}: {exc}") from None
-        if rules[-1].id != path.stem:
-            raise RuleLoadError(f"{path}: file name must be the rule id {rules[-1].id}")
-    missing = [r.id for r in rules if r.id not in CHECKS]
-    if missing:
-        raise RuleLoadError(f"rules without a registered check: {', '.join(missing)}")
-    return tuple(rules)
 
 
 def evaluate(analysis: ClusterAnalysis, rules: Iterable[Rule],

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from auditor.analyse.etcd import etcd_evidence, etcd_rpo
 from auditor.analyse.gaps import NODE_AGENT_RESOURCES, SERVER_RESOURCES, describe, hidden
 from auditor.checks.registry import CheckContext, register
+from auditor.model.durations import format_duration
 from auditor.model.rules import Finding
 
 
@@ -72,12 +74,9 @@ def scan_incomplete(ctx: CheckContext) -> Iterator[Finding]:
 
 @register("SYS-002")
 def etcd_snapshot_stale(ctx: CheckContext) -> Iterator[Finding]:
-    from auditor.analyse.etcd import etcd_evidence
-    from auditor.model.durations import format_duration
-
     inv = ctx.analysis.inventory
     evidence = etcd_evidence(inv)
-    rpo = float(ctx.params.get("rpo_seconds") or ctx.analysis.config.etcd.rpo)
+    rpo = etcd_rpo(ctx.analysis.config, ctx.params)
     age = evidence.age(ctx.analysis.as_of)
     if evidence.newest is not None and age is not None:
         s = evidence.newest

@@ -203,7 +203,7 @@ def report(from_scan: Path | None, from_store: str | None, fleet_detail: str, fo
         doc = source.data
         fail_on_fleet = fleet_gate(doc, fail_on)
     elif from_scan:
-        from auditor.checks import load_catalog
+        from auditor.load.rules import load_catalog
 
         source = load_document(from_scan)
         if view.active:  # the filtered view is a document of its own: written and hashed as the report's source
@@ -263,8 +263,8 @@ def _from_store(url: str, detail: str, from_scan: Path | None, view: Any,
     """The fleet document, its history and the rule catalog of ``report --from-store``: no cluster is read."""
     from datetime import UTC, datetime
 
-    from auditor.checks import load_catalog
     from auditor.cli.base import _as_of
+    from auditor.load.rules import load_catalog
     from auditor.output.report.fleet import read_fleet
 
     given = [f"--{k.replace('_', '-')}" for k in LIVE_SOURCES if kwargs.get(k)]

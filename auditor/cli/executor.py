@@ -215,8 +215,8 @@ def backup_etcd(endpoints: str, cacert: Path | None, cert: Path | None, key: Pat
                 output: str) -> None:
     """Snapshot etcd (etcdctl snapshot save), verify it, checksum it, and apply retention to our own files;
     with --s3, upload it, verify the upload and apply retention under the prefix too."""
+    from auditor.collect.s3 import S3Target
     from auditor.executor.etcd import EtcdTarget, take_snapshot
-    from auditor.executor.s3 import S3Target
 
     if not s3_url and (s3_endpoint or s3_region or s3_ca_file or s3_profile or not keep_local):
         raise click.UsageError("--s3-endpoint, --s3-region, --s3-ca-file, --s3-profile and --no-keep-local "

@@ -24,7 +24,7 @@ def rules(ctx: click.Context, output: str, rules_dirs: tuple[Path, ...], config_
     custom_rules_dirs of --config when given."""
     if ctx.invoked_subcommand is not None:
         return
-    from auditor.checks import load_catalog
+    from auditor.load.rules import load_catalog
     from auditor.output.catalog import render_markdown, render_table
 
     catalog = load_catalog() + tuple(r.rule for r in custom_rules(load_config(config_path), rules_dirs))

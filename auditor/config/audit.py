@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from auditor.config.policy import DEFAULT_EXCLUDED, AppliedPolicy, Defaults, Pol
 from auditor.config.reports import ScheduledReport
 from auditor.config.serve import PreflightPair
 from auditor.config.waivers import ExceptionsConfig
+from auditor.model.globs import config_glob
 
 
 class AuditConfig(Strict):
@@ -39,7 +39,7 @@ class AuditConfig(Strict):
 
     def excluded(self, namespace: str) -> bool:
         """Namespaces the audit does not require to be protected (listed, but raising no findings)."""
-        return any(fnmatch.fnmatchcase(namespace, g) for g in self.exclude_namespaces)
+        return any(config_glob(namespace, g) for g in self.exclude_namespaces)
 
     def policy_for(self, namespace: str, namespace_labels: dict[str, str], pvc_labels: dict[str, str]) -> AppliedPolicy:
         for policy in self.policies:

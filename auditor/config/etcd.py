@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
 
 from pydantic import field_validator, model_validator
 
 from auditor.config.base import DEFAULT_RPO, Strict, duration
+from auditor.model.globs import config_glob
 
 
 class EtcdSnapshotSource(Strict):
@@ -40,4 +40,4 @@ class EtcdConfig(Strict):
     _parse = field_validator("rpo", mode="before")(classmethod(lambda cls, v: duration(v)))
 
     def sources_for(self, cluster: str) -> tuple[EtcdSnapshotSource, ...]:
-        return tuple(s for s in self.snapshots if fnmatch.fnmatchcase(cluster, s.cluster))
+        return tuple(s for s in self.snapshots if config_glob(cluster, s.cluster))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import fnmatch
-
 from pydantic import Field, field_validator
 
 from auditor.config.base import DEFAULT_RETENTION, DEFAULT_RPO, Strict, duration, optional_duration
+from auditor.model.globs import config_glob
 
 DEFAULT_EXCLUDED = ("kube-system", "kube-public", "kube-node-lease")
 
@@ -33,7 +32,7 @@ class Policy(Strict):
     _parse = field_validator("rpo", "retention", mode="before")(classmethod(lambda cls, v: optional_duration(v)))
 
     def matches(self, namespace: str, namespace_labels: dict[str, str], pvc_labels: dict[str, str]) -> bool:
-        if self.namespaces and not any(fnmatch.fnmatchcase(namespace, g) for g in self.namespaces):
+        if self.namespaces and not any(config_glob(namespace, g) for g in self.namespaces):
             return False
         if any(namespace_labels.get(k) != v for k, v in self.namespace_labels.items()):
             return False

@@ -15,10 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor import yamlsafe
-from auditor.checks.registry import catalog_dir, load_catalog
 from auditor.custom_rules.cost import DEFAULT_LIMIT
 from auditor.custom_rules.expressions import Expression, ExpressionError, compile_expression, environment
 from auditor.errors import ConfigError
+from auditor.load.rules import catalog_dir, load_catalog
 from auditor.model.rules import Rule
 
 #: the subject of a rule file → the kind its findings name (storage locations name their own kind)
@@ -153,7 +153,7 @@ def load_rule_file(path: Path, known_controls: dict[str, set[str]] | None = None
 
 
 def _known_controls() -> dict[str, set[str]]:
-    from auditor.analyse.compliance import load_frameworks
+    from auditor.load.frameworks import load_frameworks
 
     return {f.id: {c.id for c in f.controls} for f in load_frameworks(catalog_dir() / "frameworks")}
 

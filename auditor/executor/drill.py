@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from auditor.analyse.globs import GLOB_CHARS, includes_excludes
 from auditor.executor.run import ExecutorError
 from auditor.executor.snapshots import CREATED_BY
 from auditor.executor.velero import SCHEDULE_LABEL
+from auditor.model.globs import GLOB_CHARS, includes_excludes
 from auditor.model.time import parse_time
 
 DRILL_LABEL = "backup-auditor.io/drill"

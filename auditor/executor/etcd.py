@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from auditor.errors import AuditorError, InputError
 
 if TYPE_CHECKING:
-    from auditor.executor.s3 import S3Target
+    from auditor.collect.s3 import S3Target
 
 NAME = re.compile(r"^etcd-snapshot-(\d{14})\.db$")
 
@@ -138,7 +138,7 @@ def take_snapshot(target: EtcdTarget, out_dir: Path, at: datetime, keep: int | N
 
 
 def _upload(target: S3Target, path: Path, digest: str, keep: int | None) -> dict[str, Any]:
-    from auditor.executor import s3
+    from auditor.collect import s3
 
     manifest_path = path.with_suffix(".json")
     try:

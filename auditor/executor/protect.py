@@ -12,17 +12,16 @@ volume's (or its namespace's) finding.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from auditor.analyse.coverage import ClusterAnalysis, VolumeResult
-from auditor.analyse.globs import any_glob, includes_excludes
 from auditor.analyse.velero_plan import EXCLUDE_LABEL
 from auditor.errors import InputError
 from auditor.executor.snapshots import snapshot_for
+from auditor.model.globs import config_glob, includes_excludes, velero_any_glob
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def plan_protection(analysis: ClusterAnalysis, at: datetime, *, statuses: tuple[
     for v in sorted(analysis.volumes, key=lambda v: (v.namespace, v.pvc)):
         if v.status not in statuses:
             continue
-        if namespaces and not any(fnmatch.fnmatchcase(v.namespace, glob) for glob in namespaces):
+        if namespaces and not any(config_glob(v.namespace, glob) for glob in namespaces):
             continue
         why = out_of_scope(analysis, v, waived or {})
         if why is not None:
@@ -87,7 +86,7 @@ def out_of_scope(analysis: ClusterAnalysis, v: VolumeResult, waived: Mapping[tup
     if waiver is not None:
         return f"waived: {waiver}"
     schedules = analysis.schedules.values()
-    excluding = [s.key for s in schedules if any_glob(s.ctx.spec.excluded_namespaces, v.namespace)]
+    excluding = [s.key for s in schedules if velero_any_glob(s.ctx.spec.excluded_namespaces, v.namespace)]
     # a deliberate exclusion only when no schedule at all (enabled, paused or invalid) would include it: a
     # catch-all schedule excluding the namespaces that have their own is not a decision against backing up
     if excluding and not any(includes_excludes(s.ctx.spec.included_namespaces, s.ctx.spec.excluded_namespaces,

@@ -7,13 +7,13 @@ A filter is a view: the history store records the whole scan.
 
 from __future__ import annotations
 
-import fnmatch
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
 from auditor.analyse.coverage import STATUSES
 from auditor.errors import ConfigError
+from auditor.model.globs import config_glob
 from auditor.model.rules import SEVERITIES, Finding
 from auditor.model.scan import ClusterScan, ScanResult
 from auditor.output.document import FILTER_NOTE as NOTE
@@ -49,7 +49,7 @@ class ScanFilter:
     def namespace_ok(self, namespace: str | None) -> bool:
         if not self.namespaces:
             return True
-        return namespace is not None and any(fnmatch.fnmatchcase(namespace, p) for p in self.namespaces)
+        return namespace is not None and any(config_glob(namespace, p) for p in self.namespaces)
 
     def volume_ok(self, cluster: str, namespace: str, status: str) -> bool:
         return (not self.clusters or cluster in self.clusters) and self.namespace_ok(namespace) and \

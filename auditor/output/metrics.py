@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 
 from auditor import __version__
 from auditor.analyse.coverage import STATUSES, ClusterAnalysis
-from auditor.analyse.etcd import etcd_evidence
+from auditor.analyse.etcd import etcd_evidence, etcd_rpo
 from auditor.analyse.schedules import backup_time
 from auditor.model.scan import ClusterScan, ScanResult
 
@@ -359,12 +359,6 @@ def _velero_servers(analyses: list[ClusterAnalysis]) -> Iterator[Metric]:
     yield from (up, desired, ready)
 
 
-def etcd_rpo(analysis: ClusterAnalysis) -> float:
-    """The etcd RPO rule SYS-002 judges by (its ``rpo_seconds`` override, else ``etcd.rpo``)."""
-    override = analysis.config.rules.get("SYS-002", {}).get("rpo_seconds")
-    return float(override or analysis.config.etcd.rpo)
-
-
 def _etcd(analyses: list[ClusterAnalysis]) -> Iterator[Metric]:
     """etcd snapshot evidence as SYS-002 reads it, one series per cluster, so alerts can compare age and RPO."""
     keys = ["cluster"]
@@ -377,7 +371,7 @@ def _etcd(analyses: list[ClusterAnalysis]) -> Iterator[Metric]:
     for a in analyses:
         cluster = label(a.inventory.cluster)
         evidence = etcd_evidence(a.inventory)
-        rpo.add_metric([cluster], etcd_rpo(a))
+        rpo.add_metric([cluster], etcd_rpo(a.config))
         if (seconds := evidence.age(a.as_of)) is not None:
             age.add_metric([cluster], seconds)
         if evidence.newest is not None or not evidence.blind:  # SYS-002 is not evaluated otherwise

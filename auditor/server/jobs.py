@@ -35,7 +35,7 @@ from auditor.server.leader import LeaderElector
 from auditor.server.reports import VeleroCronTrigger
 
 if TYPE_CHECKING:
-    from auditor.executor.s3 import S3Target
+    from auditor.collect.s3 import S3Target
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +174,8 @@ class JobRunner:
         return "skipped"
 
     def _etcd(self, job: ExecutorJob, fire: datetime, timeout: float) -> str:
+        from auditor.collect.s3 import S3Target
         from auditor.executor.etcd import EtcdSnapshotError, EtcdTarget, take_snapshot
-        from auditor.executor.s3 import S3Target
 
         etcd = job.etcd
         assert etcd is not None
@@ -299,7 +299,7 @@ class JobRunner:
 
 
 def _uploaded(target: S3Target, name: str) -> bool:
-    from auditor.executor import s3
+    from auditor.collect import s3
 
     return s3.exists(target, name)
 

@@ -7,7 +7,6 @@ has it (a scan of other clusters says nothing about it). The report's exceptions
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from auditor.model.globs import config_glob
 from auditor.model.scan import ScanResult
 from auditor.store import schema as s
 
@@ -65,7 +65,7 @@ def record_waivers(session: Session, scan: s.Scan, result: ScanResult) -> int:
         if before.event == "vanished" or key in current:
             continue
         pattern = str((before.detail.get("selector") or {}).get("cluster") or "*")
-        if any(fnmatch.fnmatchcase(c, pattern) for c in scanned):
+        if any(config_glob(c, pattern) for c in scanned):
             events.append((key, "vanished", before.detail))
     if events:
         session.execute(insert(s.WaiverEvent), [

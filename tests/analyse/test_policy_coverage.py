@@ -9,8 +9,9 @@ import pytest
 from rich.console import Console
 
 from auditor.analyse.coverage import analyse_cluster
-from auditor.checks import evaluate, load_catalog
+from auditor.checks import evaluate
 from auditor.config import AuditConfig
+from auditor.load.rules import load_catalog
 from auditor.output.explain import explain
 from tests import factories as f
 from tests.analyse.test_velero_plan import csi_volume, plan

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from auditor.analyse.compliance import ControlResult, load_frameworks, score
-from auditor.checks import load_catalog
+from auditor.analyse.compliance import ControlResult, score
+from auditor.load.frameworks import frameworks_dir, load_frameworks
+from auditor.load.rules import load_catalog
 from auditor.model.rules import Finding
-from auditor.pipeline import frameworks_dir
 
 EXPECTED = {
     "iso27001": {"A.8.13", "A.5.29", "A.5.30", "A.8.14"},

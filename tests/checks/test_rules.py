@@ -11,12 +11,13 @@ import pytest
 from auditor.analyse.coverage import analyse_cluster
 from auditor.analyse.exceptions import ExceptionRule
 from auditor.analyse.protection_state import protection_state
-from auditor.checks import CHECKS, evaluate, load_catalog
+from auditor.checks import CHECKS, evaluate
 from auditor.checks.registry import RunContext
 from auditor.collect.builder import InventoryBuilder
 from auditor.collect.dump import add_object
 from auditor.collect.secrets import SecretPolicy
 from auditor.config import AuditConfig
+from auditor.load.rules import load_catalog
 from auditor.model.inventory import Gap
 from auditor.model.preflight import PreflightOutcome
 from auditor.pipeline import fingerprint_clusters

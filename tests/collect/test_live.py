@@ -110,7 +110,8 @@ def test_persistent_server_error_becomes_a_gap(server: KubeAPIServer) -> None:
 
 def run_scan_on(inv: Any) -> dict[str, Any]:
     from auditor.analyse.coverage import analyse_cluster
-    from auditor.checks import evaluate, load_catalog
+    from auditor.checks import evaluate
+    from auditor.load.rules import load_catalog
     from auditor.model.scan import ClusterScan, ScanResult
 
     analysis = analyse_cluster(inv, AuditConfig(), f.AS_OF)

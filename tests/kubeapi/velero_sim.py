@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from auditor.analyse.globs import includes_excludes
 from auditor.model.durations import parse_duration
+from auditor.model.globs import includes_excludes
 
 from .server import KubeAPIServer
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from auditor.checks import load_catalog
+from auditor.load.rules import load_catalog
 from auditor.model.scan import ScanResult
 from auditor.output.document import build_document
 from auditor.output.report import charts

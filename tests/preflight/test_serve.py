@@ -77,7 +77,7 @@ def test_config_needs_exactly_one_target() -> None:
 def test_the_report_shows_the_last_preflight_per_pair_escaped(tmp_path: Path) -> None:
     import orjson
 
-    from auditor.checks import load_catalog
+    from auditor.load.rules import load_catalog
     from auditor.output.document import build_document
     from auditor.output.report.build import BuildOptions, build_report
     from auditor.output.report.html import render_html

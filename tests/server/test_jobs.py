@@ -520,7 +520,7 @@ def test_a_local_snapshot_whose_upload_failed_is_not_taken_for_done(s3_server: S
 @needs_moto
 def test_the_done_check_fails_in_one_line_without_the_secret(s3_server: S3Server, bucket: str, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from auditor.executor.s3 import S3StorageError
+    from auditor.collect.s3 import S3StorageError
 
     secret = "wrong-" + uuid.uuid4().hex
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)

@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 
 from auditor import __version__
-from auditor.analyse.compliance import load_frameworks
 from auditor.errors import ConfigError, InputError
+from auditor.load.frameworks import load_frameworks
 from auditor.model.rules import Rule
 from auditor.model.scan import ScanResult
 from auditor.output.report.build import BuildOptions, build_report
@@ -141,8 +141,8 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
     (and names the files); ``history`` adds the trend. ``signing`` signs the manifest (a detached
     Ed25519 signature next to it) and, with a certificate, the PDF itself (before it is hashed).
     """
-    from auditor.checks import load_catalog
-    from auditor.pipeline import frameworks_dir
+    from auditor.load.frameworks import frameworks_dir
+    from auditor.load.rules import load_catalog
 
     chosen = parse_formats(list(formats))
     if isinstance(source, ScanResult):

@@ -1,18 +1,23 @@
-"""Velero's namespace glob semantics (gobwas/glob without separators): ``*``, ``?``, ``[abc]``, ``[!a-z]``, ``{a,b}``.
+"""Glob dialects, one per purpose, each named.
 
-Velero matches ``includedNamespaces``/``excludedNamespaces`` with these patterns
-(``pkg/util/collections/includes_excludes.go``; documented in docs:namespace-glob-patterns).
+- ``velero_*`` and ``includes_excludes``: Velero's namespace globs (gobwas/glob without separators: ``*``,
+  ``?``, ``[abc]``, ``[!a-z]``, ``{a,b}``), as Velero matches ``includedNamespaces``/``excludedNamespaces``
+  (``pkg/util/collections/includes_excludes.go``; documented in docs:namespace-glob-patterns). Only for what
+  Velero itself will match.
+- ``config_glob``: the shell patterns (``fnmatch``, case-sensitive) of what users write to us: cluster and
+  namespace selectors in ``--config``, waivers, policies and the output filters.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable
 from functools import lru_cache
 
 
 @lru_cache(maxsize=1024)
-def compile_glob(pattern: str) -> re.Pattern[str]:
+def velero_glob(pattern: str) -> re.Pattern[str]:
     out: list[str] = []
     i, n, depth = 0, len(pattern), 0
     while i < n:
@@ -52,25 +57,30 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
 GLOB_CHARS = frozenset("*?[{\\")
 
 
-def glob_match(pattern: str, name: str) -> bool:
-    return pattern == name or compile_glob(pattern).match(name) is not None
+def velero_glob_match(pattern: str, name: str) -> bool:
+    return pattern == name or velero_glob(pattern).match(name) is not None
 
 
 @lru_cache(maxsize=4096)
 def _matcher(patterns: tuple[str, ...]) -> tuple[frozenset[str], tuple[re.Pattern[str], ...]]:
     """Plain names go in a set, patterns are compiled once: schedules × namespaces stays cheap."""
     literal = frozenset(p for p in patterns if not GLOB_CHARS.intersection(p))
-    return literal, tuple(compile_glob(p) for p in patterns if p not in literal)
+    return literal, tuple(velero_glob(p) for p in patterns if p not in literal)
 
 
-def any_glob(patterns: Iterable[str], name: str) -> bool:
+def velero_any_glob(patterns: Iterable[str], name: str) -> bool:
     literal, compiled = _matcher(tuple(patterns))
     return name in literal or any(c.match(name) for c in compiled)
 
 
 def includes_excludes(includes: Iterable[str], excludes: Iterable[str], name: str) -> bool:
     """Velero's ``IncludesExcludes.ShouldInclude``: excludes win; empty includes or ``*`` mean everything."""
-    if excludes and any_glob(excludes, name):
+    if excludes and velero_any_glob(excludes, name):
         return False
     includes = tuple(includes)
-    return not includes or "*" in includes or any_glob(includes, name)
+    return not includes or "*" in includes or velero_any_glob(includes, name)
+
+
+def config_glob(name: str, pattern: str) -> bool:
+    """``name`` matches a user's shell pattern (``prod-*``, ``team-?``); case-sensitive on every platform."""
+    return fnmatch.fnmatchcase(name, pattern)
