@@ -15,7 +15,5 @@ from auditor.checks import (  # noqa: F401  (registration on import)
     system,
 )
 from auditor.checks.registry import CHECKS, evaluate
-from auditor.load.rules import load_catalog
-from auditor.model.rules import Finding
 
-__all__ = ["CHECKS", "Finding", "evaluate", "load_catalog"]
+__all__ = ["CHECKS", "evaluate"]
