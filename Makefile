@@ -10,6 +10,7 @@ demo: setup
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 test:
 	scripts/bootstrap --test

@@ -52,3 +52,13 @@ class ClusterNotFoundError(StoreError):
     """A cluster named on the command line has no scan in the history store."""
 
     exit_code = 2
+
+
+class ApiStatusError(Exception):
+    """An HTTP error answer of the Kubernetes API after retries; carries the status and the server's message
+    (not an ``AuditorError``: callers decide what it means, e.g. 404 or 403 on one resource)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message

@@ -20,14 +20,15 @@ from typing import Any
 
 import orjson
 
-from auditor.analyse.preflight import BackupFacts, BackupVolume, PreflightReport, TargetFacts, evaluate
+from auditor.analyse.preflight import BackupFacts, BackupVolume, PreflightReport, TargetFacts
+from auditor.analyse.preflight_scope import evaluate
 from auditor.analyse.velero_server import velero_servers
 from auditor.collect.catalog import read_catalog
 from auditor.collect.clusters import kubeconfig_targets
 from auditor.collect.dump import read_dump
-from auditor.collect.live import ApiStatusError, LiveSource, gc_paused
+from auditor.collect.live import LiveSource, gc_paused
 from auditor.collect.served import read_served_dump, read_served_live
-from auditor.errors import InputError
+from auditor.errors import ApiStatusError, InputError
 from auditor.model import records as r
 from auditor.model.catalog import CatalogBackup, VeleroCatalog, VolumeInfo
 from auditor.model.inventory import Inventory

@@ -9,15 +9,15 @@ are documented in ``docs/preflight.md``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from auditor.analyse.velero_server import VeleroServer, velero_servers
-from auditor.collect.served import ServedResources
 from auditor.model import records as r
 from auditor.model.inventory import Inventory
+from auditor.model.served import ServedResources
 
 SCHEMA_VERSION = "1"
 BLOCKER, WARNING, UNKNOWN = "blocker", "warning", "unknown"
@@ -382,35 +382,3 @@ class _Checks:
             self.add("PF-012", WARNING, "DaemonSet", agent.meta.namespace, agent.meta.name,
                      f"node-agent is not running on {len(missing)} Ready node(s) ({', '.join(missing[:5])}): "
                      "restored pods scheduled there wait for it")
-
-
-def evaluate(facts: BackupFacts, target: TargetFacts, as_of: datetime, *, target_name: str,
-             namespace_mapping: Mapping[str, str] | None = None,
-             storage_class_mapping_flags: Mapping[str, str] | None = None) -> PreflightReport:
-    """Every check, in the order docs/preflight.md lists them."""
-    from auditor.analyse import preflight_scope as scope
-
-    ck = _Checks(facts, target, as_of, namespace_mapping or {}, storage_class_mapping_flags or {})
-    ck.check_location()
-    ck.check_state()
-    volumes = ck.volume_verdicts()
-    ck.check_agent_coverage()
-    scope.check_resources(ck)
-    scope.check_namespaces(ck)
-    scope.check_cluster_scoped(ck)
-    scope.check_pvs(ck)
-    scope.check_velero(ck)
-    scope.check_settings(ck)
-    return PreflightReport(backup=f"{facts.namespace}/{facts.name}", source=facts.source,
-                           source_of_truth=facts.source_of_truth, target=target_name,
-                           issues=tuple(_dedupe(ck.issues)), volumes=tuple(volumes),
-                           storage_class_mapping=dict(sorted(ck.sc_map.items())),
-                           namespace_mapping=dict(sorted(ck.ns_map.items())), notes=facts.notes)
-
-
-def _dedupe(issues: list[Issue]) -> Iterator[Issue]:
-    seen: set[Issue] = set()
-    for issue in issues:
-        if issue not in seen:
-            seen.add(issue)
-            yield issue

@@ -1,10 +1,12 @@
 """Restore preflight, the checks beyond volumes: served resources, namespaces and cluster scope, PV
-collisions, Velero itself and restore-time settings (pure; see ``preflight.py``)."""
+collisions, Velero itself and restore-time settings; and ``evaluate``, every check in order (pure; see
+``preflight.py``)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 
 from auditor.analyse.preflight import (
     BLOCKER,
@@ -12,13 +14,15 @@ from auditor.analyse.preflight import (
     PROVIDER_PLUGINS,
     UNKNOWN,
     WARNING,
+    BackupFacts,
+    Issue,
+    PreflightReport,
+    TargetFacts,
+    _Checks,
     _velero_image,
     image_version,
     parse_gvk,
 )
-
-if TYPE_CHECKING:
-    from auditor.analyse.preflight import _Checks
 
 #: Cluster-scoped kinds the inventory holds, to name collisions: kind -> names in the target
 _SKIP_CLUSTER_KINDS = frozenset({"Namespace", "PersistentVolume"})  # PF-030 and PF-032 judge these
@@ -218,3 +222,33 @@ def check_settings(ck: _Checks) -> None:
         if rs.backup_name == facts.name and rs.phase not in ("Completed",):
             ck.add("PF-050", WARNING, "Restore", rs.meta.namespace, rs.meta.name,
                    f"a Restore of this backup already exists in the target ({rs.phase or 'no phase'})")
+
+
+def evaluate(facts: BackupFacts, target: TargetFacts, as_of: datetime, *, target_name: str,
+             namespace_mapping: Mapping[str, str] | None = None,
+             storage_class_mapping_flags: Mapping[str, str] | None = None) -> PreflightReport:
+    """Every check, in the order docs/preflight.md lists them."""
+    ck = _Checks(facts, target, as_of, namespace_mapping or {}, storage_class_mapping_flags or {})
+    ck.check_location()
+    ck.check_state()
+    volumes = ck.volume_verdicts()
+    ck.check_agent_coverage()
+    check_resources(ck)
+    check_namespaces(ck)
+    check_cluster_scoped(ck)
+    check_pvs(ck)
+    check_velero(ck)
+    check_settings(ck)
+    return PreflightReport(backup=f"{facts.namespace}/{facts.name}", source=facts.source,
+                           source_of_truth=facts.source_of_truth, target=target_name,
+                           issues=tuple(_dedupe(ck.issues)), volumes=tuple(volumes),
+                           storage_class_mapping=dict(sorted(ck.sc_map.items())),
+                           namespace_mapping=dict(sorted(ck.ns_map.items())), notes=facts.notes)
+
+
+def _dedupe(issues: list[Issue]) -> Iterator[Issue]:
+    seen: set[Issue] = set()
+    for issue in issues:
+        if issue not in seen:
+            seen.add(issue)
+            yield issue

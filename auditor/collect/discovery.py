@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from auditor.collect.builder import InventoryBuilder
 from auditor.collect.kinds import ResourceKind
+from auditor.errors import ApiStatusError
 from auditor.model.inventory import Gap
-
-if TYPE_CHECKING:
-    from auditor.collect.live import ApiStatusError
 
 GetJson = Callable[[str], Any]
 
@@ -43,8 +41,6 @@ class Served:
 
 def discover(get_json: GetJson, kinds: Iterable[ResourceKind], builder: InventoryBuilder) -> Served:
     """Read ``/apis`` and the resource list of every group version ``kinds`` need; failures become gaps."""
-    from auditor.collect.live import ApiStatusError
-
     served = Served()
     try:
         served.listed = _group_versions(get_json("/apis"))

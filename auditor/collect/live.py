@@ -33,7 +33,7 @@ from auditor.collect.discovery import discover
 from auditor.collect.fields import FieldReader
 from auditor.collect.kinds import KINDS, ResourceKind
 from auditor.collect.secrets import SecretPolicy, credential_refs, fingerprint_data
-from auditor.errors import ClusterAccessError, InputError
+from auditor.errors import ApiStatusError, ClusterAccessError, InputError
 from auditor.model.inventory import Gap, Inventory
 
 log = logging.getLogger(__name__)
@@ -74,15 +74,6 @@ class RetryPolicy:
             if 0.0 <= wait < float("inf"):
                 return min(wait, self.max_retry_after)
         return min(self.max_delay, self.base_delay * float(2 ** attempt)) * (0.5 + random.random() / 2)
-
-
-class ApiStatusError(Exception):
-    """An HTTP error answer after retries; carries the status and the server's message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-        self.message = message
 
 
 class _ListExpiredError(Exception):

@@ -9,31 +9,15 @@ need it are *unknown*, never passed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from auditor.errors import InputError
+from auditor.errors import ApiStatusError, InputError
+from auditor.model.served import ServedResources
 
 API_RESOURCES_FILE = ".auditor-api-resources.json"
-
-
-@dataclass(frozen=True)
-class ServedResources:
-    """(group, kind) → the versions that serve it; group → its preferred version."""
-
-    kinds: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
-    preferred: dict[str, str] = field(default_factory=dict)
-    #: group/versions whose resource list could not be read: their kinds are unknown, not absent
-    unreadable: tuple[str, ...] = ()
-
-    def versions(self, group: str, kind: str) -> tuple[str, ...]:
-        return self.kinds.get((group, kind), ())
-
-    def group_unreadable(self, group: str) -> bool:
-        return any((gv.rpartition("/")[0] if "/" in gv else "") == group for gv in self.unreadable)
 
 
 def from_documents(docs: list[Any], where: str) -> ServedResources:
@@ -83,8 +67,6 @@ def read_served_dump(root: Path) -> ServedResources | None:
 def discovery_documents(source: Any) -> tuple[list[Any], list[str]]:
     """``/apis`` and every group/version's resource list (with the core ``/api/v1``); the group/versions
     whose list failed are returned apart. A failure of ``/apis`` itself propagates (``ApiStatusError``)."""
-    from auditor.collect.live import ApiStatusError
-
     groups = source.get_json("/apis")
     docs: list[Any] = [groups]
     unreadable: list[str] = []
@@ -101,8 +83,6 @@ def discovery_documents(source: Any) -> tuple[list[Any], list[str]]:
 
 def write_served_file(directory: Path, source: Any) -> bool:
     """Record the cluster's discovery in a dump (``auditor snapshot``); False when ``/apis`` failed."""
-    from auditor.collect.live import ApiStatusError
-
     try:
         docs, _ = discovery_documents(source)
     except ApiStatusError:

@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 
 from auditor.collect.kinds import BY_GROUP_KIND
-from auditor.collect.live import ApiStatusError, LiveSource, status_message
+from auditor.collect.live import LiveSource, status_message
+from auditor.errors import ApiStatusError
 from auditor.executor import run as executor
 from auditor.executor.drill import (
     DETAIL_ANNOTATION,

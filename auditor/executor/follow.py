@@ -16,8 +16,8 @@ from typing import Any
 import urllib3
 
 from auditor.collect.kinds import ResourceKind
-from auditor.collect.live import ApiStatusError, LiveSource, status_message, watch_lines
-from auditor.errors import AuditorError
+from auditor.collect.live import LiveSource, status_message, watch_lines
+from auditor.errors import ApiStatusError, AuditorError
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 
 from auditor.collect.kinds import BY_GROUP_KIND, ResourceKind, group_of
-from auditor.collect.live import ApiStatusError, LiveSource, status_message
-from auditor.errors import AuditorError
+from auditor.collect.live import LiveSource, status_message
+from auditor.errors import ApiStatusError, AuditorError
 from auditor.executor.follow import FollowError, FollowTimeoutError, follow, read
 from auditor.executor.velero import TERMINAL
 

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from auditor.collect.kinds import BY_GROUP_KIND, ResourceKind
-from auditor.collect.live import ApiStatusError, LiveSource
+from auditor.collect.live import LiveSource
+from auditor.errors import ApiStatusError
 from auditor.executor import run as executor
 from auditor.executor.drill import RESULT_ANNOTATION
 from auditor.executor.runner import failure_reason

@@ -23,7 +23,8 @@ def schedule_from_dump(root: Path, namespace: str, name: str) -> dict[str, Any]:
 
 
 def schedule_from_cluster(api: Any, namespace: str, name: str) -> dict[str, Any]:
-    from auditor.collect.live import ApiStatusError, LiveSource
+    from auditor.collect.live import LiveSource
+    from auditor.errors import ApiStatusError
 
     source = LiveSource(api, "executor")
     try:
@@ -40,7 +41,8 @@ def snapshot_inventory(api: Any, namespace: str, pvc: str) -> Any:
     (listed by name: the auditor's role lists namespaces), StorageClasses, snapshot classes."""
     from auditor.collect.builder import InventoryBuilder
     from auditor.collect.dump import add_object
-    from auditor.collect.live import ApiStatusError, LiveSource
+    from auditor.collect.live import LiveSource
+    from auditor.errors import ApiStatusError
 
     source = LiveSource(api, "executor")
     builder = InventoryBuilder("executor", "live")

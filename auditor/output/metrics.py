@@ -26,10 +26,11 @@ from auditor.analyse.coverage import STATUSES, ClusterAnalysis
 from auditor.analyse.etcd import etcd_evidence, etcd_rpo
 from auditor.analyse.schedules import backup_time
 from auditor.model.scan import ClusterScan, ScanResult
+from auditor.output.labels import label
+from auditor.output.preflight_metrics import preflight_families
 
 PREFIX = "backup_auditor_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-MAX_LABEL_LENGTH = 253  # a Kubernetes DNS subdomain name; longer values are cut
 
 #: Velero's Backup phases (``pkg/apis/velero/v1/backup_types.go``); anything else is exported as ``Unknown``.
 BACKUP_PHASES = ("New", "FailedValidation", "Queued", "ReadyToStart", "InProgress", "WaitingForPluginOperations",
@@ -40,14 +41,6 @@ FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
 FINDING_STATUSES = ("open", "excepted")
 CONTROL_STATUSES = ("pass", "fail", "not-evaluated", "excepted")
 INVENTORY_COUNTS = ("namespaces", "pvcs", "pvs", "pods", "schedules", "backups")
-
-
-def label(value: object) -> str:
-    """A label value from cluster data: text, control characters replaced, capped in length."""
-    text = "" if value is None else str(value)
-    if not text.isprintable():
-        text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= MAX_LABEL_LENGTH else text[: MAX_LABEL_LENGTH - 1] + "~"
 
 
 def enum_label(value: str | None, allowed: Iterable[str], other: str = "Unknown") -> str:
@@ -107,8 +100,6 @@ class ScanCollector(Collector):
         yield from _credentials([c.analysis for c in scans if c.analysis])
         yield from _velero_servers([c.analysis for c in scans if c.analysis])
         yield from _etcd([c.analysis for c in scans if c.analysis])
-        from auditor.output.preflight_metrics import preflight_families
-
         yield from preflight_families(self.data.result)
 
 

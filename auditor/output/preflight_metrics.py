@@ -7,14 +7,9 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from auditor.model.scan import ScanResult
+from auditor.output.labels import label  # control characters replaced, length bounded
 
 PREFIX = "backup_auditor_"
-
-
-def _label(value: str) -> str:
-    from auditor.output.metrics import label
-
-    return label(value)  # control characters replaced, length bounded like every label from outside
 
 
 def preflight_families(result: ScanResult) -> Iterator[Metric]:
@@ -30,7 +25,7 @@ def preflight_families(result: ScanResult) -> Iterator[Metric]:
     when = GaugeMetricFamily(PREFIX + "preflight_timestamp_seconds", "Unix time the pair was last evaluated.",
                              labels=labels)
     for p in result.preflights:
-        key = [_label(p.cluster), _label(p.schedule), _label(p.target)]
+        key = [label(p.cluster), label(p.schedule), label(p.target)]
         ready.add_metric(key, -1.0 if p.ready is None else float(p.ready))
         blockers.add_metric(key, float(p.blockers))
         unknown.add_metric(key, float(p.unknown))

@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from auditor.collect.live import ApiStatusError, LiveSource, RetryPolicy, status_message
-from auditor.errors import ConfigError
+from auditor.collect.live import LiveSource, RetryPolicy, status_message
+from auditor.errors import ApiStatusError, ConfigError
 
 log = logging.getLogger(__name__)
 

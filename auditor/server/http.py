@@ -22,7 +22,8 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from auditor.output.metrics import CONTENT_TYPE, PREFIX, ExecutorState, executor_families, label
+from auditor.output.labels import label
+from auditor.output.metrics import CONTENT_TYPE, PREFIX, ExecutorState, executor_families
 from auditor.server.auth import Authenticator, bearer_token, client_label
 from auditor.server.state import Current
 from auditor.server.watch import WatchStats

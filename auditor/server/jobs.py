@@ -277,7 +277,8 @@ class JobRunner:
 
     def _done(self, obj: dict[str, Any], target: str) -> bool:
         """Whether this fire time's object was already made: the store's record, else the cluster's object."""
-        from auditor.collect.live import ApiStatusError, LiveSource
+        from auditor.collect.live import LiveSource
+        from auditor.errors import ApiStatusError
         from auditor.executor.run import _kind
 
         meta = obj["metadata"]

@@ -41,7 +41,7 @@ def findings_for(rule_id: str, objects: list[Any]) -> list[Any]:
     analyses += [analyse_cluster(inventory(o.objects, o.name, []), AuditConfig(), f.AS_OF) for o in others]
     preflights = tuple(o for o in objects if isinstance(o, PreflightOutcome))
     run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=exceptions,
-                     preflights=preflights)
+                     preflights=preflights, catalog=tuple(RULES.values()))
     return evaluate(analyses[0], [RULES[rule_id]], run=run)
 
 

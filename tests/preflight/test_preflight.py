@@ -325,7 +325,8 @@ def test_without_a_catalog_the_cluster_objects_are_the_source(tmp_path: Path) ->
 def test_a_group_whose_discovery_failed_is_unknown_not_missing(tmp_path: Path) -> None:
     from dataclasses import replace as with_field
 
-    from auditor.collect.served import ServedResources, from_documents
+    from auditor.collect.served import from_documents
+    from auditor.model.served import ServedResources
 
     src, cat, dst = default_scenario().write(tmp_path)
     target = read_cluster(dst, None, None, discovery=True)

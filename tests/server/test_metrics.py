@@ -19,16 +19,8 @@ from auditor.analyse.schedules import TERMINAL
 from auditor.cli import build_options
 from auditor.model.scan import ScanResult
 from auditor.output.document import build_document
-from auditor.output.metrics import (
-    FINISHED_PHASES,
-    MAX_LABEL_LENGTH,
-    ClusterHealth,
-    Exposition,
-    MetricsInput,
-    enum_label,
-    label,
-    render,
-)
+from auditor.output.labels import MAX_LABEL_LENGTH, label
+from auditor.output.metrics import FINISHED_PHASES, ClusterHealth, Exposition, MetricsInput, enum_label, render
 from auditor.pipeline import run_scan
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
