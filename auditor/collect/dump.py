@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import yaml
 
 from auditor import yamlsafe
+from auditor.collect import decode
 from auditor.collect.builder import InventoryBuilder
 from auditor.collect.fields import FieldReader
 from auditor.collect.kinds import BY_GROUP_KIND, group_of
@@ -73,6 +76,60 @@ def iter_objects(path: Path) -> Iterator[tuple[str, Any]]:
             yield where, doc
 
 
+def add_file(builder: InventoryBuilder, path: Path) -> Iterator[tuple[str, Any]]:
+    """Add every object of one file to the builder, one at a time; yields ``(location, raw)`` per object, where
+    ``raw`` is the parsed object, or None for one decoded straight into its record.
+
+    A JSON file is decoded item by item: its ``items`` are only delimited, then each is decoded typed (the
+    kinds of :data:`~auditor.collect.decode.TYPED`) or parsed on its own, so no more than one item's objects
+    exist at a time. YAML files, and JSON the typed look refuses as a whole, are read as documents."""
+    if path.suffix != ".json":
+        for where, raw in iter_objects(path):
+            add_object(builder, raw, where)
+            yield where, raw
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    try:
+        doc = decode.head(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):  # not JSON, not an object, items not a list
+        del data
+        for where, raw in iter_objects(path):  # the general reader says what is wrong
+            add_object(builder, raw, where)
+            yield where, raw
+        return
+    where = str(path)
+    items = decode.ItemDecoder()
+    if isinstance(doc.kind, str) and doc.kind.endswith("List") and doc.items is not msgspec.UNSET:
+        for i, item in enumerate(doc.items or ()):
+            location = f"{where} items[{i}]"
+            yield location, _add_json(builder, item, location, items)
+    else:
+        yield where, _add_json(builder, data, where, items)
+
+
+def _add_json(builder: InventoryBuilder, data: bytes | msgspec.Raw, where: str, items: decode.ItemDecoder) -> Any:
+    """One object's JSON into the builder: typed when its kind is and it takes it, else parsed and checked."""
+    try:
+        api_version, kind, record = items.guess(data)
+    except msgspec.ValidationError:  # not an object: add_object names it
+        api_version = kind = record = None
+    if record is None and isinstance(api_version, str) and isinstance(kind, str):
+        typed = decode.TYPED.get((group_of(api_version), kind))
+        with contextlib.suppress(decode.Refused):
+            record = items.record(data, typed, api_version, kind)
+    if record is not None:
+        resource = BY_GROUP_KIND[(group_of(api_version), kind)]
+        if record.meta.namespace or not resource.namespaced:
+            builder.add(resource.field, record, kind, where)
+            return None
+    raw = orjson.loads(memoryview(data))
+    add_object(builder, raw, where)
+    return raw
+
+
 def add_object(builder: InventoryBuilder, raw: Any, where: str) -> None:
     """Slim one raw object into the builder; unknown kinds are counted, never fatal."""
     if not isinstance(raw, dict):
@@ -116,8 +173,7 @@ def read_dump(root: Path, cluster: str | None = None, secrets: SecretPolicy | No
     for path in files:
         if path.name.startswith("."):
             continue
-        for where, raw in iter_objects(path):
-            add_object(builder, raw, where)
+        for where, raw in add_file(builder, path):
             objects += 1
             if _is_system_namespace(raw):
                 system_namespace_in.setdefault(_top_folder(root, path), where)
@@ -143,7 +199,8 @@ def _refuse_parent_of_dumps(root: Path) -> None:
 
 def _is_system_namespace(raw: Any) -> bool:
     meta = raw.get("metadata") if isinstance(raw, dict) else None
-    return raw.get("kind") == "Namespace" and isinstance(meta, dict) and meta.get("name") == "kube-system"
+    return isinstance(raw, dict) and raw.get("kind") == "Namespace" and isinstance(meta, dict) \
+        and meta.get("name") == "kube-system"
 
 
 def _top_folder(root: Path, path: Path) -> str:

@@ -23,12 +23,13 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import urllib3
 
 from auditor.collect.builder import InventoryBuilder
+from auditor.collect.decode import TYPED, Refused
 from auditor.collect.discovery import discover
 from auditor.collect.fields import FieldReader
 from auditor.collect.kinds import KINDS, ResourceKind
@@ -117,9 +118,10 @@ def gc_paused() -> Iterator[None]:
 
 
 _PAGE, _ERROR, _END = "page", "error", "end"
+T = TypeVar("T")
 
 
-def prefetched(pages: Iterator[list[dict[str, Any]]], name: str) -> Generator[list[dict[str, Any]], None, None]:
+def prefetched(pages: Iterator[T], name: str) -> Generator[T, None, None]:
     """``pages``, fetched one page ahead in a worker thread.
 
     The server's work and the network wait for page n+1 then overlap the slimming of page n (the socket
@@ -263,37 +265,73 @@ class LiveSource:
 
     # --- lists ----------------------------------------------------------------------------------
 
-    def list_raw(self, kind: ResourceKind, namespace: str | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Pages of raw items. Raises :class:`_ListExpiredError` when a continue token expired."""
+    def _list_pages(self, kind: ResourceKind, namespace: str | None) -> Generator[bytes, str | None, None]:
+        """The JSON bodies of one list's pages. Raises :class:`_ListExpiredError` when a continue token expired."""
         path = kind.list_path(namespace)
+        accept = METADATA_ONLY if kind.kind == "Secret" else "application/json"
         token: str | None = None
         while True:
             query: list[tuple[str, Any]] = [("limit", self.page_size)]
             if token:
                 query.append(("continue", token))
-            metadata_only = kind.kind == "Secret"
-            try:
-                page = self.get_json(path, query, METADATA_ONLY if metadata_only else "application/json")
-            except ApiStatusError as exc:
-                if exc.status == 410 and token:
-                    raise _ListExpiredError from exc
-                raise
-            items = list_items(page, kind)
-            for item in items:  # lists omit kind/apiVersion on items; metadata lists say PartialObjectMetadata
-                if metadata_only:
-                    item.pop("data", None)  # a server that ignored the metadata-only request sent values
-                    item.pop("stringData", None)
-                    item["apiVersion"], item["kind"] = kind.api_version, kind.kind
-                else:
-                    item.setdefault("apiVersion", kind.api_version)
-                    item.setdefault("kind", kind.kind)
-            yield items
-            meta = page.get("metadata")
-            token = meta.get("continue") if isinstance(meta, dict) else None
+            status, data = self.send("GET", path, query, accept=accept)
+            if not 200 <= status < 300:
+                if status == 410 and token:
+                    raise _ListExpiredError
+                raise ApiStatusError(status, status_message(data, status))
+            token = yield data
             if not token:
                 return
-            if not isinstance(token, str):
-                raise MalformedListError(f"metadata.continue is a {type(token).__name__}, not a string")
+
+    def list_records(self, kind: ResourceKind, namespace: str | None = None, keep_raw: bool = False,
+                     ) -> Iterator[tuple[list[Any], list[dict[str, Any]]]]:
+        """Pages of (records, raw items): typed kinds are decoded straight from each page's JSON; a page the
+        typed decode refuses, and every page of the other kinds, goes through the checked reader. The raw
+        items are parsed only with ``keep_raw`` (``auditor snapshot`` writes them out)."""
+        typed = TYPED.get((kind.group, kind.kind))
+        where = f"{kind.resource} (live, cluster {self.cluster})"
+        pages = self._list_pages(kind, namespace)
+        data = next(pages)
+        while True:
+            token: str | None
+            items: list[dict[str, Any]] = []
+            try:
+                if typed is None:
+                    raise Refused
+                records, token = typed.page_records(data)
+                if keep_raw:
+                    items = self._raw_page(kind, data)[1]
+            except Refused:
+                page, items = self._raw_page(kind, data)
+                records = [kind.slim(FieldReader(item, where)) for item in items]
+                token = _continue_token(page)
+                if not keep_raw:
+                    items = []
+            del data
+            yield records, items
+            try:
+                data = pages.send(token)
+            except StopIteration:
+                return
+
+    @staticmethod
+    def _raw_page(kind: ResourceKind, data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One page's JSON as dicts, checked, with ``apiVersion`` and ``kind`` on every item."""
+        try:
+            page = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ApiStatusError(0, f"the answer is not JSON ({exc})") from exc
+        items = list_items(page, kind)
+        metadata_only = kind.kind == "Secret"
+        for item in items:  # lists omit kind/apiVersion on items; metadata lists say PartialObjectMetadata
+            if metadata_only:
+                item.pop("data", None)  # a server that ignored the metadata-only request sent values
+                item.pop("stringData", None)
+                item["apiVersion"], item["kind"] = kind.api_version, kind.kind
+            else:
+                item.setdefault("apiVersion", kind.api_version)
+                item.setdefault("kind", kind.kind)
+        return page, items
 
     def _read_kind(self, kind: ResourceKind, builder: InventoryBuilder, sink: RawSink | None,
                    namespace: str | None = None) -> None:
@@ -302,13 +340,11 @@ class LiveSource:
             records: list[Any] = []
             raws: list[dict[str, Any]] = []
             try:
-                where = f"{kind.resource} (live, cluster {self.cluster})"
-                with gc_paused():
-                    for items in prefetched(self.list_raw(kind, namespace), f"list {kind.resource}"):
-                        for item in items:
-                            records.append(kind.slim(FieldReader(item, where)))
-                            if sink is not None:
-                                raws.append(item)
+                with gc_paused():  # pages are fetched and decoded one ahead, in the prefetching thread
+                    for page, items in prefetched(self.list_records(kind, namespace, keep_raw=sink is not None),
+                                                  f"list {kind.resource}"):
+                        records.extend(page)
+                        raws.extend(items)
                         if self.progress:
                             self.progress(kind.resource, len(records))
             except _ListExpiredError:
@@ -414,6 +450,14 @@ def status_message(data: bytes, status: int) -> str:
     except orjson.JSONDecodeError:
         pass
     return f"HTTP {status}"
+
+
+def _continue_token(page: dict[str, Any]) -> str | None:
+    meta = page.get("metadata")
+    token = meta.get("continue") if isinstance(meta, dict) else None
+    if token and not isinstance(token, str):
+        raise MalformedListError(f"metadata.continue is a {type(token).__name__}, not a string")
+    return token or None
 
 
 def list_items(page: Any, kind: ResourceKind) -> list[dict[str, Any]]:

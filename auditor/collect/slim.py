@@ -1,14 +1,16 @@
-"""Turn raw objects (as ``kubectl get -o json`` prints them) into slim records.
+"""The checked reader: raw objects (as ``kubectl get -o json`` prints them) into slim records.
 
-Both sources, the live API and a dump directory, go through these functions, which is what makes a
-dump and a live read of the same objects give the identical inventory.
+Every field goes through :class:`~auditor.collect.fields.FieldReader`, which converts what Kubernetes
+tolerates (a number in a label) and names the file, object and field of what it refuses. The kinds a large
+cluster has most of are decoded typed (:mod:`auditor.collect.decode`); an object the typed decode refuses
+comes here, and the kinds with few objects always do. Both sources, the live API and a dump directory,
+read through the same functions, which is what makes a dump and a live read of the same objects give the
+identical inventory.
 """
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -18,7 +20,6 @@ from auditor.collect.secrets import env_value_kind
 from auditor.model import records as r
 from auditor.model.durations import go_duration_seconds
 from auditor.model.quantity import parse_quantity
-from auditor.model.time import parse_time
 
 #: Annotations that can hold a whole object (and so a Secret's values): never kept.
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
@@ -41,150 +42,8 @@ VOLUME_TYPES = (
 )
 
 
-class _UnusualValueError(Exception):
-    """A value a fast path does not take as is: the checked path decides (and names the field)."""
-
-
-# --- sharing repeated values ---------------------------------------------------------------------
-# At 230,000 records most strings repeat (namespaces, phases, node names, label values, owner kinds):
-# one shared copy of each, and one shared label mapping per distinct label set, is what keeps a large
-# inventory in a few hundred megabytes. Records are immutable and their mappings read-only by
-# convention, so sharing is invisible to readers.
-
-_intern = sys.intern
-_MAP_MEMO: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
-_OWNERS_MEMO: dict[tuple[tuple[Any, Any, Any], ...], tuple[r.OwnerRef, ...]] = {}
-_MEMO_MAX = 4096
-
-
-def _istr(value: Any) -> str | None:
-    """A str-or-None field, shared; anything else is for the checked path."""
-    if value is None:
-        return None
-    if type(value) is str:
-        return _intern(value)
-    raise _UnusualValueError
-
-
-def _shared_map(value: Any) -> dict[str, str]:
-    """A plain string map as one shared, interned dict per distinct content (insertion order kept)."""
-    if value is None:
-        value = {}
-    elif type(value) is not dict:
-        raise _UnusualValueError
-    key = tuple(value.items())
-    try:
-        return _MAP_MEMO[key]  # a hit is all-str: only all-str maps are stored, and a str equals only a str
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable value (a list or an object)
-        raise _UnusualValueError from None
-    for v in value.values():
-        if type(v) is not str:
-            raise _UnusualValueError
-    shared = {_intern(k): _intern(v) for k, v in key}
-    if len(_MAP_MEMO) >= _MEMO_MAX:
-        _MAP_MEMO.clear()
-    _MAP_MEMO[key] = shared
-    return shared
-
-
-def _interned_map(value: Any) -> dict[str, str]:
-    """A plain string map copied with interned strings: for maps that are nearly all distinct, where a
-    lookup would only cost time (the copy still lets the raw page go)."""
-    if not value:
-        return _shared_map(value)
-    if type(value) is not dict:
-        raise _UnusualValueError
-    copy = {}
-    for k, v in value.items():
-        if type(v) is not str:
-            raise _UnusualValueError
-        copy[_intern(k)] = _intern(v)
-    return copy
-
-
-def _shared_owners(refs: Any) -> tuple[r.OwnerRef, ...]:
-    """``metadata.ownerReferences`` of the well-formed kind, shared between siblings (replicas, the
-    PodVolumeBackups of one backup)."""
-    if not refs:
-        if refs is None or type(refs) is list:
-            return ()
-        raise _UnusualValueError
-    if type(refs) is not list:
-        raise _UnusualValueError
-    key = []
-    for o in refs:
-        if type(o) is not dict:
-            raise _UnusualValueError
-        controller = o.get("controller")
-        if controller is not None and type(controller) is not bool:  # before the lookup: 1 == True
-            raise _UnusualValueError
-        key.append((o.get("kind"), o.get("name"), controller))
-    memo_key = tuple(key)
-    try:
-        return _OWNERS_MEMO[memo_key]  # a hit is well-formed: only str-or-None kinds and names are stored
-    except (KeyError, TypeError):
-        pass
-    owners = []
-    for kind, name, controller in memo_key:
-        owners.append(r.OwnerRef(kind=_istr(kind) or "", name=_istr(name) or "", controller=bool(controller)))
-    shared = tuple(owners)
-    if len(_OWNERS_MEMO) >= _MEMO_MAX:
-        _OWNERS_MEMO.clear()
-    _OWNERS_MEMO[memo_key] = shared
-    return shared
-
-
-def _fast_time(d: dict[str, Any], key: str) -> datetime | None:
-    value = d.get(key)
-    if value is None or value == "":
-        return None
-    if type(value) is str:
-        return parse_time(value)  # ValueError: the checked path reports it
-    raise _UnusualValueError
-
-
-def _kept_annotations(value: Any) -> dict[str, str]:
-    """The annotations some analysis reads (all values must be strings, as the checked path demands)."""
-    if not value:
-        return _shared_map(value)
-    if type(value) is not dict:
-        raise _UnusualValueError
-    kept = {}
-    for k, v in value.items():
-        if type(v) is not str:
-            raise _UnusualValueError
-        if k.startswith(KEPT_ANNOTATION_PREFIXES):
-            kept[k] = v
-    return _shared_map(kept)
-
-
-def meta(f: FieldReader, share: bool = True) -> r.Meta:
-    """Every record's metadata. Read straight from the dict when it is well-formed (the hot path of a scan);
-    anything unusual goes through :func:`meta_checked`, which names the field. ``share=False`` for kinds
-    whose label sets are all distinct (PodVolumeBackups name their PVC's uid): labels are copied, not
-    looked up."""
-    m = f.raw["metadata"]
-    try:
-        namespace = m.get("namespace")
-        uid = m.get("uid")
-        return r.Meta(
-            name=m["name"],
-            namespace=_intern(namespace) if type(namespace) is str else _istr(namespace),
-            uid=uid if type(uid) is str or uid is None else _istr(uid),  # unique: not worth sharing
-            labels=_shared_map(m.get("labels")) if share else _interned_map(m.get("labels")),
-            annotations=_kept_annotations(m.get("annotations")),
-            created=_fast_time(m, "creationTimestamp"),
-            deleting=m.get("deletionTimestamp") is not None,
-            owners=_shared_owners(m.get("ownerReferences")),
-        )
-    except (_UnusualValueError, ValueError):
-        return meta_checked(f)
-
-
-def meta_checked(f: FieldReader) -> r.Meta:
-    """The general path of :func:`meta`: every field through the checked reader."""
+def meta(f: FieldReader) -> r.Meta:
+    """Every record's metadata, every field through the checked reader."""
     annotations = f.str_map("metadata.annotations")
     if annotations:
         annotations = {k: v for k, v in annotations.items() if k.startswith(KEPT_ANNOTATION_PREFIXES)}
@@ -247,79 +106,6 @@ def node(f: FieldReader) -> r.Node:
 
 
 def persistent_volume(f: FieldReader) -> r.PersistentVolume:
-    """Well-formed PVs are read straight from the dict; anything unusual goes the checked way."""
-    try:
-        raw = f.raw
-        spec, status = _fast_dict(raw, "spec"), _fast_dict(raw, "status")
-        claim = _fast_dict(spec, "claimRef")
-        return r.PersistentVolume(
-            meta=meta(f), source=_fast_volume_source(spec), storage_class=_fast_str(spec, "storageClassName") or None,
-            capacity_bytes=_fast_quantity(_fast_dict(spec, "capacity"), "storage"),
-            claim_namespace=_fast_str(claim, "namespace"), claim_name=_fast_str(claim, "name"),
-            phase=_fast_str(status, "phase"), reclaim_policy=_fast_str(spec, "persistentVolumeReclaimPolicy"),
-            volume_mode=_fast_str(spec, "volumeMode") or "Filesystem",
-        )
-    except (_UnusualValueError, ValueError):
-        return persistent_volume_checked(f)
-
-
-def persistent_volume_claim(f: FieldReader) -> r.PersistentVolumeClaim:
-    """Well-formed PVCs are read straight from the dict; anything unusual goes the checked way."""
-    try:
-        raw = f.raw
-        spec, status = _fast_dict(raw, "spec"), _fast_dict(raw, "status")
-        requests = _fast_dict(_fast_dict(spec, "resources"), "requests")
-        return r.PersistentVolumeClaim(
-            meta=meta(f), storage_class=_fast_str(spec, "storageClassName") or None,
-            volume_name=_fast_str(spec, "volumeName") or None, phase=_fast_str(status, "phase"),
-            volume_mode=_fast_str(spec, "volumeMode") or "Filesystem", access_modes=_fast_strs(spec, "accessModes"),
-            requested_bytes=_fast_quantity(requests, "storage"),
-        )
-    except (_UnusualValueError, ValueError):
-        return persistent_volume_claim_checked(f)
-
-
-@lru_cache(maxsize=1024)
-def _cached_quantity(text: str) -> int:
-    return parse_quantity(text)  # ValueError: the checked path reports it
-
-
-def _fast_quantity(d: dict[str, Any], key: str) -> int | None:
-    value = d.get(key)
-    if value is None:
-        return None
-    if type(value) is str:
-        return _cached_quantity(value)
-    raise _UnusualValueError
-
-
-_STRS_MEMO: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
-def _fast_strs(d: dict[str, Any], key: str) -> tuple[str, ...]:
-    """A list of strings as a shared tuple (``("ReadWriteOnce",)`` and the like repeat everywhere)."""
-    value = d.get(key)
-    if value is None:
-        return ()
-    if type(value) is not list:
-        raise _UnusualValueError
-    items = tuple(value)
-    try:
-        shared = _STRS_MEMO.get(items)  # a hit is all-str: only all-str tuples are stored
-    except TypeError:  # an unhashable item (a list or an object)
-        raise _UnusualValueError from None
-    if shared is not None:
-        return shared
-    if any(type(item) is not str for item in items):
-        raise _UnusualValueError
-    if len(_STRS_MEMO) >= _MEMO_MAX:
-        _STRS_MEMO.clear()
-    shared = _STRS_MEMO[items] = tuple(_intern(item) for item in items)
-    return shared
-
-
-def persistent_volume_checked(f: FieldReader) -> r.PersistentVolume:
-    """The general path of :func:`persistent_volume`."""
     return r.PersistentVolume(
         meta=meta(f),
         source=_volume_source(f, f.dict("spec"), "spec"),
@@ -333,8 +119,7 @@ def persistent_volume_checked(f: FieldReader) -> r.PersistentVolume:
     )
 
 
-def persistent_volume_claim_checked(f: FieldReader) -> r.PersistentVolumeClaim:
-    """The general path of :func:`persistent_volume_claim`."""
+def persistent_volume_claim(f: FieldReader) -> r.PersistentVolumeClaim:
     return r.PersistentVolumeClaim(
         meta=meta(f),
         storage_class=f.str("spec.storageClassName") or None,
@@ -347,110 +132,6 @@ def persistent_volume_claim_checked(f: FieldReader) -> r.PersistentVolumeClaim:
 
 
 def pod(f: FieldReader) -> r.Pod:
-    """40,000 of these in a large cluster: well-formed pods are read straight from the dict (about 4x faster);
-    anything unusual goes through :func:`pod_checked`, which names the field."""
-    try:
-        return _pod_fast(f)
-    except (_UnusualValueError, ValueError):
-        return pod_checked(f)
-
-
-_VOLUME_TYPE_RANK = {key: i for i, key in enumerate(VOLUME_TYPES)}
-#: Sources without details, one shared record each (csi and nfs carry a driver or a server: never shared).
-_PLAIN_SOURCES = {key: r.VolumeSource(key) for key in (*VOLUME_TYPES, "unknown") if key not in ("csi", "nfs")}
-_ENV_MEMO: dict[tuple[str, str, str], r.EnvLiteral] = {}
-
-
-def _fast_list(d: dict[str, Any], key: str) -> list[Any]:
-    value = d.get(key)
-    if value is None:
-        return []
-    if type(value) is list:
-        return value
-    raise _UnusualValueError
-
-
-def _fast_name(d: Any) -> str:
-    """A list item's required ``name``."""
-    if type(d) is not dict:
-        raise _UnusualValueError
-    name = d.get("name")
-    if type(name) is not str:
-        raise _UnusualValueError
-    return _intern(name)
-
-
-def _fast_volume_source(v: dict[str, Any]) -> r.VolumeSource:
-    """:func:`_volume_source` from the dict: the first volume type (in ``VOLUME_TYPES`` order) present."""
-    found = [k for k in v if k in _VOLUME_TYPE_RANK and v[k] is not None]
-    if not found:
-        return _PLAIN_SOURCES["unknown"]
-    key = found[0] if len(found) == 1 else min(found, key=_VOLUME_TYPE_RANK.__getitem__)
-    plain = _PLAIN_SOURCES.get(key)
-    if plain is not None:
-        return plain
-    details = _fast_dict(v, key)
-    if key == "csi":
-        return r.VolumeSource("csi", csi_driver=_fast_str(details, "driver"),
-                              csi_attributes=_shared_map(details.get("volumeAttributes")))
-    return r.VolumeSource("nfs", nfs_server=_fast_str(details, "server"), nfs_path=_fast_str(details, "path"))
-
-
-def _pod_fast(f: FieldReader) -> r.Pod:
-    raw = f.raw
-    spec, status = _fast_dict(raw, "spec"), _fast_dict(raw, "status")
-    volumes = []
-    for v in _fast_list(spec, "volumes"):
-        name = _fast_name(v)
-        source = _fast_volume_source(v)
-        claim = None
-        if source.type == "persistentVolumeClaim":
-            claim = _fast_str(_fast_dict(v, "persistentVolumeClaim"), "claimName")
-        volumes.append(r.PodVolume(name=name, source=source, claim_name=claim))
-    mounted: set[str] = set()
-    devices: set[str] = set()
-    env_literals: list[r.EnvLiteral] = []
-    for group in ("initContainers", "containers"):
-        for c in _fast_list(spec, group):
-            if type(c) is not dict:
-                raise _UnusualValueError
-            for m in _fast_list(c, "volumeMounts"):
-                mounted.add(_fast_name(m))
-            for d in _fast_list(c, "volumeDevices"):
-                devices.add(_fast_name(d))
-            env = _fast_list(c, "env")
-            if env:
-                container = _fast_str(c, "name") or ""
-                for e in env:
-                    if type(e) is not dict:
-                        raise _UnusualValueError
-                    value = e.get("value")
-                    if value not in (None, ""):
-                        key = (container, _fast_str(e, "name") or "", env_value_kind(value))
-                        literal = _ENV_MEMO.get(key)
-                        if literal is None:
-                            if len(_ENV_MEMO) >= _MEMO_MAX:
-                                _ENV_MEMO.clear()
-                            literal = _ENV_MEMO[key] = r.EnvLiteral(container=key[0], name=key[1], value_kind=key[2])
-                        env_literals.append(literal)
-    ready = False
-    for c in _fast_list(status, "conditions"):
-        if type(c) is not dict:
-            raise _UnusualValueError
-        if _fast_str(c, "type") == "Ready":
-            ready = _fast_str(c, "status") == "True"
-    return r.Pod(
-        meta=meta(f), phase=_fast_str(status, "phase"), node_name=_fast_str(spec, "nodeName"), ready=ready,
-        volumes=tuple(volumes), mounted=frozenset(mounted), block_devices=frozenset(devices) if devices else _NO_NAMES,
-        env_literals=tuple(env_literals),
-    )
-
-
-_NO_NAMES: frozenset[str] = frozenset()
-
-
-def pod_checked(f: FieldReader) -> r.Pod:
-    """The general path of :func:`pod`: every field through the checked reader."""
     volumes = []
     for i, item in enumerate(f.list("spec.volumes")):
         v = f.sub(item, f"spec.volumes[{i}]")
@@ -704,62 +385,12 @@ def _build_backup_spec(f: FieldReader, path: str, annotations: dict[str, str]) -
     )
 
 
-def _fast_str(d: dict[str, Any], key: str) -> str | None:
-    value = d.get(key)
-    if type(value) is str:
-        return _intern(value)
-    if value is None:
-        return None
-    raise _UnusualValueError
-
-
-def _fast_int(d: dict[str, Any], key: str) -> int:
-    value = d.get(key)
-    if value is None:
-        return 0
-    if type(value) is int:
-        return value
-    raise _UnusualValueError
-
-
-def _fast_dict(raw: dict[str, Any], key: str) -> dict[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if type(value) is dict:
-        return value
-    raise _UnusualValueError
-
-
 def backup(f: FieldReader) -> r.Backup:
-    """50,000 of these in a large cluster: well-formed status fields are read straight from the dict."""
     m = meta(f)
-    spec = backup_spec(f, "spec", m.annotations)
-    try:
-        st = _fast_dict(f.raw, "status")
-        errors = st.get("validationErrors") or []
-        if type(errors) is not list or any(type(e) is not str for e in errors):
-            raise _UnusualValueError
-        return r.Backup(
-            meta=m, spec=spec, schedule=m.labels.get("velero.io/schedule-name"), phase=_fast_str(st, "phase"),
-            started=_fast_time(st, "startTimestamp"), completed=_fast_time(st, "completionTimestamp"),
-            expiration=_fast_time(st, "expiration"), errors=_fast_int(st, "errors"),
-            warnings=_fast_int(st, "warnings"), failure_reason=_fast_str(st, "failureReason"),
-            validation_errors=tuple(errors),
-            snapshots_attempted=_fast_int(st, "volumeSnapshotsAttempted"),
-            snapshots_completed=_fast_int(st, "volumeSnapshotsCompleted"),
-            csi_snapshots_attempted=_fast_int(st, "csiVolumeSnapshotsAttempted"),
-            csi_snapshots_completed=_fast_int(st, "csiVolumeSnapshotsCompleted"),
-            item_operations_attempted=_fast_int(st, "backupItemOperationsAttempted"),
-            item_operations_completed=_fast_int(st, "backupItemOperationsCompleted"),
-            item_operations_failed=_fast_int(st, "backupItemOperationsFailed"),
-        )
-    except (_UnusualValueError, ValueError):
-        return backup_checked(f, m, spec)
+    return backup_checked(f, m, backup_spec(f, "spec", m.annotations))
 
 
 def backup_checked(f: FieldReader, m: r.Meta, spec: r.BackupSpec) -> r.Backup:
-    """The general path of :func:`backup`: every status field through the checked reader."""
     return r.Backup(
         meta=m, spec=spec, schedule=m.labels.get("velero.io/schedule-name"),
         phase=f.str("status.phase"), started=f.time("status.startTimestamp"),
@@ -808,24 +439,10 @@ def volume_snapshot_location(f: FieldReader) -> r.VolumeSnapshotLocation:
 
 
 def pod_volume_backup(f: FieldReader) -> r.PodVolumeBackup:
-    """100,000 of these in a large cluster: well-formed fields are read straight from the dict."""
-    m = meta(f, share=False)
-    try:
-        spec, st = _fast_dict(f.raw, "spec"), _fast_dict(f.raw, "status")
-        pod = _fast_dict(spec, "pod")
-        return r.PodVolumeBackup(
-            meta=m, backup=m.labels.get("velero.io/backup-name"), pod_namespace=_fast_str(pod, "namespace"),
-            pod_name=_fast_str(pod, "name"), volume=_fast_str(spec, "volume"),
-            pvc_uid=m.labels.get("velero.io/pvc-uid"), pvc_name=m.annotations.get("velero.io/pvc-name"),
-            node=_fast_str(spec, "node"), phase=_fast_str(st, "phase"),
-            completed=_fast_time(st, "completionTimestamp"), message=_fast_str(st, "message"),
-        )
-    except (_UnusualValueError, ValueError):
-        return pod_volume_backup_checked(f, m)
+    return pod_volume_backup_checked(f, meta(f))
 
 
 def pod_volume_backup_checked(f: FieldReader, m: r.Meta) -> r.PodVolumeBackup:
-    """The general path of :func:`pod_volume_backup`: every field through the checked reader."""
     return r.PodVolumeBackup(
         meta=m, backup=m.labels.get("velero.io/backup-name"), pod_namespace=f.str("spec.pod.namespace"),
         pod_name=f.str("spec.pod.name"), volume=f.str("spec.volume"), pvc_uid=m.labels.get("velero.io/pvc-uid"),

@@ -1,0 +1,617 @@
+"""Typed decoding: list pages and dump files straight into records, for the kinds a large cluster has most of.
+
+``msgspec`` decodes JSON into the small wire types below, which declare only the fields some analysis
+reads: every other field (managedFields, last-applied-configuration, container specs...) is skipped in C
+and never becomes a Python object. Each wire value is then turned into its record by one function per kind.
+
+The wire types accept exactly what the checked reader (:mod:`auditor.collect.slim`, through
+:class:`~auditor.collect.fields.FieldReader`) takes as is. Anything else (a number where a string belongs, a
+malformed timestamp, a missing name) makes the typed decode refuse the object, and the checked reader then
+reads it: it converts what it converts and names the file, object and field of what it refuses. So a
+refused object gives the same record or the same error as before, by construction; the typed path is what
+every well-formed object takes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+import orjson
+
+from auditor.collect import slim
+from auditor.collect.fields import FieldReader
+from auditor.collect.secrets import env_value_kind
+from auditor.model import records as r
+from auditor.model.quantity import parse_quantity
+from auditor.model.time import parse_time
+
+_intern = sys.intern
+
+
+class Refused(Exception):  # noqa: N818 - a decision, not a failure
+    """The typed path does not take this object as is: the checked reader decides."""
+
+
+# --- wire types (only the fields some analysis reads; unknown fields are ignored) ---------------------------
+
+
+class _Owner(msgspec.Struct, gc=False):
+    kind: str | None = None
+    name: str | None = None
+    controller: bool | None = None
+
+
+class _Meta(msgspec.Struct, gc=False):
+    name: str
+    namespace: str | None = None
+    uid: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    creationTimestamp: str | None = None  # noqa: N815 - the API's field names
+    deletionTimestamp: Any = None  # noqa: N815 - only its presence counts
+    ownerReferences: list[_Owner] | None = None  # noqa: N815
+
+
+class _Csi(msgspec.Struct, gc=False):
+    driver: str | None = None
+    volumeAttributes: dict[str, str] | None = None  # noqa: N815
+
+
+class _Nfs(msgspec.Struct, gc=False):
+    server: str | None = None
+    path: str | None = None
+
+
+class _ClaimSource(msgspec.Struct, gc=False):
+    claimName: str | None = None  # noqa: N815
+
+
+#: ``msgspec.Raw`` of JSON null: a volume-type key present with null counts as absent (as the checked reader).
+_NULL = b"null"
+#: The default of a raw field: the key is absent.
+_ABSENT = msgspec.Raw(b"")
+
+
+class _Sources(msgspec.Struct, gc=False):
+    """The volume-type keys of a PV spec or a pod volume (Velero's ``volumeTypes`` names), first one wins."""
+
+    persistentVolumeClaim: _ClaimSource | None = None  # noqa: N815
+    awsElasticBlockStore: msgspec.Raw = _ABSENT  # noqa: N815
+    azureDisk: msgspec.Raw = _ABSENT  # noqa: N815
+    azureFile: msgspec.Raw = _ABSENT  # noqa: N815
+    cephfs: msgspec.Raw = _ABSENT
+    cinder: msgspec.Raw = _ABSENT
+    configMap: msgspec.Raw = _ABSENT  # noqa: N815
+    csi: _Csi | None = None
+    downwardAPI: msgspec.Raw = _ABSENT  # noqa: N815
+    emptyDir: msgspec.Raw = _ABSENT  # noqa: N815
+    ephemeral: msgspec.Raw = _ABSENT
+    fc: msgspec.Raw = _ABSENT
+    flocker: msgspec.Raw = _ABSENT
+    flexVolume: msgspec.Raw = _ABSENT  # noqa: N815
+    gitRepo: msgspec.Raw = _ABSENT  # noqa: N815
+    glusterfs: msgspec.Raw = _ABSENT
+    gcePersistentDisk: msgspec.Raw = _ABSENT  # noqa: N815
+    hostPath: msgspec.Raw = _ABSENT  # noqa: N815
+    iscsi: msgspec.Raw = _ABSENT
+    local: msgspec.Raw = _ABSENT
+    nfs: _Nfs | None = None
+    photonPersistentDisk: msgspec.Raw = _ABSENT  # noqa: N815
+    portworxVolume: msgspec.Raw = _ABSENT  # noqa: N815
+    projected: msgspec.Raw = _ABSENT
+    quobyte: msgspec.Raw = _ABSENT
+    rbd: msgspec.Raw = _ABSENT
+    scaleIO: msgspec.Raw = _ABSENT  # noqa: N815
+    secret: msgspec.Raw = _ABSENT
+    storageos: msgspec.Raw = _ABSENT
+    vsphereVolume: msgspec.Raw = _ABSENT  # noqa: N815
+
+
+class _PodVolume(_Sources, gc=False):
+    name: str = ""
+
+
+class _Named(msgspec.Struct, gc=False):
+    name: str
+
+
+class _Env(msgspec.Struct, gc=False):
+    name: str | None = None
+    value: Any = None  # only what kind of value it is is kept
+
+
+class _Container(msgspec.Struct, gc=False):
+    name: str | None = None
+    volumeMounts: list[_Named] | None = None  # noqa: N815
+    volumeDevices: list[_Named] | None = None  # noqa: N815
+    env: list[_Env] | None = None
+
+
+class _Condition(msgspec.Struct, gc=False):
+    type: str | None = None
+    status: str | None = None
+
+
+class _PodSpec(msgspec.Struct, gc=False):
+    nodeName: str | None = None  # noqa: N815
+    volumes: list[_PodVolume] | None = None
+    initContainers: list[_Container] | None = None  # noqa: N815
+    containers: list[_Container] | None = None
+
+
+class _PodStatus(msgspec.Struct, gc=False):
+    phase: str | None = None
+    conditions: list[_Condition] | None = None
+
+
+class _Pod(msgspec.Struct, gc=False):
+    metadata: _Meta
+    apiVersion: Any = None  # noqa: N815 - a dump's items are checked against the kind they were decoded as
+    kind: Any = None
+    spec: _PodSpec | None = None
+    status: _PodStatus | None = None
+
+
+class _ClaimRef(msgspec.Struct, gc=False):
+    namespace: str | None = None
+    name: str | None = None
+
+
+class _Storage(msgspec.Struct, gc=False):
+    storage: str | None = None
+
+
+class _PVSpec(_Sources, gc=False):
+    storageClassName: str | None = None  # noqa: N815
+    capacity: _Storage | None = None
+    claimRef: _ClaimRef | None = None  # noqa: N815
+    persistentVolumeReclaimPolicy: str | None = None  # noqa: N815
+    volumeMode: str | None = None  # noqa: N815
+
+
+class _Phase(msgspec.Struct, gc=False):
+    phase: str | None = None
+
+
+class _PV(msgspec.Struct, gc=False):
+    metadata: _Meta
+    apiVersion: Any = None  # noqa: N815 - a dump's items are checked against the kind they were decoded as
+    kind: Any = None
+    spec: _PVSpec | None = None
+    status: _Phase | None = None
+
+
+class _Resources(msgspec.Struct, gc=False):
+    requests: _Storage | None = None
+
+
+class _PVCSpec(msgspec.Struct, gc=False):
+    storageClassName: str | None = None  # noqa: N815
+    volumeName: str | None = None  # noqa: N815
+    volumeMode: str | None = None  # noqa: N815
+    accessModes: list[str] | None = None  # noqa: N815
+    resources: _Resources | None = None
+
+
+class _PVC(msgspec.Struct, gc=False):
+    metadata: _Meta
+    apiVersion: Any = None  # noqa: N815 - a dump's items are checked against the kind they were decoded as
+    kind: Any = None
+    spec: _PVCSpec | None = None
+    status: _Phase | None = None
+
+
+class _BackupStatus(msgspec.Struct, gc=False):
+    phase: str | None = None
+    startTimestamp: str | None = None  # noqa: N815
+    completionTimestamp: str | None = None  # noqa: N815
+    expiration: str | None = None
+    errors: int | None = None
+    warnings: int | None = None
+    failureReason: str | None = None  # noqa: N815
+    validationErrors: list[str] | None = None  # noqa: N815
+    volumeSnapshotsAttempted: int | None = None  # noqa: N815
+    volumeSnapshotsCompleted: int | None = None  # noqa: N815
+    csiVolumeSnapshotsAttempted: int | None = None  # noqa: N815
+    csiVolumeSnapshotsCompleted: int | None = None  # noqa: N815
+    backupItemOperationsAttempted: int | None = None  # noqa: N815
+    backupItemOperationsCompleted: int | None = None  # noqa: N815
+    backupItemOperationsFailed: int | None = None  # noqa: N815
+
+
+class _Backup(msgspec.Struct, gc=False):
+    metadata: _Meta
+    apiVersion: Any = None  # noqa: N815 - a dump's items are checked against the kind they were decoded as
+    kind: Any = None
+    spec: msgspec.Raw = _ABSENT  # built once per distinct spec (every backup of a schedule shares one)
+    status: _BackupStatus | None = None
+
+
+class _PodRef(msgspec.Struct, gc=False):
+    namespace: str | None = None
+    name: str | None = None
+
+
+class _PVBSpec(msgspec.Struct, gc=False):
+    pod: _PodRef | None = None
+    volume: str | None = None
+    node: str | None = None
+
+
+class _PVBStatus(msgspec.Struct, gc=False):
+    phase: str | None = None
+    completionTimestamp: str | None = None  # noqa: N815
+    message: str | None = None
+
+
+class _PVB(msgspec.Struct, gc=False):
+    metadata: _Meta
+    apiVersion: Any = None  # noqa: N815 - a dump's items are checked against the kind they were decoded as
+    kind: Any = None
+    spec: _PVBSpec | None = None
+    status: _PVBStatus | None = None
+
+
+# --- shared values ---------------------------------------------------------------------------------------------
+# At 230,000 records most strings repeat (namespaces, phases, node names, label values, owner kinds): one shared
+# copy of each, and one shared label mapping per distinct label set, keeps a large inventory small. Records are
+# immutable and their mappings read-only by convention, so sharing is invisible to readers.
+
+_MEMO_MAX = 4096
+_MAP_MEMO: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+_OWNERS_MEMO: dict[tuple[tuple[str | None, str | None, bool | None], ...], tuple[r.OwnerRef, ...]] = {}
+_STRS_MEMO: dict[tuple[str, ...], tuple[str, ...]] = {}
+_ENV_MEMO: dict[tuple[str, str, str], r.EnvLiteral] = {}
+_EMPTY: dict[str, str] = {}
+_NO_NAMES: frozenset[str] = frozenset()
+
+
+def _s(value: str | None) -> str | None:
+    return None if value is None else _intern(value)
+
+
+def _shared_map(value: dict[str, str] | None) -> dict[str, str]:
+    """A string map as one shared dict of interned strings per distinct content (insertion order kept)."""
+    if not value:
+        return {}
+    key = tuple(value.items())
+    shared = _MAP_MEMO.get(key)
+    if shared is None:
+        if len(_MAP_MEMO) >= _MEMO_MAX:
+            _MAP_MEMO.clear()
+        shared = _MAP_MEMO[key] = {_intern(k): _intern(v) for k, v in key}
+    return shared
+
+
+def _interned_map(value: dict[str, str] | None) -> dict[str, str]:
+    """For maps that are nearly all distinct (PodVolumeBackups name their PVC's uid): a lookup would only cost."""
+    if not value:
+        return {}
+    return {_intern(k): _intern(v) for k, v in value.items()}
+
+
+def _kept_annotations(value: dict[str, str] | None) -> dict[str, str]:
+    if not value:
+        return {}
+    return _shared_map({k: v for k, v in value.items() if k.startswith(slim.KEPT_ANNOTATION_PREFIXES)})
+
+
+def _owners(refs: list[_Owner] | None) -> tuple[r.OwnerRef, ...]:
+    if not refs:
+        return ()
+    key = tuple((o.kind, o.name, o.controller) for o in refs)
+    shared = _OWNERS_MEMO.get(key)
+    if shared is None:
+        if len(_OWNERS_MEMO) >= _MEMO_MAX:
+            _OWNERS_MEMO.clear()
+        shared = _OWNERS_MEMO[key] = tuple(
+            r.OwnerRef(kind=_intern(kind or ""), name=_intern(name or ""), controller=bool(controller))
+            for kind, name, controller in key)
+    return shared
+
+
+def _strs(value: list[str] | None) -> tuple[str, ...]:
+    """A list of strings as a shared tuple (``("ReadWriteOnce",)`` and the like repeat everywhere)."""
+    if not value:
+        return ()
+    items = tuple(value)
+    shared = _STRS_MEMO.get(items)
+    if shared is None:
+        if len(_STRS_MEMO) >= _MEMO_MAX:
+            _STRS_MEMO.clear()
+        shared = _STRS_MEMO[items] = tuple(_intern(i) for i in items)
+    return shared
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise Refused from None
+
+
+@lru_cache(maxsize=1024)
+def _quantity(text: str) -> int:
+    return parse_quantity(text)
+
+
+def _storage(value: _Storage | None) -> int | None:
+    if value is None or value.storage is None:
+        return None
+    try:
+        return _quantity(value.storage)
+    except ValueError:
+        raise Refused from None
+
+
+def _meta(m: _Meta, share: bool = True) -> r.Meta:
+    if not m.name:
+        raise Refused
+    return r.Meta(
+        name=m.name, namespace=_s(m.namespace), uid=m.uid,
+        labels=_shared_map(m.labels) if share else _interned_map(m.labels),
+        annotations=_kept_annotations(m.annotations), created=_time(m.creationTimestamp),
+        deleting=m.deletionTimestamp is not None, owners=_owners(m.ownerReferences),
+    )
+
+
+_PLAIN_SOURCES = {key: r.VolumeSource(key) for key in (*slim.VOLUME_TYPES, "unknown") if key not in ("csi", "nfs")}
+
+
+def _source(v: _Sources) -> r.VolumeSource:
+    """The first volume type present (in ``VOLUME_TYPES`` order), as :func:`slim._volume_source` reads it."""
+    for key in slim.VOLUME_TYPES:
+        value = getattr(v, key)
+        if value is None:
+            continue
+        if type(value) is msgspec.Raw:
+            if not value or bytes(value) == _NULL:
+                continue
+            return _PLAIN_SOURCES[key]
+        if key == "csi":
+            return r.VolumeSource("csi", csi_driver=_s(value.driver),
+                                  csi_attributes=_shared_map(value.volumeAttributes))
+        if key == "nfs":
+            return r.VolumeSource("nfs", nfs_server=_s(value.server), nfs_path=_s(value.path))
+        return _PLAIN_SOURCES[key]
+    return _PLAIN_SOURCES["unknown"]
+
+
+# --- wire → record -------------------------------------------------------------------------------------------
+
+
+def pod(w: _Pod) -> r.Pod:
+    spec = w.spec or _PodSpec()
+    status = w.status or _PodStatus()
+    volumes = []
+    for v in spec.volumes or ():
+        if not v.name:
+            raise Refused
+        source = _source(v)
+        claim = None
+        if source.type == "persistentVolumeClaim" and v.persistentVolumeClaim is not None:
+            claim = _s(v.persistentVolumeClaim.claimName)
+        volumes.append(r.PodVolume(name=_intern(v.name), source=source, claim_name=claim))
+    mounted: set[str] = set()
+    devices: set[str] = set()
+    env_literals: list[r.EnvLiteral] = []
+    for group in (spec.initContainers, spec.containers):
+        for c in group or ():
+            for m in c.volumeMounts or ():
+                mounted.add(_intern(m.name))
+            for d in c.volumeDevices or ():
+                devices.add(_intern(d.name))
+            if c.env:
+                container = c.name or ""
+                for e in c.env:
+                    value = e.value
+                    if value is not None and value != "":
+                        key = (container, e.name or "", env_value_kind(value))
+                        literal = _ENV_MEMO.get(key)
+                        if literal is None:
+                            if len(_ENV_MEMO) >= _MEMO_MAX:
+                                _ENV_MEMO.clear()
+                            literal = _ENV_MEMO[key] = r.EnvLiteral(container=_intern(key[0]), name=_intern(key[1]),
+                                                                    value_kind=key[2])
+                        env_literals.append(literal)
+    ready = False
+    for cond in status.conditions or ():
+        if cond.type == "Ready":
+            ready = cond.status == "True"
+    return r.Pod(
+        meta=_meta(w.metadata), phase=_s(status.phase), node_name=_s(spec.nodeName), ready=ready,
+        volumes=tuple(volumes), mounted=frozenset(mounted), block_devices=frozenset(devices) if devices else _NO_NAMES,
+        env_literals=tuple(env_literals),
+    )
+
+
+def persistent_volume(w: _PV) -> r.PersistentVolume:
+    spec = w.spec or _PVSpec()
+    claim = spec.claimRef or _ClaimRef()
+    return r.PersistentVolume(
+        meta=_meta(w.metadata), source=_source(spec), storage_class=_s(spec.storageClassName) or None,
+        capacity_bytes=_storage(spec.capacity), claim_namespace=_s(claim.namespace), claim_name=_s(claim.name),
+        phase=_s(w.status.phase) if w.status else None, reclaim_policy=_s(spec.persistentVolumeReclaimPolicy),
+        volume_mode=_s(spec.volumeMode) or "Filesystem",
+    )
+
+
+def persistent_volume_claim(w: _PVC) -> r.PersistentVolumeClaim:
+    spec = w.spec or _PVCSpec()
+    return r.PersistentVolumeClaim(
+        meta=_meta(w.metadata), storage_class=_s(spec.storageClassName) or None,
+        volume_name=_s(spec.volumeName) or None, phase=_s(w.status.phase) if w.status else None,
+        volume_mode=_s(spec.volumeMode) or "Filesystem", access_modes=_strs(spec.accessModes),
+        requested_bytes=_storage(spec.resources.requests) if spec.resources else None,
+    )
+
+
+#: Backups of one schedule share one spec: each distinct (spec bytes, CSI class annotations) is built once.
+_SPEC_MEMO: dict[tuple[bytes, tuple[tuple[str, str], ...]], r.BackupSpec] = {}
+_SPEC_MEMO_MAX = 20_000
+
+
+def _backup_spec(raw: msgspec.Raw, m: r.Meta) -> r.BackupSpec:
+    classes = {k: v for k, v in m.annotations.items() if k.startswith(slim.CSI_CLASS_ANNOTATION_PREFIX)}
+    body = bytes(raw) if raw else _NULL
+    key = (body, tuple(classes.items()))
+    spec = _SPEC_MEMO.get(key)
+    if spec is None:
+        # the checked reader builds it (few distinct specs); an error there is the item's error: refused
+        obj = {"kind": "Backup", "metadata": {"name": m.name, "namespace": m.namespace},
+               "spec": orjson.loads(body)}
+        try:
+            spec = slim._build_backup_spec(FieldReader(obj), "spec", classes)
+        except Exception:
+            raise Refused from None
+        if len(_SPEC_MEMO) >= _SPEC_MEMO_MAX:
+            _SPEC_MEMO.clear()
+        _SPEC_MEMO[key] = spec
+    return spec
+
+
+def backup(w: _Backup) -> r.Backup:
+    m = _meta(w.metadata)
+    st = w.status or _BackupStatus()
+    return r.Backup(
+        meta=m, spec=_backup_spec(w.spec, m), schedule=m.labels.get("velero.io/schedule-name"),
+        phase=_s(st.phase), started=_time(st.startTimestamp), completed=_time(st.completionTimestamp),
+        expiration=_time(st.expiration), errors=st.errors or 0, warnings=st.warnings or 0,
+        failure_reason=_s(st.failureReason), validation_errors=tuple(st.validationErrors or ()),
+        snapshots_attempted=st.volumeSnapshotsAttempted or 0, snapshots_completed=st.volumeSnapshotsCompleted or 0,
+        csi_snapshots_attempted=st.csiVolumeSnapshotsAttempted or 0,
+        csi_snapshots_completed=st.csiVolumeSnapshotsCompleted or 0,
+        item_operations_attempted=st.backupItemOperationsAttempted or 0,
+        item_operations_completed=st.backupItemOperationsCompleted or 0,
+        item_operations_failed=st.backupItemOperationsFailed or 0,
+    )
+
+
+def pod_volume_backup(w: _PVB) -> r.PodVolumeBackup:
+    m = _meta(w.metadata, share=False)
+    spec = w.spec or _PVBSpec()
+    pod_ref = spec.pod or _PodRef()
+    st = w.status or _PVBStatus()
+    return r.PodVolumeBackup(
+        meta=m, backup=m.labels.get("velero.io/backup-name"), pod_namespace=_s(pod_ref.namespace),
+        pod_name=_s(pod_ref.name), volume=_s(spec.volume), pvc_uid=m.labels.get("velero.io/pvc-uid"),
+        pvc_name=m.annotations.get("velero.io/pvc-name"), node=_s(spec.node), phase=_s(st.phase),
+        completed=_time(st.completionTimestamp), message=_s(st.message),
+    )
+
+
+# --- per-kind decoders ------------------------------------------------------------------------------------------
+
+
+class _ListMeta(msgspec.Struct, gc=False):
+    continue_: str | None = msgspec.field(default=None, name="continue")
+
+
+class Typed:
+    """How one kind is decoded: its wire type, its record builder, and decoders of one item and of a list page."""
+
+    def __init__(self, wire: type[Any], build: Callable[[Any], Any]) -> None:
+        self.wire = wire
+        self.build = build
+        self.item = msgspec.json.Decoder(wire)
+        page = msgspec.defstruct(f"{wire.__name__}Page", [("items", list[wire] | None, None),  # type: ignore[valid-type]
+                                                           ("metadata", _ListMeta | None, None)], gc=False)
+        self.page = msgspec.json.Decoder(page)
+
+    def from_json(self, data: bytes | msgspec.Raw) -> Any:
+        """The record of one object's JSON; :class:`Refused` when the typed path does not take it."""
+        try:
+            return self.build(self.item.decode(data))
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            raise Refused from None
+
+    def page_records(self, data: bytes) -> tuple[list[Any], str | None]:
+        """Every record of a list page and its continue token; :class:`Refused` for the whole page when any item
+        is refused (the checked reader then reads the page, naming what is wrong)."""
+        try:
+            page: Any = self.page.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            raise Refused from None
+        build = self.build
+        records = [build(item) for item in page.items or ()]
+        return records, page.metadata.continue_ if page.metadata else None
+
+
+#: (group, kind) → its typed decoding; the other kinds (a few hundred objects at most) take the checked reader.
+TYPED: dict[tuple[str, str], Typed] = {
+    ("", "Pod"): Typed(_Pod, pod),
+    ("", "PersistentVolume"): Typed(_PV, persistent_volume),
+    ("", "PersistentVolumeClaim"): Typed(_PVC, persistent_volume_claim),
+    ("velero.io", "Backup"): Typed(_Backup, backup),
+    ("velero.io", "PodVolumeBackup"): Typed(_PVB, pod_volume_backup),
+}
+
+
+class _Head(msgspec.Struct, gc=False):
+    apiVersion: Any = None  # noqa: N815
+    kind: Any = None
+    items: list[msgspec.Raw] | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class _Kind(msgspec.Struct, gc=False):
+    apiVersion: Any = None  # noqa: N815
+    kind: Any = None
+
+
+_HEAD = msgspec.json.Decoder(_Head)
+_KIND = msgspec.json.Decoder(_Kind)
+
+
+def head(data: bytes) -> _Head:
+    """``apiVersion``, ``kind`` and the raw ``items`` of one JSON document, everything else skipped (raises
+    ``msgspec.DecodeError`` or ``msgspec.ValidationError`` when it is not JSON or not such an object)."""
+    return _HEAD.decode(data)
+
+
+def kind_of(data: bytes | msgspec.Raw) -> tuple[Any, Any]:
+    """``(apiVersion, kind)`` of one object's JSON; raises ``msgspec.ValidationError`` when it is not an object."""
+    k = _KIND.decode(data)
+    return k.apiVersion, k.kind
+
+
+class ItemDecoder:
+    """Records of a dump's items, each decoded once when it is of the kind of the item before it (the usual
+    case: a file per kind), else after a look at its ``apiVersion`` and ``kind``."""
+
+    def __init__(self) -> None:
+        self._last: tuple[Any, Any, Typed] | None = None
+
+    def record(self, data: bytes | msgspec.Raw, typed: Typed | None, api_version: Any, kind: Any) -> Any:
+        """The record of one item known to be ``typed``; :class:`Refused` when the typed path does not take it."""
+        if typed is None:
+            raise Refused
+        try:
+            wire = typed.item.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            raise Refused from None
+        self._last = (api_version, kind, typed)
+        return typed.build(wire)
+
+    def guess(self, data: bytes | msgspec.Raw) -> tuple[Any, Any, Any]:
+        """``(apiVersion, kind, record or None)``: the record when the item has the kind of the one before."""
+        if self._last is not None:
+            api_version, kind, typed = self._last
+            try:
+                wire = typed.item.decode(data)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                wire = None
+            if wire is not None and wire.apiVersion == api_version and wire.kind == kind \
+                    and type(wire.kind) is str and type(wire.apiVersion) is str:
+                try:
+                    return api_version, kind, typed.build(wire)
+                except Refused:
+                    return api_version, kind, None
+        api_version, kind = kind_of(data)
+        return api_version, kind, None
