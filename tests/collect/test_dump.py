@@ -96,9 +96,9 @@ def test_missing_directory_and_bad_config(tmp_path: Path) -> None:
     assert run.returncode == 2 and "key defaults.rpo" in run.stderr and "Traceback" not in run.stderr
 
 
-def test_fast_and_checked_paths_agree(tmp_path: Path) -> None:
-    """Backups and PodVolumeBackups are read straight from the dict when well-formed; values the fast path
-    does not take (a count written as a string) go through the checked path, with the same result."""
+def test_typed_and_checked_paths_agree(tmp_path: Path) -> None:
+    """Backups are decoded typed when well-formed; a value the typed decode does not take (a count written as a
+    string) is read by the checked reader, with the same result."""
     plain = f.backup("b1", status={"errors": 3, "csiVolumeSnapshotsAttempted": 2})
     quoted = f.backup("b1", status={"errors": "3", "csiVolumeSnapshotsAttempted": "2"})
     write(tmp_path / "a" / "b.json", json.dumps(plain))

@@ -1,21 +1,25 @@
-"""The slimming fast paths (meta, Pod, Backup, PodVolumeBackup) give exactly the records of the checked
-paths beside them, share repeated values, and hand anything unusual to the checked path."""
+"""Typed decoding (pods, PVs, PVCs, Backups, PodVolumeBackups) gives exactly the records of the checked reader,
+shares repeated values, refuses anything unusual so that the checked reader converts it or names the field,
+and reads dump files item by item."""
 
 from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
-from auditor.collect import slim
-from auditor.collect.dump import dump_files, iter_objects
+from auditor.collect import decode
+from auditor.collect.dump import dump_files, iter_objects, read_dump
 from auditor.collect.fields import FieldReader
+from auditor.collect.kinds import BY_GROUP_KIND, group_of
 from auditor.collect.live import prefetched
 from auditor.demo import CLUSTER_DIRS
 from auditor.errors import InputError
@@ -24,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _generated(tmp: Path) -> Path:
-    """A small cluster from the benchmark's generator: the shapes a large scan slims."""
+    """A small cluster from the benchmark's generator: the shapes a large scan decodes."""
     spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -50,54 +54,55 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return _objects([*CLUSTER_DIRS.values(), generated])
 
 
-def _of(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    found = [o for o in objects if o.get("kind") == kind]
-    assert found, kind
-    return found
+def _typed(obj: dict[str, Any]) -> decode.Typed:
+    return decode.TYPED[(group_of(obj["apiVersion"]), obj["kind"])]
 
 
-def test_meta_fast_path_equals_checked_path_for_every_object(objects: list[dict[str, Any]]) -> None:
-    assert len(objects) > 400
+def _checked(obj: dict[str, Any], where: str = "test") -> Any:
+    return BY_GROUP_KIND[(group_of(obj["apiVersion"]), obj["kind"])].slim(FieldReader(obj, where))
+
+
+def _both(obj: dict[str, Any]) -> tuple[Any, Any]:
+    """(typed record or "refused", checked record or its error text)."""
+    try:
+        typed: Any = _typed(obj).from_json(orjson.dumps(obj))
+    except decode.Refused:
+        typed = "refused"
+    try:
+        checked = _checked(obj, "pods.json")
+    except InputError as exc:
+        checked = str(exc)
+    return typed, checked
+
+
+def test_typed_records_equal_checked_records_for_every_object(objects: list[dict[str, Any]]) -> None:
+    seen: dict[str, int] = {}
     for obj in objects:
-        f = FieldReader(obj, "test")
-        assert slim.meta(f) == slim.meta_checked(f), obj["metadata"]["name"]
+        key = (group_of(obj["apiVersion"]), obj["kind"])
+        if key not in decode.TYPED:
+            continue
+        record = _typed(obj).from_json(orjson.dumps(obj))  # every real-shaped object is taken, none refused
+        assert record == _checked(obj), obj["metadata"]["name"]
+        seen[obj["kind"]] = seen.get(obj["kind"], 0) + 1
+    assert set(seen) == {"Pod", "PersistentVolume", "PersistentVolumeClaim", "Backup", "PodVolumeBackup"}
+    assert seen["Pod"] > 40 and seen["PodVolumeBackup"] > 40
+    pods = [_typed(o).from_json(orjson.dumps(o)) for o in objects if o["kind"] == "Pod"]
+    # the comparison covered claims, mounts, inline env values and CSI details
+    assert any(v.claim_name for p in pods for v in p.volumes)
+    assert any(p.env_literals for p in pods) and any(p.mounted for p in pods)
+    pvs = [_typed(o).from_json(orjson.dumps(o)) for o in objects if o["kind"] == "PersistentVolume"]
+    assert "csi" in {p.source.type for p in pvs} and len({p.source.type for p in pvs}) > 1
 
 
-def test_pod_fast_path_equals_checked_path(objects: list[dict[str, Any]]) -> None:
-    pods = _of(objects, "Pod")
-    fast = 0
-    for obj in pods:
-        f = FieldReader(obj, "test")
-        assert slim.pod(f) == slim.pod_checked(f), obj["metadata"]["name"]
-        if not any("csi" in v or "nfs" in v for v in obj["spec"].get("volumes", [])):
-            assert slim._pod_fast(f) == slim.pod_checked(f)  # the fast path itself, not its fallback
-            fast += 1
-    assert fast > 40
-    # the checks read these: the comparison covered claims, mounts and inline env values
-    records = [slim.pod(FieldReader(o, "test")) for o in pods]
-    assert any(v.claim_name for p in records for v in p.volumes)
-    assert any(p.env_literals for p in records) and any(p.mounted for p in records)
-
-
-def test_backup_and_pvb_fast_paths_equal_checked_paths(objects: list[dict[str, Any]]) -> None:
-    for obj in _of(objects, "Backup"):
-        f = FieldReader(obj, "test")
-        record = slim.backup(f)
-        assert record == slim.backup_checked(f, slim.meta_checked(f), record.spec)
-    for obj in _of(objects, "PodVolumeBackup"):
-        f = FieldReader(obj, "test")
-        assert slim.pod_volume_backup(f) == slim.pod_volume_backup_checked(f, slim.meta_checked(f))
-
-
-def test_pv_and_pvc_fast_paths_equal_checked_paths(objects: list[dict[str, Any]]) -> None:
-    for obj in _of(objects, "PersistentVolume"):
-        f = FieldReader(obj, "test")
-        assert slim.persistent_volume(f) == slim.persistent_volume_checked(f), obj["metadata"]["name"]
-    for obj in _of(objects, "PersistentVolumeClaim"):
-        f = FieldReader(obj, "test")
-        assert slim.persistent_volume_claim(f) == slim.persistent_volume_claim_checked(f), obj["metadata"]["name"]
-    sources = {slim.persistent_volume(FieldReader(o, "test")).source.type for o in _of(objects, "PersistentVolume")}
-    assert "csi" in sources and len(sources) > 1  # the comparison covered CSI details and plain sources
+def test_a_list_page_decodes_to_the_records_of_its_items(objects: list[dict[str, Any]]) -> None:
+    pods = [o for o in objects if o["kind"] == "Pod"]
+    page = orjson.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {"continue": "abc"}, "items": pods})
+    records, token = decode.TYPED[("", "Pod")].page_records(page)
+    assert token == "abc" and records == [_checked(p) for p in pods]
+    bad = copy.deepcopy(pods)
+    bad[3]["metadata"]["labels"] = {"app": 3}  # one item the typed decode does not take: the whole page is refused
+    with pytest.raises(decode.Refused):
+        decode.TYPED[("", "Pod")].page_records(orjson.dumps({"items": bad}))
 
 
 @pytest.mark.parametrize("change", [
@@ -107,6 +112,9 @@ def test_pv_and_pvc_fast_paths_equal_checked_paths(objects: list[dict[str, Any]]
     lambda v: v["spec"]["csi"].update(volumeAttributes={"pool": 3}),
     lambda v: v["spec"].update(capacity={"storage": "lots"}),
     lambda v: v["spec"].update(claimRef="data"),
+    lambda v: v["metadata"].update(creationTimestamp=""),
+    lambda v: v["spec"].update(csi=None, nfs={"server": "s", "path": "/p"}),
+    lambda v: v["spec"].update(csi=None, hostPath={"path": "/p"}, local=None),
 ])
 def test_unusual_pv_values_give_what_the_checked_path_gives(change: Any) -> None:
     pv: dict[str, Any] = {
@@ -116,22 +124,17 @@ def test_unusual_pv_values_give_what_the_checked_path_gives(change: Any) -> None
                  "claimRef": {"namespace": "shop", "name": "data"}},
         "status": {"phase": "Bound"},
     }
-    pv["spec"]["resources"] = {"requests": pv["spec"]["capacity"]}  # the same object, read as a claim too
     change(pv)
-    pairs: list[tuple[Any, Any]] = [(slim.persistent_volume, slim.persistent_volume_checked),
-                                    (slim.persistent_volume_claim, slim.persistent_volume_claim_checked)]
-    for fast, checked in pairs:
-        results: list[Any] = []
-        for fn in (fast, checked):
-            try:
-                results.append(fn(FieldReader(pv, "pvs.json")))
-            except InputError as exc:
-                results.append(str(exc))
-        assert results[0] == results[1]
+    claim = {**copy.deepcopy(pv), "kind": "PersistentVolumeClaim"}  # the same object, read as a claim too
+    claim["spec"]["resources"] = {"requests": claim["spec"].get("capacity")}
+    for obj in (pv, claim):
+        typed, checked = _both(obj)
+        assert typed in ("refused", checked)
 
 
 def test_repeated_values_are_shared(objects: list[dict[str, Any]]) -> None:
-    backups = [slim.backup(FieldReader(o, "test")) for o in _of(objects, "Backup")]
+    raws = [o for o in objects if o["kind"] == "Backup" and o["apiVersion"] == "velero.io/v1"]
+    backups = [_typed(o).from_json(orjson.dumps(o)) for o in raws]
     by_labels: dict[tuple[tuple[str, str], ...], list[dict[str, str]]] = {}
     for b in backups:
         by_labels.setdefault(tuple(b.meta.labels.items()), []).append(b.meta.labels)
@@ -140,9 +143,8 @@ def test_repeated_values_are_shared(objects: list[dict[str, Any]]) -> None:
     assert all(m is maps[0] for maps in repeated for m in maps)
     namespaces = {b.meta.namespace for b in backups}
     assert len({id(b.meta.namespace) for b in backups}) == len(namespaces)
-    # the shared record is not the raw object: nothing of the page stays alive through it
-    raw = _of(objects, "Backup")[0]
-    assert slim.meta(FieldReader(raw, "test")).labels is not raw["metadata"]["labels"]
+    specs = {id(b.spec) for b in backups}
+    assert len(specs) < len(backups)  # backups of one schedule share one spec
 
 
 def _pod() -> dict[str, Any]:
@@ -161,6 +163,7 @@ def _pod() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("change", [
+    lambda p: None,
     lambda p: p["metadata"]["labels"].update(replicas=3),  # a number where a string belongs: converted
     lambda p: p["metadata"]["ownerReferences"][0].update(controller="true"),  # a string boolean: accepted
     lambda p: p["metadata"]["annotations"].update(x=1) if "annotations" in p["metadata"] else
@@ -169,20 +172,29 @@ def _pod() -> dict[str, Any]:
     lambda p: p["spec"]["volumes"].append({"name": "share", "nfs": {"server": "s", "path": "/p"}}),
     lambda p: p["spec"]["containers"][0].update(name=7),  # the checked path makes it "7"
     lambda p: p["spec"].update(nodeName=12),
+    lambda p: p["spec"]["volumes"].append({"name": "", "emptyDir": {}}),
+    lambda p: p["spec"]["volumes"].append({"name": "gone", "emptyDir": None, "configMap": {"name": "c"}}),
+    lambda p: p["spec"]["containers"][0]["env"].append({"name": "N", "value": 5}),
+    lambda p: p["metadata"].update(creationTimestamp="2026-11-20T10:00:00+02:00"),
+    lambda p: p["metadata"].update(deletionTimestamp="2026-11-20T11:00:00Z"),
+    lambda p: p["status"]["conditions"].append({"type": "Ready", "status": "False"}),
 ])
-def test_unusual_values_take_the_checked_path(change: Any) -> None:
+def test_unusual_values_give_what_the_checked_path_gives(change: Any, tmp_path: Path) -> None:
     obj = _pod()
     change(obj)
-    f = FieldReader(obj, "test")
-    assert slim.pod(f) == slim.pod_checked(f)
-    assert slim.meta(f) == slim.meta_checked(f)
+    typed, checked = _both(obj)
+    assert typed in ("refused", checked)
+    assert not isinstance(checked, str)
+    (tmp_path / "pods.json").write_text(json.dumps({"kind": "List", "apiVersion": "v1", "items": [obj]}))
+    assert read_dump(tmp_path).pods == (checked,)
 
 
-def test_unusual_values_are_converted_as_before() -> None:
+def test_unusual_values_are_converted_as_before(tmp_path: Path) -> None:
     obj = _pod()
     obj["metadata"]["labels"]["replicas"] = 3
     obj["metadata"]["ownerReferences"][0]["controller"] = "true"
-    record = slim.pod(FieldReader(obj, "test"))
+    (tmp_path / "pods.json").write_text(json.dumps(obj))
+    record, = read_dump(tmp_path).pods
     assert record.meta.labels == {"app": "web", "replicas": "3"}
     assert record.meta.owners[0].controller is True
     assert record.volumes[0].claim_name == "data-web-0" and record.ready is True
@@ -197,26 +209,44 @@ def test_unusual_values_are_converted_as_before() -> None:
     (lambda p: p["metadata"].update(creationTimestamp="yesterday"), "metadata.creationTimestamp"),
     (lambda p: p["status"]["conditions"][0].update(status=True), "status.conditions[0].status"),
 ])
-def test_malformed_objects_are_named_by_the_checked_path(change: Any, field: str) -> None:
+def test_malformed_objects_are_named_by_the_checked_path(change: Any, field: str, tmp_path: Path) -> None:
     obj = _pod()
     change(obj)
+    typed, checked = _both(obj)
+    assert typed == "refused" and isinstance(checked, str)
+    (tmp_path / "pods.json").write_text(json.dumps({"kind": "PodList", "apiVersion": "v1", "items": [_pod(), obj]}))
     with pytest.raises(InputError) as err:
-        slim.pod(FieldReader(obj, "pods.json"))
-    with pytest.raises(InputError) as checked:
-        slim.pod_checked(FieldReader(obj, "pods.json"))
-    assert str(err.value) == str(checked.value)
+        read_dump(tmp_path)
     assert err.value.field is not None and err.value.field.endswith(field)
-    assert "Pod shop/web-0" in str(err.value) and "pods.json" in str(err.value)
+    assert "Pod shop/web-0" in str(err.value) and f"{tmp_path / 'pods.json'} items[1]" in str(err.value)
+    assert str(err.value) == checked.replace("pods.json", f"{tmp_path / 'pods.json'} items[1]")
 
 
 def test_owner_controller_one_is_not_taken_for_true() -> None:
     """The owner memo must not hand out a cached ``controller: true`` for a ``controller: 1``."""
     good = _pod()
-    slim.pod(FieldReader(good, "test"))
+    assert _both(good)[0] == _both(good)[1]
     bad = copy.deepcopy(good)
     bad["metadata"]["ownerReferences"][0]["controller"] = 1
-    with pytest.raises(InputError):
-        slim.pod(FieldReader(bad, "test"))
+    typed, checked = _both(bad)
+    assert typed == "refused" and isinstance(checked, str)
+
+
+def test_a_dump_file_of_several_kinds_reads_as_its_yaml_twin(objects: list[dict[str, Any]], tmp_path: Path) -> None:
+    """A JSON List mixing kinds (typed, checked, unknown, a kind after another) gives what the YAML reader gives."""
+    mixed = [o for o in objects if o["kind"] in ("Pod", "PersistentVolumeClaim", "Namespace", "Backup")][:300]
+    mixed.sort(key=lambda o: o["metadata"]["name"])  # kinds interleaved
+    mixed.append({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    (tmp_path / "json").mkdir()
+    (tmp_path / "yaml").mkdir()
+    (tmp_path / "json" / "all.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": mixed}))
+    import yaml
+
+    (tmp_path / "yaml" / "all.yaml").write_text(yaml.safe_dump_all(mixed))
+    a, b = read_dump(tmp_path / "json", cluster="c"), read_dump(tmp_path / "yaml", cluster="c")
+    for field in ("pods", "pvcs", "namespaces", "backups"):
+        assert getattr(a, field) == getattr(b, field) and getattr(a, field), field
+    assert a.unknown_kinds == b.unknown_kinds == {"example.com/v1/Widget": 1}
 
 
 # --- prefetched pages ---------------------------------------------------------------------------------
