@@ -65,7 +65,22 @@ SIZES: dict[str, dict[str, int]] = {
     "large": dict(_LARGE),
 }
 
-TARGETS = {"scan/raw": 1.5, "kubectl/scan": 25.0, "scan_rss_mb": 300.0, "x2/x1": 2.2, "analysis_s": 2.0}
+#: The targets every run is judged against (MISS or ok): scan no slower than a raw fetch with json.loads, 25x
+#: faster than kubectl, live and snapshot peak RSS, linear in the data.
+TARGETS = {"scan/raw": 1.0, "kubectl/scan": 25.0, "scan_rss_mb": 250.0, "snapshot_rss_mb": 400.0, "x2/x1": 2.1,
+           "analysis_s": 2.0}
+
+
+def machine() -> str:
+    """``2 cores (Model name), load 1.23 1.10 0.90``: what every figure must be read with."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} cores ({model or 'unknown CPU'}), load average {load}"
 
 
 # --- child processes ---------------------------------------------------------------------------------------------
@@ -473,12 +488,47 @@ def report(size: str, live: dict[str, Any], offline: dict[str, Any], x2: dict[st
     print(f"  same with the GC running (s)   {plain['analyse'] + plain['evaluate']:6.2f}")
     print(f"  snapshot scan - read_dump (s)  {offline['snapshot'].wall - analysis['read_dump']:6.2f}  "
           f"(CLI overhead + analysis + JSON output)")
+    snapshot = offline["snapshot"]
+    print(f"  snapshot scan peak RSS (MB)    {snapshot.rss_mb:6.0f}  "
+          f"{verdict(snapshot.rss_mb, TARGETS['snapshot_rss_mb'])}")
     if x2:
         r = x2["scan"].wall / scan.wall
         print(f"  scan ×{scale:g} / scan ×1              {r:6.2f}  {verdict(r, TARGETS['x2/x1'])}")
         print(f"  same on CPU time               {x2['scan'].cpu / scan.cpu:6.2f}")
         print(f"  raw fetch ×{scale:g} / raw fetch ×1    {x2['raw_gc_on'].wall / raw_on.wall:6.2f}")
         print(f"  scan RSS ×{scale:g} (MB)               {x2['scan'].rss_mb:6.0f}")
+    summary(scan, kubectl, raw_on, snapshot, x2, scale)
+
+
+def summary(scan: Run, kubectl: Run | None, raw: Run, snapshot: Run, x2: dict[str, Any] | None,
+            scale: float) -> None:
+    """The issue's table: each measure, its figures, the target and MISS or ok."""
+    rows: list[tuple[str, str, str]] = [
+        ("`auditor scan` (live) / raw fetch with `json.loads`, GC on",
+         f"{scan.wall:.2f} s / {raw.wall:.2f} s = {scan.wall / raw.wall:.2f}", verdict(scan.wall / raw.wall,
+                                                                                     TARGETS["scan/raw"])),
+    ]
+    if kubectl is not None and kubectl.ok:
+        rows.append(("kubectl `get` of the six kinds / `auditor scan`",
+                     f"{kubectl.wall:.1f} s / {scan.wall:.2f} s = {kubectl.wall / scan.wall:.1f}×",
+                     verdict(kubectl.wall / scan.wall, TARGETS["kubectl/scan"], True)))
+    else:
+        rows.append(("kubectl `get` of the six kinds / `auditor scan`", "not measured", "MISS (not measured)"))
+    rows.append(("peak RSS, live scan", f"{scan.rss_mb:.0f} MB", verdict(scan.rss_mb, TARGETS["scan_rss_mb"])))
+    rows.append(("peak RSS, `--snapshot` scan of the same data", f"{snapshot.rss_mb:.0f} MB",
+                 verdict(snapshot.rss_mb, TARGETS["snapshot_rss_mb"])))
+    if x2:
+        ratio = x2["scan"].wall / scan.wall
+        rows.append((f"scan ×{scale:g} data / ×1", f"{x2['scan'].wall:.2f} s / {scan.wall:.2f} s = {ratio:.2f}",
+                     verdict(ratio, TARGETS["x2/x1"])))
+    else:
+        rows.append(("scan ×2 data / ×1", "not measured (--scale 2)", "MISS (not measured)"))
+    print()
+    print(f"targets ({time.strftime('%Y-%m-%d %H:%M %Z')}; {machine()})")
+    print("| measure | measured | verdict |")
+    print("|---|---|---|")
+    for measure, figures, judged in rows:
+        print(f"| {measure} | {figures} | {judged} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -507,6 +557,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
+    log(f"machine: {machine()}")
+
     generated: list[Path] = []
     try:
         if args.data:
@@ -532,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
                 x2 = bench_live(big, as_of, work, args.repeat, log, full=False)
                 if args.x2_offline:
                     x2.update(bench_offline(big, as_of, work, 1, log))
+            log(f"machine at the end: {machine()}")
             report(size, live, offline, x2, args.scale)
     finally:
         if not args.keep:
