@@ -46,7 +46,11 @@ from auditor.model.rules import Finding
 from auditor.model.scan import ClusterScan, ScanResult
 
 if TYPE_CHECKING:
+    from auditor.analyse.compliance import Framework
     from auditor.custom_rules.loader import CustomRule
+    from auditor.model.rules import Rule
+
+    Focused = tuple[tuple[Rule, ...], tuple[Framework, ...], tuple[CustomRule, ...]]
 
 log = logging.getLogger(__name__)
 
@@ -184,20 +188,9 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
     state (else ``options.previous``); recording the scan is the caller's business (``auditor.recording``)."""
     as_of = options.as_of or datetime.now(UTC).replace(microsecond=0)
     config = options.config
-    every_rule = rules = load_catalog()
-    frameworks = load_frameworks()
-    if options.framework:
-        chosen = [f for f in frameworks if f.id == options.framework]
-        if not chosen:
-            raise ConfigError(f"unknown framework {options.framework!r} (known: {', '.join(f.id for f in frameworks)})")
-        frameworks = tuple(chosen)
-        mapped = {rule for c in chosen[0].controls for rule in c.rules}
-        rules = tuple(r for r in rules if r.id in mapped)
-    custom = tuple(r for r in options.custom_rules if not options.framework or options.framework in r.rule.frameworks)
-    if custom:
-        from auditor.custom_rules.frameworks import with_custom_rules
-
-        frameworks = with_custom_rules(frameworks, custom)
+    every_rule = load_catalog()
+    focus = _Focus(every_rule, load_frameworks(), options.custom_rules)
+    focus.of(options.framework)  # an unknown --framework is refused before any cluster is read
     # Reading a dump and analysing a cluster hold the GIL all along: two at once would be no faster, only hold
     # two clusters' transient data (a parsed file, the analysis' indexes) at once. Live reads mostly wait for
     # their API server and overlap. (docs/failure-model.md, "Several clusters at once")
@@ -234,29 +227,34 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
     exception_rules = check_terms(exception_rules, as_of, config.exceptions.max_days)
     run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=tuple(exception_rules),
                      catalog=every_rule)
-    early = tuple(r for r in rules if r.id not in LATE_RULES)
-    late = tuple(r for r in rules if r.id in LATE_RULES)
+    # each cluster's rules and frameworks: --framework, else its clusters[] entry's framework, else all of them
+    chosen = {a.inventory.cluster: focus.of(options.framework or config.for_cluster(a.inventory.cluster).framework)
+              for a in analyses}
+    rules, custom = focus.union(list(chosen.values()) or [focus.of(options.framework)])
     judged: dict[str, list[Finding]] = {}
     registers = []
     for _, analysis, _ in analysed:
         if analysis is None:
             continue
+        cluster_rules, _, cluster_custom = chosen[analysis.inventory.cluster]
         with gc_paused():
+            early = tuple(r for r in cluster_rules if r.id not in LATE_RULES)
             results = unevaluated_where_blind(analysis, evaluate(analysis, early, config.rules, run))
-            if custom:
+            if cluster_custom:
                 from auditor.custom_rules.evaluate import evaluate_custom
 
-                results += evaluate_custom(analysis, custom)
+                results += evaluate_custom(analysis, cluster_custom)
             judged[analysis.inventory.cluster], register = apply_exceptions(
                 results, exception_rules, subjects(analysis.inventory), as_of)
         registers.append(register)
-    if late:  # the rules about the waivers themselves, with their use across every cluster of the run
-        merged = merge_registers(registers, exception_rules, as_of)
+    if any(r.id in LATE_RULES for r in rules):  # the rules about the waivers themselves, with their use across
+        merged = merge_registers(registers, exception_rules, as_of)  # every cluster of the run
         late_run = replace(run, exception_use={r.key: n for r, n in merged.matched},
                            exception_unknown=frozenset(r.key for r in merged.undetermined),
                            evaluated_rules=frozenset([*(r.id for r in rules), *(r.rule.id for r in custom)]),
                            unreadable_clusters=tuple(name for name, a, _ in analysed if a is None))
         for analysis in analyses:
+            late = tuple(r for r in chosen[analysis.inventory.cluster][0] if r.id in LATE_RULES)
             late_results = unevaluated_where_blind(analysis, evaluate(analysis, late, config.rules, late_run))
             results, register = apply_exceptions(late_results, exception_rules, subjects(analysis.inventory), as_of)
             judged[analysis.inventory.cluster] += results
@@ -267,10 +265,47 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
             clusters.append(ClusterScan(name, None, (), error))
             continue
         results = judged[analysis.inventory.cluster]
-        compliance = tuple(score(f, results) for f in frameworks)
+        compliance = tuple(score(f, results) for f in chosen[analysis.inventory.cluster][1])
         clusters.append(ClusterScan(name, analysis, tuple(results), None, compliance))
     return ScanResult(as_of, tuple(clusters), rules + tuple(r.rule for r in custom),
                       merge_registers(registers, exception_rules, as_of))
+
+
+class _Focus:
+    """The rules, frameworks and custom rules of a framework focus (None: every framework), each made once."""
+
+    def __init__(self, rules: tuple[Rule, ...], frameworks: tuple[Framework, ...],
+                 custom: tuple[CustomRule, ...]) -> None:
+        self.rules, self.frameworks, self.custom = rules, frameworks, custom
+        self._made: dict[str | None, Focused] = {}
+
+    def of(self, framework: str | None) -> Focused:
+        if framework not in self._made:
+            self._made[framework] = self._make(framework)
+        return self._made[framework]
+
+    def _make(self, framework: str | None) -> Focused:
+        rules, frameworks = self.rules, self.frameworks
+        if framework:
+            chosen = [f for f in frameworks if f.id == framework]
+            if not chosen:
+                raise ConfigError(f"unknown framework {framework!r} (known: {', '.join(f.id for f in frameworks)})")
+            frameworks = tuple(chosen)
+            mapped = {rule for c in chosen[0].controls for rule in c.rules}
+            rules = tuple(r for r in rules if r.id in mapped)
+        custom = tuple(r for r in self.custom if not framework or framework in r.rule.frameworks)
+        if custom:
+            from auditor.custom_rules.frameworks import with_custom_rules
+
+            frameworks = with_custom_rules(frameworks, custom)
+        return rules, frameworks, custom
+
+    def union(self, chosen: list[Focused]) -> tuple[tuple[Rule, ...], tuple[CustomRule, ...]]:
+        """Every rule some cluster is judged by, in catalog order (the scan's rule list)."""
+        rule_ids = {r.id for rules, _, _ in chosen for r in rules}
+        custom_ids = {r.rule.id for _, _, custom in chosen for r in custom}
+        return (tuple(r for r in self.rules if r.id in rule_ids),
+                tuple(r for r in self.custom if r.rule.id in custom_ids))
 
 
 def fingerprint_clusters(analyses: list[ClusterAnalysis]) -> dict[str, frozenset[str]]:

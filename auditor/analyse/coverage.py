@@ -125,15 +125,16 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
     # every mapping here lives as long as the inventory, so its id is a safe key for this loop.
     policies: dict[tuple[str, int], AppliedPolicy] = {}
     excluded: dict[str, bool] = {}
+    scope = config.for_cluster(inv.cluster)
     for pvc in inv.pvcs:
         ns = pvc.meta.namespace or ""
         key = (ns, pvc.meta.name)
         policy = policies.get((ns, id(pvc.meta.labels)))
         if policy is None:
             ns_labels = inv.namespace_by_name[ns].meta.labels if ns in inv.namespace_by_name else {}
-            policy = policies[(ns, id(pvc.meta.labels))] = config.policy_for(ns, ns_labels, pvc.meta.labels)
+            policy = policies[(ns, id(pvc.meta.labels))] = scope.policy_for(ns, ns_labels, pvc.meta.labels)
         if ns not in excluded:
-            excluded[ns] = config.excluded(ns)
+            excluded[ns] = scope.excluded(ns)
         captures = [(s.key, planner.capture(s.ctx, pvc)) for s in ns_included.get(ns, ())]
         # newest first, merged lazily: evidence stops at the first proof, so older backups are rarely touched
         streams: list[Iterable[tuple[r.Backup, Capture]]] = [
@@ -257,6 +258,7 @@ def _why_not_covered(pvc: r.PersistentVolumeClaim, captures: list[tuple[str, Cap
 def _namespace_coverage(inv: Inventory, config: AuditConfig, schedules: dict[str, ScheduleState],
                         planner: VeleroPlanner, ns_included: dict[str, list[ScheduleState]],
                         ) -> tuple[NamespaceCoverage, ...]:
+    scope = config.for_cluster(inv.cluster)
     other = {s.meta.namespace for s in inv.k8up_schedules} | {
         c.meta.namespace for c in inv.kubestash_backup_configurations if not c.paused}
     out = []
@@ -271,5 +273,5 @@ def _namespace_coverage(inv: Inventory, config: AuditConfig, schedules: dict[str
         for s in schedules.values():
             if not s.enabled and planner.namespace_included(s.ctx, name) is None:
                 blocked.append(f"schedule {s.key} is {'paused' if s.paused else 'not valid'}")
-        out.append(NamespaceCoverage(name, has_workloads, not config.excluded(name), tuple(included), tuple(blocked)))
+        out.append(NamespaceCoverage(name, has_workloads, not scope.excluded(name), tuple(included), tuple(blocked)))
     return tuple(out)

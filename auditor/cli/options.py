@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 import click
 
+from auditor.config import FRAMEWORKS
 from auditor.model.rules import SEVERITIES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-FRAMEWORKS = ("iso27001", "nist-800-53", "soc2", "hipaa", "pci-dss", "dora")
 
 
 def _apply(fn: F, options: list[Callable[[F], F]]) -> F:

@@ -27,15 +27,25 @@ from auditor.config.executor import (
 )
 from auditor.config.history import HistoryConfig, Retention, Weakening
 from auditor.config.load import load_config, load_exceptions
-from auditor.config.policy import DEFAULT_EXCLUDED, AppliedPolicy, Defaults, Policy
+from auditor.config.policy import (
+    DEFAULT_EXCLUDED,
+    FRAMEWORKS,
+    AppliedPolicy,
+    ClusterDefaults,
+    ClusterPolicy,
+    ClusterSettings,
+    Defaults,
+    Policy,
+)
 from auditor.config.reports import REPORT_FORMATS, ScheduledReport
 from auditor.config.serve import PreflightPair
 from auditor.config.templates import BackupTemplate
 from auditor.config.waivers import DEFAULT_MAX_DAYS, ExceptionRule, ExceptionsConfig, Selector
 
 __all__ = [
-    "DEFAULT_EXCLUDED", "DEFAULT_MAX_DAYS", "DEFAULT_RETENTION", "DEFAULT_RPO", "JOB_ACTIONS", "REPORT_FORMATS",
-    "AppliedPolicy", "AuditConfig", "BackupJob", "BackupTemplate", "Defaults", "EtcdConfig", "EtcdJob",
+    "DEFAULT_EXCLUDED", "DEFAULT_MAX_DAYS", "DEFAULT_RETENTION", "DEFAULT_RPO", "FRAMEWORKS", "JOB_ACTIONS",
+    "REPORT_FORMATS", "AppliedPolicy", "AuditConfig", "BackupJob", "BackupTemplate", "ClusterDefaults",
+    "ClusterPolicy", "ClusterSettings", "Defaults", "EtcdConfig", "EtcdJob",
     "EtcdSnapshotSource", "ExceptionRule", "ExceptionsConfig", "ExecutorConfig", "ExecutorJob", "HistoryConfig",
     "LeaseConfig", "Policy", "PreflightPair", "RestoreDrillJob", "Retention", "ScheduledReport", "Selector",
     "SnapshotJob", "Weakening", "help_text", "load_config", "load_exceptions",

@@ -11,11 +11,10 @@ from auditor.config.base import Strict, duration
 from auditor.config.etcd import EtcdConfig
 from auditor.config.executor import ExecutorConfig
 from auditor.config.history import HistoryConfig
-from auditor.config.policy import DEFAULT_EXCLUDED, AppliedPolicy, Defaults, Policy
+from auditor.config.policy import DEFAULT_EXCLUDED, ClusterPolicy, ClusterSettings, Defaults, Policy
 from auditor.config.reports import ScheduledReport
 from auditor.config.serve import PreflightPair
 from auditor.config.waivers import ExceptionsConfig
-from auditor.model.globs import config_glob
 
 
 class AuditConfig(Strict):
@@ -23,7 +22,8 @@ class AuditConfig(Strict):
 
     defaults: Defaults = Defaults()
     exclude_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED
-    policies: tuple[Policy, ...] = ()
+    policies: tuple[Policy, ...] = ()  # the first that matches a volume applies
+    clusters: tuple[ClusterSettings, ...] = ()  # per-cluster defaults; the first that matches a cluster applies
     velero_namespace: str | None = None
     stuck_backup_after: float = 6 * 3600.0
     exceptions: ExceptionsConfig = ExceptionsConfig()
@@ -37,13 +37,11 @@ class AuditConfig(Strict):
 
     _parse = field_validator("stuck_backup_after", mode="before")(classmethod(lambda cls, v: duration(v)))
 
-    def excluded(self, namespace: str) -> bool:
-        """Namespaces the audit does not require to be protected (listed, but raising no findings)."""
-        return any(config_glob(namespace, g) for g in self.exclude_namespaces)
-
-    def policy_for(self, namespace: str, namespace_labels: dict[str, str], pvc_labels: dict[str, str]) -> AppliedPolicy:
-        for policy in self.policies:
-            if policy.matches(namespace, namespace_labels, pvc_labels):
-                return AppliedPolicy(name=policy.name, rpo=policy.rpo or self.defaults.rpo,
-                                     retention=policy.retention or self.defaults.retention)
-        return AppliedPolicy(name="default", rpo=self.defaults.rpo, retention=self.defaults.retention)
+    def for_cluster(self, cluster: str) -> ClusterPolicy:
+        """The policy of one cluster: its policies, defaults, excluded namespaces and framework focus."""
+        index, settings = next(((i, c) for i, c in enumerate(self.clusters) if c.matched_glob(cluster)), (None, None))
+        excluded = self.exclude_namespaces
+        if settings is not None and settings.exclude_namespaces is not None:
+            excluded = settings.exclude_namespaces
+        return ClusterPolicy(cluster, tuple((i, p) for i, p in enumerate(self.policies) if p.applies_to(cluster)),
+                             self.defaults, excluded, settings, index)

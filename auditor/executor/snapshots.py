@@ -44,5 +44,6 @@ def retention_for(config: AuditConfig, inv: Inventory, namespace: str, pvc_name:
     of it older than this are pruned, as the policy would keep a backup."""
     pvc = inv.pvc_by_key.get((namespace, pvc_name))
     ns = next((n for n in inv.namespaces if n.meta.name == namespace), None)
-    return config.policy_for(namespace, dict(ns.meta.labels) if ns else {},
-                             dict(pvc.meta.labels) if pvc else {}).retention
+    policy = config.for_cluster(inv.cluster).policy_for(namespace, dict(ns.meta.labels) if ns else {},
+                                                        dict(pvc.meta.labels) if pvc else {})
+    return policy.retention

@@ -37,6 +37,8 @@ def explain(analysis: ClusterAnalysis, key: str, console: Console) -> None:
     _say(console, f"  phase {pvc.phase}, storage class {pvc.storage_class or '-'}, volume {volume}")
     _say(console, f"  policy {v.policy.name}: RPO {format_duration(v.policy.rpo)}, retention "
                   f"{format_duration(v.policy.retention)}" + ("" if v.audited else " (namespace not audited)"))
+    if v.policy.why:
+        _say(console, f"    why: {v.policy.why}")
     style = {"protected": "green", "stale": "yellow", "unprotected": "red", "unknown": "magenta"}[v.status]
     console.print(Text(f"  status: {v.status.upper()}", style=f"bold {style}"))
     for reason in v.reasons:
