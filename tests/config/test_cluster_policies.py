@@ -109,3 +109,13 @@ def test_a_single_glob_reads_as_a_list(tmp_path: Path) -> None:
 def test_the_known_frameworks_are_the_framework_files() -> None:
     files = Path(__file__).resolve().parents[2] / "rules" / "frameworks"
     assert sorted(FRAMEWORKS) == sorted(p.stem for p in files.glob("*.yaml"))
+
+
+def test_the_fleet_example_reads_as_documented() -> None:
+    example = load_config(Path(__file__).resolve().parents[2] / "examples" / "fleet-policy.yaml")
+    prod, staging = example.for_cluster("prod-eu"), example.for_cluster("staging-1")
+    assert prod.policy_for("billing", {}, {}).name == "payments-prod"
+    assert (staging.policy_for("billing", {}, {}).rpo, staging.policy_for("billing", {}, {}).retention) == (
+        6 * H, 7 * 86400)
+    assert staging.excluded("preview-42") and not prod.excluded("preview-42") and staging.framework == "iso27001"
+    assert example.for_cluster("qa").policy_for("media", {}, {}).name == "default"
