@@ -5,6 +5,7 @@ cannot be read (exit 1, naming the host, never the password) and an unknown clus
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from auditor.cli import main
+from auditor.store import Store
 from tests import factories as f
 from tests.store.postgres import PostgresServer
 from tests.store.scans import DAY, cluster, scan
@@ -32,7 +34,12 @@ def hub(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> s
     scan(url, cluster(schedule=None, backups=[]), T0 - 2 * DAY, tmp, name="ap-1")
     for day in (0, 1):
         for name in ("eu-1", "us-1"):
-            scan(url, cluster(schedule=f.schedule("daily")), T0 + day * DAY, tmp, name=name)
+            last = scan(url, cluster(schedule=f.schedule("daily")), T0 + day * DAY, tmp, name=name)
+    [us] = last.clusters  # then an attempt on us-1 that could not read it: the report keeps the scan before
+    failed = replace(last, as_of=T0 + DAY + timedelta(minutes=30),
+                     clusters=(replace(us, analysis=None, results=(), error="connection refused"),))
+    with Store(url) as store:
+        store.record_scan(failed)
     return url
 
 
@@ -60,6 +67,8 @@ def test_the_fleet_report_from_the_store(hub: str, tmp_path: Path) -> None:
     assert not rows["eu-1"]["stale"] and not rows["us-1"]["stale"]
     assert rows["ap-1"]["stale"] and rows["ap-1"]["age_seconds"] == 3 * 86400 + 3600
     assert len(rows["eu-1"]["trend"]) == 2, "each cluster's trend comes from its history"
+    assert rows["us-1"]["newest_attempt_error"] == "connection refused"
+    assert rows["us-1"]["as_of"] == "2026-11-19T12:00:00Z", "the newest scan that read it"
     summary = doc["summary"]
     assert summary["clusters"] == 3 and summary["volumes_audited"] == 3
     assert summary["volumes_by_status"]["unprotected"] == 1, "ap-1's volume, from its newest scan"
@@ -76,6 +85,7 @@ def test_the_fleet_report_from_the_store(hub: str, tmp_path: Path) -> None:
     assert all(name in fleet for name in ("ap-1", "eu-1", "us-1"))
     assert fleet.count('class="badge s-old"') == 1 and "3d1h" in fleet.replace(" ", "")
     assert "Audited volumes within RPO, per day" in html, "the fleet trend from the store"
+    assert "newest attempt failed: connection refused" in fleet
     assert 'id="scope"' in html and html.count("scan of 2026-11-19 12:00 UTC") == 2
     md = written["md"].read_text()
     assert "### Fleet: each cluster's newest scan" in md and "| ap\\-1 |" in md and "**old**" in md

@@ -208,7 +208,7 @@ def fleet_rows(doc: dict[str, Any]) -> tuple[FleetRow, ...]:
             error=p.get("error"), by_status=by_status, audited=sum(by_status.values()),
             by_severity={s: int((p.get("findings_by_severity") or {}).get(s, 0)) for s in SEVERITIES},
             scores=dict(p.get("compliance") or {}), trend_first=trend[0] if len(trend) > 1 else None,
-            trend_last=trend[-1] if trend else None))
+            trend_last=trend[-1] if trend else None, newest_error=r.get("newest_attempt_error")))
     return tuple(out)
 
 

@@ -31,6 +31,8 @@ def fleet_table(r: Report) -> list[str]:
              "|---|---|---:|---:|---:|---:|---|"]
     for c in r.fleet:
         scan = f"{when(c.as_of)} (scan {c.scan_id})" if c.scan_id else "never read"
+        if c.newest_error and not c.error:
+            scan += f"; newest attempt failed: {md(c.newest_error)}"
         age = ("**old** " if c.stale else "") + duration(c.age_seconds)
         trend = f"{pct(c.trend_first)} → {pct(c.trend_last)}" if c.trend_first is not None else pct(c.trend_last, "—")
         within = pct(c.by_status["protected"] / c.audited if c.audited else None, "n/a")

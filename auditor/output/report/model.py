@@ -123,6 +123,7 @@ class FleetRow:
     scores: dict[str, float | None]
     trend_first: float | None  # share within RPO at the start of the trend, and now
     trend_last: float | None
+    newest_error: str | None = None  # the newest attempt failed (the row shows the scan before it)
 
 
 @dataclass(frozen=True)
