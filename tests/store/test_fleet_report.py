@@ -16,7 +16,7 @@ from auditor.cli import main
 from auditor.store import Store
 from tests import factories as f
 from tests.store.postgres import PostgresServer
-from tests.store.scans import DAY, cluster, scan
+from tests.store.scans import DAY, cluster, record, scan
 
 T0 = datetime(2026, 11, 18, 12, tzinfo=UTC)
 AT = (T0 + DAY + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # eu-1 and us-1 scanned an hour before
@@ -39,7 +39,7 @@ def hub(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> s
     failed = replace(last, as_of=T0 + DAY + timedelta(minutes=30),
                      clusters=(replace(us, analysis=None, results=(), error="connection refused"),))
     with Store(url) as store:
-        store.record_scan(failed)
+        record(store, failed)
     return url
 
 
