@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             log("fleet report ...")
             report = timed("fleet report html,pdf", [AUDITOR, "report", "--from-store", url, "--as-of", at,
                                                      "--format", "html,pdf", "--out", str(work / "reports")], work)
-            sizes = {p.suffix: p.stat().st_size for p in (work / "reports").iterdir()}
+            sizes = {p.name.split("Z", 1)[-1] or p.name: p.stat().st_size for p in (work / "reports").iterdir()}
             parallel = None
             if args.skip_parallel:
                 parallel_note = "skipped (--skip-parallel)"

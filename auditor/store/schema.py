@@ -67,7 +67,9 @@ class ClusterScan(Base):
     new_findings: Mapped[int] = mapped_column(Integer)
     resolved_findings: Mapped[int] = mapped_column(Integer)
     compliance: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # framework -> score
-    protection: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # ProtectionState.to_dict()
+    # ProtectionState.to_dict(): up to ~10 MB of JSON, read only by GOV-002's query (deferred: a fleet's listing
+    # of cluster scans would otherwise decode every one)
+    protection: Mapped[dict[str, Any] | None] = mapped_column(JSONType, deferred=True)
     # revision 0005: who the cluster is (kube-system namespace uid), how often its agent scans, and whether
     # retention reduced the row to its summary (its volumes, findings and document dropped)
     cluster_uid: Mapped[str | None] = mapped_column(String(64))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from auditor.output.report.model import FULL, PRINT, Caps, Report
+from auditor.output.report.model import FLEET, FULL, PRINT, Caps, Report
 from auditor.output.report.templating import environment
 
 
-def full_list_hint(files: Mapping[str, str]) -> str:
-    """Where a reader of a capped table finds everything."""
-    where = [files[k] for k in ("html", "csv-volumes", "csv-findings") if k in files]
+def full_list_hint(files: Mapping[str, str], fleet: bool = False) -> str:
+    """Where a reader of a capped table finds everything (a fleet's HTML is capped too: its JSON is not)."""
+    where = [files[k] for k in (("json", "csv-volumes", "csv-findings") if fleet else
+                                ("html", "csv-volumes", "csv-findings")) if k in files]
     if where:
         return "The full lists are in " + ", ".join(where) + "."
     return "Write the full lists with: auditor report --format html,csv."
@@ -20,8 +21,9 @@ def render_html(report: Report, files: Mapping[str, str] | None = None, *, pdf: 
                 caps: Caps | None = None) -> str:
     files = dict(files or {})
     template = environment().get_template("report.html.j2")
-    return template.render(r=report, pdf=pdf, caps=caps or (PRINT if pdf else FULL), files=files,
-                           full_hint=full_list_hint(files))
+    chosen = caps or (PRINT if pdf else FLEET if report.fleet else FULL)
+    return template.render(r=report, pdf=pdf, caps=chosen, files=files,
+                           full_hint=full_list_hint(files, bool(report.fleet)))
 
 
 def _refuse(url: str, *args: object, **kwargs: object) -> dict[str, object]:

@@ -29,6 +29,9 @@ class Caps:
 
 FULL = Caps()
 PRINT = Caps(findings_per_rule=20, volumes=250, namespaces=60, schedules=80, overdue=50, heatmap=40, controls=60)
+#: a report from the history store lists a fleet's worth of entries: the HTML caps too (JSON and CSV carry all)
+FLEET = Caps(findings_per_rule=200, volumes=2000, namespaces=500, schedules=500, overdue=500, heatmap=200,
+             controls=None)
 
 
 @dataclass(frozen=True)
