@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from auditor.durations import format_duration
+
 DEFAULT_SILENCE = 2 * 3600.0  # seconds without a scan that make an agent silent when it recorded no interval
 SILENCE_FACTOR = 2.0  # ...else this many of its intervals
 KUBE_SYSTEM = "kube-system"
@@ -79,3 +81,16 @@ def with_conflicts(agents: Iterable[AgentState]) -> list[AgentState]:
             others = tuple(u for u in uids if u != a.uid) if a.uid else ()
             out.append(AgentState(a.name, a.uid, a.first_seen, a.last_seen, a.interval_seconds, others))
     return out
+
+
+def silence_message(agent: AgentState, at: datetime) -> str:
+    every = f"its interval is {format_duration(agent.interval_seconds)}" if agent.interval_seconds else \
+        "it recorded no interval"
+    return (f"the agent of cluster {agent.name} has recorded no scan for {format_duration(agent.age(at))} "
+            f"({every}; silent after {format_duration(agent.silent_after)})")
+
+
+def claim_message(name: str, uid: str, others: Iterable[str]) -> str:
+    listed = ", ".join(others)
+    return (f"cluster name {name} is claimed by clusters with different kube-system uids: this one ({uid}) and "
+            f"{listed}; their scans are kept apart, never merged: give each its own --cluster-name")

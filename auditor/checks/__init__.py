@@ -6,6 +6,7 @@ Importing this package registers every check (the modules below import ``registe
 from auditor.checks import (  # noqa: F401  (registration on import)
     coverage,
     credentials,
+    fleet,
     freshness,
     governance,
     history,

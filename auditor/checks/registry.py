@@ -29,6 +29,9 @@ class RunContext:
     unreadable_clusters: tuple[str, ...] = ()  # clusters of the run that could not be read at all
     preflights: tuple[Any, ...] = ()  # auditor serve's restore preflight outcomes (PRE-001; server/preflight.py)
     catalog: tuple[Rule, ...] = ()  # the whole rule catalog: GOV-005 evaluates the rules the waivers name
+    #: the clusters the history store knows (``auditor.analyse.fleet.AgentState``: GOV-006, GOV-007); None when
+    #: the scan has no store, so nothing is known about other agents
+    fleet: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,19 @@ class Previous:
     objects: list[Any]
 
 
+KUBE_SYSTEM_UID = f.namespace("kube-system")["metadata"]["uid"]
+
+
+def agent(name: str, hours_ago: float, interval: float | None, uid: str = "") -> Any:
+    """A cluster the history store knows (GOV-006, GOV-007): its newest scan ``hours_ago`` before the fixture."""
+    from datetime import timedelta
+
+    from auditor.analyse.fleet import AgentState
+
+    seen = f.AS_OF - timedelta(hours=hours_ago)
+    return AgentState(name, uid or f"uid-{name}", seen - timedelta(days=30), seen, interval)
+
+
 def preflight_outcome(ready: bool | None, cluster: str = "test") -> Any:
     """What ``auditor serve`` evaluated for the pair velero/daily → dr-east (the PRE-001 input)."""
     from auditor.model.preflight import PreflightOutcome
@@ -300,6 +313,21 @@ FIXTURES: dict[str, dict[str, list[tuple[str, list[Any]]]]] = {
                                                 *app("web"), Previous(scheduled())])],
         "fail": [("schedule deleted", [*f.base_cluster(), *app(), Previous(scheduled())]),
                  ("ttl cut and paused", [*scheduled({"ttl": "24h0m0s"}, paused=True), Previous(scheduled())])],
+    },
+    "GOV-006": {
+        "pass": [("the other agent scanned 5 minutes ago (interval 5m)", [*scheduled(), agent("prod-us", 5 / 60, 300)]),
+                 ("a laptop scan (no interval) an hour ago", [*scheduled(), agent("laptop", 1, None)])],
+        "fail": [("no scan for 3 hours (interval 5m)", [*scheduled(), agent("prod-us", 3, 300)]),
+                 ("no scan for 3 hours (no interval: 2 h)", [*scheduled(), agent("laptop", 3, None),
+                                                             agent("prod-us", 5 / 60, 300)])],
+    },
+    "GOV-007": {
+        "pass": [("the store knows this cluster under its own uid",
+                  [*scheduled(), f.namespace("kube-system"), agent("test", 0, 300, KUBE_SYSTEM_UID),
+                   agent("other", 0, 300, "uid-other")])],
+        "fail": [("another cluster recorded scans under the same name",
+                  [*scheduled(), f.namespace("kube-system"), agent("test", 0, 300, KUBE_SYSTEM_UID),
+                   agent("test", 0, 300, "uid-of-a-clone")])],
     },
     "GOV-001": {
         "pass": [("restored 10 days ago", [*scheduled(), f.restore("drill-1", "daily-1", hours_ago=240)]),

@@ -10,6 +10,7 @@ import pytest
 
 from auditor.analyse.coverage import analyse_cluster
 from auditor.analyse.exceptions import ExceptionRule
+from auditor.analyse.fleet import AgentState
 from auditor.analyse.protection_state import protection_state
 from auditor.checks import CHECKS, evaluate
 from auditor.checks.registry import RunContext
@@ -40,8 +41,9 @@ def findings_for(rule_id: str, objects: list[Any]) -> list[Any]:
                                 previous=previous[0] if previous else None)]
     analyses += [analyse_cluster(inventory(o.objects, o.name, []), AuditConfig(), f.AS_OF) for o in others]
     preflights = tuple(o for o in objects if isinstance(o, PreflightOutcome))
+    fleet = tuple(o for o in objects if isinstance(o, AgentState))
     run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=exceptions,
-                     preflights=preflights, catalog=tuple(RULES.values()))
+                     preflights=preflights, catalog=tuple(RULES.values()), fleet=fleet or None)
     return evaluate(analyses[0], [RULES[rule_id]], run=run)
 
 

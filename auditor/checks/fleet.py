@@ -1,0 +1,71 @@
+"""GOV-006 and GOV-007: what the shared history store (the hub) knows about the other agents.
+
+The fleet comes from the store (``RunContext.fleet``): ``auditor serve`` with a store passes it, and
+``auditor fleet`` judges the same identities without a scan (:func:`fleet_findings`). Without a store
+nothing is known about other agents, and these rules yield nothing (neither pass nor finding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from auditor.analyse.fleet import AgentState, claim_message, cluster_uid, silence_message
+from auditor.checks.registry import CheckContext, Finding, Rule, register
+
+
+@register("GOV-006")
+def agent_silent(ctx: CheckContext) -> Iterator[Finding]:
+    """One result per other cluster the store knows: failed when its agent went silent."""
+    fleet = ctx.run.fleet
+    if fleet is None:
+        return
+    inv = ctx.analysis.inventory
+    uid = cluster_uid(inv.namespaces)
+    at = ctx.analysis.as_of
+    for agent in fleet:
+        if agent.name == inv.cluster and (not uid or not agent.uid or agent.uid == uid):
+            continue  # this cluster: it is being scanned now
+        yield ctx.result(agent.silent(at), "Cluster", None, agent.name, silence_message(agent, at),
+                         uid=agent.uid or None, last_scan=_iso(agent.last_seen), age_seconds=agent.age(at),
+                         interval_seconds=agent.interval_seconds, silent_after_seconds=agent.silent_after)
+
+
+@register("GOV-007")
+def name_claimed_twice(ctx: CheckContext) -> Iterator[Finding]:
+    """This cluster's name against the identities the store recorded under it."""
+    fleet = ctx.run.fleet
+    if fleet is None:
+        return
+    inv = ctx.analysis.inventory
+    uid = cluster_uid(inv.namespaces)
+    if uid is None:
+        yield ctx.not_evaluated("Cluster", None, inv.cluster,
+                                "the kube-system namespace was not read: this cluster's uid is unknown")
+        return
+    others = sorted({a.uid for a in fleet if a.name == inv.cluster and a.uid and a.uid != uid})
+    yield ctx.result(bool(others), "Cluster", None, inv.cluster, claim_message(inv.cluster, uid, others),
+                     uid=uid, other_uids=others)
+
+
+def fleet_findings(agents: Iterable[AgentState], at: datetime, rules: Iterable[Rule]) -> list[Finding]:
+    """GOV-006 and GOV-007 for ``auditor fleet``: one finding per silent agent and per identity whose name
+    another cluster claims (each names its own cluster)."""
+    severity = {r.id: r.severity for r in rules}
+    out = []
+    for a in agents:
+        if "GOV-006" in severity and a.silent(at):
+            out.append(Finding("GOV-006", severity["GOV-006"], a.name, "Cluster", None, a.name,
+                               silence_message(a, at), {"uid": a.uid or None, "last_scan": _iso(a.last_seen),
+                                                        "age_seconds": a.age(at),
+                                                        "interval_seconds": a.interval_seconds,
+                                                        "silent_after_seconds": a.silent_after}))
+        if "GOV-007" in severity and a.conflict:
+            out.append(Finding("GOV-007", severity["GOV-007"], a.name, "Cluster", None, a.name,
+                               claim_message(a.name, a.uid, a.other_uids),
+                               {"uid": a.uid, "other_uids": list(a.other_uids)}))
+    return out
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
