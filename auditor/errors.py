@@ -42,6 +42,12 @@ class StoreError(AuditorError):
     """The history store cannot be opened, migrated, read or written (the message hides any password)."""
 
 
+class StoreSchemaError(StoreError):
+    """The store's schema is newer than this binary knows (another version upgraded it): names both revisions."""
+
+    exit_code = 2
+
+
 class ScanNotFoundError(StoreError):
     """A scan id given on the command line is not in the history store."""
 

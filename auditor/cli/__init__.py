@@ -13,6 +13,7 @@ from auditor.cli import (  # noqa: F401  (registers the commands)
     drill,
     evidence,
     executor,
+    fleet,
     history,
     preflight,
     rbac,

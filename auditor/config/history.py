@@ -8,10 +8,15 @@ from auditor.config.base import Strict, optional_duration
 
 
 class Retention(Strict):
-    """How many old scans the history store keeps, per cluster; ``None`` switches a limit off."""
+    """How much history the store keeps, per cluster; ``None`` switches a limit off (docs/history.md).
+
+    The newest ``full_scans`` scans stay whole; older ones are reduced to one summary row per UTC day
+    (``daily_summaries``), and nothing beyond ``max_scans`` rows or ``max_age`` is kept."""
 
     max_scans: int | None = Field(default=1000, ge=1)
     max_age: float | None = 400 * 86400.0
+    full_scans: int | None = Field(default=100, ge=1)
+    daily_summaries: bool = True
 
     _parse = field_validator("max_age", mode="before")(classmethod(lambda cls, v: optional_duration(v)))
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from auditor.analyse.fleet import AgentState
 from auditor.analyse.protection import ProtectionState
 from auditor.config import Retention
-from auditor.errors import ScanNotFoundError, StoreError
+from auditor.errors import ScanNotFoundError, StoreError, StoreSchemaError
 from auditor.model.runs import RunRecord
 from auditor.store import read
 from auditor.store import runs as executor_runs
@@ -57,6 +57,9 @@ class Store:
         self._writer = sessionmaker(self.engine, expire_on_commit=False, execution_options={WRITE: True})
         try:
             self._guard("open", lambda: upgrade(self.engine))
+        except StoreSchemaError as exc:
+            self.engine.dispose()
+            raise StoreSchemaError(f"history store {self.name}: {exc}") from None
         except BaseException:
             self.engine.dispose()
             raise
@@ -105,9 +108,10 @@ class Store:
         recorded_at = datetime.now(UTC)
         scan_id = self._transaction("record the scan", lambda session: record_scan(
             session, result, document, recorded_at, interval, uids), write=True)
-        if retention is not None:
-            self._transaction("apply retention", lambda session: apply_retention(session, retention, keep=scan_id),
-                              write=True)
+        if retention is not None:  # the clusters just recorded only: agents writing at once never meet here
+            names = sorted({c.name for c in result.clusters})
+            self._transaction("apply retention", lambda session: apply_retention(session, retention, keep=scan_id,
+                                                                                 clusters=names), write=True)
         return scan_id
 
     def apply_retention(self, retention: Retention) -> int:
@@ -198,6 +202,10 @@ class Store:
         blob = self._transaction("read the scan", lambda session: session.scalar(
             select(s.Scan.document).where(s.Scan.id == scan_id)))
         if blob is None:
+            exists = self._transaction("read the scan", lambda session: session.get(s.Scan, scan_id) is not None)
+            if exists:
+                raise ScanNotFoundError(f"scan {scan_id} in the history store {self.name} was reduced to its summary "
+                                        "by retention (history.retention.full_scans): its document is gone")
             raise ScanNotFoundError(f"no scan {scan_id} in the history store {self.name}")
         return decompress(blob)
 

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from auditor.errors import StoreError
+from auditor.errors import StoreSchemaError
 from auditor.store.engine import WRITE
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -48,8 +48,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     if current == target:
         return
     if current is not None and current not in {s.revision for s in script.walk_revisions()}:
-        raise StoreError(f"the store has schema revision {current}, newer than this backup-auditor knows "
-                         f"({target}): upgrade backup-auditor")
+        raise StoreSchemaError(f"the store has schema revision {current}, newer than this backup-auditor knows "
+                               f"(its newest is {target}): upgrade backup-auditor")
     with engine.connect() as connection:
         connection = connection.execution_options(**{WRITE: True})
         with connection.begin():

@@ -1,0 +1,42 @@
+"""``auditor fleet``: the hub's view, one row per cluster whose agent records into the history store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from auditor.cli.base import _as_of, handle_errors, main, open_store, store_options
+
+
+@main.command()
+@store_options  # --store, --config, --cluster, -o/--output: declared there once
+@click.option("--as-of", "as_of_text", metavar="TIME",
+              help="Judge ages and silence at this RFC 3339 time (default: now).")
+@handle_errors
+def fleet(store: str | None, config_path: Path | None, cluster: Any, output: str, as_of_text: str | None) -> None:
+    """One row per cluster in the history store: its newest scan and age, complete or not, volumes by status,
+    findings by severity, framework scores, and whether its agent went silent (GOV-006: no scan for twice its
+    interval, or 2 h); two clusters claiming one name are both shown (GOV-007)."""
+    from datetime import UTC, datetime
+
+    from auditor.checks import load_catalog
+    from auditor.checks.fleet import fleet_findings
+    from auditor.output.fleet import fleet_document, render_fleet
+
+    at = _as_of(as_of_text) or datetime.now(UTC)
+    with open_store(store, config_path) as db:
+        rows = db.fleet(at)
+    wanted = {cluster} if isinstance(cluster, str) else set(cluster or ())
+    if wanted:
+        rows = [r for r in rows if r.cluster in wanted]
+    findings = fleet_findings([r.agent for r in rows], at, load_catalog())
+    if output == "json":
+        sys.stdout.buffer.write(orjson.dumps(fleet_document(rows, findings, at), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    from auditor.output.safe import terminal_console
+
+    render_fleet(rows, findings, terminal_console())
