@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from auditor.durations import format_duration
+from auditor.model.durations import format_duration
 
 DEFAULT_SILENCE = 2 * 3600.0  # seconds without a scan that make an agent silent when it recorded no interval
 SILENCE_FACTOR = 2.0  # ...else this many of its intervals

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from auditor.analyse.fleet import AgentState, claim_message, cluster_uid, silence_message
-from auditor.checks.registry import CheckContext, Finding, Rule, register
+from auditor.checks.registry import CheckContext, register
+from auditor.model.rules import Finding, Rule
 
 
 @register("GOV-006")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from auditor.errors import ClusterAccessError, ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ def kubeconfig_targets(kubeconfig: str | None, contexts: tuple[str, ...], all_co
     return targets
 
 
-def in_cluster_target(name: str) -> ClusterTarget:
+def in_cluster_target(name: str | None) -> ClusterTarget:
+    """The pod's own cluster, named ``name``, else by its kube-system namespace uid (stable, never shared)."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
@@ -54,4 +58,23 @@ def in_cluster_target(name: str) -> ClusterTarget:
         config.load_incluster_config(client_configuration=configuration)
     except ConfigException as exc:
         raise ConfigError(f"not running inside a cluster: {exc}") from None
-    return ClusterTarget(name, client.ApiClient(configuration))
+    api_client = client.ApiClient(configuration)
+    return ClusterTarget(name or kube_system_uid(api_client) or IN_CLUSTER, api_client)
+
+
+IN_CLUSTER = "in-cluster"  # the name when neither --cluster-name nor the kube-system uid is known
+
+
+def kube_system_uid(api_client: Any, timeout: float = 10.0) -> str | None:
+    """The uid of the cluster's kube-system namespace: given once when the cluster is created, it names the
+    cluster for good (a listing by field selector: the auditor may list namespaces, not get one)."""
+    from kubernetes import client
+
+    try:
+        found = client.CoreV1Api(api_client).list_namespace(field_selector="metadata.name=kube-system",
+                                                            _request_timeout=timeout)
+    except Exception as exc:  # unreachable, forbidden: the caller falls back to a fixed name
+        log.warning("cannot read the kube-system namespace's uid: %s: %.200s", type(exc).__name__, exc)
+        return None
+    uids = [ns.metadata.uid for ns in found.items or () if ns.metadata and ns.metadata.uid]
+    return str(uids[0]) if uids else None

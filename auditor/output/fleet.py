@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditor.checks.registry import SEVERITIES, Finding
-from auditor.durations import format_duration
+from auditor.model.durations import format_duration
+from auditor.model.rules import SEVERITIES, Finding
 from auditor.output.safe import text
 from auditor.store.views import FleetRow
 

@@ -34,6 +34,7 @@ class PostgresServer:
     bindir: Path
     root: Path
     run_as: list[str]
+    port: int | None = None  # also listen on 127.0.0.1:port (the unix socket always)
 
     @property
     def data(self) -> Path:
@@ -45,9 +46,21 @@ class PostgresServer:
     def start(self) -> None:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync",
                   "-E", "UTF8", "--locale=C")
-        options = f"-k {self.root} -c listen_addresses= -F -c max_connections=50"
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again) on its data directory."""
+        listen = f"-c listen_addresses=127.0.0.1 -p {self.port}" if self.port else "-c listen_addresses="
+        options = f"-k {self.root} {listen} -F -c max_connections=50"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
                   "-t", "60", "-o", options, "start")
+
+    def halt(self) -> None:
+        """``pg_ctl stop -m fast``: the server is gone (connections refused) until :meth:`resume`; data kept."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def tcp_url(self, database: str, user: str = "postgres") -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
 
     def restart(self) -> None:
         """``pg_ctl restart -m fast``: open sessions are terminated (admin shutdown), the socket disappears until
@@ -68,7 +81,7 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@/{name}?host={self.root}"
 
 
-def start_server() -> PostgresServer | None:
+def start_server(port: int | None = None) -> PostgresServer | None:
     bindir = server_bindir()
     if bindir is None:
         return None
@@ -78,7 +91,7 @@ def start_server() -> PostgresServer | None:
         user = pwd.getpwnam("postgres")
         os.chown(root, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
-    server = PostgresServer(bindir, root, run_as)
+    server = PostgresServer(bindir, root, run_as, port)
     try:
         server.start()
     except BaseException:
