@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 import orjson
@@ -17,7 +16,8 @@ from auditor.cli.base import _as_of, handle_errors, main, open_store, store_opti
 @click.option("--as-of", "as_of_text", metavar="TIME",
               help="Judge ages and silence at this RFC 3339 time (default: now).")
 @handle_errors
-def fleet(store: str | None, config_path: Path | None, cluster: Any, output: str, as_of_text: str | None) -> None:
+def fleet(store: str | None, config_path: Path | None, clusters: tuple[str, ...], output: str,
+          as_of_text: str | None) -> None:
     """One row per cluster in the history store: its newest scan and age, complete or not, volumes by status,
     findings by severity, framework scores, and whether its agent went silent (GOV-006: no scan for twice its
     interval, or 2 h); two clusters claiming one name are both shown (GOV-007)."""
@@ -30,9 +30,8 @@ def fleet(store: str | None, config_path: Path | None, cluster: Any, output: str
     at = _as_of(as_of_text) or datetime.now(UTC)
     with open_store(store, config_path) as db:
         rows = db.fleet(at)
-    wanted = {cluster} if isinstance(cluster, str) else set(cluster or ())
-    if wanted:
-        rows = [r for r in rows if r.cluster in wanted]
+    if clusters:
+        rows = [r for r in rows if r.cluster in set(clusters)]
     findings = fleet_findings([r.agent for r in rows], at, load_catalog())
     if output == "json":
         sys.stdout.buffer.write(orjson.dumps(fleet_document(rows, findings, at), option=orjson.OPT_INDENT_2) + b"\n")
