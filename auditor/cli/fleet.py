@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 import orjson
 
-from auditor.cli.base import _as_of, handle_errors, main, open_store, store_options
+from auditor.cli.base import _as_of, handle_errors, main, open_store
+from auditor.cli.options import store_options
 
 
 @main.command()

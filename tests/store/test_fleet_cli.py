@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from auditor.store import Store
 from auditor.store.migrate import head_revision
+from tests.store.scans import record
 from tests.store.test_concurrency import ROOT
 from tests.store.test_fleet import MIN, T0, agent_scan
 
@@ -30,9 +31,9 @@ def closed_port() -> int:
 
 def test_fleet_lists_every_cluster_with_its_silence(store_url: str, tmp_path: Path) -> None:
     with Store(store_url) as store:
-        store.record_scan(agent_scan(tmp_path, "prod-eu", "uid-eu", T0), interval=60)
-        store.record_scan(agent_scan(tmp_path, "prod-us", "uid-us", T0 + 10 * MIN), interval=300)
-        store.record_scan(agent_scan(tmp_path, "prod-us", "uid-clone", T0 + 10 * MIN), interval=300)
+        record(store, agent_scan(tmp_path, "prod-eu", "uid-eu", T0), interval=60)
+        record(store, agent_scan(tmp_path, "prod-us", "uid-us", T0 + 10 * MIN), interval=300)
+        record(store, agent_scan(tmp_path, "prod-us", "uid-clone", T0 + 10 * MIN), interval=300)
     at = (T0 + 11 * MIN).strftime("%Y-%m-%dT%H:%M:%SZ")
     run = auditor("fleet", "--store", store_url, "--as-of", at, "-o", "json")
     assert run.returncode == 0, run.stderr

@@ -13,6 +13,7 @@ from auditor.config import AuditConfig, Retention
 from auditor.errors import ScanNotFoundError
 from auditor.store import Store
 from auditor.store import schema as s
+from tests.store.scans import record
 from tests.store.test_fleet import agent_scan
 
 D1, D2, D3 = (datetime(2026, 11, d, tzinfo=UTC) for d in (18, 19, 20))
@@ -38,7 +39,7 @@ def test_the_newest_scans_stay_whole_and_older_days_keep_one_summary(store_url: 
     result = agent_scan(tmp_path, "prod", "uid-p", TIMES[0])
     keep = Retention(full_scans=2, max_scans=None, max_age=None)
     with Store(store_url) as store:
-        ids = [store.record_scan(replace(result, as_of=t), retention=keep, interval=3600) for t in TIMES]
+        ids = [record(store, replace(result, as_of=t), retention=keep, interval=3600) for t in TIMES]
         kept = rows(store, "prod")
         assert [(t, summary, v) for t, summary, v, _ in kept] == [
             (D1.replace(hour=14), True, 0), (D2.replace(hour=18), False, 1), (D3.replace(hour=6), False, 1)]
@@ -60,7 +61,7 @@ def test_without_daily_summaries_older_scans_go(store_url: str, tmp_path: Path) 
     result = agent_scan(tmp_path, "prod", "uid-p", TIMES[0])
     with Store(store_url) as store:
         for t in TIMES:
-            store.record_scan(replace(result, as_of=t), retention=Retention(full_scans=2, daily_summaries=False))
+            record(store, replace(result, as_of=t), retention=Retention(full_scans=2, daily_summaries=False))
         assert [t for t, *_ in rows(store, "prod")] == TIMES[-2:]
 
 
@@ -69,9 +70,9 @@ def test_recording_one_cluster_prunes_only_that_cluster(store_url: str, tmp_path
     prod = agent_scan(tmp_path, "prod", "uid-p", TIMES[0])
     with Store(store_url) as store:
         for t in TIMES:
-            store.record_scan(replace(other, as_of=t))
+            record(store, replace(other, as_of=t))
         for t in TIMES:
-            store.record_scan(replace(prod, as_of=t), retention=Retention(full_scans=1, daily_summaries=False))
+            record(store, replace(prod, as_of=t), retention=Retention(full_scans=1, daily_summaries=False))
         assert len(rows(store, "prod")) == 1
         assert [summary for _, summary, *_ in rows(store, "other")] == [False] * len(TIMES), "untouched"
         assert store.apply_retention(Retention(full_scans=1, daily_summaries=False)) == len(TIMES) - 1
