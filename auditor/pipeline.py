@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from auditor.analyse.compliance import score
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
 from auditor.analyse.exceptions import ExceptionRule, ExceptionsReport, check_terms
 from auditor.analyse.exceptions import apply as apply_exceptions
+from auditor.analyse.fleet import cluster_uid
 from auditor.analyse.protection import ProtectionState
 from auditor.analyse.subjects import annotation_exceptions, subjects
 from auditor.checks import evaluate
@@ -72,6 +73,8 @@ class ScanOptions:
     framework: str | None = None  # focus output on one framework's rules
     store: str | None = None  # history store URL: its caller (auditor.recording) compares and records the scan
     previous: Mapping[str, ProtectionState] = field(default_factory=dict)  # by cluster, when no store has one
+    #: the clusters the history store knows (``AgentState``: GOV-006, GOV-007), given by ``auditor serve --store``
+    fleet: tuple[Any, ...] | None = None
     custom_rules: tuple[CustomRule, ...] = ()  # compiled CEL rules (--rules-dir, custom_rules_dirs)
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # seconds one API request may wait
     cluster_deadline: float | None = DEFAULT_CLUSTER_DEADLINE  # seconds to read one live cluster (None: no limit)
@@ -88,7 +91,7 @@ class ScanOptions:
 
 def live_targets(options: ScanOptions) -> list[ClusterTarget]:
     if options.in_cluster:
-        return [in_cluster_target(options.cluster_name or "in-cluster")]
+        return [in_cluster_target(options.cluster_name)]  # unnamed: its kube-system uid
     return kubeconfig_targets(options.kubeconfig, options.contexts, options.all_contexts)
 
 
@@ -172,12 +175,12 @@ def catalogs_for(options: ScanOptions, cluster: str) -> VeleroCatalog | None:
 
 #: how a scan reads each cluster's previous protection state (GOV-002): ``Store.previous_state`` when the
 #: caller keeps a history store (``auditor.recording``)
-PreviousState = Callable[[str, datetime], ProtectionState | None]
+PreviousState = Callable[[str, datetime, str | None], ProtectionState | None]  # cluster, as of, kube-system uid
 
 
 def previous_state(options: ScanOptions, previous: PreviousState | None, cluster: str, as_of: datetime,
-                   ) -> ProtectionState | None:
-    state = previous(cluster, as_of) if previous is not None else None
+                   uid: str | None = None) -> ProtectionState | None:
+    state = previous(cluster, as_of, uid) if previous is not None else None
     return state or options.previous.get(cluster)
 
 
@@ -205,7 +208,7 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
         catalog = catalogs_for(options, inventory.cluster)
         inventory = with_etcd_manifests(inventory, config.etcd)  # the executor's etcd snapshots (SYS-002)
         with one_at_a_time, gc_paused():  # the lock also keeps a store's connection to one thread
-            state = previous_state(options, previous, inventory.cluster, as_of)
+            state = previous_state(options, previous, inventory.cluster, as_of, cluster_uid(inventory.namespaces))
             try:
                 return inventory.cluster, analyse_cluster(inventory, config, as_of, catalog, state), None
             except AuditorError:
@@ -226,7 +229,7 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
         exception_rules += [e for a in analyses for e in annotation_exceptions(a.inventory)]
     exception_rules = check_terms(exception_rules, as_of, config.exceptions.max_days)
     run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=tuple(exception_rules),
-                     catalog=every_rule)
+                     catalog=every_rule, fleet=options.fleet)
     # each cluster's rules and frameworks: --framework, else its clusters[] entry's framework, else all of them
     chosen = {a.inventory.cluster: focus.of(options.framework or config.for_cluster(a.inventory.cluster).framework)
               for a in analyses}

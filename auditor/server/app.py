@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
 
+from auditor.output.hub_metrics import HubStatus
 from auditor.output.metrics import MetricsInput
 from auditor.pipeline import ScanOptions, live_targets
 from auditor.recording import scan_and_record
 from auditor.server.auth import api_authenticator
 from auditor.server.cache import IncrementalCollector, WatchCache
 from auditor.server.http import AuditorHTTPServer
+from auditor.server.hub import hub_for
 from auditor.server.jobs import scheduled_executor
 from auditor.server.reports import ReportScheduler
 from auditor.server.scanner import ScanFn, Scanner, empty_result
@@ -56,6 +58,11 @@ class AuditorServer:
         self.collector = IncrementalCollector(self.cache, watched_kinds()) if self.cache else None
         if self.collector is not None:
             options = replace(options, collector=self.collector)
+        # with a history store (and the default scan), scans are recorded from a thread of their own and wait in
+        # memory while the store is down; a store newer than this binary fails here (exit 2)
+        self.hub = hub_for(options, settings) if options.store and scan is scan_and_record else None
+        if self.hub is not None:
+            scan = self.hub.scan
         self.scanner = Scanner(options, settings, self.current, tuple(t.name for t in targets), scan)
         self.watchers = [
             ResourceWatcher(t.api_client, t.name, kind, self.trigger.notify, self.stats, self.stop_event,
@@ -63,7 +70,8 @@ class AuditorServer:
             for t in (targets if settings.watch else []) for kind in watched_kinds()
         ]
         self.http = AuditorHTTPServer(settings.host, settings.port, self.current, self.stats, self.healthy,
-                                      self.executor.state if self.executor else None, auth=auth, tls=self.tls)
+                                      self.executor.state if self.executor else None, auth=auth, tls=self.tls,
+                                      hub=self._hub_status if self.hub else None)
         self.reports = ReportScheduler(options.config.reports, self.current)
         self._last_event_scan = 0.0  # seconds the newest event-triggered rescan took
         self._since_reclaim = 0
@@ -77,7 +85,14 @@ class AuditorServer:
         scheme = "https" if self.tls else "http"
         return f"{scheme}://{f'[{host}]' if ':' in host else host}:{self.http.port}"
 
+    def _hub_status(self) -> HubStatus:
+        assert self.hub is not None
+        names = tuple(h.cluster for h in self.current.get().data.health) or self.scanner.expected
+        return self.hub.writer.status(self.hub.own(names))
+
     def start(self) -> None:
+        if self.hub is not None:
+            self.hub.writer.start()
         self._http_thread.start()
         for watcher in self.watchers:  # before the first scan: nothing between scan and watch is lost
             watcher.start()
@@ -144,6 +159,8 @@ class AuditorServer:
             self.http.shutdown()
         self.http.server_close()
         self._loop.join(timeout=self.settings.shutdown_grace)
+        if self.hub is not None:  # a last attempt to write what waits
+            self.hub.writer.stop(timeout=self.settings.shutdown_grace)
         for watcher in self.watchers:
             watcher.join(timeout=1.0)
 

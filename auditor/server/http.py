@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from auditor.output.hub_metrics import HubStatus, hub_families
 from auditor.output.labels import label
 from auditor.output.metrics import CONTENT_TYPE, PREFIX, ExecutorState, executor_families
 from auditor.server.auth import Authenticator, bearer_token, client_label
@@ -34,9 +35,11 @@ log = logging.getLogger(__name__)
 class LiveCollector(Collector):
     """Series that change between scans: watch activity, and the scheduled executor's leadership and runs."""
 
-    def __init__(self, stats: WatchStats, executor: Callable[[], ExecutorState] | None = None) -> None:
+    def __init__(self, stats: WatchStats, executor: Callable[[], ExecutorState] | None = None,
+                 hub: Callable[[], HubStatus] | None = None) -> None:
         self.stats = stats
         self.executor = executor
+        self.hub = hub  # the history store as this serve sees it (serve --store)
 
     def describe(self) -> list[Metric]:
         return []
@@ -51,7 +54,8 @@ class LiveCollector(Collector):
             changes.add_metric([label(cluster), resource], float(n))
         for (cluster, resource), n in sorted(errors.items()):
             failures.add_metric([label(cluster), resource], float(n))
-        return [changes, failures, *executor_families(self.executor() if self.executor else None)]
+        return [changes, failures, *executor_families(self.executor() if self.executor else None),
+                *hub_families(self.hub() if self.hub else None)]
 
 
 class AuditorHTTPServer(ThreadingHTTPServer):
@@ -61,14 +65,14 @@ class AuditorHTTPServer(ThreadingHTTPServer):
     def __init__(self, host: str, port: int, current: Current, stats: WatchStats,
                  healthy: Callable[[], tuple[bool, str]],
                  executor: Callable[[], ExecutorState] | None = None, *, auth: Authenticator | None = None,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, hub: Callable[[], HubStatus] | None = None) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.current = current
         self.healthy = healthy
         self.auth = auth
         self.live = CollectorRegistry(auto_describe=False)
         self.live.register(ProcessCollector(registry=None))
-        self.live.register(LiveCollector(stats, executor))
+        self.live.register(LiveCollector(stats, executor, hub))
         super().__init__((host, port), Handler)
         if tls is not None:  # the handshake runs in the request's thread, not in the accept loop
             self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)

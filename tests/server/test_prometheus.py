@@ -40,7 +40,8 @@ FIRING_ON_BROKEN = {
 }
 #: Need a hung or vanished auditor, or (GOV-002) a change between two recorded scans: promtool's unit tests
 #: (deploy/prometheus/tests) make them fire.
-QUIET = {"BackupAuditorScanStale", "BackupAuditorAbsent", "BackupAuditorProtectionWeakened"}
+QUIET = {"BackupAuditorScanStale", "BackupAuditorAbsent", "BackupAuditorProtectionWeakened",
+         "BackupAuditorAgentSilent", "BackupAuditorStoreWritesPending", "BackupAuditorClusterNameClaimed"}
 
 
 def panel_queries() -> list[tuple[str, str]]:

@@ -76,9 +76,11 @@ class PostgresServer:
     def create_database(self) -> str:
         """A fresh database; returns its SQLAlchemy URL (psycopg 3 over the unix socket)."""
         name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(host=str(self.root), user="postgres", dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(host=str(self.root), port=self.port or 5432, user="postgres", dbname="postgres",
+                             autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
-        return f"postgresql+psycopg://postgres@/{name}?host={self.root}"
+        port = f"&port={self.port}" if self.port else ""
+        return f"postgresql+psycopg://postgres@/{name}?host={self.root}{port}"
 
 
 def start_server(port: int | None = None) -> PostgresServer | None:
