@@ -24,8 +24,8 @@ def fleet(store: str | None, config_path: Path | None, clusters: tuple[str, ...]
     interval, or 2 h); two clusters claiming one name are both shown (GOV-007)."""
     from datetime import UTC, datetime
 
-    from auditor.checks import load_catalog
     from auditor.checks.fleet import fleet_findings
+    from auditor.load.rules import load_catalog
     from auditor.output.fleet import fleet_document, render_fleet
 
     at = _as_of(as_of_text) or datetime.now(UTC)
