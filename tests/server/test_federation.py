@@ -187,21 +187,33 @@ def am_alerts(base: str) -> list[dict[str, Any]]:
     return [a for a in json.loads(body) if a["status"]["state"] == "active"]
 
 
-def settled(fleet: Fleet) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+Settled = tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+def settled(fleet: Fleet) -> Settled:
     """Wait until the Prometheus servers agree on what fires and Alertmanager holds all of it: (Alertmanager's
     alerts, each cluster Prometheus' firing alerts, the global one's)."""
-    def state() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]] | None:
+    def state() -> Settled | None:
         edges = {name: firing(url) for name, url in fleet.cluster_prometheus.items()}
         central = firing(fleet.global_prometheus)
         held = am_alerts(fleet.alertmanager)
         edge_ids = {identity(a) for alerts in edges.values() for a in alerts}
         if not all(edges.values()) or edge_ids != {identity(a) for a in central}:
             return None
-        if not edge_ids <= {identity(a) for a in held}:
+        # an alert of the first evaluations (before the first scrape: absent series) may still be resolving
+        if {identity(a) for a in held} != edge_ids:
             return None
         return held, edges, central
 
-    answer = wait_until(state, 60, 0.2, what="both layers to fire the same alerts and Alertmanager to hold them")
+    try:
+        answer: Settled | None = wait_until(state, 60, 0.2,
+                                            what="both layers to fire the same alerts and Alertmanager to hold them")
+    except AssertionError:
+        central = {identity(a) for a in firing(fleet.global_prometheus)}
+        held = {identity(a) for a in am_alerts(fleet.alertmanager)}
+        raise AssertionError(f"Alertmanager holds {len(held)} alerts, the global Prometheus fires {len(central)}; "
+                             f"only in Alertmanager: {sorted(held - central)[:5]}; "
+                             f"only in the global one: {sorted(central - held)[:5]}") from None
     assert answer is not None
     return answer
 
