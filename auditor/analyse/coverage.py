@@ -19,12 +19,11 @@ from auditor.analyse.evidence import (
     EvidenceIndex,
     PVCKey,
     RecoveryPoint,
-    csi_points,
 )
 from auditor.analyse.gaps import VOLUME_RESOURCES, describe, volume_blind
-from auditor.analyse.other_tools import k8up_coverage, k8up_points, kubestash_coverage, kubestash_points
 from auditor.analyse.protection import ProtectionState
 from auditor.analyse.schedules import ScheduleState, schedule_states
+from auditor.analyse.tools import TOOLS
 from auditor.analyse.velero_plan import Capture, SpecContext, VeleroPlanner
 from auditor.analyse.velero_server import VeleroServer, velero_servers
 from auditor.config import AppliedPolicy, AuditConfig
@@ -100,10 +99,13 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
     schedules = schedule_states(inv, servers)
     enabled = [s for s in schedules.values() if s.enabled]
     evidence = EvidenceIndex(inv, catalog)
-    k8up_cov, ks_cov = k8up_coverage(inv), kubestash_coverage(inv)
+    # the other tools' coverage and recovery points, merged per volume in the registry's order
+    other_cov: dict[PVCKey, list[str]] = {}
     other_points: dict[PVCKey, list[RecoveryPoint]] = {}
-    for source in (k8up_points(inv), kubestash_points(inv)):
-        for key, points in source.items():
+    for tool in TOOLS:
+        for key, names in (tool.coverage(inv) if tool.coverage else {}).items():
+            other_cov.setdefault(key, []).extend(names)
+        for key, points in (tool.points(inv) if tool.points else {}).items():
             other_points.setdefault(key, []).extend(points)
     adhoc = _adhoc_backups(inv, evidence, servers)
     blind = volume_blind(inv, any(s.template.resource_policy for s in inv.schedules)
@@ -146,14 +148,14 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         # one stream (the common case) needs no merging
         candidates = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_newest_first)
         points, attempts = evidence.velero_points(key, candidates)
-        points += csi_points(inv, key) + other_points.get(key, [])
+        points += other_points.get(key, [])
         points.sort(key=lambda p: p.time, reverse=True)
         future = [p for p in points if p.time > as_of + CLOCK_SKEW]
         if future:  # dated after the scan: clock skew or bad data, proof of nothing
             points = [p for p in points if p.time <= as_of + CLOCK_SKEW]
         attempts.sort(key=lambda a: a.time, reverse=True)
-        covered_by = [s_key for s_key, c in captures if c.captured] + k8up_cov.get(key, []) + ks_cov.get(key, [])
-        in_scope = [s_key for s_key, c in captures if c.in_scope] + k8up_cov.get(key, []) + ks_cov.get(key, [])
+        covered_by = [s_key for s_key, c in captures if c.captured] + other_cov.get(key, [])
+        in_scope = [s_key for s_key, c in captures if c.in_scope] + other_cov.get(key, [])
         methods = sorted({m for _, c in captures for m in c.methods} | {
             p.method for p in points if (as_of - p.time).total_seconds() <= policy.rpo})
         status, reasons = _verdict(pvc, policy, as_of, points, attempts, covered_by, captures,
@@ -259,14 +261,15 @@ def _namespace_coverage(inv: Inventory, config: AuditConfig, schedules: dict[str
                         planner: VeleroPlanner, ns_included: dict[str, list[ScheduleState]],
                         ) -> tuple[NamespaceCoverage, ...]:
     scope = config.for_cluster(inv.cluster)
-    other = {s.meta.namespace for s in inv.k8up_schedules} | {
-        c.meta.namespace for c in inv.kubestash_backup_configurations if not c.paused}
+    with_namespaces = [t for t in TOOLS if t.namespaces]
+    other = {ns for t in with_namespaces if t.namespaces for ns in t.namespaces(inv)}
+    others = "/".join(t.name for t in with_namespaces)  # one label for all of them, as the document has it
     out = []
     for ns in inv.namespaces:
         name = ns.meta.name
         has_workloads = bool(inv.pods_by_namespace.get(name) or inv.workloads_by_namespace.get(name))
         included = [s.key for s in ns_included.get(name, [])]
-        included += [f"k8up/kubestash in {name}"] if name in other else []
+        included += [f"{others} in {name}"] if name in other else []
         blocked = []
         if name in planner.label_excluded_namespaces:
             blocked.append("namespace carries velero.io/exclude-from-backup=true")

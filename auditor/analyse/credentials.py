@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from auditor.analyse.tools import credential_tool
 from auditor.collect.builder import RECORD_FIELDS
 from auditor.collect.secrets import credential_refs
 from auditor.model.inventory import Inventory
@@ -15,7 +16,7 @@ class CredentialInfo:
     namespace: str
     name: str  # the Secret
     key: str  # the data key
-    tool: str  # velero | k8up | kubestash
+    tool: str  # the backup tool it belongs to (``analyse.tools.credential_tool``)
     kind: str  # aws-static | aws-temporary | gcp-service-account | azure-client-secret | repository-password | unknown
     fingerprint: str | None  # HMAC-SHA256 with the installation key; None when values are not read
     created: datetime | None
@@ -23,11 +24,6 @@ class CredentialInfo:
     age_seconds: float | None  # since ``rotated``
     default_password: bool  # Velero's static repository password
     used_by: tuple[str, ...]  # e.g. "BackupStorageLocation velero/default"
-
-
-def _tool(used_by: set[str]) -> str:
-    text = " ".join(sorted(used_by))
-    return "k8up" if "k8up" in text else "kubestash" if "KubeStash" in text else "velero"
 
 
 def credential_infos(inv: Inventory, as_of: datetime) -> tuple[CredentialInfo, ...]:
@@ -43,7 +39,7 @@ def credential_infos(inv: Inventory, as_of: datetime) -> tuple[CredentialInfo, .
         for key in sorted(set(secret.keys) | set(secret.fingerprints)):
             kind = secret.classes.get(key, "unknown")
             out.append(CredentialInfo(
-                namespace=ns, name=name, key=key, tool=_tool(used_by),
+                namespace=ns, name=name, key=key, tool=credential_tool(used_by),
                 kind=kind.removesuffix("-default"), fingerprint=secret.fingerprints.get(key),
                 created=secret.meta.created, rotated=rotated, age_seconds=age,
                 default_password=kind == "repository-password-default", used_by=tuple(sorted(used_by))))

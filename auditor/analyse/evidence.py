@@ -2,8 +2,8 @@
 
 Evidence, strongest first: per-volume records (the bucket's volumeinfo, PodVolumeBackups, DataUploads);
 then a Completed backup's aggregate counts (attempted == completed) for the volumes its spec captures;
-then snapshots and runs of other tools. A backup that should have captured a volume but cannot be
-shown to have done so is an *unproven attempt*: it never makes a volume ``protected``.
+then snapshots and runs of other tools (``analyse/tools``). A backup that should have captured a volume
+but cannot be shown to have done so is an *unproven attempt*: it never makes a volume ``protected``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ MAX_BACKUPS_PER_SCHEDULE = 60  # how far back inference looks for one volume
 class RecoveryPoint:
     time: datetime
     method: str  # csi-snapshot | native-snapshot | fs-backup | data-mover
-    tool: str  # velero | csi | k8up | kubestash
+    tool: str  # a backup tool's name (``analyse/tools``)
     source: str  # the object that holds it, e.g. "Backup velero/daily-20261120020000"
-    evidence: str  # volumeinfo | podvolumebackup | dataupload | aggregate-counts | volumesnapshot | k8up | kubestash
+    evidence: str  # volumeinfo | podvolumebackup | dataupload | aggregate-counts | a tool's own (volumesnapshot...)
 
     def as_dict(self) -> dict[str, str]:
         return {"time": _iso(self.time), "method": self.method, "tool": self.tool, "source": self.source,
@@ -237,13 +237,3 @@ class EvidenceIndex:
             attempts.append(Attempt(when, source, "unknown", f"{method}: {completed} of {attempted} completed in a "
                                     f"{b.phase} backup, and no per-volume record says which"))
         return None
-
-
-def csi_points(inv: Inventory, key: PVCKey) -> list[RecoveryPoint]:
-    """Ready VolumeSnapshots taken outside Velero (Velero deletes its own after the backup)."""
-    out = []
-    for vs in inv.volume_snapshots_by_claim.get(key, ()):
-        if vs.ready and vs.created and "velero.io/backup-name" not in vs.meta.labels and not vs.meta.deleting:
-            out.append(RecoveryPoint(vs.created, "csi-snapshot", "csi", f"VolumeSnapshot {vs.meta.key}",
-                                     "volumesnapshot"))
-    return out

@@ -8,21 +8,12 @@ it needs every resource below to have been read completely.
 
 from __future__ import annotations
 
+from auditor.analyse.tools import TOOLS
 from auditor.model.inventory import Gap, Inventory
 
-#: resource (``plural.group``) -> what a volume verdict takes from it.
+#: resource (``plural.group``) -> what a volume verdict takes from it: each backup tool's, then the core's.
 VOLUME_RESOURCES: dict[str, str] = {
-    "schedules.velero.io": "which schedules capture the volume",
-    "backups.velero.io": "the recovery points and failed attempts",
-    "podvolumebackups.velero.io": "file-system backup results per volume",
-    "datauploads.velero.io": "data-mover results per volume",
-    "volumesnapshotlocations.velero.io": "whether native snapshots have a location",
-    "volumesnapshots.snapshot.storage.k8s.io": "CSI snapshot recovery points",
-    "volumesnapshotclasses.snapshot.storage.k8s.io": "whether CSI snapshots can be taken",
-    "schedules.k8up.io": "k8up coverage",
-    "backups.k8up.io": "k8up recovery points",
-    "backupconfigurations.core.kubestash.com": "KubeStash coverage",
-    "backupsessions.core.kubestash.com": "KubeStash recovery points",
+    **{res: what for tool in TOOLS for res, what in tool.volume_resources.items()},
     "namespaces": "namespace labels (exclusions, policies)",
     "persistentvolumes": "the volume's type and driver",
     "persistentvolumeclaims": "the volumes themselves",
@@ -66,8 +57,8 @@ _BSLS = ("backupstoragelocations.velero.io",)
 #: resources could not be read (a missing object would otherwise read as "no restore", "no location"...).
 RULE_RESOURCES: dict[str, tuple[str, ...]] = {
     "COV-001": (VOLUMES,), "COV-002": (VOLUMES,), "COV-005": (VOLUMES,), "GOV-003": (VOLUMES,),
-    "COV-003": ("schedules.velero.io", "namespaces", "pods", "deployments.apps", "statefulsets.apps",
-                "daemonsets.apps", "cronjobs.batch", "schedules.k8up.io", "backupconfigurations.core.kubestash.com"),
+    "COV-003": ("namespaces", "pods", "deployments.apps", "statefulsets.apps", "daemonsets.apps", "cronjobs.batch",
+                *(res for tool in TOOLS for res in tool.namespace_resources)),
     "COV-004": ("schedules.velero.io",),
     "FRS-002": _SCHEDULES, "FRS-003": _SCHEDULES, "FRS-004": ("schedules.velero.io",), "FRS-005": _SCHEDULES,
     "FRS-006": ("backups.velero.io",), "FRS-007": ("schedules.velero.io", "deployments.apps"),

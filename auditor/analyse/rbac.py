@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from auditor.analyse.tools import TOOLS
 from auditor.model import records as r
 from auditor.model.inventory import Inventory
 
@@ -80,8 +81,8 @@ def backup_service_accounts(inv: Inventory) -> set[tuple[str, str]]:
     accounts = set()
     for w in inv.workloads:
         ns = w.meta.namespace or ""
-        is_backup_tool = ns in namespaces or any(
-            tool in " ".join(w.images) for tool in ("velero/velero", "k8up", "kubestash", "stash"))
+        images = " ".join(w.images)
+        is_backup_tool = ns in namespaces or any(image in images for tool in TOOLS for image in tool.images)
         if is_backup_tool:
             accounts.add((ns, w.service_account or "default"))
     for ns in namespaces:

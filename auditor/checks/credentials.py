@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from auditor.analyse.credentials import CredentialInfo, unread_credentials, values_read
 from auditor.analyse.rbac import backup_service_accounts, is_platform_subject, readers
+from auditor.analyse.tools import TOOLS
 from auditor.checks.registry import CheckContext, register
 from auditor.model.durations import format_duration
 from auditor.model.records import EnvLiteral
@@ -63,7 +64,7 @@ def default_password(ctx: CheckContext) -> Iterator[Finding]:
                          f"Secret {ns}/{name} holds Velero's default repository password (key {', '.join(default)}): "
                          f"anyone with bucket access can decrypt the file-system and data-mover backups",
                          keys=default, fingerprints=[c.fingerprint for c in creds if c.default_password])
-    for ns, name, why in _unread(ctx, ("Velero repository password", "k8up ", "KubeStash ")):
+    for ns, name, why in _unread(ctx, tuple(u for tool in TOOLS for u in tool.password_users)):
         yield ctx.not_evaluated(SECRET, ns, name, why)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from auditor.analyse.exceptions import ExceptionRule, apply
 from auditor.analyse.gaps import RULE_RESOURCES, describe, rule_blind
 from auditor.analyse.subjects import subjects
+from auditor.analyse.tools import TOOLS
 from auditor.checks.gaps import unevaluated_where_blind
 from auditor.checks.registry import CheckContext, evaluate, register
 from auditor.model.durations import format_duration
@@ -43,13 +44,14 @@ def no_restore(ctx: CheckContext) -> Iterator[Finding]:
 @register("GOV-003")
 def tools_disagree(ctx: CheckContext) -> Iterator[Finding]:
     tolerance = float(ctx.params["tolerance_seconds"])
+    own_copies = {t.name for t in TOOLS if t.own_copies}
     for v in ctx.analysis.volumes:
         if not v.audited:
             continue
         newest: dict[str, float] = {}
         for p in v.recovery_points:
             newest.setdefault(p.tool, p.time.timestamp())
-        tools = {t: ts for t, ts in newest.items() if t in ("velero", "k8up", "kubestash")}
+        tools = {t: ts for t, ts in newest.items() if t in own_copies}
         if len(tools) < 2:
             continue
         spread = max(tools.values()) - min(tools.values())

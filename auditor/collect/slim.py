@@ -312,6 +312,9 @@ def _selector(s: FieldReader) -> r.LabelSelector:
     return r.LabelSelector(match_labels=s.str_map("matchLabels"), expressions=tuple(exprs))
 
 
+selector = _selector  # for the backup tools' decoders (``collect/tools``)
+
+
 def label_selector(f: FieldReader, path: str) -> r.LabelSelector | None:
     value = f.get(path)
     return None if value is None else _selector(f.sub(value, path))
@@ -474,102 +477,6 @@ def restore(f: FieldReader) -> r.Restore:
         phase=f.str("status.phase"), started=f.time("status.startTimestamp"),
         completed=f.time("status.completionTimestamp"), namespace_mapping=f.str_map("spec.namespaceMapping"),
     )
-
-
-# --- k8up ---------------------------------------------------------------------------------------
-
-
-def _k8up_backend_secrets(f: FieldReader, path: str) -> tuple[str, ...]:
-    names = set()
-    backend = f.dict(path)
-    for store in backend.values():
-        if isinstance(store, dict):
-            for ref in store.values():
-                if isinstance(ref, dict) and isinstance(ref.get("name"), str) and "key" in ref:
-                    names.add(ref["name"])
-    return tuple(sorted(names))
-
-
-def k8up_schedule(f: FieldReader) -> r.K8upSchedule:
-    effective = None
-    for i, item in enumerate(f.list("status.effectiveSchedules")):
-        e = f.sub(item, f"status.effectiveSchedules[{i}]")
-        if e.str("jobType") == "backup":
-            effective = e.str("generatedSchedule")
-    return r.K8upSchedule(
-        meta=meta(f), backup_cron=f.str("spec.backup.schedule"), effective_backup_cron=effective,
-        repo_password_secret=f.str("spec.backend.repoPasswordSecretRef.name"),
-        backend_secrets=_k8up_backend_secrets(f, "spec.backend"),
-    )
-
-
-def k8up_backup(f: FieldReader) -> r.K8upBackup:
-    m = meta(f)
-    succeeded: bool | None = None
-    finished = None
-    for i, item in enumerate(f.list("status.conditions")):
-        c = f.sub(item, f"status.conditions[{i}]")
-        if c.str("type") == "Completed" and c.str("status") == "True":
-            succeeded = c.str("reason") == "Succeeded"
-            finished = c.time("lastTransitionTime")
-        elif c.str("type") == "PreBackupPodReady" and c.str("status") == "False" and c.str("reason") == "Failed":
-            succeeded = False
-    selectors = [_selector(f.sub(item, f"spec.labelSelectors[{i}]"))
-                 for i, item in enumerate(f.list("spec.labelSelectors"))]
-    schedule_name = m.labels.get("k8up.io/schedule-name") or next(
-        (o.name for o in m.owners if o.kind == "Schedule"), None)
-    return r.K8upBackup(meta=m, schedule=schedule_name, succeeded=succeeded, finished=finished,
-                        label_selectors=tuple(selectors),
-                        repo_password_secret=f.str("spec.backend.repoPasswordSecretRef.name"))
-
-
-def k8up_snapshot(f: FieldReader) -> r.K8upSnapshot:
-    return r.K8upSnapshot(meta=meta(f), date=f.time("spec.date"), paths=f.strs("spec.paths"))
-
-
-# --- KubeStash ----------------------------------------------------------------------------------
-
-
-def kubestash_backup_configuration(f: FieldReader) -> r.KubeStashBackupConfiguration:
-    schedules = []
-    secrets = set()
-    m = meta(f)
-    for i, item in enumerate(f.list("spec.sessions")):
-        s = f.sub(item, f"spec.sessions[{i}]")
-        cron = s.str("scheduler.schedule")
-        if cron:
-            schedules.append(cron)
-        for j, repo in enumerate(s.list("repositories")):
-            ref = s.sub(repo, f"repositories[{j}]")
-            name = ref.str("encryptionSecret.name")
-            if name:
-                secrets.add((ref.str("encryptionSecret.namespace") or m.namespace or "", name))
-    return r.KubeStashBackupConfiguration(
-        meta=m, target_kind=f.str("spec.target.kind"), target_name=f.str("spec.target.name"),
-        paused=bool(f.bool("spec.paused")), schedules=tuple(schedules), encryption_secrets=tuple(sorted(secrets)),
-    )
-
-
-def kubestash_backup_session(f: FieldReader) -> r.KubeStashBackupSession:
-    m = meta(f)
-    return r.KubeStashBackupSession(meta=m, invoker_name=f.str("spec.invoker.name"), phase=f.str("status.phase"),
-                                    created=m.created)
-
-
-def kubestash_repository(f: FieldReader) -> r.KubeStashRepository:
-    return r.KubeStashRepository(
-        meta=meta(f), app_kind=f.str("spec.appRef.kind"), app_name=f.str("spec.appRef.name"),
-        app_namespace=f.str("spec.appRef.namespace"), phase=f.str("status.phase"),
-        last_backup=f.time("status.lastBackupTime"), encryption_secret=f.str("spec.encryptionSecret.name"),
-        encryption_secret_namespace=f.str("spec.encryptionSecret.namespace"),
-    )
-
-
-def kubestash_backup_storage(f: FieldReader) -> r.KubeStashBackupStorage:
-    """``spec.storage.provider`` (s3, gcs, azure, ...) and that provider's ``secretName``."""
-    provider = f.str("spec.storage.provider")
-    secret = f.str(f"spec.storage.{provider}.secretName") if provider and provider.isidentifier() else None
-    return r.KubeStashBackupStorage(meta=meta(f), provider=provider, secret_name=secret)
 
 
 # --- etcd snapshots -----------------------------------------------------------------------------

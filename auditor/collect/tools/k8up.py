@@ -1,0 +1,66 @@
+"""k8up's resources and their slim records: Schedules (coverage), Backups (recovery points), Snapshots."""
+
+from __future__ import annotations
+
+from auditor.collect.fields import FieldReader
+from auditor.collect.resource import ResourceKind
+from auditor.collect.slim import meta, selector
+from auditor.collect.tools.base import CollectTool
+from auditor.model import records as r
+
+GROUP = "k8up.io"
+
+
+def _backend_secrets(f: FieldReader, path: str) -> tuple[str, ...]:
+    names = set()
+    backend = f.dict(path)
+    for store in backend.values():
+        if isinstance(store, dict):
+            for ref in store.values():
+                if isinstance(ref, dict) and isinstance(ref.get("name"), str) and "key" in ref:
+                    names.add(ref["name"])
+    return tuple(sorted(names))
+
+
+def schedule(f: FieldReader) -> r.K8upSchedule:
+    effective = None
+    for i, item in enumerate(f.list("status.effectiveSchedules")):
+        e = f.sub(item, f"status.effectiveSchedules[{i}]")
+        if e.str("jobType") == "backup":
+            effective = e.str("generatedSchedule")
+    return r.K8upSchedule(
+        meta=meta(f), backup_cron=f.str("spec.backup.schedule"), effective_backup_cron=effective,
+        repo_password_secret=f.str("spec.backend.repoPasswordSecretRef.name"),
+        backend_secrets=_backend_secrets(f, "spec.backend"),
+    )
+
+
+def backup(f: FieldReader) -> r.K8upBackup:
+    m = meta(f)
+    succeeded: bool | None = None
+    finished = None
+    for i, item in enumerate(f.list("status.conditions")):
+        c = f.sub(item, f"status.conditions[{i}]")
+        if c.str("type") == "Completed" and c.str("status") == "True":
+            succeeded = c.str("reason") == "Succeeded"
+            finished = c.time("lastTransitionTime")
+        elif c.str("type") == "PreBackupPodReady" and c.str("status") == "False" and c.str("reason") == "Failed":
+            succeeded = False
+    selectors = [selector(f.sub(item, f"spec.labelSelectors[{i}]"))
+                 for i, item in enumerate(f.list("spec.labelSelectors"))]
+    schedule_name = m.labels.get("k8up.io/schedule-name") or next(
+        (o.name for o in m.owners if o.kind == "Schedule"), None)
+    return r.K8upBackup(meta=m, schedule=schedule_name, succeeded=succeeded, finished=finished,
+                        label_selectors=tuple(selectors),
+                        repo_password_secret=f.str("spec.backend.repoPasswordSecretRef.name"))
+
+
+def snapshot(f: FieldReader) -> r.K8upSnapshot:
+    return r.K8upSnapshot(meta=meta(f), date=f.time("spec.date"), paths=f.strs("spec.paths"))
+
+
+TOOL = CollectTool("k8up", (
+    ResourceKind(GROUP, "v1", "schedules", "Schedule", True, "k8up_schedules", schedule, optional=True),
+    ResourceKind(GROUP, "v1", "backups", "Backup", True, "k8up_backups", backup, optional=True),
+    ResourceKind(GROUP, "v1", "snapshots", "Snapshot", True, "k8up_snapshots", snapshot, optional=True),
+))
