@@ -28,7 +28,7 @@ class CredentialInfo:
 
 def credential_infos(inv: Inventory, as_of: datetime) -> tuple[CredentialInfo, ...]:
     """One entry per key of every backup credential Secret that exists (missing ones are LOC/CRD findings)."""
-    refs = credential_refs({name: list(getattr(inv, name)) for name in RECORD_FIELDS})
+    refs = credential_refs(inv.by_field(RECORD_FIELDS))
     out = []
     for (ns, name), used_by in sorted(refs.items()):
         secret = inv.secret_by_key.get((ns, name))
@@ -60,7 +60,7 @@ def unread_credentials(inv: Inventory) -> dict[tuple[str, str], tuple[str, tuple
     gaps = [g for g in inv.gaps if g.resource == "secrets" and g.hides_data]
     if not gaps:
         return {}
-    refs = credential_refs({name: list(getattr(inv, name)) for name in RECORD_FIELDS})
+    refs = credential_refs(inv.by_field(RECORD_FIELDS))
     present = inv.secret_by_key
     out = {}
     for (ns, name), used_by in sorted(refs.items()):

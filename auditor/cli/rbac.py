@@ -27,7 +27,8 @@ def _service_account(text: str) -> tuple[str, str]:
 @handle_errors
 def rbac(service_account: str, **kwargs: Any) -> None:
     """Print Roles and RoleBindings granting `get` on exactly the credential Secrets the backup configuration
-    names (storage locations, Velero's repository and server credentials, k8up, KubeStash), per namespace:
+    names (storage locations, Velero's repository and server credentials, the other backup tools' repository,
+    backend and encryption Secrets), per namespace:
 
         auditor rbac --context prod | kubectl --context prod apply -f -
 

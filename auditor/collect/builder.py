@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,8 @@ MAX_WARNINGS = 1000
 
 #: Inventory fields that hold records, in a stable order.
 RECORD_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(k.field for k in KINDS))
+#: Those with a field of their own on Inventory; the backup tools' others go to ``Inventory.tool_records``.
+_CORE_FIELDS = frozenset(f.name for f in dataclasses.fields(Inventory))
 
 
 class InventoryBuilder:
@@ -98,6 +101,7 @@ class InventoryBuilder:
         })
         # ConfigMaps matter only in the backup system's namespace (resource policies, plain-text credentials).
         frozen["config_maps"] = tuple(c for c in frozen["config_maps"] if c.meta.namespace in backup_namespaces)
+        tool_records = {name: frozen.pop(name) for name in list(frozen) if name not in _CORE_FIELDS}
         return Inventory(
             cluster=self.cluster, source=self.source, collected_at=self.collected_at,
             server_version=self.server_version,
@@ -105,6 +109,7 @@ class InventoryBuilder:
             warnings=tuple(self.warnings),
             unknown_kinds=dict(sorted(self.unknown_kinds.items())),
             backup_namespaces=tuple(backup_namespaces),
+            tool_records=tool_records,
             **frozen,
         )
 

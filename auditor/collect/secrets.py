@@ -2,10 +2,10 @@
 
 Only the backup system's own credential Secrets are ever read, each by name (:func:`credential_refs`:
 Velero's ``velero-repo-credentials`` and the Secret its server mounts, Secrets named by a BSL/VSL
-``spec.credential``, k8up repository-password and backend Secrets, KubeStash encryption Secrets); no
-other Secret is listed or read. A fingerprint is an HMAC-SHA256 under a per-installation key kept outside the reports,
-so the same credential gives the same fingerprint across clusters of one installation and reveals
-nothing without the key.
+``spec.credential``, and the Secrets the other backup tools' objects name: repository passwords, backend
+and encryption Secrets); no other Secret is listed or read. A fingerprint is an HMAC-SHA256 under a
+per-installation key kept outside the reports, so the same credential gives the same fingerprint across
+clusters of one installation and reveals nothing without the key.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 from auditor.errors import ConfigError
 from auditor.model import records as r
+from auditor.model.tools import TOOLS
 
 #: Annotation ``auditor snapshot`` writes on credential Secrets: fingerprints and classes, never values.
 FINGERPRINT_ANNOTATION = "backup-auditor.io/fingerprints"
@@ -123,7 +124,8 @@ def credential_refs(records: Mapping[str, Sequence[Any]]) -> dict[tuple[str, str
 
     These, and only these, are the Secrets a live scan reads (each by name: ``auditor rbac`` grants exactly
     them). They follow from objects read before: the storage locations, Velero's server Deployment (the
-    Secret it mounts for its cloud credentials), k8up and KubeStash objects."""
+    Secret it mounts for its cloud credentials), and what the other backup tools' objects name
+    (``model/tools``: ``ToolModel.secret_refs``)."""
     refs: dict[tuple[str, str], set[str]] = defaultdict(set)
     velero_namespaces = {rec.meta.namespace for f in ("bsls", "schedules", "backups") for rec in records[f]}
     for ns in velero_namespaces:
@@ -135,22 +137,9 @@ def credential_refs(records: Mapping[str, Sequence[Any]]) -> dict[tuple[str, str
     for loc in [*records["bsls"], *records["vsls"]]:
         kind = "BackupStorageLocation" if isinstance(loc, r.BackupStorageLocation) else "VolumeSnapshotLocation"
         refs[(loc.meta.namespace, loc.credential_name or "cloud-credentials")].add(f"{kind} {loc.meta.key}")
-    for s in records["k8up_schedules"]:
-        for name in filter(None, (s.repo_password_secret, *s.backend_secrets)):
-            refs[(s.meta.namespace, name)].add(f"k8up Schedule {s.meta.key}")
-    for b in records["k8up_backups"]:
-        if b.repo_password_secret:
-            refs[(b.meta.namespace, b.repo_password_secret)].add(f"k8up Backup {b.meta.key}")
-    for c in records["kubestash_backup_configurations"]:
-        for ns, name in c.encryption_secrets:
-            refs[(ns, name)].add(f"KubeStash BackupConfiguration {c.meta.key}")
-    for storage in records.get("kubestash_backup_storages", ()):
-        if storage.secret_name:
-            refs[(storage.meta.namespace, storage.secret_name)].add(f"KubeStash BackupStorage {storage.meta.key}")
-    for repo in records["kubestash_repositories"]:
-        if repo.encryption_secret:
-            ns = repo.encryption_secret_namespace or repo.meta.namespace
-            refs[(ns, repo.encryption_secret)].add(f"KubeStash Repository {repo.meta.key}")
+    for tool in TOOLS:
+        for ns, name, user in tool.secret_refs(records) if tool.secret_refs else ():
+            refs[(ns, name)].add(user)
     return refs
 
 

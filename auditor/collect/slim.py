@@ -20,6 +20,7 @@ from auditor.collect.secrets import env_value_kind
 from auditor.model import records as r
 from auditor.model.durations import go_duration_seconds
 from auditor.model.quantity import parse_quantity
+from auditor.model.tools import TOOLS
 
 #: Annotations that can hold a whole object (and so a Secret's values): never kept.
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
@@ -28,9 +29,10 @@ DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configurati
 #: pods they are tens of megabytes of text nothing looks at). Dumps written by ``auditor snapshot`` keep
 #: objects whole, so this never changes what a re-read sees.
 KEPT_ANNOTATION_PREFIXES = (
-    "backup.velero.io/", "velero.io/", "k8up.io/", "backup-auditor.io/", "snapshot.storage.kubernetes.io/",
+    "backup.velero.io/", "velero.io/", "backup-auditor.io/", "snapshot.storage.kubernetes.io/",
     "storageclass.kubernetes.io/", "storageclass.beta.kubernetes.io/", "eks.amazonaws.com/", "iam.gke.io/",
     "azure.workload.identity/", "post.hook.restore.velero.io/", "init.hook.restore.velero.io/",
+    *(prefix for tool in TOOLS for prefix in tool.annotation_prefixes),
 )
 
 #: Pod volume source keys, as Velero's volume policy ``volumeTypes`` names them.

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from auditor.model import records as r
+from auditor.model.tools.base import RecordSet
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +88,18 @@ class Inventory:
     data_uploads: tuple[r.DataUpload, ...] = ()
     backup_repositories: tuple[r.BackupRepository, ...] = ()
     restores: tuple[r.Restore, ...] = ()
-    k8up_schedules: tuple[r.K8upSchedule, ...] = ()
-    k8up_backups: tuple[r.K8upBackup, ...] = ()
-    k8up_snapshots: tuple[r.K8upSnapshot, ...] = ()
-    kubestash_backup_configurations: tuple[r.KubeStashBackupConfiguration, ...] = ()
-    kubestash_backup_sessions: tuple[r.KubeStashBackupSession, ...] = ()
-    kubestash_repositories: tuple[r.KubeStashRepository, ...] = ()
-    kubestash_backup_storages: tuple[r.KubeStashBackupStorage, ...] = ()
     etcd_snapshots: tuple[r.EtcdSnapshot, ...] = ()  # k3s ETCDSnapshotFiles, plus the executor's manifests
+    #: The records of the backup tools with types of their own (``model/tools``), by field name.
+    tool_records: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def records(self, record_set: RecordSet[T]) -> tuple[T, ...]:
+        """A backup tool's records, by the tool's typed key (``model/tools/<tool>.py``)."""
+        return cast(tuple[T, ...], self.tool_records.get(record_set.field, ()))
+
+    def by_field(self, names: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+        """Records by inventory field name, core or a tool's (what :func:`credential_refs` takes)."""
+        return {name: self.tool_records[name] if name in self.tool_records else getattr(self, name)
+                for name in names}
 
     @property
     def complete(self) -> bool:

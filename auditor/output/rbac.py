@@ -1,7 +1,7 @@
 """``auditor rbac``: the Roles that let the auditor read exactly the credential Secrets a cluster names.
 
 The deploy manifests grant no Secret access beyond Velero's two default Secrets (by name). Every other
-credential Secret lives where the backup configuration says (a BSL's ``spec.credential``, k8up and KubeStash
+credential Secret lives where the backup configuration says (a BSL's ``spec.credential``, the other backup tools'
 objects in application namespaces), so the grant is computed from the cluster: one Role per namespace with
 ``get`` on exactly those ``resourceNames``, bound to the auditor's service account. Ready for
 ``kubectl apply -f -``.
@@ -33,7 +33,7 @@ class CredentialGrant:
 
 def credential_grants(inv: Inventory) -> list[CredentialGrant]:
     """Per namespace, the Secrets a scan of this cluster reads (the same list the live source GETs)."""
-    refs = credential_refs({name: list(getattr(inv, name)) for name in RECORD_FIELDS})
+    refs = credential_refs(inv.by_field(RECORD_FIELDS))
     by_namespace: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
     for (ns, name), used_by in sorted(refs.items()):
         by_namespace[ns][name] = tuple(sorted(used_by))
@@ -46,7 +46,7 @@ def _comment(text: str) -> str:
 
 
 def _users(users: tuple[str, ...], shown: int = 3) -> str:
-    """What uses a Secret, briefly (a k8up repository can serve hundreds of Backups)."""
+    """What uses a Secret, briefly (one repository can serve hundreds of backups)."""
     more = f" and {len(users) - shown} more" if len(users) > shown else ""
     return ", ".join(users[:shown]) + more
 

@@ -8,6 +8,7 @@ from auditor.analyse.evidence import PVCKey, RecoveryPoint
 from auditor.analyse.tools.base import BackupTool, Coverage, Points
 from auditor.model import records as r
 from auditor.model.inventory import Inventory
+from auditor.model.tools import k8up
 
 ANNOTATION = "k8up.io/backup"
 
@@ -27,7 +28,7 @@ def eligible(pvc: r.PersistentVolumeClaim, selectors: tuple[r.LabelSelector, ...
 def coverage(inv: Inventory) -> Coverage:
     """PVCs that an active k8up Schedule backs up, with ``k8up:<ns>/<schedule>`` names."""
     schedules = defaultdict(list)
-    for s in inv.k8up_schedules:
+    for s in inv.records(k8up.SCHEDULES):
         if s.backup_cron or s.effective_backup_cron:
             schedules[s.meta.namespace or ""].append(s)
     out: Coverage = {}
@@ -41,7 +42,7 @@ def coverage(inv: Inventory) -> Coverage:
 def points(inv: Inventory) -> Points:
     """A succeeded Backup is a file-system copy of every eligible PVC of its namespace (and selectors)."""
     by_ns = defaultdict(list)
-    for b in inv.k8up_backups:
+    for b in inv.records(k8up.BACKUPS):
         if b.succeeded and b.finished:
             by_ns[b.meta.namespace or ""].append(b)
     out: dict[PVCKey, list[RecoveryPoint]] = defaultdict(list)
@@ -55,7 +56,7 @@ def points(inv: Inventory) -> Points:
 
 
 def namespaces(inv: Inventory) -> set[str | None]:
-    return {s.meta.namespace for s in inv.k8up_schedules}
+    return {s.meta.namespace for s in inv.records(k8up.SCHEDULES)}
 
 
 TOOL = BackupTool(

@@ -6,11 +6,11 @@ from collections import defaultdict
 
 from auditor.analyse.evidence import PVCKey, RecoveryPoint
 from auditor.analyse.tools.base import BackupTool, Coverage, Points
-from auditor.model import records as r
 from auditor.model.inventory import Inventory
+from auditor.model.tools import kubestash
 
 
-def targets(inv: Inventory, cfg: r.KubeStashBackupConfiguration) -> list[PVCKey]:
+def targets(inv: Inventory, cfg: kubestash.KubeStashBackupConfiguration) -> list[PVCKey]:
     """The PVCs behind a BackupConfiguration's target: the PVC itself or the workload's mounted claims."""
     ns = cfg.meta.namespace or ""
     if cfg.target_kind == "PersistentVolumeClaim" and cfg.target_name:
@@ -29,7 +29,7 @@ def targets(inv: Inventory, cfg: r.KubeStashBackupConfiguration) -> list[PVCKey]
 
 def coverage(inv: Inventory) -> Coverage:
     out: Coverage = defaultdict(list)
-    for cfg in inv.kubestash_backup_configurations:
+    for cfg in inv.records(kubestash.BACKUP_CONFIGURATIONS):
         if not cfg.paused and cfg.schedules:
             for key in targets(inv, cfg):
                 out[key].append(f"kubestash:{cfg.meta.key}")
@@ -38,9 +38,9 @@ def coverage(inv: Inventory) -> Coverage:
 
 def points(inv: Inventory) -> Points:
     """A Succeeded BackupSession is a copy of its configuration's target volumes."""
-    configs = {c.meta.key: c for c in inv.kubestash_backup_configurations}
+    configs = {c.meta.key: c for c in inv.records(kubestash.BACKUP_CONFIGURATIONS)}
     out: Points = defaultdict(list)
-    for session in inv.kubestash_backup_sessions:
+    for session in inv.records(kubestash.BACKUP_SESSIONS):
         cfg = configs.get(f"{session.meta.namespace}/{session.invoker_name}")
         if cfg is None or session.phase != "Succeeded" or session.created is None:
             continue
@@ -51,7 +51,7 @@ def points(inv: Inventory) -> Points:
 
 
 def namespaces(inv: Inventory) -> set[str | None]:
-    return {c.meta.namespace for c in inv.kubestash_backup_configurations if not c.paused}
+    return {c.meta.namespace for c in inv.records(kubestash.BACKUP_CONFIGURATIONS) if not c.paused}
 
 
 TOOL = BackupTool(

@@ -6,7 +6,7 @@ from auditor.collect.fields import FieldReader
 from auditor.collect.resource import ResourceKind
 from auditor.collect.slim import meta, selector
 from auditor.collect.tools.base import CollectTool
-from auditor.model import records as r
+from auditor.model.tools import k8up as model
 
 GROUP = "k8up.io"
 
@@ -22,20 +22,20 @@ def _backend_secrets(f: FieldReader, path: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def schedule(f: FieldReader) -> r.K8upSchedule:
+def schedule(f: FieldReader) -> model.K8upSchedule:
     effective = None
     for i, item in enumerate(f.list("status.effectiveSchedules")):
         e = f.sub(item, f"status.effectiveSchedules[{i}]")
         if e.str("jobType") == "backup":
             effective = e.str("generatedSchedule")
-    return r.K8upSchedule(
+    return model.K8upSchedule(
         meta=meta(f), backup_cron=f.str("spec.backup.schedule"), effective_backup_cron=effective,
         repo_password_secret=f.str("spec.backend.repoPasswordSecretRef.name"),
         backend_secrets=_backend_secrets(f, "spec.backend"),
     )
 
 
-def backup(f: FieldReader) -> r.K8upBackup:
+def backup(f: FieldReader) -> model.K8upBackup:
     m = meta(f)
     succeeded: bool | None = None
     finished = None
@@ -50,17 +50,17 @@ def backup(f: FieldReader) -> r.K8upBackup:
                  for i, item in enumerate(f.list("spec.labelSelectors"))]
     schedule_name = m.labels.get("k8up.io/schedule-name") or next(
         (o.name for o in m.owners if o.kind == "Schedule"), None)
-    return r.K8upBackup(meta=m, schedule=schedule_name, succeeded=succeeded, finished=finished,
+    return model.K8upBackup(meta=m, schedule=schedule_name, succeeded=succeeded, finished=finished,
                         label_selectors=tuple(selectors),
                         repo_password_secret=f.str("spec.backend.repoPasswordSecretRef.name"))
 
 
-def snapshot(f: FieldReader) -> r.K8upSnapshot:
-    return r.K8upSnapshot(meta=meta(f), date=f.time("spec.date"), paths=f.strs("spec.paths"))
+def snapshot(f: FieldReader) -> model.K8upSnapshot:
+    return model.K8upSnapshot(meta=meta(f), date=f.time("spec.date"), paths=f.strs("spec.paths"))
 
 
 TOOL = CollectTool("k8up", (
-    ResourceKind(GROUP, "v1", "schedules", "Schedule", True, "k8up_schedules", schedule, optional=True),
-    ResourceKind(GROUP, "v1", "backups", "Backup", True, "k8up_backups", backup, optional=True),
-    ResourceKind(GROUP, "v1", "snapshots", "Snapshot", True, "k8up_snapshots", snapshot, optional=True),
+    ResourceKind(GROUP, "v1", "schedules", "Schedule", True, model.SCHEDULES.field, schedule, optional=True),
+    ResourceKind(GROUP, "v1", "backups", "Backup", True, model.BACKUPS.field, backup, optional=True),
+    ResourceKind(GROUP, "v1", "snapshots", "Snapshot", True, model.SNAPSHOTS.field, snapshot, optional=True),
 ))
