@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 from auditor.collect.kinds import KINDS
 from auditor.collect.secrets import Fingerprints, SecretPolicy, credential_refs, finish_secrets
-from auditor.model.inventory import Gap, InputWarning, Inventory
+from auditor.model.inventory import CORE_FIELDS, Gap, InputWarning, Inventory
 
 #: Warnings kept per cluster: a dump with a million duplicates needs one line to say so, not a million.
 MAX_WARNINGS = 1000
 
 #: Inventory fields that hold records, in a stable order.
 RECORD_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(k.field for k in KINDS))
-#: Those with a field of their own on Inventory; the backup tools' others go to ``Inventory.tool_records``.
-_CORE_FIELDS = frozenset(f.name for f in dataclasses.fields(Inventory))
 
 
 class InventoryBuilder:
@@ -101,7 +98,7 @@ class InventoryBuilder:
         })
         # ConfigMaps matter only in the backup system's namespace (resource policies, plain-text credentials).
         frozen["config_maps"] = tuple(c for c in frozen["config_maps"] if c.meta.namespace in backup_namespaces)
-        tool_records = {name: frozen.pop(name) for name in list(frozen) if name not in _CORE_FIELDS}
+        tool_records = {name: frozen.pop(name) for name in list(frozen) if name not in CORE_FIELDS}  # a backup tool's
         return Inventory(
             cluster=self.cluster, source=self.source, collected_at=self.collected_at,
             server_version=self.server_version,

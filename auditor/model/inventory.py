@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar, cast
@@ -98,7 +98,7 @@ class Inventory:
 
     def by_field(self, names: Iterable[str]) -> dict[str, tuple[Any, ...]]:
         """Records by inventory field name, core or a tool's (what :func:`credential_refs` takes)."""
-        return {name: self.tool_records[name] if name in self.tool_records else getattr(self, name)
+        return {name: getattr(self, name) if name in CORE_FIELDS else self.tool_records.get(name, ())
                 for name in names}
 
     @property
@@ -190,6 +190,10 @@ class Inventory:
     def volume_snapshots_by_claim(self) -> dict[tuple[str, str], tuple[r.VolumeSnapshot, ...]]:
         return _group((s for s in self.volume_snapshots if s.source_pvc),
                       lambda s: (s.meta.namespace or "", s.source_pvc or ""))
+
+
+#: Inventory's own fields; any other record field is a backup tool's, kept in ``tool_records``.
+CORE_FIELDS = frozenset(f.name for f in fields(Inventory))
 
 
 def _backup_sort_key(b: r.Backup) -> tuple[str, str]:
