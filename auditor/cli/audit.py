@@ -11,7 +11,6 @@ import click
 import orjson
 
 from auditor.cli.base import (
-    OUTPUTS,
     _progress,
     build_options,
     custom_rules,
@@ -26,6 +25,8 @@ from auditor.cli.filters import filter_options, pop_filter
 from auditor.cli.options import (
     cluster_access_options,
     gate_options,
+    output_format_option,
+    report_formats_option,
     rules_dir_option,
     secret_options,
     source_options,
@@ -39,8 +40,7 @@ from auditor.model.time import parse_time
 @main.command()
 @source_options
 @filter_options
-@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True,
-              help="table, wide (more volume columns), json or yaml (the scan document).")
+@output_format_option
 @gate_options
 @store_option
 @handle_errors
@@ -65,7 +65,7 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
         if progress:
             progress.stop()
     result = view.apply(result)
-    emit(result, output)
+    emit(result, output, (options.framework,) if options.framework else ())
     if any(c.error for c in result.clusters):
         sys.exit(1)
     code = gate(result, fail_on, min_score)
@@ -75,7 +75,7 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
 
 @main.command()
 @filter_options
-@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True)
+@output_format_option
 @rules_dir_option
 @handle_errors
 def demo(output: str, rules_dirs: tuple[Path, ...], **kwargs: Any) -> None:
@@ -160,8 +160,7 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
 @click.option("--fleet-detail", type=click.Choice(("attention", "all")), default="attention", show_default=True,
               help="With --from-store: list what needs attention (volumes not protected, critical and high "
                    "findings, failing schedules) or everything; counts and scores always cover everything.")
-@click.option("--format", "formats", default="html,pdf", show_default=True, metavar="LIST",
-              help="Comma-separated: html, pdf, json, csv, junit, sarif, md, or all.")
+@report_formats_option
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
               help="Directory for the reports (created if missing; existing files are never overwritten).")
 @store_option

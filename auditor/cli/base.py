@@ -168,26 +168,33 @@ def _progress() -> Any:
     return ScanProgress(Console(stderr=True))
 
 
-def emit(result: Any, output: str) -> None:
-    """The scan on stdout: ``table`` / ``wide`` (console), ``json`` (streamed) or ``yaml`` (the same document)."""
-    from auditor.output.document import build_document, write_document
+class _Stdout:
+    """Standard output for a format's printer (``auditor.formats.Sink``)."""
 
-    if output == "json":
-        write_document(result, sys.stdout.buffer)
-        sys.stdout.buffer.write(b"\n")
-        sys.stdout.flush()
-        return
-    if output == "yaml":
-        import yaml
+    @property
+    def binary(self) -> Any:
+        sys.stdout.flush()  # what was printed as text goes first
+        return sys.stdout.buffer
 
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        yaml.dump(build_document(result), sys.stdout, Dumper=dumper, sort_keys=False, allow_unicode=True)
-        sys.stdout.flush()
-        return
-    from auditor.output.table import render
+    @property
+    def text(self) -> Any:
+        return sys.stdout
 
-    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
-    render(result, stdout_console(highlight=False, soft_wrap=True, width=width), wide=output == "wide")
+    def console(self) -> Any:
+        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
+        return stdout_console(highlight=False, soft_wrap=True, width=width)
+
+
+def emit(result: Any, output: str, focus: tuple[str, ...] = ()) -> None:
+    """The scan on stdout in a registered format (``scan -o``); ``focus``: the frameworks a Markdown
+    summary narrows to, as a report's would."""
+    from auditor import formats
+    from auditor.output.report.rendering import Rendering
+
+    printer = formats.get(output).stdout
+    if printer is None:
+        raise click.BadParameter(f"{output} is written as a report file, not printed (auditor report --format)")
+    printer(Rendering.of_scan(result, focus), _Stdout())
 
 
 def stdout_console(**options: Any) -> Any:
@@ -199,9 +206,6 @@ def stdout_console(**options: Any) -> Any:
             raise BrokenPipeError
 
     return _Console(**options)
-
-
-OUTPUTS = ("table", "wide", "json", "yaml")
 
 
 def gate_document(doc: dict[str, Any], fail_on: str | None, min_score: float | None) -> int:

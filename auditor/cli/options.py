@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from auditor import formats
 from auditor.config import FRAMEWORKS
 from auditor.model.rules import SEVERITIES
 
@@ -154,3 +155,48 @@ def store_options(fn: F) -> F:
                      help="Only this cluster (repeatable; default: every cluster in the store)."),
         click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True),
     ])
+
+
+class FormatChoice(click.Choice[str]):
+    """The registered formats that print on stdout, read from the registry whenever click asks."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return formats.stdout_names()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        """click sets the choices once; they are the registry's."""
+
+
+class _RegistryOption(click.Option):
+    """An option whose help is written from the format registry when it is shown."""
+
+    def __init__(self, *args: Any, describe: Callable[[], str], **kwargs: Any) -> None:
+        self._describe = describe
+        super().__init__(*args, **kwargs)
+
+    @property
+    def help(self) -> str | None:
+        return self._describe()
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        """The help is the registry's."""
+
+
+def _describe_outputs() -> str:
+    return "; ".join(f"{f.name}: {f.help}" for f in formats.all_formats() if f.stdout is not None) + "."
+
+
+def _describe_report_formats() -> str:
+    return f"Comma-separated: {', '.join(formats.file_names())}, or all."
+
+
+output_format_option = click.option("-o", "--output", type=FormatChoice(), default="table", show_default=True,
+                                    cls=_RegistryOption, describe=_describe_outputs)
+report_formats_option = click.option("--format", "formats", default="html,pdf", show_default=True, metavar="LIST",
+                                     cls=_RegistryOption, describe=_describe_report_formats)

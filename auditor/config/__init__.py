@@ -37,14 +37,14 @@ from auditor.config.policy import (
     Defaults,
     Policy,
 )
-from auditor.config.reports import REPORT_FORMATS, ScheduledReport
+from auditor.config.reports import ScheduledReport
 from auditor.config.serve import PreflightPair
 from auditor.config.templates import BackupTemplate
 from auditor.config.waivers import DEFAULT_MAX_DAYS, ExceptionRule, ExceptionsConfig, Selector
 
 __all__ = [
     "DEFAULT_EXCLUDED", "DEFAULT_MAX_DAYS", "DEFAULT_RETENTION", "DEFAULT_RPO", "FRAMEWORKS", "JOB_ACTIONS",
-    "REPORT_FORMATS", "AppliedPolicy", "AuditConfig", "BackupJob", "BackupTemplate", "ClusterDefaults",
+    "AppliedPolicy", "AuditConfig", "BackupJob", "BackupTemplate", "ClusterDefaults",
     "ClusterPolicy", "ClusterSettings", "Defaults", "EtcdConfig", "EtcdJob",
     "EtcdSnapshotSource", "ExceptionRule", "ExceptionsConfig", "ExecutorConfig", "ExecutorJob", "HistoryConfig",
     "LeaseConfig", "Policy", "PreflightPair", "RestoreDrillJob", "Retention", "ScheduledReport", "Selector",

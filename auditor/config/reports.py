@@ -6,9 +6,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from auditor import formats
 from auditor.config.base import Strict, cron_expression
-
-REPORT_FORMATS = ("html", "pdf", "json", "csv", "junit", "sarif", "md")
 
 
 class ScheduledReport(Strict):
@@ -25,7 +24,8 @@ class ScheduledReport(Strict):
     @field_validator("formats")
     @classmethod
     def _formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [f for f in value if f not in REPORT_FORMATS]
+        known = formats.file_names()  # the registered report formats (auditor/output/formats/)
+        unknown = [f for f in value if f not in known]
         if unknown or not value:
-            raise ValueError(f"formats must be among {', '.join(REPORT_FORMATS)} (got {', '.join(unknown) or 'none'})")
+            raise ValueError(f"formats must be among {', '.join(known)} (got {', '.join(unknown) or 'none'})")
         return value

@@ -8,11 +8,10 @@ the scan document in ``<base>.manifest.json`` and ``<base>.sha256`` (``sha256sum
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,25 +21,15 @@ import orjson
 
 from auditor import __version__
 from auditor.errors import ConfigError, InputError
-from auditor.load.frameworks import load_frameworks
+from auditor.formats import file_names
+from auditor.formats import get as format_named
 from auditor.model.rules import Rule
 from auditor.model.scan import ScanResult
-from auditor.output.report.build import BuildOptions, build_report
-from auditor.output.report.csv_files import findings_csv, volumes_csv
 from auditor.output.report.history import History
-from auditor.output.report.html import render_html, render_pdf
-from auditor.output.report.junit import junit_xml
-from auditor.output.report.markdown import render_markdown
-from auditor.output.report.model import Report
-from auditor.output.report.sarif import sarif_log
+from auditor.output.report.rendering import Rendering, build_for
 from auditor.output.report.signing import SIGNATURE_SUFFIX, Signing, sign_bytes, sign_pdf
 from auditor.output.report.source import SourceDocument, from_result
 
-FORMATS = ("html", "pdf", "json", "csv", "junit", "sarif", "md")
-#: file keys per format, and each key's suffix after the base name
-FILES = {"html": (("html", ".html"),), "pdf": (("pdf", ".pdf"),), "json": (("json", ".json"),),
-         "csv": (("csv-volumes", "-volumes.csv"), ("csv-findings", "-findings.csv")),
-         "junit": (("junit", ".junit.xml"),), "sarif": (("sarif", ".sarif"),), "md": (("md", ".md"),)}
 META_FILES = (("manifest", ".manifest.json"), ("sha256", ".sha256"), ("signature", f".manifest.json{SIGNATURE_SUFFIX}"))
 
 
@@ -80,14 +69,16 @@ class Manifest:
 
 
 def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
+    """Report format names (comma-separated, or ``all``) in the registry's order."""
+    known = file_names()
     items = [p.strip().lower() for p in (text.split(",") if isinstance(text, str) else text) if p.strip()]
     if "all" in items:
-        return FORMATS
-    unknown = [p for p in items if p not in FORMATS]
+        return known
+    unknown = [p for p in items if p not in known]
     if unknown or not items:
         raise ConfigError(f"unknown report format {', '.join(unknown) or '(none)'} "
-                          f"(choose from {', '.join(FORMATS)}, or all)")
-    return tuple(f for f in FORMATS if f in items)
+                          f"(choose from {', '.join(known)}, or all)")
+    return tuple(f for f in known if f in items)
 
 
 def slug(clusters: list[str]) -> str:
@@ -122,13 +113,6 @@ def write_new(path: Path, data: bytes) -> None:
         raise
 
 
-def default_author() -> str:
-    try:
-        return f"{getpass.getuser()} (backup-auditor {__version__})"
-    except (KeyError, OSError):
-        return f"backup-auditor {__version__}"
-
-
 def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], out_dir: Path, *,
                   history: History | None = None, frameworks: tuple[str, ...] = (), generated_by: str | None = None,
                   now: datetime | None = None, rules: tuple[Rule, ...] | None = None,
@@ -141,7 +125,6 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
     (and names the files); ``history`` adds the trend. ``signing`` signs the manifest (a detached
     Ed25519 signature next to it) and, with a certificate, the PDF itself (before it is hashed).
     """
-    from auditor.load.frameworks import frameworks_dir
     from auditor.load.rules import load_catalog
 
     chosen = parse_formats(list(formats))
@@ -149,7 +132,7 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
         rules = rules or source.rules
         source = from_result(source)
     if source.path is None and "json" not in chosen:
-        chosen = tuple(f for f in FORMATS if f in (*chosen, "json"))
+        chosen = parse_formats((*chosen, "json"))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -158,19 +141,18 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
     as_of = str(doc.get("as_of") or "")
     stem = f"backup-audit-{slug([str(c.get('name')) for c in doc.get('clusters') or []])}-" \
            f"{re.sub(r'[^0-9TZ]', '', as_of) or 'undated'}" + "".join(f"-{slug([f])}" for f in frameworks)
-    keys = [k for f in chosen for k in FILES[f]]
+    parts = [part for f in chosen for part in format_named(f).files]
+    keys = [(part.key, part.suffix) for part in parts]
     base = unique_base(out_dir, stem, [s for _, s in keys + list(META_FILES)])
     names = {k: f"{base}{s}" for k, s in keys + list(META_FILES) if k != "signature" or signing is not None}
     sha = hashlib.sha256(source.raw).hexdigest()
     document_name = source.path.name if source.path else names["json"]
     generated_at = now or datetime.now(UTC).replace(microsecond=0)
     rules = rules or load_catalog()
-    report = build_report(source, BuildOptions(
-        rules=rules, frameworks=load_frameworks(frameworks_dir()), focus=frameworks,
-        history=history, generated_by=generated_by or default_author(), generated_at=generated_at,
-        document_sha256=sha, document_name=document_name))
-    renderers = _renderers(report, source, names, rules)
-    rendered = {key: renderers[key]() for key, _ in keys}  # all or nothing: a failed render writes no file
+    report = build_for(source, rules, focus=frameworks, history=history, generated_by=generated_by,
+                       now=generated_at, document_name=document_name)
+    rendering = Rendering(given_source=source, given_rules=rules, files=names, focus=frameworks, built=report)
+    rendered = {part.key: part.render(rendering) for part in parts}  # all or nothing: a failed render writes no file
     if signing is not None and signing.cert_pem is not None and "pdf" in rendered:
         rendered["pdf"] = sign_pdf(rendered["pdf"], signing, f"backup-auditor report {report.meta.report_id}")
     written = []
@@ -191,20 +173,3 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
     if signing is not None:
         write_new(out_dir / names["signature"], sign_bytes(signing, body))
     return manifest
-
-
-def _renderers(report: Report, source: SourceDocument, files: dict[str, str],
-               rules: tuple[Rule, ...]) -> dict[str, Callable[[], bytes]]:
-    doc = source.data
-    by_id = {r.id: r for r in rules}
-    return {
-        "html": lambda: render_html(report, files).encode("utf-8"),
-        "pdf": lambda: render_pdf(report, files),
-        "json": lambda: source.raw,
-        "csv-volumes": lambda: volumes_csv(doc),
-        "csv-findings": lambda: findings_csv(doc),
-        "junit": lambda: junit_xml(doc, by_id),
-        "sarif": lambda: sarif_log(doc, tuple(sorted(rules, key=lambda r: r.id)),
-                                   str(doc.get("tool_version") or __version__)),
-        "md": lambda: render_markdown(report, files).encode("utf-8"),
-    }
