@@ -5,20 +5,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 import orjson
 
 from auditor.cli.base import _as_of, handle_errors, main, open_store
-from auditor.cli.options import store_options
+from auditor.cli.options import as_of_option, store_options
 
 
 @main.command()
 @store_options  # --store, --config, --cluster, -o/--output: declared there once
-@click.option("--as-of", "as_of_text", metavar="TIME",
-              help="Judge ages and silence at this RFC 3339 time (default: now).")
+@as_of_option
 @handle_errors
 def fleet(store: str | None, config_path: Path | None, clusters: tuple[str, ...], output: str,
-          as_of_text: str | None) -> None:
+          as_of: str | None) -> None:
     """One row per cluster in the history store: its newest scan and age, complete or not, volumes by status,
     findings by severity, framework scores, and whether its agent went silent (GOV-006: no scan for twice its
     interval, or 2 h); two clusters claiming one name are both shown (GOV-007)."""
@@ -28,7 +26,7 @@ def fleet(store: str | None, config_path: Path | None, clusters: tuple[str, ...]
     from auditor.load.rules import load_catalog
     from auditor.output.fleet import fleet_document, render_fleet
 
-    at = _as_of(as_of_text) or datetime.now(UTC)
+    at = _as_of(as_of) or datetime.now(UTC)
     with open_store(store, config_path) as db:
         rows = db.fleet(at)
     if clusters:
