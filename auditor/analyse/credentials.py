@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from auditor.analyse.credential_refs import credential_refs
 from auditor.analyse.tools import credential_tool
-from auditor.collect.builder import RECORD_FIELDS
-from auditor.collect.secrets import credential_refs
 from auditor.model.inventory import Inventory
 
 
@@ -28,7 +27,7 @@ class CredentialInfo:
 
 def credential_infos(inv: Inventory, as_of: datetime) -> tuple[CredentialInfo, ...]:
     """One entry per key of every backup credential Secret that exists (missing ones are LOC/CRD findings)."""
-    refs = credential_refs(inv.by_field(RECORD_FIELDS))
+    refs = credential_refs(inv.all_records())
     out = []
     for (ns, name), used_by in sorted(refs.items()):
         secret = inv.secret_by_key.get((ns, name))
@@ -60,7 +59,7 @@ def unread_credentials(inv: Inventory) -> dict[tuple[str, str], tuple[str, tuple
     gaps = [g for g in inv.gaps if g.resource == "secrets" and g.hides_data]
     if not gaps:
         return {}
-    refs = credential_refs(inv.by_field(RECORD_FIELDS))
+    refs = credential_refs(inv.all_records())
     present = inv.secret_by_key
     out = {}
     for (ns, name), used_by in sorted(refs.items()):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditor.collect.secrets import is_velero_deployment
+from auditor.analyse.credential_refs import is_velero_deployment
 from auditor.model import records as r
 from auditor.model.durations import go_duration_seconds
 from auditor.model.inventory import Inventory

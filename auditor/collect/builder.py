@@ -6,8 +6,9 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from auditor.analyse.credential_refs import credential_refs
 from auditor.collect.kinds import KINDS
-from auditor.collect.secrets import Fingerprints, SecretPolicy, credential_refs, finish_secrets
+from auditor.collect.secrets import Fingerprints, SecretPolicy, finish_secrets
 from auditor.model.inventory import CORE_FIELDS, Gap, InputWarning, Inventory
 
 #: Warnings kept per cluster: a dump with a million duplicates needs one line to say so, not a million.

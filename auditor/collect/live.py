@@ -28,12 +28,13 @@ from typing import Any, TypeVar
 import orjson
 import urllib3
 
+from auditor.analyse.credential_refs import credential_refs
 from auditor.collect.builder import InventoryBuilder
 from auditor.collect.decode import TYPED, Refused
 from auditor.collect.discovery import discover
 from auditor.collect.fields import FieldReader
 from auditor.collect.kinds import KINDS, ResourceKind
-from auditor.collect.secrets import SecretPolicy, credential_refs, fingerprint_data
+from auditor.collect.secrets import SecretPolicy, fingerprint_data
 from auditor.errors import ApiStatusError, ClusterAccessError, InputError
 from auditor.model.inventory import Gap, Inventory
 

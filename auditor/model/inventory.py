@@ -101,6 +101,10 @@ class Inventory:
         return {name: getattr(self, name) if name in CORE_FIELDS else self.tool_records.get(name, ())
                 for name in names}
 
+    def all_records(self) -> dict[str, tuple[Any, ...]]:
+        """Every record set, core and every tool's: what :func:`credential_refs` takes."""
+        return self.by_field([*sorted(CORE_FIELDS), *self.tool_records])
+
     @property
     def complete(self) -> bool:
         return not any(g.hides_data for g in self.gaps)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from auditor.collect.builder import RECORD_FIELDS
-from auditor.collect.secrets import credential_refs
+from auditor.analyse.credential_refs import credential_refs
 from auditor.model.inventory import Inventory
 
 ROLE_NAME = "backup-auditor-credentials"
@@ -33,7 +32,7 @@ class CredentialGrant:
 
 def credential_grants(inv: Inventory) -> list[CredentialGrant]:
     """Per namespace, the Secrets a scan of this cluster reads (the same list the live source GETs)."""
-    refs = credential_refs(inv.by_field(RECORD_FIELDS))
+    refs = credential_refs(inv.all_records())
     by_namespace: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
     for (ns, name), used_by in sorted(refs.items()):
         by_namespace[ns][name] = tuple(sorted(used_by))
