@@ -143,6 +143,18 @@ class StoreWriter:
         with self._store_lock:
             self._close()
 
+    def read_back(self, store: Store) -> None:
+        """What the next scan and the metrics use: the clusters the store knows, the open findings' first-seen
+        times and the executor's runs."""
+        self.fleet = tuple(store.identities())
+        oldest: dict[tuple[str, str, str], datetime] = {}
+        for item in store.open_findings():
+            f = item.finding
+            key = (f.cluster, f.rule_id, f.severity)
+            oldest[key] = min(oldest.get(key, f.first_seen), f.first_seen)
+        self.first_seen = oldest
+        self.runs = tuple(store.runs(limit=100_000))
+
     # --- the writer's thread -----------------------------------------------------------------------
 
     def _connected(self) -> Store:
@@ -195,14 +207,7 @@ class StoreWriter:
                     with self._cond:
                         if self._pending and self._pending[0][0] is result:
                             self._pending.popleft()
-                self.fleet = tuple(store.identities())
-                oldest: dict[tuple[str, str, str], datetime] = {}
-                for item in store.open_findings():
-                    f = item.finding
-                    key = (f.cluster, f.rule_id, f.severity)
-                    oldest[key] = min(oldest.get(key, f.first_seen), f.first_seen)
-                self.first_seen = oldest
-                self.runs = tuple(store.runs(limit=100_000))
+                self.read_back(store)
         except StoreError as exc:
             with self._store_lock:
                 self._close()
@@ -223,6 +228,7 @@ class Hub:
         self.writer = writer
         self._states: dict[tuple[str, str], ProtectionState] = {}  # (cluster, uid or "") -> newest state
         self._asked: set[tuple[str, str]] = set()  # clusters whose previous state the store was asked for
+        self._primed = False  # the store's fleet, findings and runs read once before the first scan's metrics
 
     def previous(self, cluster: str, at: datetime, uid: str | None = None) -> ProtectionState | None:
         """The newest state of the cluster: this process's last scan, else (once) the store's newest."""
@@ -244,6 +250,9 @@ class Hub:
             if c.analysis is not None:
                 uid = cluster_uid(c.analysis.inventory.namespaces) or ""
                 self._states[(c.name, uid)] = recorded_state(c.analysis)
+        if not self._primed:  # the first scan's metrics show what the store already holds (executor runs, ages)
+            self._primed = True
+            self.writer.read("the fleet, open findings and executor runs", self.writer.read_back)
         self.writer.submit(result, build_document(result))
         return self.with_history(result)
 
