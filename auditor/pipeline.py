@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.analyse.compliance import score
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
-from auditor.analyse.exceptions import ExceptionRule, ExceptionsReport, check_terms
+from auditor.analyse.exceptions import ExceptionsReport, check_terms
 from auditor.analyse.exceptions import apply as apply_exceptions
 from auditor.analyse.fleet import cluster_uid
 from auditor.analyse.protection import ProtectionState
@@ -38,6 +38,7 @@ from auditor.collect.live import (
 from auditor.collect.parallel import ClusterProgress, in_order, workers_for
 from auditor.collect.secrets import SecretPolicy, load_installation_key
 from auditor.config import AuditConfig
+from auditor.config.waivers import ExceptionRule
 from auditor.errors import AuditorError, ClusterAccessError, ConfigError
 from auditor.load.frameworks import load_frameworks
 from auditor.load.rules import load_catalog

@@ -22,10 +22,6 @@ from auditor.config.waivers import ExceptionRule, Selector
 from auditor.errors import ConfigError
 from auditor.model.globs import config_glob
 
-# the waiver types are the config's (auditor.config.waivers); they are named here too, beside what applies them
-__all__ = ["ANNOTATION", "ExceptionRule", "ExceptionsReport", "Selector", "Subject", "apply", "check_terms",
-           "from_annotations", "matches"]
-
 ANNOTATION = "backup-auditor.io/exempt"
 
 

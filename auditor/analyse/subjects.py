@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from auditor.analyse.exceptions import ExceptionRule, Subject, from_annotations
+from auditor.analyse.exceptions import Subject, from_annotations
+from auditor.config.waivers import ExceptionRule
 from auditor.model.inventory import Inventory
 
 SubjectKey = tuple[str, str, str | None, str]

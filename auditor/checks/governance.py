@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.analyse.exceptions import ExceptionRule, apply
+from auditor.analyse.exceptions import apply
 from auditor.analyse.gaps import RULE_RESOURCES, describe, rule_blind
 from auditor.analyse.subjects import subjects
 from auditor.analyse.tools import TOOLS
 from auditor.checks.gaps import unevaluated_where_blind
 from auditor.checks.registry import CheckContext, evaluate, register
+from auditor.config.waivers import ExceptionRule
 from auditor.model.durations import format_duration
 from auditor.model.globs import config_glob
 from auditor.model.inventory import Gap

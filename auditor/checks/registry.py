@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.analyse.coverage import ClusterAnalysis
-from auditor.analyse.exceptions import ExceptionRule
+from auditor.config.waivers import ExceptionRule
 from auditor.errors import RuleLoadError
 from auditor.model.rules import Finding, Rule
 

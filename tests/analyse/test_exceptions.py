@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from auditor.analyse.exceptions import ExceptionRule, Selector, Subject, from_annotations, matches
+from auditor.analyse.exceptions import Subject, from_annotations, matches
 from auditor.config import AuditConfig, load_exceptions
+from auditor.config.waivers import ExceptionRule, Selector
 from auditor.errors import ConfigError
 from auditor.pipeline import ScanOptions, run_scan
 from tests import factories as f

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from auditor.analyse.coverage import analyse_cluster
-from auditor.analyse.exceptions import ExceptionRule, Selector, apply
+from auditor.analyse.exceptions import apply
 from auditor.analyse.subjects import subjects
 from auditor.checks import evaluate
 from auditor.collect.dump import read_dump
 from auditor.config import AuditConfig
+from auditor.config.waivers import ExceptionRule, Selector
 from auditor.demo import CLUSTER_DIR, demo_as_of
 from auditor.load.rules import load_catalog
 

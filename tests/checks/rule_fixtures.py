@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from auditor.analyse.exceptions import ExceptionRule, Selector
+from auditor.config.waivers import ExceptionRule, Selector
 from auditor.model.inventory import Gap
 from tests import factories as f
 

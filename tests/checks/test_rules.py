@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from auditor.analyse.coverage import analyse_cluster
-from auditor.analyse.exceptions import ExceptionRule
 from auditor.analyse.fleet import AgentState
 from auditor.analyse.protection_state import protection_state
 from auditor.checks import CHECKS, evaluate
@@ -18,6 +17,7 @@ from auditor.collect.builder import InventoryBuilder
 from auditor.collect.dump import add_object
 from auditor.collect.secrets import SecretPolicy
 from auditor.config import AuditConfig
+from auditor.config.waivers import ExceptionRule
 from auditor.load.rules import load_catalog
 from auditor.model.inventory import Gap
 from auditor.model.preflight import PreflightOutcome

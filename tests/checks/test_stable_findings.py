@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from auditor.analyse.coverage import analyse_cluster
-from auditor.analyse.exceptions import ExceptionRule, Selector
 from auditor.analyse.exceptions import apply as apply_exceptions
 from auditor.analyse.subjects import subjects
 from auditor.checks import evaluate
 from auditor.config import AuditConfig
+from auditor.config.waivers import ExceptionRule, Selector
 from auditor.load.rules import load_catalog
 from auditor.model.rules import Finding
 from auditor.store.record import identity

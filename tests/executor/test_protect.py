@@ -134,8 +134,8 @@ def test_waivers_and_schedule_exclusions_leave_volumes_out(tmp_path: Path) -> No
     a catch-all schedule's exclusion does not count when another schedule (even paused) includes it."""
     from datetime import date
 
-    from auditor.analyse.exceptions import ExceptionRule, Selector
     from auditor.config import AuditConfig
+    from auditor.config.waivers import ExceptionRule, Selector
 
     objs = [*f.base_cluster()]
     for ns, name in (("shop", "orders"), ("wiki", "pages"), ("tmp", "scratch"), ("crm", "files")):
