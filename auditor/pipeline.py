@@ -42,10 +42,10 @@ from auditor.config.waivers import ExceptionRule
 from auditor.errors import AuditorError, ClusterAccessError, ConfigError
 from auditor.load.frameworks import load_frameworks
 from auditor.load.rules import load_catalog
-from auditor.model.catalog import VeleroCatalog
 from auditor.model.inventory import Inventory
 from auditor.model.rules import Finding
 from auditor.model.scan import ClusterScan, ScanResult
+from auditor.model.tools.velero import VeleroCatalog
 
 if TYPE_CHECKING:
     from auditor.analyse.compliance import Framework

@@ -29,9 +29,9 @@ from auditor.collect.dump import read_dump
 from auditor.collect.live import LiveSource, gc_paused
 from auditor.collect.served import read_served_dump, read_served_live
 from auditor.errors import ApiStatusError, InputError
-from auditor.model import records as r
-from auditor.model.catalog import CatalogBackup, VeleroCatalog, VolumeInfo
 from auditor.model.inventory import Inventory
+from auditor.model.tools import velero
+from auditor.model.tools.velero import CatalogBackup, VeleroCatalog, VolumeInfo
 
 RESTORE_HOOK_ANNOTATIONS = ("init.hook.restore.velero.io/container-image", "post.hook.restore.velero.io/command")
 METHOD_OF = {"PodVolumeBackup": "fs-backup", "NativeSnapshot": "native-snapshot", "CSISnapshot": "csi-snapshot"}
@@ -206,7 +206,7 @@ def _catalog_volume(vi: VolumeInfo, raw: dict[str, Any], inv: Inventory,
                         failed=vi.result == "failed")
 
 
-def _pvb_volumes(pvbs: tuple[r.PodVolumeBackup, ...], inv: Inventory,
+def _pvb_volumes(pvbs: tuple[velero.PodVolumeBackup, ...], inv: Inventory,
                  tar: dict[tuple[str, str], dict[str, Any]]) -> list[BackupVolume]:
     out = []
     for p in pvbs:
@@ -219,7 +219,7 @@ def _pvb_volumes(pvbs: tuple[r.PodVolumeBackup, ...], inv: Inventory,
     return out
 
 
-def _from_cluster(namespace: str, backup: r.Backup, inv: Inventory, cluster: str) -> BackupFacts:
+def _from_cluster(namespace: str, backup: velero.Backup, inv: Inventory, cluster: str) -> BackupFacts:
     """Without a catalog: PodVolumeBackups, DataUploads and the VolumeSnapshots Velero labelled for it."""
     key = (namespace, backup.meta.name)
     volumes = _pvb_volumes(inv.pvbs_by_backup.get(key, ()), inv, {})
@@ -246,7 +246,7 @@ def _from_cluster(namespace: str, backup: r.Backup, inv: Inventory, cluster: str
                   failed_items={}, backup_hooks=0, notes=notes)
 
 
-def _facts(namespace: str, name: str, source: str, truth: str, backup: r.Backup, inv: Inventory,
+def _facts(namespace: str, name: str, source: str, truth: str, backup: velero.Backup, inv: Inventory,
            volumes: tuple[BackupVolume, ...], *, volumes_known: bool, native_unlisted: int,
            resource_list: dict[str, tuple[str, ...]] | None, item_actions: tuple[str, ...] | None,
            failed_items: dict[str, tuple[str, ...]], backup_hooks: int, notes: tuple[str, ...]) -> BackupFacts:

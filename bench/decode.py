@@ -30,7 +30,7 @@ import orjson  # noqa: E402
 
 from auditor.collect import decode  # noqa: E402
 from auditor.collect.fields import FieldReader  # noqa: E402
-from auditor.collect.kinds import BY_GROUP_KIND  # noqa: E402
+from auditor.collect.kinds import BY_GROUP_KIND, TYPED  # noqa: E402
 
 FILES = {
     "pods.json": ("", "Pod"),
@@ -74,7 +74,7 @@ def main() -> int:
         if not path.is_file():
             continue
         data = path.read_bytes()
-        typed = decode.TYPED[key]
+        typed = TYPED[key]
         resource = BY_GROUP_KIND[key]
         count = len(orjson.loads(data)["items"])
 

@@ -28,9 +28,10 @@ from auditor.analyse.velero_plan import Capture, SpecContext, VeleroPlanner
 from auditor.analyse.velero_server import VeleroServer, velero_servers
 from auditor.config import AppliedPolicy, AuditConfig
 from auditor.model import records as r
-from auditor.model.catalog import VeleroCatalog
 from auditor.model.durations import format_duration
 from auditor.model.inventory import Gap, Inventory
+from auditor.model.tools import velero
+from auditor.model.tools.velero import VeleroCatalog
 
 STATUSES = ("protected", "stale", "unprotected", "unknown")
 #: A recovery point dated later than this after the scan time is not believed (clocks disagree a little).
@@ -114,7 +115,7 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
     # Which enabled schedules include each namespace: computed once per (schedule, namespace).
     all_namespaces = sorted({p.meta.namespace or "" for p in inv.pvcs} | set(inv.namespace_by_name))
     ns_included: dict[str, list[ScheduleState]] = {ns: [] for ns in all_namespaces}
-    adhoc_by_ns: dict[str, list[tuple[r.Backup, SpecContext]]] = {ns: [] for ns in all_namespaces}
+    adhoc_by_ns: dict[str, list[tuple[velero.Backup, SpecContext]]] = {ns: [] for ns in all_namespaces}
     for s in enabled:
         for ns in planner.namespaces_in_scope(s.ctx, all_namespaces):
             ns_included[ns].append(s)
@@ -139,7 +140,7 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
             excluded[ns] = scope.excluded(ns)
         captures = [(s.key, planner.capture(s.ctx, pvc)) for s in ns_included.get(ns, ())]
         # newest first, merged lazily: evidence stops at the first proof, so older backups are rarely touched
-        streams: list[Iterable[tuple[r.Backup, Capture]]] = [
+        streams: list[Iterable[tuple[velero.Backup, Capture]]] = [
             ((b, c) for b in schedules[s_key].backups[:MAX_BACKUPS_PER_SCHEDULE])
             for s_key, c in captures if c.captured]
         if adhoc_by_ns.get(ns):
@@ -173,13 +174,13 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
                            credential_infos(inv, as_of), previous=previous, blind=tuple(blind))
 
 
-def _newest_first(candidate: tuple[r.Backup, Capture]) -> float:
+def _newest_first(candidate: tuple[velero.Backup, Capture]) -> float:
     created = candidate[0].meta.created
     return -created.timestamp() if created else 0.0
 
 
 def _adhoc_backups(inv: Inventory, evidence: EvidenceIndex, servers: dict[str, VeleroServer],
-                   ) -> list[tuple[r.Backup, SpecContext]]:
+                   ) -> list[tuple[velero.Backup, SpecContext]]:
     """Backups not made by a schedule (``velero backup create``), each judged by its own spec."""
     out = []
     for b in evidence.backups.values():

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditor.model import records as r
-from auditor.model.tools import TOOLS
+from auditor.model.tools import TOOLS, velero
 
 
 def is_velero_deployment(w: r.Workload) -> bool:
@@ -37,7 +37,7 @@ def credential_refs(records: Mapping[str, Sequence[Any]]) -> dict[tuple[str, str
             for name in w.secret_volumes:
                 refs[(w.meta.namespace, name)].add(f"Velero server Deployment {w.meta.key}")
     for loc in [*records["bsls"], *records["vsls"]]:
-        kind = "BackupStorageLocation" if isinstance(loc, r.BackupStorageLocation) else "VolumeSnapshotLocation"
+        kind = "BackupStorageLocation" if isinstance(loc, velero.BackupStorageLocation) else "VolumeSnapshotLocation"
         refs[(loc.meta.namespace, loc.credential_name or "cloud-credentials")].add(f"{kind} {loc.meta.key}")
     for tool in TOOLS:
         for ns, name, user in tool.secret_refs(records) if tool.secret_refs else ():

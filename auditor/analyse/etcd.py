@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from auditor.config import AuditConfig
-from auditor.model import records as r
 from auditor.model.inventory import Gap, Inventory
+from auditor.model.tools import etcd
 
 ETCD_NODE_ROLE = "node-role.kubernetes.io/etcd"  # set by k3s and RKE2 on their etcd servers
 #: Resources whose gaps can hide etcd snapshot evidence or the etcd pods.
@@ -23,8 +23,8 @@ EVIDENCE_RESOURCES = ("etcdsnapshotfiles.k3s.cattle.io", "etcd snapshot manifest
 
 @dataclass(frozen=True)
 class EtcdEvidence:
-    newest: r.EtcdSnapshot | None  # the newest ready snapshot without an error
-    failed: tuple[r.EtcdSnapshot, ...]  # snapshots that are not ready or carry an error, newest first
+    newest: etcd.EtcdSnapshot | None  # the newest ready snapshot without an error
+    failed: tuple[etcd.EtcdSnapshot, ...]  # snapshots that are not ready or carry an error, newest first
     self_managed: str | None  # why the cluster runs its own etcd ("etcd pods kube-system/etcd-cp1"), or None
     blind: tuple[Gap, ...]  # what the scan could not read that could hold evidence
 
@@ -34,7 +34,7 @@ class EtcdEvidence:
         return (at - self.newest.created).total_seconds()
 
 
-def _usable(s: r.EtcdSnapshot) -> bool:
+def _usable(s: etcd.EtcdSnapshot) -> bool:
     return bool(s.ready) and not s.error and s.created is not None
 
 

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from auditor.analyse.schedules import USABLE, backup_time
 from auditor.analyse.velero_plan import Capture
-from auditor.model import records as r
-from auditor.model.catalog import CatalogBackup, VeleroCatalog, VolumeInfo
 from auditor.model.inventory import Inventory
+from auditor.model.tools import velero
+from auditor.model.tools.velero import CatalogBackup, VeleroCatalog, VolumeInfo
 
 PVCKey = tuple[str, str]
 ClaimIndex = dict[tuple[str | None, str | None, str | None], str]  # (pod ns, pod, volume) -> PVC
@@ -77,8 +77,8 @@ class EvidenceIndex:
     def __init__(self, inv: Inventory, catalog: VeleroCatalog | None) -> None:
         self.inv = inv
         self.catalog = catalog
-        self.backups: dict[str, r.Backup] = {b.meta.name: b for b in inv.backups}
-        self.catalog_only: list[r.Backup] = []
+        self.backups: dict[str, velero.Backup] = {b.meta.name: b for b in inv.backups}
+        self.catalog_only: list[velero.Backup] = []
         if catalog:
             for name, cb in catalog.backups.items():
                 if name not in self.backups and cb.backup is not None:
@@ -141,7 +141,7 @@ class EvidenceIndex:
             _Record(backup, outcome, method, "volumeinfo", vi.started, detail))
         self._volumeinfo_keys.add((vi.pvc_namespace, vi.pvc_name))
 
-    def _add_pvb(self, pvb: r.PodVolumeBackup, backup: str, claim_of: ClaimIndex) -> None:
+    def _add_pvb(self, pvb: velero.PodVolumeBackup, backup: str, claim_of: ClaimIndex) -> None:
         claim = pvb.pvc_name or claim_of.get((pvb.pod_namespace, pvb.pod_name, pvb.volume))
         outcome = _PHASE_OUTCOMES.get(pvb.phase or "")
         if claim and outcome:
@@ -152,7 +152,7 @@ class EvidenceIndex:
 
     # --- per volume ----------------------------------------------------------------------------
 
-    def _source(self, backup: r.Backup) -> str:
+    def _source(self, backup: velero.Backup) -> str:
         """``Backup ns/name``, formatted once per backup (each is the source of many volumes' points)."""
         key = (backup.meta.namespace, backup.meta.name)
         source = self._sources.get(key)
@@ -160,7 +160,7 @@ class EvidenceIndex:
             source = self._sources[key] = f"Backup {backup.meta.key}"
         return source
 
-    def velero_points(self, key: PVCKey, candidates: Iterable[tuple[r.Backup, Capture]],
+    def velero_points(self, key: PVCKey, candidates: Iterable[tuple[velero.Backup, Capture]],
                       ) -> tuple[list[RecoveryPoint], list[Attempt]]:
         """Proven recovery points and unproven attempts of one PVC across Velero backups.
 
@@ -213,7 +213,7 @@ class EvidenceIndex:
                 break
         return points, attempts
 
-    def _infer(self, b: r.Backup, capture: Capture, when: datetime, source: str,
+    def _infer(self, b: velero.Backup, capture: Capture, when: datetime, source: str,
                attempts: list[Attempt]) -> RecoveryPoint | None:
         """Aggregate counts are proof only for a Completed backup where every attempt completed."""
         for method in capture.methods:

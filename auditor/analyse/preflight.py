@@ -18,6 +18,7 @@ from auditor.analyse.velero_server import VeleroServer, velero_servers
 from auditor.model import records as r
 from auditor.model.inventory import Inventory
 from auditor.model.served import ServedResources
+from auditor.model.tools import velero
 
 SCHEMA_VERSION = "1"
 BLOCKER, WARNING, UNKNOWN = "blocker", "warning", "unknown"
@@ -62,14 +63,14 @@ class BackupFacts:
     name: str
     source: str  # where it was read: "catalog:DIR" or "cluster:NAME"
     source_of_truth: str
-    backup: r.Backup
-    location: r.BackupStorageLocation | None  # the source's BSL the backup was written to
+    backup: velero.Backup
+    location: velero.BackupStorageLocation | None  # the source's BSL the backup was written to
     volumes: tuple[BackupVolume, ...] = ()
     volumes_known: bool = True  # False: the volume list could not be read
     native_snapshots_unlisted: int = 0  # native snapshots whose volumes are not named (no volume info)
     resource_list: dict[str, tuple[str, ...]] | None = None  # "group/version/Kind" -> ["ns/name" | "name"]
     item_actions: tuple[str, ...] | None = None  # BackupItemAction names of the item operations
-    snapshot_locations: tuple[r.VolumeSnapshotLocation, ...] = ()  # the source's VSLs the backup used
+    snapshot_locations: tuple[velero.VolumeSnapshotLocation, ...] = ()  # the source's VSLs the backup used
     failed_items: dict[str, tuple[str, ...]] = field(default_factory=dict)  # namespace -> error lines
     source_velero_image: str | None = None
     restore_hooks: tuple[str, ...] = ()  # "ns/pod: annotation" of restore hooks on the backed-up pods

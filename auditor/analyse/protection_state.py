@@ -23,6 +23,7 @@ from auditor.analyse.protection import (
 from auditor.analyse.resource_policy import PolicyError, parse_policies
 from auditor.model import records as r
 from auditor.model.inventory import Inventory
+from auditor.model.tools import velero
 
 #: Resources whose unreadability makes a comparison of a kind meaningless (a missing object is not a deletion).
 RESOURCE_KINDS = {res: kind for kind, resources in HISTORY_RESOURCES.items() for res in resources}
@@ -56,7 +57,7 @@ def protection_state(analysis: ClusterAnalysis) -> ProtectionState:
     return ProtectionState(analysis.as_of, objects, unreadable, catalog is not None)
 
 
-def _expiration(b: r.Backup) -> str | None:
+def _expiration(b: velero.Backup) -> str | None:
     if b.expiration is not None:
         return iso(b.expiration)
     start = b.started or b.meta.created
@@ -68,7 +69,7 @@ def _expiration(b: r.Backup) -> str | None:
     return None
 
 
-def _schedule(s: r.Schedule, ttl: float, inv: Inventory) -> ScheduleSnap:
+def _schedule(s: velero.Schedule, ttl: float, inv: Inventory) -> ScheduleSnap:
     spec = s.template
     skips: tuple[str, ...] = ()
     error = None

@@ -8,9 +8,9 @@ from functools import cached_property
 
 from auditor.analyse.velero_plan import SpecContext
 from auditor.analyse.velero_server import VeleroServer
-from auditor.model import records as r
 from auditor.model.cron import Cron, CronError, parse_cron
 from auditor.model.inventory import Inventory
+from auditor.model.tools import velero
 
 TERMINAL = frozenset({"Completed", "PartiallyFailed", "Failed", "FailedValidation"})
 USABLE = frozenset({"Completed", "PartiallyFailed"})
@@ -18,18 +18,18 @@ IN_FLIGHT = frozenset({"", "New", "Queued", "ReadyToStart", "InProgress", "Waiti
                        "WaitingForPluginOperationsPartiallyFailed", "Finalizing", "FinalizingPartiallyFailed"})
 
 
-def backup_time(b: r.Backup) -> datetime | None:
+def backup_time(b: velero.Backup) -> datetime | None:
     """When a backup's data was captured: its start, else its creation."""
     return b.started or b.meta.created
 
 
 @dataclass(frozen=True)
 class ScheduleState:
-    schedule: r.Schedule
+    schedule: velero.Schedule
     ctx: SpecContext
     cron: Cron | None
     cron_error: str | None
-    backups: tuple[r.Backup, ...]  # newest first
+    backups: tuple[velero.Backup, ...]  # newest first
 
     @property
     def key(self) -> str:
@@ -49,19 +49,19 @@ class ScheduleState:
         return not self.paused and not self.failed_validation and self.cron is not None
 
     @property
-    def latest(self) -> r.Backup | None:
+    def latest(self) -> velero.Backup | None:
         return self.backups[0] if self.backups else None
 
     @property
-    def latest_terminal(self) -> r.Backup | None:
+    def latest_terminal(self) -> velero.Backup | None:
         return next((b for b in self.backups if b.phase in TERMINAL), None)
 
     @property
-    def last_success(self) -> r.Backup | None:
+    def last_success(self) -> velero.Backup | None:
         return next((b for b in self.backups if b.phase == "Completed"), None)
 
     @property
-    def last_usable(self) -> r.Backup | None:
+    def last_usable(self) -> velero.Backup | None:
         return next((b for b in self.backups if b.phase in USABLE), None)
 
     def interval(self, at: datetime) -> float | None:

@@ -23,6 +23,7 @@ from auditor.analyse.velero_server import DEFAULT_TTL, VeleroServer
 from auditor.model import records as r
 from auditor.model.globs import GLOB_CHARS, includes_excludes, velero_any_glob
 from auditor.model.inventory import Inventory
+from auditor.model.tools import csi, velero
 
 EXCLUDE_LABEL = "velero.io/exclude-from-backup"
 FSB_INCLUDE_ANNOTATION = "backup.velero.io/backup-volumes"
@@ -59,14 +60,14 @@ def _norm(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def resource_included(spec: r.BackupSpec, plural: str) -> bool:
+def resource_included(spec: velero.BackupSpec, plural: str) -> bool:
     """Is a namespaced resource type (pods, persistentvolumeclaims) in the backup?"""
     if spec.included_namespace_scoped or spec.excluded_namespace_scoped:
         return includes_excludes(_norm(spec.included_namespace_scoped), _norm(spec.excluded_namespace_scoped), plural)
     return includes_excludes(_norm(spec.included_resources), _norm(spec.excluded_resources), plural)
 
 
-def pv_included(spec: r.BackupSpec) -> bool:
+def pv_included(spec: velero.BackupSpec) -> bool:
     """Is the PV item backed up? ``includeClusterResources: false`` or excluding PVs stops native snapshots."""
     if spec.include_cluster_resources is False:
         return False
@@ -75,7 +76,7 @@ def pv_included(spec: r.BackupSpec) -> bool:
     return includes_excludes(_norm(spec.included_resources), _norm(spec.excluded_resources), "persistentvolumes")
 
 
-def includes_cluster_resources(spec: r.BackupSpec) -> bool:
+def includes_cluster_resources(spec: velero.BackupSpec) -> bool:
     """Does the backup carry cluster-scoped resources (CRDs, ClusterRoles, StorageClasses...)?"""
     if spec.include_cluster_resources is not None:
         return spec.include_cluster_resources
@@ -85,7 +86,7 @@ def includes_cluster_resources(spec: r.BackupSpec) -> bool:
     return not spec.included_namespaces or "*" in spec.included_namespaces
 
 
-def selected(spec: r.BackupSpec, labels: dict[str, str]) -> bool:
+def selected(spec: velero.BackupSpec, labels: dict[str, str]) -> bool:
     """labelSelector / orLabelSelectors (ORed); no selector selects everything."""
     if spec.label_selector is None and not spec.or_label_selectors:
         return True
@@ -100,7 +101,7 @@ NAMESPACE_SCOPED = frozenset({"pods", "persistentvolumeclaims"})
 CLUSTER_SCOPED = frozenset({"persistentvolumes"})
 
 
-def uses_old_filters(spec: r.BackupSpec) -> bool:
+def uses_old_filters(spec: velero.BackupSpec) -> bool:
     """collections.UseOldResourceFilters: includedResources/excludedResources/includeClusterResources set."""
     return spec.include_cluster_resources is not None or bool(spec.included_resources or spec.excluded_resources)
 
@@ -155,7 +156,7 @@ class Capture:
 class SpecContext:
     """A backup spec plus where it runs: the Velero namespace and that server's settings."""
 
-    spec: r.BackupSpec
+    spec: velero.BackupSpec
     velero_namespace: str
     server: VeleroServer | None
     subject: str  # "schedule velero/daily" or "backup velero/x", for the reasons' sentences
@@ -190,7 +191,7 @@ class VeleroPlanner:
     def __init__(self, inv: Inventory) -> None:
         self.inv = inv
         self._decoded: dict[tuple[str, str], ResourcePolicies | PolicyProblem] = {}
-        self._scoped: dict[int, r.BackupSpec] = {}
+        self._scoped: dict[int, velero.BackupSpec] = {}
         self._csi_problems: dict[tuple[str, str | None, str | None], str | None] = {}
 
     @cached_property
@@ -259,7 +260,7 @@ class VeleroPlanner:
         assert isinstance(decoded, ResourcePolicies)
         return decoded.volume_policies, None
 
-    def scoped_spec(self, ctx: SpecContext) -> r.BackupSpec:
+    def scoped_spec(self, ctx: SpecContext) -> velero.BackupSpec:
         """The spec with its policy's includeExcludePolicy merged in (collections CombineWithPolicy):
         the spec's own filters win; a policy item the spec neither includes nor excludes is added."""
         spec = ctx.spec
@@ -443,7 +444,7 @@ class VeleroPlanner:
 
 
 def resolve_snapshot_class(inv: Inventory, pvc: r.PersistentVolumeClaim, backup_annotations: dict[str, str],
-                           driver: str) -> tuple[r.VolumeSnapshotClass | None, str | None]:
+                           driver: str) -> tuple[csi.VolumeSnapshotClass | None, str | None]:
     """Velero's VolumeSnapshotClass choice (pkg/util/csi/volume_snapshot.go GetVolumeSnapshotClass):
     PVC annotation, Backup annotation per driver, the labelled class, the default class, the only class."""
     by_name = {c.meta.name: c for c in inv.volume_snapshot_classes}

@@ -8,9 +8,9 @@ from typing import Any
 
 from auditor.analyse.schedules import IN_FLIGHT, backup_time
 from auditor.checks.registry import CheckContext, register
-from auditor.model import records as r
 from auditor.model.durations import format_duration
 from auditor.model.rules import Finding
+from auditor.model.tools import velero
 
 
 def _time(t: datetime | None) -> str | None:
@@ -52,7 +52,7 @@ def rpo_exceeded(ctx: CheckContext) -> Iterator[Finding]:
                           covered_by=list(v.covered_by), status=v.status)
 
 
-def _backup_evidence(b: r.Backup) -> dict[str, Any]:
+def _backup_evidence(b: velero.Backup) -> dict[str, Any]:
     return {"backup": b.meta.name, "phase": b.phase, "created": _time(b.meta.created)}
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.checks.registry import CheckContext, register
-from auditor.model import records as r
 from auditor.model.rules import Finding
+from auditor.model.tools import velero
 
 BSL = "BackupStorageLocation"
 
 
-def _default(ctx: CheckContext, namespace: str) -> r.BackupStorageLocation | None:
+def _default(ctx: CheckContext, namespace: str) -> velero.BackupStorageLocation | None:
     return next((b for b in ctx.analysis.inventory.bsls if b.default and b.meta.namespace == namespace), None)
 
 

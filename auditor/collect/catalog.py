@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
-from auditor.collect import slim
 from auditor.collect.fields import FieldReader
+from auditor.collect.tools import velero
 from auditor.errors import InputError
-from auditor.model.catalog import CatalogBackup, VeleroCatalog, VolumeInfo
 from auditor.model.time import parse_time
+from auditor.model.tools.velero import CatalogBackup, VeleroCatalog, VolumeInfo
 
 
 def _gz_json(path: Path) -> Any:
@@ -72,7 +72,7 @@ def _read_backup(directory: Path) -> CatalogBackup:
     raw = attempt("velero-backup.json", lambda p: orjson.loads(p.read_bytes()))
     if isinstance(raw, dict):
         try:
-            backup = slim.backup(FieldReader(raw, str(directory / "velero-backup.json")))
+            backup = velero.backup(FieldReader(raw, str(directory / "velero-backup.json")))
         except InputError as exc:
             unreadable.append(str(exc))
     volume_info = attempt(f"{name}-volumeinfo.json.gz",
@@ -80,7 +80,7 @@ def _read_backup(directory: Path) -> CatalogBackup:
     raw_pvbs = attempt(f"{name}-podvolumebackups.json.gz", _gz_json)
     if isinstance(raw_pvbs, list):
         try:
-            pvbs = tuple(slim.pod_volume_backup(FieldReader(
+            pvbs = tuple(velero.pod_volume_backup(FieldReader(
                 {"kind": "PodVolumeBackup", **item} if isinstance(item, dict) else item,
                 str(directory / f"{name}-podvolumebackups.json.gz"))) for item in raw_pvbs)
         except InputError as exc:

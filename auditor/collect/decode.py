@@ -9,7 +9,8 @@ The wire types accept exactly what the checked reader (:mod:`auditor.collect.sli
 malformed timestamp, a missing name) makes the typed decode refuse the object, and the checked reader then
 reads it: it converts what it converts and names the file, object and field of what it refuses. So a
 refused object gives the same record or the same error as before, by construction; the typed path is what
-every well-formed object takes.
+every well-formed object takes. A backup tool's module declares its own typed kinds the same way
+(``collect/tools/velero.py``: Backups and PodVolumeBackups) with the wire types and helpers here.
 """
 
 from __future__ import annotations
@@ -21,10 +22,8 @@ from functools import lru_cache
 from typing import Any
 
 import msgspec
-import orjson
 
 from auditor.collect import slim
-from auditor.collect.fields import FieldReader
 from auditor.collect.secrets import env_value_kind
 from auditor.model import records as r
 from auditor.model.quantity import parse_quantity
@@ -46,7 +45,7 @@ class _Owner(msgspec.Struct, gc=False):
     controller: bool | None = None
 
 
-class _Meta(msgspec.Struct, gc=False):
+class WireMeta(msgspec.Struct, gc=False):
     name: str
     namespace: str | None = None
     uid: str | None = None
@@ -72,44 +71,44 @@ class _ClaimSource(msgspec.Struct, gc=False):
 
 
 #: ``msgspec.Raw`` of JSON null: a volume-type key present with null counts as absent (as the checked reader).
-_NULL = b"null"
+NULL = b"null"
 #: The default of a raw field: the key is absent.
-_ABSENT = msgspec.Raw(b"")
+ABSENT = msgspec.Raw(b"")
 
 
 class _Sources(msgspec.Struct, gc=False):
     """The volume-type keys of a PV spec or a pod volume (Velero's ``volumeTypes`` names), first one wins."""
 
     persistentVolumeClaim: _ClaimSource | None = None  # noqa: N815
-    awsElasticBlockStore: msgspec.Raw = _ABSENT  # noqa: N815
-    azureDisk: msgspec.Raw = _ABSENT  # noqa: N815
-    azureFile: msgspec.Raw = _ABSENT  # noqa: N815
-    cephfs: msgspec.Raw = _ABSENT
-    cinder: msgspec.Raw = _ABSENT
-    configMap: msgspec.Raw = _ABSENT  # noqa: N815
+    awsElasticBlockStore: msgspec.Raw = ABSENT  # noqa: N815
+    azureDisk: msgspec.Raw = ABSENT  # noqa: N815
+    azureFile: msgspec.Raw = ABSENT  # noqa: N815
+    cephfs: msgspec.Raw = ABSENT
+    cinder: msgspec.Raw = ABSENT
+    configMap: msgspec.Raw = ABSENT  # noqa: N815
     csi: _Csi | None = None
-    downwardAPI: msgspec.Raw = _ABSENT  # noqa: N815
-    emptyDir: msgspec.Raw = _ABSENT  # noqa: N815
-    ephemeral: msgspec.Raw = _ABSENT
-    fc: msgspec.Raw = _ABSENT
-    flocker: msgspec.Raw = _ABSENT
-    flexVolume: msgspec.Raw = _ABSENT  # noqa: N815
-    gitRepo: msgspec.Raw = _ABSENT  # noqa: N815
-    glusterfs: msgspec.Raw = _ABSENT
-    gcePersistentDisk: msgspec.Raw = _ABSENT  # noqa: N815
-    hostPath: msgspec.Raw = _ABSENT  # noqa: N815
-    iscsi: msgspec.Raw = _ABSENT
-    local: msgspec.Raw = _ABSENT
+    downwardAPI: msgspec.Raw = ABSENT  # noqa: N815
+    emptyDir: msgspec.Raw = ABSENT  # noqa: N815
+    ephemeral: msgspec.Raw = ABSENT
+    fc: msgspec.Raw = ABSENT
+    flocker: msgspec.Raw = ABSENT
+    flexVolume: msgspec.Raw = ABSENT  # noqa: N815
+    gitRepo: msgspec.Raw = ABSENT  # noqa: N815
+    glusterfs: msgspec.Raw = ABSENT
+    gcePersistentDisk: msgspec.Raw = ABSENT  # noqa: N815
+    hostPath: msgspec.Raw = ABSENT  # noqa: N815
+    iscsi: msgspec.Raw = ABSENT
+    local: msgspec.Raw = ABSENT
     nfs: _Nfs | None = None
-    photonPersistentDisk: msgspec.Raw = _ABSENT  # noqa: N815
-    portworxVolume: msgspec.Raw = _ABSENT  # noqa: N815
-    projected: msgspec.Raw = _ABSENT
-    quobyte: msgspec.Raw = _ABSENT
-    rbd: msgspec.Raw = _ABSENT
-    scaleIO: msgspec.Raw = _ABSENT  # noqa: N815
-    secret: msgspec.Raw = _ABSENT
-    storageos: msgspec.Raw = _ABSENT
-    vsphereVolume: msgspec.Raw = _ABSENT  # noqa: N815
+    photonPersistentDisk: msgspec.Raw = ABSENT  # noqa: N815
+    portworxVolume: msgspec.Raw = ABSENT  # noqa: N815
+    projected: msgspec.Raw = ABSENT
+    quobyte: msgspec.Raw = ABSENT
+    rbd: msgspec.Raw = ABSENT
+    scaleIO: msgspec.Raw = ABSENT  # noqa: N815
+    secret: msgspec.Raw = ABSENT
+    storageos: msgspec.Raw = ABSENT
+    vsphereVolume: msgspec.Raw = ABSENT  # noqa: N815
 
 
 class _PodVolume(_Sources, gc=False):
@@ -150,7 +149,7 @@ class _PodStatus(msgspec.Struct, gc=False):
 
 
 class _Pod(msgspec.Struct, gc=False):
-    metadata: _Meta
+    metadata: WireMeta
     apiVersion: Any = None  # noqa: N815 - a dump's items are checked against the kind they were decoded as
     kind: Any = None
     spec: _PodSpec | None = None
@@ -179,7 +178,7 @@ class _Phase(msgspec.Struct, gc=False):
 
 
 class _PV(msgspec.Struct, gc=False):
-    metadata: _Meta
+    metadata: WireMeta
     apiVersion: Any = None  # noqa: N815 - a dump's items are checked against the kind they were decoded as
     kind: Any = None
     spec: _PVSpec | None = None
@@ -199,62 +198,11 @@ class _PVCSpec(msgspec.Struct, gc=False):
 
 
 class _PVC(msgspec.Struct, gc=False):
-    metadata: _Meta
+    metadata: WireMeta
     apiVersion: Any = None  # noqa: N815 - a dump's items are checked against the kind they were decoded as
     kind: Any = None
     spec: _PVCSpec | None = None
     status: _Phase | None = None
-
-
-class _BackupStatus(msgspec.Struct, gc=False):
-    phase: str | None = None
-    startTimestamp: str | None = None  # noqa: N815
-    completionTimestamp: str | None = None  # noqa: N815
-    expiration: str | None = None
-    errors: int | None = None
-    warnings: int | None = None
-    failureReason: str | None = None  # noqa: N815
-    validationErrors: list[str] | None = None  # noqa: N815
-    volumeSnapshotsAttempted: int | None = None  # noqa: N815
-    volumeSnapshotsCompleted: int | None = None  # noqa: N815
-    csiVolumeSnapshotsAttempted: int | None = None  # noqa: N815
-    csiVolumeSnapshotsCompleted: int | None = None  # noqa: N815
-    backupItemOperationsAttempted: int | None = None  # noqa: N815
-    backupItemOperationsCompleted: int | None = None  # noqa: N815
-    backupItemOperationsFailed: int | None = None  # noqa: N815
-
-
-class _Backup(msgspec.Struct, gc=False):
-    metadata: _Meta
-    apiVersion: Any = None  # noqa: N815 - a dump's items are checked against the kind they were decoded as
-    kind: Any = None
-    spec: msgspec.Raw = _ABSENT  # built once per distinct spec (every backup of a schedule shares one)
-    status: _BackupStatus | None = None
-
-
-class _PodRef(msgspec.Struct, gc=False):
-    namespace: str | None = None
-    name: str | None = None
-
-
-class _PVBSpec(msgspec.Struct, gc=False):
-    pod: _PodRef | None = None
-    volume: str | None = None
-    node: str | None = None
-
-
-class _PVBStatus(msgspec.Struct, gc=False):
-    phase: str | None = None
-    completionTimestamp: str | None = None  # noqa: N815
-    message: str | None = None
-
-
-class _PVB(msgspec.Struct, gc=False):
-    metadata: _Meta
-    apiVersion: Any = None  # noqa: N815 - a dump's items are checked against the kind they were decoded as
-    kind: Any = None
-    spec: _PVBSpec | None = None
-    status: _PVBStatus | None = None
 
 
 # --- shared values ---------------------------------------------------------------------------------------------
@@ -271,7 +219,7 @@ _EMPTY: dict[str, str] = {}
 _NO_NAMES: frozenset[str] = frozenset()
 
 
-def _s(value: str | None) -> str | None:
+def interned(value: str | None) -> str | None:
     return None if value is None else _intern(value)
 
 
@@ -328,7 +276,7 @@ def _strs(value: list[str] | None) -> tuple[str, ...]:
     return shared
 
 
-def _time(value: str | None) -> datetime | None:
+def timestamp(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
@@ -351,13 +299,13 @@ def _storage(value: _Storage | None) -> int | None:
         raise Refused from None
 
 
-def _meta(m: _Meta, share: bool = True) -> r.Meta:
+def meta(m: WireMeta, share: bool = True) -> r.Meta:
     if not m.name:
         raise Refused
     return r.Meta(
-        name=m.name, namespace=_s(m.namespace), uid=m.uid,
+        name=m.name, namespace=interned(m.namespace), uid=m.uid,
         labels=_shared_map(m.labels) if share else _interned_map(m.labels),
-        annotations=_kept_annotations(m.annotations), created=_time(m.creationTimestamp),
+        annotations=_kept_annotations(m.annotations), created=timestamp(m.creationTimestamp),
         deleting=m.deletionTimestamp is not None, owners=_owners(m.ownerReferences),
     )
 
@@ -372,14 +320,14 @@ def _source(v: _Sources) -> r.VolumeSource:
         if value is None:
             continue
         if type(value) is msgspec.Raw:
-            if not value or bytes(value) == _NULL:
+            if not value or bytes(value) == NULL:
                 continue
             return _PLAIN_SOURCES[key]
         if key == "csi":
-            return r.VolumeSource("csi", csi_driver=_s(value.driver),
+            return r.VolumeSource("csi", csi_driver=interned(value.driver),
                                   csi_attributes=_shared_map(value.volumeAttributes))
         if key == "nfs":
-            return r.VolumeSource("nfs", nfs_server=_s(value.server), nfs_path=_s(value.path))
+            return r.VolumeSource("nfs", nfs_server=interned(value.server), nfs_path=interned(value.path))
         return _PLAIN_SOURCES[key]
     return _PLAIN_SOURCES["unknown"]
 
@@ -397,7 +345,7 @@ def pod(w: _Pod) -> r.Pod:
         source = _source(v)
         claim = None
         if source.type == "persistentVolumeClaim" and v.persistentVolumeClaim is not None:
-            claim = _s(v.persistentVolumeClaim.claimName)
+            claim = interned(v.persistentVolumeClaim.claimName)
         volumes.append(r.PodVolume(name=_intern(v.name), source=source, claim_name=claim))
     mounted: set[str] = set()
     devices: set[str] = set()
@@ -426,7 +374,7 @@ def pod(w: _Pod) -> r.Pod:
         if cond.type == "Ready":
             ready = cond.status == "True"
     return r.Pod(
-        meta=_meta(w.metadata), phase=_s(status.phase), node_name=_s(spec.nodeName), ready=ready,
+        meta=meta(w.metadata), phase=interned(status.phase), node_name=interned(spec.nodeName), ready=ready,
         volumes=tuple(volumes), mounted=frozenset(mounted), block_devices=frozenset(devices) if devices else _NO_NAMES,
         env_literals=tuple(env_literals),
     )
@@ -436,77 +384,25 @@ def persistent_volume(w: _PV) -> r.PersistentVolume:
     spec = w.spec or _PVSpec()
     claim = spec.claimRef or _ClaimRef()
     return r.PersistentVolume(
-        meta=_meta(w.metadata), source=_source(spec), storage_class=_s(spec.storageClassName) or None,
-        capacity_bytes=_storage(spec.capacity), claim_namespace=_s(claim.namespace), claim_name=_s(claim.name),
-        phase=_s(w.status.phase) if w.status else None, reclaim_policy=_s(spec.persistentVolumeReclaimPolicy),
-        volume_mode=_s(spec.volumeMode) or "Filesystem",
+        meta=meta(w.metadata), source=_source(spec), storage_class=interned(spec.storageClassName) or None,
+        capacity_bytes=_storage(spec.capacity), claim_namespace=interned(claim.namespace),
+        claim_name=interned(claim.name), phase=interned(w.status.phase) if w.status else None,
+        reclaim_policy=interned(spec.persistentVolumeReclaimPolicy),
+        volume_mode=interned(spec.volumeMode) or "Filesystem",
     )
 
 
 def persistent_volume_claim(w: _PVC) -> r.PersistentVolumeClaim:
     spec = w.spec or _PVCSpec()
     return r.PersistentVolumeClaim(
-        meta=_meta(w.metadata), storage_class=_s(spec.storageClassName) or None,
-        volume_name=_s(spec.volumeName) or None, phase=_s(w.status.phase) if w.status else None,
-        volume_mode=_s(spec.volumeMode) or "Filesystem", access_modes=_strs(spec.accessModes),
+        meta=meta(w.metadata), storage_class=interned(spec.storageClassName) or None,
+        volume_name=interned(spec.volumeName) or None, phase=interned(w.status.phase) if w.status else None,
+        volume_mode=interned(spec.volumeMode) or "Filesystem", access_modes=_strs(spec.accessModes),
         requested_bytes=_storage(spec.resources.requests) if spec.resources else None,
     )
 
 
 #: Backups of one schedule share one spec: each distinct (spec bytes, CSI class annotations) is built once.
-_SPEC_MEMO: dict[tuple[bytes, tuple[tuple[str, str], ...]], r.BackupSpec] = {}
-_SPEC_MEMO_MAX = 20_000
-
-
-def _backup_spec(raw: msgspec.Raw, m: r.Meta) -> r.BackupSpec:
-    classes = {k: v for k, v in m.annotations.items() if k.startswith(slim.CSI_CLASS_ANNOTATION_PREFIX)}
-    body = bytes(raw) if raw else _NULL
-    key = (body, tuple(classes.items()))
-    spec = _SPEC_MEMO.get(key)
-    if spec is None:
-        # the checked reader builds it (few distinct specs); an error there is the item's error: refused
-        obj = {"kind": "Backup", "metadata": {"name": m.name, "namespace": m.namespace},
-               "spec": orjson.loads(body)}
-        try:
-            spec = slim._build_backup_spec(FieldReader(obj), "spec", classes)
-        except Exception:
-            raise Refused from None
-        if len(_SPEC_MEMO) >= _SPEC_MEMO_MAX:
-            _SPEC_MEMO.clear()
-        _SPEC_MEMO[key] = spec
-    return spec
-
-
-def backup(w: _Backup) -> r.Backup:
-    m = _meta(w.metadata)
-    st = w.status or _BackupStatus()
-    return r.Backup(
-        meta=m, spec=_backup_spec(w.spec, m), schedule=m.labels.get("velero.io/schedule-name"),
-        phase=_s(st.phase), started=_time(st.startTimestamp), completed=_time(st.completionTimestamp),
-        expiration=_time(st.expiration), errors=st.errors or 0, warnings=st.warnings or 0,
-        failure_reason=_s(st.failureReason), validation_errors=tuple(st.validationErrors or ()),
-        snapshots_attempted=st.volumeSnapshotsAttempted or 0, snapshots_completed=st.volumeSnapshotsCompleted or 0,
-        csi_snapshots_attempted=st.csiVolumeSnapshotsAttempted or 0,
-        csi_snapshots_completed=st.csiVolumeSnapshotsCompleted or 0,
-        item_operations_attempted=st.backupItemOperationsAttempted or 0,
-        item_operations_completed=st.backupItemOperationsCompleted or 0,
-        item_operations_failed=st.backupItemOperationsFailed or 0,
-    )
-
-
-def pod_volume_backup(w: _PVB) -> r.PodVolumeBackup:
-    m = _meta(w.metadata, share=False)
-    spec = w.spec or _PVBSpec()
-    pod_ref = spec.pod or _PodRef()
-    st = w.status or _PVBStatus()
-    return r.PodVolumeBackup(
-        meta=m, backup=m.labels.get("velero.io/backup-name"), pod_namespace=_s(pod_ref.namespace),
-        pod_name=_s(pod_ref.name), volume=_s(spec.volume), pvc_uid=m.labels.get("velero.io/pvc-uid"),
-        pvc_name=m.annotations.get("velero.io/pvc-name"), node=_s(spec.node), phase=_s(st.phase),
-        completed=_time(st.completionTimestamp), message=_s(st.message),
-    )
-
-
 # --- per-kind decoders ------------------------------------------------------------------------------------------
 
 
@@ -544,14 +440,11 @@ class Typed:
         return records, page.metadata.continue_ if page.metadata else None
 
 
-#: (group, kind) → its typed decoding; the other kinds (a few hundred objects at most) take the checked reader.
-TYPED: dict[tuple[str, str], Typed] = {
-    ("", "Pod"): Typed(_Pod, pod),
-    ("", "PersistentVolume"): Typed(_PV, persistent_volume),
-    ("", "PersistentVolumeClaim"): Typed(_PVC, persistent_volume_claim),
-    ("velero.io", "Backup"): Typed(_Backup, backup),
-    ("velero.io", "PodVolumeBackup"): Typed(_PVB, pod_volume_backup),
-}
+#: The core kinds decoded typed (the kinds table names them as ``ResourceKind.typed``, as a backup tool's module
+#: does for its own); the other kinds (a few hundred objects at most) take the checked reader.
+PODS = Typed(_Pod, pod)
+PERSISTENT_VOLUMES = Typed(_PV, persistent_volume)
+PERSISTENT_VOLUME_CLAIMS = Typed(_PVC, persistent_volume_claim)
 
 
 class _Head(msgspec.Struct, gc=False):

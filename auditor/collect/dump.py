@@ -16,7 +16,7 @@ from auditor import yamlsafe
 from auditor.collect import decode
 from auditor.collect.builder import InventoryBuilder
 from auditor.collect.fields import FieldReader
-from auditor.collect.kinds import BY_GROUP_KIND, group_of
+from auditor.collect.kinds import BY_GROUP_KIND, TYPED, group_of
 from auditor.collect.secrets import SecretPolicy, fingerprint_data
 from auditor.errors import InputError
 from auditor.model.inventory import Gap, Inventory
@@ -81,7 +81,7 @@ def add_file(builder: InventoryBuilder, path: Path) -> Iterator[tuple[str, Any]]
     ``raw`` is the parsed object, or None for one decoded straight into its record.
 
     A JSON file is decoded item by item: its ``items`` are only delimited, then each is decoded typed (the
-    kinds of :data:`~auditor.collect.decode.TYPED`) or parsed on its own, so no more than one item's objects
+    kinds of :data:`~auditor.collect.kinds.TYPED`) or parsed on its own, so no more than one item's objects
     exist at a time. YAML files, and JSON the typed look refuses as a whole, are read as documents."""
     if path.suffix != ".json":
         for where, raw in iter_objects(path):
@@ -117,7 +117,7 @@ def _add_json(builder: InventoryBuilder, data: bytes | msgspec.Raw, where: str, 
     except msgspec.ValidationError:  # not an object: add_object names it
         api_version = kind = record = None
     if record is None and isinstance(api_version, str) and isinstance(kind, str):
-        typed = decode.TYPED.get((group_of(api_version), kind))
+        typed = TYPED.get((group_of(api_version), kind))
         with contextlib.suppress(decode.Refused):
             record = items.record(data, typed, api_version, kind)
     if record is not None:

@@ -17,12 +17,13 @@ from auditor.errors import AuditorError
 from auditor.model import records as r
 from auditor.model.inventory import Gap, Inventory
 from auditor.model.time import parse_time
+from auditor.model.tools import etcd as etcd_records
 
 RESOURCE = "etcd snapshot manifests"
 MANIFEST = re.compile(r"^etcd-snapshot-\d{14}\.json$")  # the executor's names only
 
 
-def _record(name: str, body: bytes, location: str, has_db: bool) -> r.EtcdSnapshot:
+def _record(name: str, body: bytes, location: str, has_db: bool) -> etcd_records.EtcdSnapshot:
     """One manifest; raises ValueError when it is not one of ours."""
     manifest: Any = json.loads(body)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("taken_at"), str) \
@@ -30,14 +31,14 @@ def _record(name: str, body: bytes, location: str, has_db: bool) -> r.EtcdSnapsh
         raise ValueError("not an etcd snapshot manifest (file, sha256, taken_at)")
     etcd = manifest.get("etcd")
     size = etcd.get("totalSize") if isinstance(etcd, dict) else None
-    return r.EtcdSnapshot(
+    return etcd_records.EtcdSnapshot(
         meta=r.Meta(name=manifest["file"]), source="executor", snapshot_name=manifest["file"], node_name=None,
         location=location + manifest["file"], created=parse_time(manifest["taken_at"]), ready=has_db,
         error=None if has_db else "the manifest is there but its snapshot file is missing",
         size_bytes=size if isinstance(size, int) else None)
 
 
-def read_source(source: EtcdSnapshotSource) -> tuple[list[r.EtcdSnapshot], list[Gap]]:
+def read_source(source: EtcdSnapshotSource) -> tuple[list[etcd_records.EtcdSnapshot], list[Gap]]:
     found: list[tuple[str, bytes, bool]] = []
     if source.dir is not None:
         where = f"file://{Path(source.dir).resolve()}/"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from auditor.collect import slim, tools
+from auditor.collect import decode, slim, tools
 from auditor.collect.fields import FieldReader
 from auditor.collect.resource import ResourceKind
 
-__all__ = ["BY_GROUP_KIND", "KINDS", "ResourceKind", "group_of"]
+__all__ = ["BY_GROUP_KIND", "KINDS", "TYPED", "ResourceKind", "group_of"]
 
 
 def _k(group: str, version: str, plural: str, kind: str, namespaced: bool, field: str,
@@ -23,9 +23,11 @@ KINDS: tuple[ResourceKind, ...] = (
     *(k for tool in tools.TOOLS for k in tool.kinds),
     _k("", "v1", "namespaces", "Namespace", False, "namespaces", slim.namespace),
     _k("", "v1", "nodes", "Node", False, "nodes", slim.node),
-    _k("", "v1", "persistentvolumes", "PersistentVolume", False, "pvs", slim.persistent_volume),
-    _k("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, "pvcs", slim.persistent_volume_claim),
-    _k("", "v1", "pods", "Pod", True, "pods", slim.pod),
+    _k("", "v1", "persistentvolumes", "PersistentVolume", False, "pvs", slim.persistent_volume,
+       typed=decode.PERSISTENT_VOLUMES),
+    _k("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, "pvcs", slim.persistent_volume_claim,
+       typed=decode.PERSISTENT_VOLUME_CLAIMS),
+    _k("", "v1", "pods", "Pod", True, "pods", slim.pod, typed=decode.PODS),
     _k("", "v1", "serviceaccounts", "ServiceAccount", True, "service_accounts", slim.service_account),
     _k("", "v1", "secrets", "Secret", True, "secrets", slim.secret, by_name=True),
     _k("", "v1", "configmaps", "ConfigMap", True, "config_maps", slim.config_map, backup_namespace_only=True),
@@ -44,6 +46,10 @@ KINDS: tuple[ResourceKind, ...] = (
 
 #: (group, kind) → resource, for reading dumps where objects carry apiVersion and kind.
 BY_GROUP_KIND: dict[tuple[str, str], ResourceKind] = {(k.group, k.kind): k for k in KINDS}
+
+
+#: (group, kind) → its typed decoding, for the kinds that have one.
+TYPED: dict[tuple[str, str], decode.Typed] = {key: k.typed for key, k in BY_GROUP_KIND.items() if k.typed}
 
 
 def group_of(api_version: str) -> str:

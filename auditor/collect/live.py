@@ -30,7 +30,7 @@ import urllib3
 
 from auditor.analyse.credential_refs import credential_refs
 from auditor.collect.builder import InventoryBuilder
-from auditor.collect.decode import TYPED, Refused
+from auditor.collect.decode import Refused
 from auditor.collect.discovery import discover
 from auditor.collect.fields import FieldReader
 from auditor.collect.kinds import KINDS, ResourceKind
@@ -289,7 +289,7 @@ class LiveSource:
         """Pages of (records, raw items): typed kinds are decoded straight from each page's JSON; a page the
         typed decode refuses, and every page of the other kinds, goes through the checked reader. The raw
         items are parsed only with ``keep_raw`` (``auditor snapshot`` writes them out)."""
-        typed = TYPED.get((kind.group, kind.kind))
+        typed = kind.typed
         where = f"{kind.resource} (live, cluster {self.cluster})"
         pages = self._list_pages(kind, namespace)
         data = next(pages)

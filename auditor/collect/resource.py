@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.collect.decode import Typed
 from auditor.collect.fields import FieldReader
 
 
@@ -23,6 +24,9 @@ class ResourceKind:
     backup_namespace_only: bool = False  # read only in the backup system's namespace (ConfigMaps)
     by_name: bool = False  # never listed: read one by one by name (credential Secrets, see live.py)
     optional: bool = False  # a group that many clusters do not serve (CRDs)
+    #: Decoded straight from a page or dump item into records (the kinds a large cluster has most of); an object
+    #: the typed path refuses, and every object of the other kinds, goes through ``slim``.
+    typed: Typed | None = None
 
     @property
     def api_version(self) -> str:

@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any, TypeVar, cast
 
 from auditor.model import records as r
+from auditor.model.tools import csi, etcd, velero
 from auditor.model.tools.base import RecordSet
 
 T = TypeVar("T")
@@ -77,18 +78,18 @@ class Inventory:
     role_bindings: tuple[r.RoleBinding, ...] = ()
     secrets: tuple[r.Secret, ...] = ()
     config_maps: tuple[r.ConfigMap, ...] = ()
-    volume_snapshot_classes: tuple[r.VolumeSnapshotClass, ...] = ()
-    volume_snapshots: tuple[r.VolumeSnapshot, ...] = ()
-    volume_snapshot_contents: tuple[r.VolumeSnapshotContent, ...] = ()
-    bsls: tuple[r.BackupStorageLocation, ...] = ()
-    vsls: tuple[r.VolumeSnapshotLocation, ...] = ()
-    schedules: tuple[r.Schedule, ...] = ()
-    backups: tuple[r.Backup, ...] = ()
-    pod_volume_backups: tuple[r.PodVolumeBackup, ...] = ()
-    data_uploads: tuple[r.DataUpload, ...] = ()
-    backup_repositories: tuple[r.BackupRepository, ...] = ()
-    restores: tuple[r.Restore, ...] = ()
-    etcd_snapshots: tuple[r.EtcdSnapshot, ...] = ()  # k3s ETCDSnapshotFiles, plus the executor's manifests
+    volume_snapshot_classes: tuple[csi.VolumeSnapshotClass, ...] = ()
+    volume_snapshots: tuple[csi.VolumeSnapshot, ...] = ()
+    volume_snapshot_contents: tuple[csi.VolumeSnapshotContent, ...] = ()
+    bsls: tuple[velero.BackupStorageLocation, ...] = ()
+    vsls: tuple[velero.VolumeSnapshotLocation, ...] = ()
+    schedules: tuple[velero.Schedule, ...] = ()
+    backups: tuple[velero.Backup, ...] = ()
+    pod_volume_backups: tuple[velero.PodVolumeBackup, ...] = ()
+    data_uploads: tuple[velero.DataUpload, ...] = ()
+    backup_repositories: tuple[velero.BackupRepository, ...] = ()
+    restores: tuple[velero.Restore, ...] = ()
+    etcd_snapshots: tuple[etcd.EtcdSnapshot, ...] = ()  # k3s ETCDSnapshotFiles, plus the executor's manifests
     #: The records of the backup tools with types of their own (``model/tools``), by field name.
     tool_records: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
@@ -157,25 +158,25 @@ class Inventory:
         return {s.meta.name: s for s in self.storage_classes}
 
     @cached_property
-    def schedule_by_key(self) -> dict[tuple[str, str], r.Schedule]:
+    def schedule_by_key(self) -> dict[tuple[str, str], velero.Schedule]:
         return {(s.meta.namespace or "", s.meta.name): s for s in self.schedules}
 
     @cached_property
-    def backups_by_schedule(self) -> dict[tuple[str, str], tuple[r.Backup, ...]]:
+    def backups_by_schedule(self) -> dict[tuple[str, str], tuple[velero.Backup, ...]]:
         """Backups per (namespace, schedule), newest first (by creation, then name)."""
         grouped = _group((b for b in self.backups if b.schedule), lambda b: (b.meta.namespace or "", b.schedule or ""))
         return {k: tuple(sorted(v, key=_backup_sort_key, reverse=True)) for k, v in grouped.items()}
 
     @cached_property
-    def backup_by_key(self) -> dict[tuple[str, str], r.Backup]:
+    def backup_by_key(self) -> dict[tuple[str, str], velero.Backup]:
         return {(b.meta.namespace or "", b.meta.name): b for b in self.backups}
 
     @cached_property
-    def pvbs_by_backup(self) -> dict[tuple[str, str], tuple[r.PodVolumeBackup, ...]]:
+    def pvbs_by_backup(self) -> dict[tuple[str, str], tuple[velero.PodVolumeBackup, ...]]:
         return _group(self.pod_volume_backups, lambda p: (p.meta.namespace or "", p.backup or ""))
 
     @cached_property
-    def data_uploads_by_backup(self) -> dict[tuple[str, str], tuple[r.DataUpload, ...]]:
+    def data_uploads_by_backup(self) -> dict[tuple[str, str], tuple[velero.DataUpload, ...]]:
         return _group(self.data_uploads, lambda d: (d.meta.namespace or "", d.backup or ""))
 
     @cached_property
@@ -187,11 +188,11 @@ class Inventory:
         return {(s.meta.namespace or "", s.meta.name): s for s in self.secrets}
 
     @cached_property
-    def snapshot_classes_by_driver(self) -> dict[str, tuple[r.VolumeSnapshotClass, ...]]:
+    def snapshot_classes_by_driver(self) -> dict[str, tuple[csi.VolumeSnapshotClass, ...]]:
         return _group(self.volume_snapshot_classes, lambda c: c.driver)
 
     @cached_property
-    def volume_snapshots_by_claim(self) -> dict[tuple[str, str], tuple[r.VolumeSnapshot, ...]]:
+    def volume_snapshots_by_claim(self) -> dict[tuple[str, str], tuple[csi.VolumeSnapshot, ...]]:
         return _group((s for s in self.volume_snapshots if s.source_pvc),
                       lambda s: (s.meta.namespace or "", s.source_pvc or ""))
 
@@ -200,7 +201,7 @@ class Inventory:
 CORE_FIELDS = frozenset(f.name for f in fields(Inventory))
 
 
-def _backup_sort_key(b: r.Backup) -> tuple[str, str]:
+def _backup_sort_key(b: velero.Backup) -> tuple[str, str]:
     created = b.meta.created.isoformat() if b.meta.created else ""
     return (created, b.meta.name)
 

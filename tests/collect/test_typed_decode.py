@@ -19,7 +19,7 @@ import pytest
 from auditor.collect import decode
 from auditor.collect.dump import dump_files, iter_objects, read_dump
 from auditor.collect.fields import FieldReader
-from auditor.collect.kinds import BY_GROUP_KIND, group_of
+from auditor.collect.kinds import BY_GROUP_KIND, TYPED, group_of
 from auditor.collect.live import prefetched
 from auditor.demo import CLUSTER_DIRS
 from auditor.errors import InputError
@@ -55,7 +55,7 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 
 
 def _typed(obj: dict[str, Any]) -> decode.Typed:
-    return decode.TYPED[(group_of(obj["apiVersion"]), obj["kind"])]
+    return TYPED[(group_of(obj["apiVersion"]), obj["kind"])]
 
 
 def _checked(obj: dict[str, Any], where: str = "test") -> Any:
@@ -79,7 +79,7 @@ def test_typed_records_equal_checked_records_for_every_object(objects: list[dict
     seen: dict[str, int] = {}
     for obj in objects:
         key = (group_of(obj["apiVersion"]), obj["kind"])
-        if key not in decode.TYPED:
+        if key not in TYPED:
             continue
         record = _typed(obj).from_json(orjson.dumps(obj))  # every real-shaped object is taken, none refused
         assert record == _checked(obj), obj["metadata"]["name"]
@@ -97,12 +97,12 @@ def test_typed_records_equal_checked_records_for_every_object(objects: list[dict
 def test_a_list_page_decodes_to_the_records_of_its_items(objects: list[dict[str, Any]]) -> None:
     pods = [o for o in objects if o["kind"] == "Pod"]
     page = orjson.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {"continue": "abc"}, "items": pods})
-    records, token = decode.TYPED[("", "Pod")].page_records(page)
+    records, token = TYPED[("", "Pod")].page_records(page)
     assert token == "abc" and records == [_checked(p) for p in pods]
     bad = copy.deepcopy(pods)
     bad[3]["metadata"]["labels"] = {"app": 3}  # one item the typed decode does not take: the whole page is refused
     with pytest.raises(decode.Refused):
-        decode.TYPED[("", "Pod")].page_records(orjson.dumps({"items": bad}))
+        TYPED[("", "Pod")].page_records(orjson.dumps({"items": bad}))
 
 
 @pytest.mark.parametrize("change", [

@@ -1,7 +1,9 @@
-"""The backup tools with records of their own, one module each; the only place the model lists them.
+"""The backup tools' records, one module each; :data:`TOOLS` lists the tools whose records the inventory keeps in
+``tool_records``.
 
-Velero's, the CSI snapshot and etcd records are core records (``model/records.py``): the analysis is built
-around them. Adding a tool is a module here plus its line below (and its collect and analyse modules).
+Velero's, the CSI snapshots' and etcd's records (``velero``, ``csi``, ``etcd`` here) fill core inventory fields
+(``inv.backups``...): the analysis is built around them, so they are not listed below. Adding a tool is a module
+here plus its line below (and its collect and analyse modules).
 """
 
 from __future__ import annotations

@@ -1,0 +1,24 @@
+"""etcd snapshot records: k3s/RKE2 ``ETCDSnapshotFile`` objects and the executor's own snapshot manifests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from auditor.model.records import Meta
+
+
+@dataclass(frozen=True, slots=True)
+class EtcdSnapshot:
+    """One etcd snapshot the scan can see: a k3s/RKE2 ``ETCDSnapshotFile`` (cluster-scoped) or a manifest the
+    auditor's executor wrote beside its snapshot (``source`` says which; ``location`` where the file is)."""
+
+    meta: Meta
+    source: str  # "k3s" (ETCDSnapshotFile) or "executor" (our .json manifest)
+    snapshot_name: str
+    node_name: str | None
+    location: str | None
+    created: datetime | None  # status.creationTime / the manifest's taken_at
+    ready: bool | None  # status.readyToUse; a manifest exists only for a verified snapshot
+    error: str | None = None
+    size_bytes: int | None = None

@@ -1,0 +1,184 @@
+"""Velero's records, the ones the audit is built around: its catalog objects (Schedules, Backups, storage and
+snapshot locations, PodVolumeBackups, DataUploads, repositories, Restores) and, at the end, a backup catalog
+as read from a copy of a BackupStorageLocation prefix (``collect/catalog.py`` reads it). The inventory holds
+them in core fields (``inv.backups``...): Velero's planner and evidence are the core of the analysis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from auditor.model.records import LabelSelector, Meta
+
+
+@dataclass(frozen=True, slots=True)
+class BackupSpec:
+    """The parts of a Velero BackupSpec (or Schedule template) that decide scope and data paths."""
+
+    included_namespaces: tuple[str, ...] = ()
+    excluded_namespaces: tuple[str, ...] = ()
+    included_resources: tuple[str, ...] = ()
+    excluded_resources: tuple[str, ...] = ()
+    include_cluster_resources: bool | None = None
+    included_cluster_scoped: tuple[str, ...] = ()
+    excluded_cluster_scoped: tuple[str, ...] = ()
+    included_namespace_scoped: tuple[str, ...] = ()
+    excluded_namespace_scoped: tuple[str, ...] = ()
+    label_selector: LabelSelector | None = None
+    or_label_selectors: tuple[LabelSelector, ...] = ()
+    snapshot_volumes: bool | None = None
+    default_volumes_to_fs_backup: bool | None = None
+    default_volumes_to_restic: bool | None = None
+    snapshot_move_data: bool | None = None
+    ttl_seconds: float | None = None
+    storage_location: str | None = None
+    volume_snapshot_locations: tuple[str, ...] = ()
+    resource_policy: str | None = None  # ConfigMap name
+    annotations: dict[str, str] = field(default_factory=dict)  # template/backup annotations (CSI class per driver)
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    meta: Meta
+    spec: BackupSpec
+    schedule: str | None  # velero.io/schedule-name label
+    phase: str | None
+    started: datetime | None
+    completed: datetime | None
+    expiration: datetime | None
+    errors: int
+    warnings: int
+    failure_reason: str | None
+    validation_errors: tuple[str, ...]
+    snapshots_attempted: int
+    snapshots_completed: int
+    csi_snapshots_attempted: int
+    csi_snapshots_completed: int
+    item_operations_attempted: int
+    item_operations_completed: int
+    item_operations_failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    meta: Meta
+    cron: str
+    template: BackupSpec
+    paused: bool
+    phase: str | None
+    last_backup: datetime | None
+    validation_errors: tuple[str, ...]
+    use_owner_references: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BackupStorageLocation:
+    meta: Meta
+    provider: str | None
+    bucket: str | None
+    prefix: str | None
+    config: dict[str, str]
+    credential_name: str | None
+    credential_key: str | None
+    default: bool
+    access_mode: str  # ReadWrite | ReadOnly
+    phase: str | None
+    last_validated: datetime | None
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSnapshotLocation:
+    meta: Meta
+    provider: str | None
+    config: dict[str, str]
+    credential_name: str | None
+    credential_key: str | None
+    phase: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PodVolumeBackup:
+    meta: Meta
+    backup: str | None  # velero.io/backup-name
+    pod_namespace: str | None
+    pod_name: str | None
+    volume: str | None
+    pvc_uid: str | None
+    pvc_name: str | None
+    node: str | None
+    phase: str | None
+    completed: datetime | None
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DataUpload:
+    meta: Meta
+    backup: str | None
+    source_namespace: str | None
+    source_pvc: str | None
+    phase: str | None
+    completed: datetime | None
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BackupRepository:
+    meta: Meta
+    volume_namespace: str | None
+    storage_location: str | None
+    repository_type: str | None
+    phase: str | None
+    last_maintenance: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Restore:
+    meta: Meta
+    backup_name: str | None
+    schedule_name: str | None
+    phase: str | None
+    started: datetime | None
+    completed: datetime | None
+    namespace_mapping: dict[str, str]
+
+    @property
+    def drill_result(self) -> str | None:
+        """``passed``/``failed`` when an auditor restore drill judged this Restore (its annotation, kept in meta)."""
+        return self.meta.annotations.get("backup-auditor.io/drill-result")
+
+
+# --- a backup catalog (a copy of a BackupStorageLocation prefix) ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeInfo:
+    """One entry of ``<b>-volumeinfo.json.gz`` (``internal/volume/volumes_information.go``)."""
+
+    pvc_namespace: str
+    pvc_name: str
+    pv_name: str | None
+    method: str | None  # NativeSnapshot | PodVolumeBackup | CSISnapshot
+    data_moved: bool
+    skipped: bool
+    skipped_reason: str | None
+    result: str | None  # succeeded | failed
+    started: datetime | None
+    completed: datetime | None
+
+
+@dataclass(frozen=True)
+class CatalogBackup:
+    name: str
+    backup: Backup | None
+    volume_info: tuple[VolumeInfo, ...] | None  # None: no volumeinfo file
+    pod_volume_backups: tuple[PodVolumeBackup, ...] | None
+    error_lines: dict[str, tuple[str, ...]] = field(default_factory=dict)  # namespace -> errors from results
+    unreadable: tuple[str, ...] = ()  # files present but unreadable
+
+
+@dataclass(frozen=True)
+class VeleroCatalog:
+    location: str
+    backups: dict[str, CatalogBackup]
