@@ -245,7 +245,7 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
             early = tuple(r for r in cluster_rules if r.id not in LATE_RULES)
             results = unevaluated_where_blind(analysis, evaluate(analysis, early, config.rules, run))
             if cluster_custom:
-                from auditor.custom_rules.evaluate import evaluate_custom
+                from auditor.custom_rules.evaluate import evaluate_custom  # deferred: CEL (0.5 s) if rules
 
                 results += evaluate_custom(analysis, cluster_custom)
             judged[analysis.inventory.cluster], register = apply_exceptions(
@@ -299,7 +299,7 @@ class _Focus:
             rules = tuple(r for r in rules if r.id in mapped)
         custom = tuple(r for r in self.custom if not framework or framework in r.rule.frameworks)
         if custom:
-            from auditor.custom_rules.frameworks import with_custom_rules
+            from auditor.custom_rules.frameworks import with_custom_rules  # deferred: CEL, if custom rules
 
             frameworks = with_custom_rules(frameworks, custom)
         return rules, frameworks, custom

@@ -55,7 +55,7 @@ def write_rules(directory: Path) -> None:
 
 
 def large_analysis(volumes: int) -> Any:
-    from auditor.cli.base import build_options
+    from auditor.cli.shared import build_options
     from auditor.pipeline import run_scan
 
     result = run_scan(build_options(demo=True))
@@ -89,7 +89,7 @@ def measure(volumes: int, repeat: int) -> float:
 
 def compare_libraries(evaluations: int = 2000) -> None:
     """One rule (assert + entry conversion) on one volume entry, per evaluation, in each library."""
-    from auditor.cli.base import build_options
+    from auditor.cli.shared import build_options
     from auditor.output.document import volume_entry
     from auditor.pipeline import run_scan
 

@@ -3,6 +3,7 @@ and they fail when an import breaks them. Each case plants one bad import in a c
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -65,3 +66,70 @@ def test_a_planted_import_fails_lint(copy: Path, module: str, line: str, contrac
     assert result.returncode != 0, result.stdout
     broken = result.stdout.partition("Broken contracts")[2]
     assert contract in broken and named in broken, result.stdout
+
+
+def deferred_imports(source: str) -> list[tuple[int, str, str]]:
+    """Every import inside a function or method of ``source``: (line, the import, the comment that says why,
+    or "" when none). The comment is on the import's own lines or on the line above the block of imports it
+    belongs to."""
+    lines = source.splitlines()
+    found: list[tuple[int, str, str]] = []
+
+    def comment_of(node: ast.stmt) -> str:
+        own = [lines[i].partition("#")[2].strip() for i in range(node.lineno - 1, node.end_lineno or node.lineno)]
+        if any(own):
+            return next(c for c in own if c)
+        above = node.lineno - 2
+        while above >= 0 and lines[above].strip().startswith(("from ", "import ")):  # the block's first import
+            above -= 1
+        return lines[above].strip()[1:].strip() if above >= 0 and lines[above].strip().startswith("#") else ""
+
+    def walk(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if in_function and isinstance(child, ast.Import | ast.ImportFrom):
+                found.append((child.lineno, ast.unparse(child), comment_of(child)))
+            walk(child, in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda))
+
+    walk(ast.parse(source), False)
+    return found
+
+
+def unexplained(found: list[tuple[int, str, str]]) -> list[str]:
+    """The deferred imports without a reason; a cycle is no reason (cycles are fixed, not deferred)."""
+    return [f"{line}: {text}" + (f"  # {why}" if why else "") for line, text, why in found
+            if not why or "cycle" in why.lower() or "circular" in why.lower()]
+
+
+def test_every_import_inside_a_function_says_why() -> None:
+    """An import inside a function defers a measured cost or an optional dependency, and a comment says so
+    (docs/architecture.md); anything else belongs at the top of its module."""
+    problems = [f"{path.relative_to(ROOT)}:{problem}" for path in sorted((ROOT / "auditor").rglob("*.py"))
+                for problem in unexplained(deferred_imports(path.read_text()))]
+    assert problems == []
+
+
+def test_the_deferred_import_check_can_fail() -> None:
+    source = '''
+import ast
+import os
+
+
+def a():
+    import json
+
+    # deferred: the report model (0.5 s), not for --help
+    from auditor.output import report
+    from auditor.output.report import build
+
+    import yaml  # deferred: only for YAML output
+    return json, report, build, yaml
+
+
+class B:
+    def c(self):
+        from auditor import pipeline  # an import cycle otherwise
+        return pipeline
+'''
+    assert [line for line, _, _ in deferred_imports(source)] == [7, 10, 11, 13, 19]
+    assert unexplained(deferred_imports(source)) == [
+        "7: import json", "19: from auditor import pipeline  # an import cycle otherwise"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -19,9 +20,13 @@ CommandPath = tuple[str, ...]
 
 
 def commands(group: click.Command = main, path: CommandPath = ()) -> Iterator[tuple[CommandPath, click.Command]]:
+    """Every command, loaded as running it would (the root group imports a command's module on demand)."""
     yield path, group
     if isinstance(group, click.Group):
-        for name, command in sorted(group.commands.items()):
+        ctx = click.Context(group, info_name=path[-1] if path else "auditor")
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None, f"{' '.join((*path, name))} is listed but cannot be loaded"
             yield from commands(command, (*path, name))
 
 
@@ -90,3 +95,36 @@ def test_shared_options_have_one_help_text() -> None:
     assert len(where["--store"]) >= 6 and len(where["--kubeconfig"]) >= 4
     assert {flag: len(t) for flag, t in texts.items()} == dict.fromkeys(SHARED, 1)
     assert all(t != {""} for t in texts.values())
+
+
+def test_lazy_table_names_every_command_with_its_own_summary() -> None:
+    """``auditor --help`` lists commands from ``COMMANDS`` without importing them: the table names exactly the
+    commands the modules register, each with the summary Click takes from its docstring."""
+    from auditor.cli.base import COMMANDS
+
+    ctx = click.Context(main, info_name="auditor")
+    loaded = {name: main.get_command(ctx, name) for name in COMMANDS}
+    for name, command in loaded.items():
+        assert command is not None and command.callback is not None, name
+        module = command.callback.__module__
+        assert (module, command.get_short_help_str(10**6)) == COMMANDS[name], name
+    assert set(main.commands) == {*COMMANDS, "version"}  # no module registers a command the table lacks
+
+
+def test_root_help_loads_no_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auditor --help`` in a fresh interpreter: the same listing as with every command loaded, and no
+    command module, no pipeline, no config imported."""
+    from auditor.cli.base import COMMANDS
+
+    code = ("import sys\nfrom auditor.cli import main\ntry:\n    main(['--help'], prog_name='auditor')\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('auditor.')), file=sys.stderr)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                         env={**os.environ, "COLUMNS": "80"})
+    modules = eval(run.stderr)  # noqa: S307  (our own subprocess's list of names)
+    assert [m for m in modules if m.startswith(("auditor.cli.", "auditor.pipeline", "auditor.config",
+                                                "auditor.analyse", "auditor.store"))] == \
+        ["auditor.cli.base", "auditor.cli.kubectl"]
+    assert len(list(commands())) > len(COMMANDS)  # every command loaded now
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main.get_help(click.Context(main, info_name="auditor")) + "\n" == run.stdout

@@ -33,7 +33,6 @@ from auditor.model.inventory import Gap, Inventory
 from auditor.model.tools import velero
 from auditor.model.tools.velero import VeleroCatalog
 
-STATUSES = ("protected", "stale", "unprotected", "unknown")
 #: A recovery point dated later than this after the scan time is not believed (clocks disagree a little).
 CLOCK_SKEW = timedelta(minutes=10)
 #: Resources whose absence makes a "not protected" verdict unreliable (see ``gaps.py``).

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import orjson
 
-from auditor.cli.base import (
-    _progress,
-    build_options,
-    custom_rules,
-    emit,
-    gate,
-    gate_document,
-    handle_errors,
-    main,
-    parse_seconds,
-)
+from auditor.cli.base import _as_of, handle_errors, main, parse_seconds
 from auditor.cli.filters import filter_options, pop_filter
 from auditor.cli.options import (
     cluster_access_options,
@@ -33,8 +24,12 @@ from auditor.cli.options import (
     store_option,
     timing_options,
 )
+from auditor.cli.shared import _progress, build_options, custom_rules, emit, gate, gate_document
 from auditor.config import load_config
+from auditor.errors import InputError, StoreError
+from auditor.model.rules import SEVERITIES
 from auditor.model.time import parse_time
+from auditor.output.safe import terminal_console
 
 
 @main.command()
@@ -52,7 +47,7 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
     Filters narrow what is shown and --fail-on; --min-score reads the whole scan's scores.
     --store (or history.store in --config) records the scan and compares each cluster with its previous scan.
     """
-    from auditor.recording import scan_and_record
+    from auditor.recording import scan_and_record  # deferred: pipeline and store (1.3 s), not for --help
 
     view = pop_filter(kwargs)
     options = build_options(**kwargs)
@@ -80,7 +75,7 @@ def scan(output: str, fail_on: str | None, min_score: float | None, store: str |
 @handle_errors
 def demo(output: str, rules_dirs: tuple[Path, ...], **kwargs: Any) -> None:
     """Run the main job on the embedded demo cluster (no cluster, no network)."""
-    from auditor.pipeline import run_scan
+    from auditor.pipeline import run_scan  # deferred: the pipeline (0.6 s), not for --help
 
     view = pop_filter(kwargs)
     options = build_options(demo=True, rules_dirs=rules_dirs)
@@ -98,6 +93,7 @@ def snapshot(directory: Path, kubeconfig: str | None, context: str | None, in_cl
              velero_namespace: str | None, no_secret_values: bool, fingerprint_key_file: Path | None,
              request_timeout: str, cluster_deadline: str) -> None:
     """Write a live cluster's objects as a dump DIRECTORY (secret values removed; credential fingerprints kept)."""
+    # deferred, not for --help: the live reader and the pipeline (0.6 s)
     from auditor.collect.clusters import in_cluster_target, kubeconfig_targets
     from auditor.collect.live import LiveSource
     from auditor.collect.writer import SnapshotWriter
@@ -130,8 +126,8 @@ def explain() -> None:
 @handle_errors
 def explain_pvc(pvc: str, **kwargs: Any) -> None:
     """The decision chain for one PVC (NAMESPACE/NAME): scope and data path per schedule, recovery points."""
+    # deferred, not for --help: the pipeline (0.6 s) and the explanation's renderer
     from auditor.output.explain import explain as render_explain
-    from auditor.output.safe import terminal_console
     from auditor.pipeline import run_scan
 
     if "/" not in pvc:
@@ -141,8 +137,6 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
     analyses = [c.analysis for c in result.clusters if c.analysis is not None]
     having = [a for a in analyses if any(v.key == pvc for v in a.volumes)]
     if analyses and not having:  # in a fleet, explain it wherever it exists
-        from auditor.errors import InputError
-
         raise InputError(f"no PersistentVolumeClaim {pvc} in cluster(s) "
                          f"{', '.join(a.inventory.cluster for a in analyses)}")
     for analysis in having:
@@ -182,7 +176,7 @@ def report(from_scan: Path | None, from_store: str | None, fleet_detail: str, fo
     read), 2 a --cluster the store does not know. With --store (default: history.store of --config) the 30-day
     trend comes from the history store and the report's manifest is recorded in it.
     """
-    from auditor.errors import StoreError
+    # deferred, not for --help: the report model and renderers (0.5 s), signing (0.45 s), the pipeline (0.6 s)
     from auditor.output.report import load_document, parse_formats, write_reports
     from auditor.output.report.history import read_store, record_report
     from auditor.output.report.signing import load_signing
@@ -202,11 +196,11 @@ def report(from_scan: Path | None, from_store: str | None, fleet_detail: str, fo
         doc = source.data
         fail_on_fleet = fleet_gate(doc, fail_on)
     elif from_scan:
-        from auditor.load.rules import load_catalog
+        from auditor.load.rules import load_catalog  # deferred: the rule catalog's loader (0.4 s)
 
         source = load_document(from_scan)
         if view.active:  # the filtered view is a document of its own: written and hashed as the report's source
-            from auditor.output.report.source import SourceDocument
+            from auditor.output.report.source import SourceDocument  # deferred with the report model
 
             narrowed = view.apply_document(source.data)
             source = SourceDocument(narrowed, orjson.dumps(narrowed, option=orjson.OPT_INDENT_2) + b"\n")
@@ -260,9 +254,7 @@ LIVE_SOURCES = ("snapshots", "contexts", "all_contexts", "in_cluster", "demo", "
 def _from_store(url: str, detail: str, from_scan: Path | None, view: Any,
                 kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
     """The fleet document, its history and the rule catalog of ``report --from-store``: no cluster is read."""
-    from datetime import UTC, datetime
-
-    from auditor.cli.base import _as_of
+    # deferred, not for --help: the rule catalog's loader (0.4 s) and the store's fleet reader (1.1 s)
     from auditor.load.rules import load_catalog
     from auditor.output.report.fleet import read_fleet
 
@@ -282,8 +274,6 @@ def _from_store(url: str, detail: str, from_scan: Path | None, view: Any,
 
 def fleet_gate(doc: dict[str, Any], fail_on: str | None) -> int:
     """--fail-on on a fleet document: its counts cover every finding (its list keeps only some)."""
-    from auditor.model.rules import SEVERITIES
-
     if not fail_on:
         return 0
     counts = (doc.get("summary") or {}).get("findings_by_severity") or {}

@@ -1,11 +1,15 @@
-"""The ``auditor`` root group and shared options; the only place where errors become one-line messages
-and exit codes.
+"""The ``auditor`` root group; the only place where errors become one-line messages and exit codes.
+
+The root group loads a command's module only when that command is run (or completed, or asked for its
+``--help``): ``auditor --help`` lists every command from :data:`COMMANDS` without importing one, so no command
+pays for another's imports. ``tests/test_cli_help.py`` checks the table against the commands themselves.
 
 Exit codes: 0 ok, 1 runtime error (a cluster unreachable, an API failure), 2 usage or input error.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -13,17 +17,86 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from auditor import __version__
-from auditor.config import load_config
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, ConfigError
+from auditor.model.durations import parse_duration
 from auditor.model.time import parse_time
+from auditor.output.safe import SafeLogFormatter, clean
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Every command but ``version``: the module that registers it on :data:`main` when imported, and its
+#: summary for ``auditor --help`` (the first sentence of its docstring, as Click would shorten it).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "backup": ("auditor.cli.executor",
+               "Drive backups now: a Velero Backup from a schedule, a CSI VolumeSnapshot, an etcd snapshot."),
+    "completion": ("auditor.cli.completion",
+                   "Print the shell completion script for SHELL (see the README for how to install it)."),
+    "demo": ("auditor.cli.audit", "Run the main job on the embedded demo cluster (no cluster, no network)."),
+    "diff": ("auditor.cli.history",
+             "New, resolved and changed findings, and volumes whose status changed, from SCAN_A to SCAN_B."),
+    "explain": ("auditor.cli.audit", "Explain a verdict in full."),
+    "fleet": ("auditor.cli.fleet",
+              "One row per cluster in the history store: its newest scan and age, complete or not, volumes by "
+              "status, findings by severity, framework scores, and whether its agent went silent (GOV-006: no "
+              "scan for twice its interval, or 2 h); two clusters claiming one name are both shown (GOV-007)."),
+    "history": ("auditor.cli.history",
+                "Scans over time per cluster (every cluster in the store unless --cluster): coverage, share "
+                "within RPO, findings by severity, compliance scores."),
+    "preflight": ("auditor.cli.preflight",
+                  "Check, before a disaster, whether a Velero backup restores into a target cluster: its bucket "
+                  "is visible there, its volumes' classes, drivers, snapshot classes and node-agent exist, its "
+                  "kinds are served, Velero and its plugins run."),
+    "rbac": ("auditor.cli.rbac",
+             "Print Roles and RoleBindings granting `get` on exactly the credential Secrets the backup "
+             "configuration names (storage locations, Velero's repository and server credentials, the other "
+             "backup tools' repository, backend and encryption Secrets), per namespace:"),
+    "report": ("auditor.cli.audit",
+               "Write compliance reports with an integrity manifest (timestamped names; see docs/reports.md)."),
+    "restore-drill": ("auditor.cli.drill",
+                      "Restore the latest good backup of a schedule into scratch namespaces, verify it (PVCs "
+                      "bound, pods ready, --check), delete only the scratch namespaces, and annotate the Restore "
+                      "with the verdict (the evidence GOV-001 counts)."),
+    "rules": ("auditor.cli.rules",
+              "List the rule catalog (``-o md`` writes docs/rules.md), with the custom rules of --rules-dir and "
+              "of the custom_rules_dirs of --config when given."),
+    "runs": ("auditor.cli.history", "The executor's runs recorded in the history store, newest first."),
+    "scan": ("auditor.cli.audit", "Scan clusters (live or dumps) and report every volume's protection."),
+    "serve": ("auditor.cli.serve",
+              "Scan on an interval and on changes; serve Prometheus metrics and the newest scan document."),
+    "snapshot": ("auditor.cli.audit",
+                 "Write a live cluster's objects as a dump DIRECTORY (secret values removed; credential "
+                 "fingerprints kept)."),
+    "verify": ("auditor.cli.evidence",
+               "Check every report set in DIRECTORY against its manifest and the manifest's signature."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported by name from :data:`COMMANDS` the first time they are asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(COMMANDS[cmd_name][0])  # the module registers its commands on main
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the table: the commands that are not loaded stay so."""
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name) or click.Command(name, help=COMMANDS[name][1])
+            if not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 class _State:
@@ -31,8 +104,6 @@ class _State:
 
 
 def _fail(message: str, code: int) -> None:
-    from auditor.output.safe import clean
-
     click.echo(f"error: {clean(message)}", err=True)
     sys.exit(code)
 
@@ -83,24 +154,26 @@ def _as_of(value: str | None) -> datetime | None:
         raise click.BadParameter(f"not an RFC 3339 time: {value!r} (e.g. 2026-11-20T12:00:00Z)") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "AUDITOR"})
+@click.group(cls=LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "AUDITOR"})
 @click.option("--debug", is_flag=True, help="Verbose logs and tracebacks on errors.")
 @click.version_option(__version__, prog_name="backup-auditor")
 def main(debug: bool) -> None:
     """backup-auditor: the truth about your Kubernetes backups."""
     _State.debug = debug
-    from auditor.output.safe import SafeLogFormatter
-
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
 
 
+@main.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"backup-auditor {__version__}")
+
+
 def parse_seconds(text: str, flag: str, *, zero: bool = False) -> float:
     """A duration flag (``30s``, ``2m30s`` or bare seconds) as seconds; 0 only where ``zero`` allows it."""
-    from auditor.errors import ConfigError
-    from auditor.model.durations import parse_duration
-
     try:
         seconds = float(text)
     except ValueError:
@@ -111,136 +184,3 @@ def parse_seconds(text: str, flag: str, *, zero: bool = False) -> float:
     if not 0 <= seconds <= 86400 or (seconds == 0 and not zero):
         raise ConfigError(f"{flag} {text!r}: must be {'0 or ' if zero else ''}more than 0s and at most 1d")
     return seconds
-
-
-def build_options(snapshots: tuple[Path, ...] = (), cluster_name: str | None = None, kubeconfig: str | None = None,
-                  contexts: tuple[str, ...] = (), all_contexts: bool = False, in_cluster: bool = False,
-                  catalogs: tuple[str, ...] = (), config_path: Path | None = None, as_of: str | None = None,
-                  demo: bool = False, exceptions_file: Path | None = None, framework: str | None = None,
-                  no_secret_values: bool = False, fingerprint_key_file: Path | None = None,
-                  rules_dirs: tuple[Path, ...] = (), request_timeout: str = "30s",
-                  cluster_deadline: str = "150s", parallel: int | None = None) -> Any:
-    from auditor.config import load_exceptions
-    from auditor.pipeline import ScanOptions
-
-    previous: dict[str, Any] = {}
-    if demo:
-        from auditor import demo as demo_data
-
-        previous = demo_data.previous_states()
-        snapshots = tuple(demo_data.CLUSTER_DIRS.values())  # each dump's manifest names its cluster
-        catalogs = catalogs or (f"{demo_data.CLUSTER_NAME}={demo_data.CATALOG_DIR}",)
-        config_path = config_path or demo_data.CONFIG_FILE
-        as_of = as_of or demo_data.demo_as_of().strftime("%Y-%m-%dT%H:%M:%SZ")
-    config = load_config(config_path)
-    if exceptions_file:
-        waivers = config.exceptions.waivers + load_exceptions(exceptions_file)
-        config = config.model_copy(update={"exceptions": config.exceptions.model_copy(update={"waivers": waivers})})
-    return ScanOptions(snapshots=snapshots, cluster_name=cluster_name, kubeconfig=kubeconfig, contexts=contexts,
-                       all_contexts=all_contexts, in_cluster=in_cluster, catalogs=catalogs, config=config,
-                       as_of=_as_of(as_of), secret_values=not no_secret_values,
-                       fingerprint_key_file=fingerprint_key_file, framework=framework, previous=previous,
-                       custom_rules=custom_rules(config, rules_dirs),
-                       request_timeout=parse_seconds(request_timeout, "--request-timeout"),
-                       cluster_deadline=parse_seconds(cluster_deadline, "--cluster-deadline", zero=True) or None,
-                       parallel=parallel)
-
-
-def custom_rules(config: Any, rules_dirs: tuple[Path, ...]) -> tuple[Any, ...]:
-    """The config's custom_rules_dirs and --rules-dir, compiled (nothing to import when there are none)."""
-    directories = (*config.custom_rules_dirs, *rules_dirs)
-    if not directories:
-        return ()
-    from auditor.custom_rules.loader import load_rule_dirs
-
-    return load_rule_dirs(directories)
-
-
-def _progress() -> Any:
-    """A live line on stderr for long live scans (kinds and pages read), only when both stdout and stderr are
-    terminals: nothing in pipes, files or CI logs."""
-    if not (sys.stderr.isatty() and sys.stdout.isatty()):
-        return None
-    from rich.console import Console
-
-    from auditor.cli.progress import ScanProgress
-
-    return ScanProgress(Console(stderr=True))
-
-
-class _Stdout:
-    """Standard output for a format's printer (``auditor.formats.Sink``)."""
-
-    @property
-    def binary(self) -> Any:
-        sys.stdout.flush()  # what was printed as text goes first
-        return sys.stdout.buffer
-
-    @property
-    def text(self) -> Any:
-        return sys.stdout
-
-    def console(self) -> Any:
-        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
-        return stdout_console(highlight=False, soft_wrap=True, width=width)
-
-
-def emit(result: Any, output: str, focus: tuple[str, ...] = ()) -> None:
-    """The scan on stdout in a registered format (``scan -o``); ``focus``: the frameworks a Markdown
-    summary narrows to, as a report's would."""
-    from auditor import formats
-    from auditor.output.report.rendering import Rendering
-
-    printer = formats.get(output).stdout
-    if printer is None:
-        raise click.BadParameter(f"{output} is written as a report file, not printed (auditor report --format)")
-    printer(Rendering.of_scan(result, focus), _Stdout())
-
-
-def stdout_console(**options: Any) -> Any:
-    """A rich Console on stdout whose broken pipe ends the command quietly with exit 0 (rich exits 1)."""
-    from auditor.output.safe import SafeConsole
-
-    class _Console(SafeConsole):  # data is printed without markup, control characters escaped
-        def on_broken_pipe(self) -> None:
-            raise BrokenPipeError
-
-    return _Console(**options)
-
-
-def gate_document(doc: dict[str, Any], fail_on: str | None, min_score: float | None) -> int:
-    """:func:`gate` on a saved scan document (``report --from-scan``)."""
-    from auditor.model.rules import SEVERITIES
-
-    if fail_on:
-        worst = SEVERITIES.index(fail_on)
-        if any(f.get("status") == "open" and f.get("severity") in SEVERITIES
-               and SEVERITIES.index(f["severity"]) <= worst for f in doc.get("findings") or []):
-            return 3
-    if min_score is not None:
-        scores = [c.get("score") or 0.0 for c in doc.get("compliance") or []]
-        if any(s * 100 < min_score for s in scores):
-            return 4
-    return 0
-
-
-def gate(result: Any, fail_on: str | None, min_score: float | None) -> int:
-    """CI gating: 3 when an open finding is at or above ``fail_on``, 4 when a framework score is below
-    ``min_score`` percent (a framework nothing could be evaluated for counts as 0), else 0."""
-    from auditor.model.rules import SEVERITIES
-
-    if fail_on:
-        worst = SEVERITIES.index(fail_on)
-        if any(SEVERITIES.index(f.severity) <= worst for f in result.findings if f.status == "open"):
-            return 3
-    if min_score is not None:
-        scores = [fw.score or 0.0 for c in result.clusters for fw in c.compliance]
-        if any(s * 100 < min_score for s in scores):
-            return 4
-    return 0
-
-
-def open_store(store: str | None, config_path: Path | None) -> Any:
-    from auditor.store import Store
-
-    return Store(store or load_config(config_path).history.store, create=False)

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import click
 
+from auditor import demo as demo_data
 from auditor.cli.base import handle_errors, main
 from auditor.cli.executor import _cluster_api, _dump_needs_dry_run, _namespaced, _seconds, _show, executor_options
 from auditor.config import RestoreDrillJob, help_text
+from auditor.executor.drill import plan_drill
+from auditor.executor.source import drill_inputs_from_dump
 
 
 @main.command("restore-drill")
@@ -37,8 +40,8 @@ def restore_drill(schedule_key: str, dump: Path | None, demo: bool, kubeconfig: 
     evidence GOV-001 counts). Exit 0 when the drill passed, 1 when it failed. With --store, the drill is
     recorded as a run (auditor runs)."""
     now = datetime.now(UTC)  # names the Restore: taken before any request, so drills started together agree
-    from auditor.executor.drill import plan_drill
-    from auditor.executor.drill_io import run_drill
+    # deferred, not for --help: the drill's I/O loads the store (SQLAlchemy, 1.1 s)
+    from auditor.executor.drill_io import list_backups, list_namespaces, run_drill
 
     namespace, name = _namespaced(schedule_key, "--schedule")
     _dump_needs_dry_run(dump, demo, dry_run)
@@ -49,9 +52,6 @@ def restore_drill(schedule_key: str, dump: Path | None, demo: bool, kubeconfig: 
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--check") from None
     if dump or demo:
-        from auditor import demo as demo_data
-        from auditor.executor.source import drill_inputs_from_dump
-
         backups, namespaces = drill_inputs_from_dump(dump or demo_data.CLUSTER_DIR, namespace, name)
         at = demo_data.demo_as_of() if demo else datetime.now(UTC)  # the demo's backups are dated relative to it
         plan = plan_drill(namespace, name, backups, namespaces, at)
@@ -59,8 +59,6 @@ def restore_drill(schedule_key: str, dump: Path | None, demo: bool, kubeconfig: 
         return
     api, cluster = _cluster_api(kubeconfig, context, in_cluster)
     if dry_run:
-        from auditor.executor.drill_io import list_backups, list_namespaces
-
         plan = plan_drill(namespace, name, list_backups(api, namespace, name), list_namespaces(api), datetime.now(UTC))
         _show({"apiVersion": "v1", "kind": "List", "items": plan.objects()}, output)
         return

@@ -8,8 +8,11 @@ from pathlib import Path
 import click
 import orjson
 
-from auditor.cli.base import handle_errors, main, open_store
+from auditor.cli.base import handle_errors, main
 from auditor.cli.options import store_options
+from auditor.cli.shared import open_store
+from auditor.model.durations import format_duration
+from auditor.output.safe import clean, terminal_console
 
 
 @main.command()
@@ -22,6 +25,7 @@ def history(store: str | None, config_path: Path | None, clusters: tuple[str, ..
     findings by severity, compliance scores.
 
     Read from --store (default: history.store of --config, else the per-user store)."""
+    # deferred: the store (SQLAlchemy, 1.1 s) when the command runs, not for --help
     from auditor.output.history import history_document, render_history
     from auditor.store.latest import select_clusters
 
@@ -30,8 +34,6 @@ def history(store: str | None, config_path: Path | None, clusters: tuple[str, ..
     if output == "json":
         sys.stdout.buffer.write(orjson.dumps(history_document(rows), option=orjson.OPT_INDENT_2) + b"\n")
         return
-    from auditor.output.safe import terminal_console
-
     render_history(rows, terminal_console())
 
 
@@ -48,6 +50,7 @@ def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path:
     Every cluster in the store unless --cluster. Read from --store (default: history.store of --config, else
     the per-user store).
     """
+    # deferred: the store (SQLAlchemy, 1.1 s) when the command runs, not for --help
     from auditor.output.history import diff_document, render_diff
     from auditor.store.latest import select_clusters
 
@@ -56,8 +59,6 @@ def diff(scan_a: int | None, scan_b: int | None, store: str | None, config_path:
     if output == "json":
         sys.stdout.buffer.write(orjson.dumps(diff_document(diffs), option=orjson.OPT_INDENT_2) + b"\n")
         return
-    from auditor.output.safe import terminal_console
-
     render_diff(diffs, terminal_console())
 
 
@@ -69,8 +70,6 @@ def runs(store: str | None, config_path: Path | None, clusters: tuple[str, ...],
     """The executor's runs recorded in the history store, newest first.
 
     Read from --store (default: history.store of --config, else the per-user store)."""
-    from auditor.model.durations import format_duration
-
     with open_store(store, config_path) as db:
         records = db.runs(None, limit) if not clusters else sorted(
             (r for name in dict.fromkeys(clusters) for r in db.runs(name, limit)),
@@ -78,8 +77,6 @@ def runs(store: str | None, config_path: Path | None, clusters: tuple[str, ...],
     if output == "json":
         click.echo(orjson.dumps([r.as_dict() for r in records], option=orjson.OPT_INDENT_2).decode())
         return
-    from auditor.output.safe import clean
-
     for r in records:
         took = format_duration(r.duration_seconds) if r.duration_seconds is not None else "running"
         click.echo(clean(f"{r.started_at:%Y-%m-%d %H:%M:%SZ}  {r.status:<10} {r.cluster}  {r.kind} "

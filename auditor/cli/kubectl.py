@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import sys
 
+from click.shell_completion import ShellComplete
+
+from auditor.cli.base import main
+
 #: kubectl's habitual flags: (names, takes a value)
 HABITS = {"--context": True, "--kubeconfig": True, "-n": True, "--namespace": True, "-A": False,
           "--all-namespaces": False}
@@ -38,8 +42,6 @@ def plugin_args(argv: list[str]) -> list[str]:
 
 
 def kubectl_main() -> None:
-    from auditor.cli import main
-
     main(args=plugin_args(sys.argv[1:]), prog_name=PROG, complete_var="_AUDITOR_COMPLETE")
 
 
@@ -47,10 +49,6 @@ def complete_main() -> None:
     """``kubectl_complete-backup_auditor``: kubectl (1.26+) runs it to complete ``kubectl backup-auditor ...``
     with the words so far and the word being completed; it prints one completion a line, then cobra's
     directive line (``:4`` no file completion, ``:0`` files allowed)."""
-    from click.shell_completion import ShellComplete
-
-    from auditor.cli import main
-
     words = sys.argv[1:]
     incomplete = words.pop() if words else ""
     words = plugin_args(words)

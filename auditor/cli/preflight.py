@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,10 +10,16 @@ from typing import Any
 
 import click
 import orjson
+from rich.markup import escape as markup_escape
+from rich.table import Table
 
-from auditor.cli.base import _as_of, handle_errors, main, stdout_console
+from auditor import demo as demo_data
+from auditor.cli.base import _as_of, handle_errors, main
 from auditor.cli.options import as_of_option, kubeconfig_option
+from auditor.cli.shared import stdout_console
 from auditor.config import PreflightPair, help_text
+from auditor.output.safe import clean
+from auditor.preflight import read_cluster, run_preflight
 
 
 def _mapping(values: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -53,16 +60,12 @@ def preflight(backup_key: str, source_snapshot: Path | None, source_context: str
     visible there, its volumes' classes, drivers, snapshot classes and node-agent exist, its kinds are
     served, Velero and its plugins run. Exit 0 ready, 3 not ready (blockers or unknown), 2 bad input,
     1 a cluster unreachable."""
-    from auditor.preflight import read_cluster, run_preflight
-
     if [source_snapshot is not None, source_context is not None, demo].count(True) != 1:
         raise click.UsageError("give exactly one source: --snapshot, --context or --demo")
     if target_snapshot is not None and target_context is not None:
         raise click.UsageError("give one target: --target-snapshot or --target-context")
     when = _as_of(as_of)
     if demo:
-        from auditor import demo as demo_data
-
         source_snapshot, catalog = demo_data.CLUSTER_DIR, catalog or demo_data.CATALOG_DIR
         target_snapshot = target_snapshot if target_context else (target_snapshot or demo_data.STAGING_DIR)
         when = when or demo_data.demo_as_of()
@@ -86,13 +89,6 @@ def preflight(backup_key: str, source_snapshot: Path | None, source_context: str
 
 def render(doc: dict[str, Any]) -> None:
     """The verdict, then blockers, unknowns, warnings and the volumes (cluster text escaped for the terminal)."""
-    import os
-
-    from rich.markup import escape as markup_escape
-    from rich.table import Table
-
-    from auditor.output.wide import clean
-
     def escape(text: str) -> str:  # cluster text: control characters made visible, then markup escaped
         return markup_escape(clean(text) if text else text)
 

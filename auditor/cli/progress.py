@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+
 
 class ScanProgress:
     """A ``Progress`` callback (``LiveSource`` calls it after each page with the kind and objects so far)."""
@@ -28,14 +30,10 @@ class ScanProgress:
                 f"({self.objects:,} objects)")
 
     def __call__(self, resource: str, count: int) -> None:
-        from rich.markup import escape
-
         self.status.update(escape(self.line(resource, count)))
 
     def show(self, line: str) -> None:
         """A whole line (several clusters read at once: ``auditor.collect.parallel.ClusterProgress``)."""
-        from rich.markup import escape
-
         self.status.update(escape(line))
 
     def stop(self) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from auditor.cli.base import build_options, handle_errors, main
+from auditor.cli.base import handle_errors, main
 from auditor.cli.options import source_options
+from auditor.cli.shared import build_options
 from auditor.errors import ConfigError
 
 
@@ -34,6 +35,7 @@ def rbac(service_account: str, **kwargs: Any) -> None:
 
     Exit codes: 0 ok; 1 a cluster could not be read; 2 bad input or configuration.
     """
+    # deferred: the pipeline (0.6 s), not for --help
     from auditor.output.rbac import credential_grants, rbac_manifests
     from auditor.pipeline import collect_inventories
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
-from auditor.cli.base import _State, build_options, handle_errors, main
+from auditor.cli.base import _State, handle_errors, main
 from auditor.cli.options import source_options, store_option
+from auditor.cli.shared import build_options
+from auditor.server.settings import settings_from_flags
 
 
 @main.command()
@@ -47,8 +49,7 @@ def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, sto
     --store (default: history.store of --config) records every scan (retention from history.retention) and
     compares each cluster with its previous scan (GOV-002).
     """
-    from auditor.server.app import serve as run_server
-    from auditor.server.settings import settings_from_flags
+    from auditor.server.app import serve as run_server  # deferred: pipeline, store (1.2 s), not for --help
 
     if api_auth_kubernetes is None:  # in a pod, the API server decides unless a static token is given
         api_auth_kubernetes = bool(kwargs.get("in_cluster")) and api_token_file is None

@@ -19,6 +19,7 @@ class ClusterTarget:
 
 def kubeconfig_targets(kubeconfig: str | None, contexts: tuple[str, ...], all_contexts: bool) -> list[ClusterTarget]:
     """One API client per requested context (the current context when none is named)."""
+    # deferred: kubernetes (0.5 s) only for live clusters; dumps and the demo never load it
     from kubernetes import config
     from kubernetes.config.config_exception import ConfigException
 
@@ -50,6 +51,7 @@ def kubeconfig_targets(kubeconfig: str | None, contexts: tuple[str, ...], all_co
 
 def in_cluster_target(name: str | None) -> ClusterTarget:
     """The pod's own cluster, named ``name``, else by its kube-system namespace uid (stable, never shared)."""
+    # deferred: kubernetes (0.5 s) only for live clusters; dumps and the demo never load it
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
@@ -68,7 +70,7 @@ IN_CLUSTER = "in-cluster"  # the name when neither --cluster-name nor the kube-s
 def kube_system_uid(api_client: Any, timeout: float = 10.0) -> str | None:
     """The uid of the cluster's kube-system namespace: given once when the cluster is created, it names the
     cluster for good (a listing by field selector: the auditor may list namespaces, not get one)."""
-    from kubernetes import client
+    from kubernetes import client  # deferred: kubernetes (0.5 s) only for live clusters
 
     try:
         found = client.CoreV1Api(api_client).list_namespace(field_selector="metadata.name=kube-system",

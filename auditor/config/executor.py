@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -75,8 +76,6 @@ class SnapshotJob(Strict):
 
 
 def _url(value: str | None, schemes: tuple[str, ...], path: bool, expected: str) -> str | None:
-    from urllib.parse import urlsplit
-
     if value is not None:
         parts = urlsplit(value)
         if (parts.scheme not in schemes or not parts.netloc or (not path and parts.path.strip("/"))

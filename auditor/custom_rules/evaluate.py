@@ -16,6 +16,8 @@ from auditor.custom_rules.cost import longest_list
 from auditor.custom_rules.expressions import EvaluationError, activation, environment
 from auditor.custom_rules.loader import SUBJECT_KINDS, CustomRule
 from auditor.model.rules import Finding
+from auditor.model.scan import ClusterScan
+from auditor.output.document import cluster_entry, schedule_entries, storage_entries, volume_entry
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,6 @@ def _failed(rule: CustomRule, variables: Any, size: int) -> Outcome:
 def subjects(analysis: ClusterAnalysis, subject: str, keys: frozenset[str] | None = None) -> Iterable[Subject]:
     """The subject's entries exactly as the scan document prints them (volumes of audited namespaces only:
     excluded namespaces raise no findings). ``keys``: only these keys of a volume's entry are needed."""
-    from auditor.model.scan import ClusterScan
-    from auditor.output.document import cluster_entry, schedule_entries, storage_entries, volume_entry
-
     if subject == "volume":
         if keys is not None and keys <= VOLUME_FIELDS.keys():
             return (Subject({k: VOLUME_FIELDS[k](v) for k in keys}, SUBJECT_KINDS["volume"], v.namespace, v.pvc)

@@ -18,6 +18,7 @@ from auditor import yamlsafe
 from auditor.custom_rules.cost import DEFAULT_LIMIT
 from auditor.custom_rules.expressions import Expression, ExpressionError, compile_expression, environment
 from auditor.errors import ConfigError
+from auditor.load.frameworks import load_frameworks
 from auditor.load.rules import catalog_dir, load_catalog
 from auditor.model.rules import Rule
 
@@ -153,8 +154,6 @@ def load_rule_file(path: Path, known_controls: dict[str, set[str]] | None = None
 
 
 def _known_controls() -> dict[str, set[str]]:
-    from auditor.load.frameworks import load_frameworks
-
     return {f.id: {c.id for c in f.controls} for f in load_frameworks(catalog_dir() / "frameworks")}
 
 

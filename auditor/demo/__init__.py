@@ -32,6 +32,7 @@ def demo_as_of() -> datetime:
 
 def previous_states() -> dict[str, Any]:
     """The protection state of the demo cluster a day earlier, as a history store would hold it."""
+    # deferred: the analysis (0.2 s); every command's flags name this package (cli/shared.py), few run the demo
     from auditor.analyse.protection import ProtectionState
 
     return {CLUSTER_NAME: ProtectionState.from_dict(json.loads(PREVIOUS_SCAN.read_text()))}

@@ -16,7 +16,9 @@ from auditor.collect.kinds import BY_GROUP_KIND, ResourceKind, group_of
 from auditor.collect.live import LiveSource, status_message
 from auditor.errors import ApiStatusError, AuditorError
 from auditor.executor.follow import FollowError, FollowTimeoutError, follow, read
+from auditor.executor.snapshots import CREATED_BY, PVC_LABEL
 from auditor.executor.velero import TERMINAL
+from auditor.model.time import parse_time
 
 BACKUPS = BY_GROUP_KIND[("velero.io", "Backup")]
 SNAPSHOTS = BY_GROUP_KIND[("snapshot.storage.k8s.io", "VolumeSnapshot")]
@@ -116,9 +118,6 @@ def prune_snapshots(api: Any, namespace: str, pvc: str, keep_seconds: float, now
 
     Only snapshots labelled ``backup-auditor.io/created-by=backup-auditor`` *and* ``backup-auditor.io/pvc=<pvc>``
     are even listed: a snapshot anybody else made is never a candidate."""
-    from auditor.executor.snapshots import CREATED_BY, PVC_LABEL
-    from auditor.model.time import parse_time
-
     selector = f"{CREATED_BY}=backup-auditor,{PVC_LABEL}={pvc[:63]}"
     try:
         page = LiveSource(api, "executor").get_json(SNAPSHOTS.list_path(namespace), [("labelSelector", selector)])

@@ -57,7 +57,7 @@ def execute(api: Any, obj: dict[str, Any], *, cluster: str, target: str, store_u
     the run or adopted it. ``resume`` (manual runs): an unfinished run for ``target`` is resumed instead,
     whatever its name. A scheduled job passes ``resume=False``: its identity is its fire time, and an
     earlier fire time's run is never adopted by a later one."""
-    from auditor.store import Store
+    from auditor.store import Store  # deferred: SQLAlchemy (1.1 s) only with a store
 
     kind, namespace = str(obj["kind"]), str(obj["metadata"]["namespace"])
     if store_url is None:

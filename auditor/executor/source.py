@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from auditor.collect.dump import dump_files, iter_objects
-from auditor.errors import InputError
+from auditor.collect.builder import InventoryBuilder
+from auditor.collect.dump import add_object, dump_files, iter_objects
+from auditor.collect.live import LiveSource
+from auditor.errors import ApiStatusError, InputError
 
 
 def schedule_from_dump(root: Path, namespace: str, name: str) -> dict[str, Any]:
@@ -23,9 +25,6 @@ def schedule_from_dump(root: Path, namespace: str, name: str) -> dict[str, Any]:
 
 
 def schedule_from_cluster(api: Any, namespace: str, name: str) -> dict[str, Any]:
-    from auditor.collect.live import LiveSource
-    from auditor.errors import ApiStatusError
-
     source = LiveSource(api, "executor")
     try:
         obj = source.get_json(f"/apis/velero.io/v1/namespaces/{namespace}/schedules/{name}")
@@ -39,11 +38,6 @@ def schedule_from_cluster(api: Any, namespace: str, name: str) -> dict[str, Any]
 def snapshot_inventory(api: Any, namespace: str, pvc: str) -> Any:
     """Just what choosing a VolumeSnapshotClass (and the PVC's policy) needs, read live: the PVC, its Namespace
     (listed by name: the auditor's role lists namespaces), StorageClasses, snapshot classes."""
-    from auditor.collect.builder import InventoryBuilder
-    from auditor.collect.dump import add_object
-    from auditor.collect.live import LiveSource
-    from auditor.errors import ApiStatusError
-
     source = LiveSource(api, "executor")
     builder = InventoryBuilder("executor", "live")
     try:

@@ -10,8 +10,9 @@ from typing import Any, BinaryIO
 import orjson
 
 from auditor import __version__
-from auditor.analyse.coverage import STATUSES, ClusterAnalysis, VolumeResult
+from auditor.analyse.coverage import ClusterAnalysis, VolumeResult
 from auditor.analyse.schedules import backup_time
+from auditor.model.analysis import STATUSES
 from auditor.model.rules import SEVERITIES
 from auditor.model.scan import ClusterScan, ScanResult
 

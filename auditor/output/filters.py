@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-from auditor.analyse.coverage import STATUSES
 from auditor.errors import ConfigError
+from auditor.model.analysis import STATUSES
 from auditor.model.globs import config_glob
 from auditor.model.rules import SEVERITIES, Finding
 from auditor.model.scan import ClusterScan, ScanResult

@@ -13,6 +13,7 @@ from datetime import datetime
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from auditor.analyse.fleet import AgentState
+from auditor.output.labels import label
 
 PREFIX = "backup_auditor_"
 
@@ -35,8 +36,6 @@ class HubStatus:
 
 
 def _label(value: str) -> str:
-    from auditor.output.labels import label
-
     return label(value)
 
 

@@ -8,12 +8,14 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from auditor.analyse.coverage import STATUSES
+from auditor.model.analysis import STATUSES
 from auditor.model.durations import format_duration
 from auditor.model.rules import SEVERITIES
 from auditor.model.scan import ScanResult
 from auditor.output.document import summary
+from auditor.output.filters import ScanFilter
 from auditor.output.safe import clean, text
+from auditor.output.wide import render_volumes
 
 STATUS_STYLE = {"protected": "green", "stale": "yellow", "unprotected": "red", "unknown": "magenta"}
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -55,7 +57,6 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: 
             by_status[v.status].append(v)
     multi = len(result.clusters) > 1
     if wide:  # -o wide: one table of the volumes with their PV, class, methods, coverage, last recovery point
-        from auditor.output.wide import render_volumes
 
         console.print()
         render_volumes([v for st in STATUSES for v in by_status.get(st, [])], result.as_of, console, multi=multi)
@@ -105,8 +106,6 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: 
             style="red"), soft_wrap=True)
     console.print()
     if result.filters:
-        from auditor.output.filters import ScanFilter
-
         console.print(Text(f"Filtered ({ScanFilter(**_filter_fields(result.filters)).text()}): volumes, findings "
                            "and their counts are of the filtered view; compliance scores are of the whole scan.",
                            style="yellow"), soft_wrap=True)

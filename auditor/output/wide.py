@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditor.analyse.coverage import STATUSES, VolumeResult
+from auditor.analyse.coverage import VolumeResult
+from auditor.model.analysis import STATUSES
 from auditor.model.durations import format_duration
 from auditor.output import safe
 

@@ -18,21 +18,22 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from auditor.analyse.fleet import AgentState, cluster_uid
 from auditor.analyse.history import recorded_state
 from auditor.analyse.protection import ProtectionState
+from auditor.collect.live import Progress
 from auditor.config import Retention
-from auditor.errors import StoreError
+from auditor.errors import StoreError, StoreSchemaError
 from auditor.model.runs import RunRecord
 from auditor.model.scan import FindingAge, ScanResult
+from auditor.output.document import build_document
 from auditor.output.hub_metrics import HubStatus
-
-if TYPE_CHECKING:
-    from auditor.collect.live import Progress
-    from auditor.pipeline import ScanOptions
-    from auditor.store import Store
+from auditor.pipeline import ScanOptions, run_scan
+from auditor.recording import run_stats
+from auditor.store import Store
+from auditor.store.url import display, resolve_url
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ Opener = Callable[[str, float], "Store"]
 
 
 def _open_store(url: str, retry_for: float) -> Store:
-    from auditor.store import Store
-
     return Store(url, retry_for=retry_for)
 
 
@@ -77,8 +76,6 @@ class StoreWriter:
 
     @property
     def name(self) -> str:
-        from auditor.store.url import display, resolve_url
-
         try:
             return display(resolve_url(self.url))
         except StoreError:
@@ -115,8 +112,6 @@ class StoreWriter:
     def read(self, what: str, fn: Callable[[Store], Any]) -> Any:
         """``fn(store)`` on the writer's connection, or None when the store cannot be reached now (a schema
         newer than this binary is raised)."""
-        from auditor.errors import StoreSchemaError
-
         try:
             with self._store_lock:
                 return fn(self._connected())
@@ -242,9 +237,6 @@ class Hub:
         return found
 
     def scan(self, options: ScanOptions, progress: Progress | None = None) -> ScanResult:
-        from auditor.output.document import build_document
-        from auditor.pipeline import run_scan
-
         result = run_scan(replace(options, store=None, fleet=self.writer.fleet), progress, self.previous)
         for c in result.clusters:
             if c.analysis is not None:
@@ -258,8 +250,6 @@ class Hub:
 
     def with_history(self, result: ScanResult) -> ScanResult:
         """What the store knew at its last read: open findings' ages (at this scan's time) and executor runs."""
-        from auditor.recording import run_stats
-
         open_now = {(c.name, f.rule_id, f.severity) for c in result.clusters for f in c.findings
                     if f.status in ("open", "excepted")}
         ages = [FindingAge(*key, max(0.0, (result.as_of - seen).total_seconds()))
@@ -275,8 +265,6 @@ class Hub:
 def hub_for(options: ScanOptions, settings: Any) -> Hub:
     """The hub of ``serve --store``. The store is opened once here: a schema newer than this binary stops
     serve (exit 2); an unreachable store does not (the scans wait for it)."""
-    from auditor.errors import StoreSchemaError
-
     assert options.store is not None
     writer = StoreWriter(options.store, retention=options.config.history.retention, interval=settings.interval)
     try:

@@ -20,22 +20,36 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from croniter import croniter
 
+from auditor.collect import s3
+from auditor.collect.live import LiveSource
+from auditor.collect.s3 import S3Target
 from auditor.config import AuditConfig, ExecutorConfig, ExecutorJob
-from auditor.errors import AuditorError, ConfigError
+from auditor.errors import ApiStatusError, AuditorError, ConfigError
+from auditor.executor import run as executor
+from auditor.executor.drill import restore_name
+from auditor.executor.drill_io import run_drill
+from auditor.executor.etcd import EtcdSnapshotError, EtcdTarget, take_snapshot
+from auditor.executor.run import _kind
+from auditor.executor.runner import execute
+from auditor.executor.settle import follow_to_end, settle
+from auditor.executor.snapshots import retention_for, snapshot_for
+from auditor.executor.source import schedule_from_cluster, snapshot_inventory
+from auditor.executor.templates import backup_from_template
+from auditor.executor.velero import backup_from_schedule
 from auditor.model.cron import parse_cron
 from auditor.output.metrics import JOB_OUTCOMES, ExecutorState
+from auditor.pipeline import live_targets
 from auditor.server.leader import LeaderElector
 from auditor.server.reports import VeleroCronTrigger
-
-if TYPE_CHECKING:
-    from auditor.collect.s3 import S3Target
+from auditor.store import Store
+from auditor.store.runs import run_identity
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +132,8 @@ class JobRunner:
         return lambda line: log.info("job %s: %s", job.name, line)
 
     def _backup(self, job: ExecutorJob, fire: datetime, timeout: float) -> str:
-        from auditor.executor.runner import execute
-        from auditor.executor.source import schedule_from_cluster
-        from auditor.executor.velero import backup_from_schedule
-
         assert job.backup is not None
         if job.backup.template is not None:
-            from auditor.executor.templates import backup_from_template
-
             name = job.backup.template
             obj = backup_from_template(self.config.template(name), self.velero_namespace, fire)
         else:
@@ -142,11 +150,6 @@ class JobRunner:
         return "succeeded" if (final.get("status") or {}).get("phase") == "Completed" else "failed"
 
     def _snapshot(self, job: ExecutorJob, fire: datetime, timeout: float) -> str:
-        from auditor.executor import run as executor
-        from auditor.executor.runner import execute
-        from auditor.executor.snapshots import retention_for, snapshot_for
-        from auditor.executor.source import snapshot_inventory
-
         assert job.snapshot is not None
         outcomes = []
         for key in job.snapshot.pvcs:
@@ -174,9 +177,6 @@ class JobRunner:
         return "skipped"
 
     def _etcd(self, job: ExecutorJob, fire: datetime, timeout: float) -> str:
-        from auditor.collect.s3 import S3Target
-        from auditor.executor.etcd import EtcdSnapshotError, EtcdTarget, take_snapshot
-
         etcd = job.etcd
         assert etcd is not None
         upload = S3Target.parse(etcd.s3, endpoint=etcd.s3_endpoint, region=etcd.s3_region, ca_file=etcd.s3_ca_file,
@@ -196,9 +196,6 @@ class JobRunner:
         return "succeeded"
 
     def _drill(self, job: ExecutorJob, fire: datetime, timeout: float) -> str:
-        from auditor.executor.drill import restore_name
-        from auditor.executor.drill_io import run_drill
-
         drill = job.restore_drill
         assert drill is not None
         namespace, name = drill.schedule.split("/", 1)
@@ -222,8 +219,6 @@ class JobRunner:
         """While this fire time's run executes: earlier fire times' unfinished runs of the same target are
         settled first (never adopted: see :mod:`auditor.executor.settle`), and this run is marked as followed
         here so that a later fire time does not follow it too."""
-        from auditor.store.runs import run_identity
-
         meta = obj["metadata"]
         identity = run_identity(self.cluster, str(obj["kind"]), meta["namespace"], target, meta["name"])
         if self.store_url is not None:
@@ -240,9 +235,6 @@ class JobRunner:
                         timeout: float) -> None:
         """Record how earlier unfinished runs ended (one read each); follow those still within their deadline
         in a background thread. A failure here is logged and never stops this fire time's run."""
-        from auditor.executor.settle import follow_to_end, settle
-        from auditor.store import Store
-
         echo = self._echo(job)
         to_follow = []
         try:
@@ -277,14 +269,8 @@ class JobRunner:
 
     def _done(self, obj: dict[str, Any], target: str) -> bool:
         """Whether this fire time's object was already made: the store's record, else the cluster's object."""
-        from auditor.collect.live import LiveSource
-        from auditor.errors import ApiStatusError
-        from auditor.executor.run import _kind
-
         meta = obj["metadata"]
         if self.store_url is not None:
-            from auditor.store import Store
-
             with Store(self.store_url) as db:
                 run = db.find_run(cluster=self.cluster, kind=str(obj["kind"]), namespace=meta["namespace"],
                                   target=target, object_name=meta["name"])
@@ -300,8 +286,6 @@ class JobRunner:
 
 
 def _uploaded(target: S3Target, name: str) -> bool:
-    from auditor.collect import s3
-
     return s3.exists(target, name)
 
 
@@ -447,7 +431,6 @@ def scheduled_executor(options: Any, identity: str | None, grace: float) -> Sche
     if not options.live:
         raise ConfigError("executor.jobs need a live cluster (--kubeconfig or --in-cluster): they cannot run "
                           "against --snapshot or --demo; remove the jobs from the config or scan a cluster")
-    from auditor.pipeline import live_targets
 
     target = live_targets(options)[0]  # a client of its own: the watchers' connections never delay a renewal
     return ScheduledExecutor(config, target.api_client, target.name, options.store, identity, grace,

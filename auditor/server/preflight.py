@@ -11,11 +11,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from auditor.analyse.exceptions import apply as apply_exceptions
+from auditor.analyse.subjects import subjects
+from auditor.checks.registry import RunContext, evaluate
 from auditor.errors import AuditorError
 from auditor.model.preflight import PreflightOutcome
+from auditor.preflight import Cluster, read_cluster, run_preflight
 
 if TYPE_CHECKING:
     from auditor.config import PreflightPair
@@ -43,8 +48,6 @@ def newest_good_backup(result: ScanResult, pair: PreflightPair) -> tuple[Any, st
 
 
 def evaluate_pair(pair: PreflightPair, result: ScanResult, kubeconfig: str | None, now: datetime) -> PreflightOutcome:
-    from auditor.preflight import Cluster, read_cluster, run_preflight
-
     target_name = pair_target(pair)
     found = newest_good_backup(result, pair)
     if found is None:
@@ -101,12 +104,6 @@ def with_findings(result: ScanResult, outcomes: tuple[PreflightOutcome, ...], ov
                   exceptions: tuple[Any, ...]) -> ScanResult:
     """The scan with the outcomes and rule PRE-001 judged on them (one result per pair, on its source
     cluster), waivers applied as the pipeline applies them."""
-    from dataclasses import replace
-
-    from auditor.analyse.exceptions import apply as apply_exceptions
-    from auditor.analyse.subjects import subjects
-    from auditor.checks.registry import RunContext, evaluate
-
     rules = [r for r in result.rules if r.id == "PRE-001"]
     clusters = []
     for scan in result.clusters:

@@ -17,6 +17,7 @@ from apscheduler.triggers.base import BaseTrigger
 from auditor.config import ScheduledReport
 from auditor.errors import AuditorError
 from auditor.model.cron import Cron, parse_cron
+from auditor.output.report.writer import write_reports
 from auditor.server.state import Current
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,6 @@ class ReportScheduler:
             self.scheduler.shutdown(wait=False)
 
     def write(self, report: ScheduledReport) -> Any:
-        from auditor.output.report.writer import write_reports
-
         snapshot = self.current.get()
         if not snapshot.ready:
             log.warning("report %s skipped: no scan has finished yet", report.name)

@@ -7,6 +7,7 @@ import time
 
 import orjson
 
+from auditor.output.document import build_document
 from auditor.output.metrics import Exposition, MetricsInput
 
 
@@ -27,8 +28,6 @@ class Snapshot:
         """The scan document (docs/scan-document.md); a failed cluster's entry names the error."""
         with self._lock:
             if self._document is None:
-                from auditor.output.document import build_document
-
                 doc = build_document(self.data.result)
                 errors = {h.cluster: h.error for h in self.data.health if not h.success and h.error}
                 for entry in doc.get("clusters", []):

@@ -6,7 +6,6 @@ import click
 import pytest
 from pydantic import BaseModel
 
-import auditor.cli  # noqa: F401  (registers every command)
 from auditor.cli.base import main
 from auditor.config import EtcdJob, PreflightPair, RestoreDrillJob, SnapshotJob
 
@@ -15,7 +14,9 @@ def option(path: tuple[str, ...], name: str) -> click.Option:
     command: click.Command = main
     for part in path:
         assert isinstance(command, click.Group)
-        command = command.commands[part]
+        found = command.get_command(click.Context(command), part)  # the root group loads its modules on demand
+        assert found is not None
+        command = found
     [found] = [p for p in command.params if isinstance(p, click.Option) and name in p.opts]
     return found
 

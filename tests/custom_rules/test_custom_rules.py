@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from auditor.cli import main
-from auditor.cli.base import build_options
+from auditor.cli.shared import build_options
 from auditor.custom_rules.cost import longest_list
 from auditor.custom_rules.evaluate import VOLUME_FIELDS, judge
 from auditor.custom_rules.loader import load_rule_dirs

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from auditor.cli import build_options
+from auditor.cli.shared import build_options
 from auditor.model.scan import ScanResult
 from auditor.output.report import write_reports
 from auditor.output.report.writer import Manifest

@@ -137,15 +137,15 @@ def test_a_closed_pipe_ends_quietly(args: list[str]) -> None:
 
 
 def test_progress_only_when_both_streams_are_terminals(monkeypatch: pytest.MonkeyPatch) -> None:
-    from auditor.cli import base
+    from auditor.cli import shared
     from auditor.cli.progress import ScanProgress
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
-    assert base._progress() is None
+    assert shared._progress() is None
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
-    assert base._progress() is None
+    assert shared._progress() is None
 
     class FakeConsole:
         def status(self, text: str) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from auditor import demo
-from auditor.cli import build_options
+from auditor.cli.shared import build_options
 from auditor.server.app import AuditorServer
 from auditor.server.settings import ServeSettings
 from tests.kubeapi.server import KubeAPIServer

@@ -79,7 +79,7 @@ class Exposition:
 
 def demo_expositions() -> dict[str, str]:
     """Each demo cluster's metrics as its own auditor would export them (scanned just now, every 5 minutes)."""
-    from auditor.cli import build_options
+    from auditor.cli.shared import build_options
     from auditor.output.metrics import ClusterHealth, MetricsInput, render
     from auditor.pipeline import run_scan
 

@@ -242,7 +242,7 @@ def test_the_demo_s_critical_findings_page(tmp_path: Path) -> None:
     the previous scan: GOV-002) fires the tamper alert."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    from auditor.cli import build_options
+    from auditor.cli.shared import build_options
     from auditor.output.metrics import ClusterHealth, MetricsInput, render
     from auditor.pipeline import run_scan
 

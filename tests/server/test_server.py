@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.core import Metric
 
-from auditor.cli import build_options
+from auditor.cli.shared import build_options
 from auditor.errors import ClusterAccessError
 from auditor.model.scan import ClusterScan, ScanResult
 from auditor.output import metrics

@@ -99,7 +99,8 @@ def test_runs_declares_each_option_once(tmp_path: Path) -> None:
     import click
 
     def commands(cmd: click.Command, path: str) -> list[tuple[str, click.Command]]:
-        subs = cmd.commands.items() if isinstance(cmd, click.Group) else []
+        ctx = click.Context(cmd)  # the root group loads a command's module when asked for it
+        subs = [(n, cmd.get_command(ctx, n)) for n in cmd.list_commands(ctx)] if isinstance(cmd, click.Group) else []
         return [(path, cmd), *[c for name, sub in subs for c in commands(sub, f"{path} {name}")]]
 
     with warnings.catch_warnings():

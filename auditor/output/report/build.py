@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from auditor.analyse.compliance import Framework
-from auditor.analyse.coverage import STATUSES
+from auditor.model.analysis import STATUSES
 from auditor.model.rules import SEVERITIES, Rule
 from auditor.output.report import charts
 from auditor.output.report.history import History

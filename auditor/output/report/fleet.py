@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from auditor import __version__
-from auditor.analyse.coverage import STATUSES
+from auditor.model.analysis import STATUSES
 from auditor.model.rules import SEVERITIES
 from auditor.output.report.history import History, WaiverChange, trend_from_summaries
 from auditor.output.report.source import SourceDocument
@@ -196,6 +196,7 @@ def read_fleet(url: str, clusters: Sequence[str] = (), *, at: datetime,
                detail: str = "attention") -> tuple[SourceDocument, History]:
     """The fleet document of the store at ``url`` (every cluster, or ``clusters``: an unknown one is an error
     naming it) and its history (the fleet's trend, the waiver register's)."""
+    # deferred: SQLAlchemy (1.1 s) only for report --from-store
     from auditor.store import Store
     from auditor.store.latest import cluster_part, select_clusters
 

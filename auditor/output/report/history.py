@@ -72,7 +72,7 @@ def trend_from_summaries(store: HistorySource, clusters: Iterable[str], as_of: d
 
 def read_store(url: str, clusters: Iterable[str], as_of: datetime) -> History:
     """The trend from a history store (an error naming the store if it cannot be read)."""
-    from auditor.store import Store
+    from auditor.store import Store  # deferred: SQLAlchemy (1.1 s) only when a report uses a store
 
     with Store(url, create=False) as store:
         return History(trend=trend_from_summaries(store, clusters, as_of),
@@ -82,7 +82,7 @@ def read_store(url: str, clusters: Iterable[str], as_of: datetime) -> History:
 
 def record_report(url: str, manifest: dict[str, Any], path: str, formats: str) -> None:
     """Keep the manifest with the scans, so a scheduled report can be found and verified later."""
-    from auditor.store import Store
+    from auditor.store import Store  # deferred: SQLAlchemy (1.1 s) only when a report uses a store
 
     with Store(url) as store:
         store.record_report(format=formats, path=path, manifest=manifest,

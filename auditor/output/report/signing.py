@@ -20,6 +20,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from auditor.errors import ConfigError
@@ -37,8 +38,6 @@ def _read(path: Path, what: str) -> bytes:
 
 def _kind(key: object) -> str:
     """A key's algorithm as people name it (the classes' own names vary with cryptography's backend)."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
-
     kinds: tuple[tuple[type, str], ...] = (
         (rsa.RSAPrivateKey, "an RSA key"), (rsa.RSAPublicKey, "an RSA key"), (ec.EllipticCurvePrivateKey,
          "an EC key"), (ec.EllipticCurvePublicKey, "an EC key"), (ed448.Ed448PrivateKey, "an Ed448 key"),
@@ -127,11 +126,13 @@ def signature_valid(public: Ed25519PublicKey, data: bytes, signature: bytes) -> 
 
 def sign_pdf(pdf: bytes, signing: Signing, reason: str) -> bytes:
     """The PDF with an invisible PAdES signature field, signed by the certificate's key (incremental update)."""
+    # deferred: asn1crypto and pyHanko (0.4 s) only when the PDF is signed (--sign-cert)
     from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
     from asn1crypto import x509 as asn1_x509
 
     with warnings.catch_warnings():  # pyHanko imports cryptography's DSA support, which warns on import
         warnings.simplefilter("ignore")
+        # deferred with asn1crypto above
         from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
         from pyhanko.sign import fields, signers
         from pyhanko_certvalidator.registry import SimpleCertificateStore

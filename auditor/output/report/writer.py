@@ -23,6 +23,7 @@ from auditor import __version__
 from auditor.errors import ConfigError, InputError
 from auditor.formats import file_names
 from auditor.formats import get as format_named
+from auditor.load.rules import load_catalog
 from auditor.model.rules import Rule
 from auditor.model.scan import ScanResult
 from auditor.output.report.history import History
@@ -125,8 +126,6 @@ def write_reports(source: ScanResult | SourceDocument, formats: Iterable[str], o
     (and names the files); ``history`` adds the trend. ``signing`` signs the manifest (a detached
     Ed25519 signature next to it) and, with a certificate, the PDF itself (before it is hashed).
     """
-    from auditor.load.rules import load_catalog
-
     chosen = parse_formats(list(formats))
     if isinstance(source, ScanResult):
         rules = rules or source.rules
