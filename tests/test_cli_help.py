@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -116,12 +117,12 @@ def test_root_help_loads_no_command(monkeypatch: pytest.MonkeyPatch) -> None:
     command module, no pipeline, no config imported."""
     from auditor.cli.base import COMMANDS
 
-    code = ("import sys\nfrom auditor.cli import main\ntry:\n    main(['--help'], prog_name='auditor')\n"
+    code = ("import json, sys\nfrom auditor.cli import main\ntry:\n    main(['--help'], prog_name='auditor')\n"
             "except SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.startswith('auditor.')), file=sys.stderr)")
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('auditor.'))), file=sys.stderr)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
                          env={**os.environ, "COLUMNS": "80"})
-    modules = eval(run.stderr)  # noqa: S307  (our own subprocess's list of names)
+    modules = json.loads(run.stderr)
     assert [m for m in modules if m.startswith(("auditor.cli.", "auditor.pipeline", "auditor.config",
                                                 "auditor.analyse", "auditor.store"))] == \
         ["auditor.cli.base", "auditor.cli.kubectl"]
