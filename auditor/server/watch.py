@@ -29,16 +29,16 @@ from auditor.server.cache import WatchCache
 
 log = logging.getLogger(__name__)
 
-#: What a backup's fate or a volume's coverage can change with.
-WATCHED: tuple[tuple[str, str], ...] = (
-    ("velero.io", "backups"), ("velero.io", "schedules"), ("velero.io", "backupstoragelocations"),
-    ("", "persistentvolumeclaims"), ("", "persistentvolumes"), ("", "pods"),
-)
+#: What a backup's fate or a volume's coverage can change with, as the inventory fields the analysis reads them
+#: from; the kinds table (its core kinds and the backup-tool registry, ``collect/tools``) says which resource of
+#: which API group fills each, so no API group is named here. ``deploy/kubernetes/clusterrole.yaml`` grants
+#: ``watch`` on exactly these (``tests/server/test_deploy.py``).
+WATCHED_FIELDS = ("backups", "schedules", "bsls", "pvcs", "pvs", "pods")
 
 
 def watched_kinds() -> list[ResourceKind]:
-    by_key = {(k.group, k.plural): k for k in KINDS}
-    return [by_key[key] for key in WATCHED]
+    """The resources ``serve`` watches, in the order of :data:`WATCHED_FIELDS` (one each: tests/server)."""
+    return [k for field in WATCHED_FIELDS for k in KINDS if k.field == field]
 
 
 class WatchError(Exception):

@@ -18,6 +18,7 @@ import yaml
 
 from auditor.collect.kinds import KINDS
 from auditor.collect.secrets import VELERO_DEFAULT_SECRETS
+from auditor.collect.tools import TOOLS
 from auditor.config import AuditConfig
 from auditor.server.watch import watched_kinds
 
@@ -128,6 +129,10 @@ def test_cluster_role_is_exactly_what_a_scan_reads() -> None:
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 granted.setdefault((group, resource), set()).update(rule["verbs"])
+    for tool in TOOLS:  # each registered backup tool: its resources granted (a new tool needs its rule there)
+        missing = {k.resource for k in tool.kinds if not k.by_name and not k.backup_namespace_only
+                   and (k.group, k.plural) not in granted}
+        assert not missing, f"{tool.name}: {sorted(missing)} not granted in deploy/kubernetes/clusterrole.yaml"
     watched = {(k.group, k.plural) for k in watched_kinds()}
     expected = {(k.group, k.plural): {"list", "watch"} if (k.group, k.plural) in watched else {"list"}
                 for k in KINDS if not k.backup_namespace_only and not k.by_name}

@@ -11,7 +11,14 @@ import pytest
 from kubernetes import client
 
 from auditor.collect.kinds import KINDS
-from auditor.server.watch import Backoff, ResourceWatcher, WatchExpiredError, WatchStats, watched_kinds
+from auditor.server.watch import (
+    WATCHED_FIELDS,
+    Backoff,
+    ResourceWatcher,
+    WatchExpiredError,
+    WatchStats,
+    watched_kinds,
+)
 from tests.kubeapi.server import KubeAPIServer
 
 from .stack import wait_until
@@ -60,9 +67,11 @@ def finish(watcher: ResourceWatcher, stop: threading.Event) -> None:
 
 
 def test_watched_resources() -> None:
-    assert {k.resource for k in watched_kinds()} == {
+    """Derived from the kinds table and the tool registry: one resource per watched inventory field."""
+    assert [k.field for k in watched_kinds()] == list(WATCHED_FIELDS)
+    assert [k.resource for k in watched_kinds()] == [
         "backups.velero.io", "schedules.velero.io", "backupstoragelocations.velero.io",
-        "persistentvolumeclaims", "persistentvolumes", "pods"}
+        "persistentvolumeclaims", "persistentvolumes", "pods"]
 
 
 def test_only_changes_to_what_the_scan_reads_count(kube: KubeAPIServer) -> None:
