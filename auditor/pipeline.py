@@ -76,6 +76,7 @@ class ScanOptions:
     previous: Mapping[str, ProtectionState] = field(default_factory=dict)  # by cluster, when no store has one
     #: the clusters the history store knows (``AgentState``: GOV-006, GOV-007), given by ``auditor serve --store``
     fleet: tuple[Any, ...] | None = None
+    fleet_unknown: str | None = None  # why the configured store could not show the fleet (GOV-006/007 unknown)
     custom_rules: tuple[CustomRule, ...] = ()  # compiled CEL rules (--rules-dir, custom_rules_dirs)
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # seconds one API request may wait
     cluster_deadline: float | None = DEFAULT_CLUSTER_DEADLINE  # seconds to read one live cluster (None: no limit)
@@ -230,7 +231,8 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
         exception_rules += [e for a in analyses for e in annotation_exceptions(a.inventory)]
     exception_rules = check_terms(exception_rules, as_of, config.exceptions.max_days)
     run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=tuple(exception_rules),
-                     catalog=every_rule, fleet=options.fleet)
+                     catalog=every_rule, fleet=options.fleet,
+                     fleet_unknown=options.fleet_unknown)
     # each cluster's rules and frameworks: --framework, else its clusters[] entry's framework, else all of them
     chosen = {a.inventory.cluster: focus.of(options.framework or config.for_cluster(a.inventory.cluster).framework)
               for a in analyses}

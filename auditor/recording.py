@@ -1,6 +1,7 @@
 """A scan with a history store: who runs a scan (the CLI, ``auditor serve``) records it, not the pipeline.
 
-With ``ScanOptions.store`` set, each cluster is compared with its previous scan (GOV-002), the scan is
+With ``ScanOptions.store`` set, each cluster is compared with its previous scan (GOV-002), judged on the
+clusters the store knows (GOV-006 silent agents, GOV-007 one name claimed by two clusters), the scan is
 recorded with its document (retention from ``history.retention``), and the result carries what the store
 knows beyond one scan: how long findings have been open, and the executor's runs.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from auditor.collect.live import Progress
+from auditor.errors import StoreError
 from auditor.model.runs import RunRecord
 from auditor.model.scan import FindingAge, RunStats, ScanResult
 from auditor.output.document import build_document
@@ -25,6 +27,10 @@ def scan_and_record(options: ScanOptions, progress: Progress | None = None) -> S
     if options.store is None:
         return run_scan(options, progress)
     with Store(options.store) as store:
+        try:  # the fleet as the store shows it before this scan: GOV-006 and GOV-007
+            options = replace(options, fleet=tuple(store.identities()), fleet_unknown=None)
+        except StoreError as exc:
+            options = replace(options, fleet=None, fleet_unknown=f"the history store could not be read: {exc}")
         result = run_scan(options, progress, store.previous_state)
         store.record_scan(result, build_document(result), retention=options.config.history.retention)
         oldest: dict[tuple[str, str, str], float] = {}

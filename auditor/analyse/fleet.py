@@ -83,6 +83,22 @@ def with_conflicts(agents: Iterable[AgentState]) -> list[AgentState]:
     return out
 
 
+UID_SHOWN = 8  # characters of a kube-system uid shown next to a name two clusters claim
+
+
+def shown_names(pairs: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], str]:
+    """How to name each (cluster name, kube-system uid) to a reader: the name, or ``name (uid-start)`` when
+    several uids claim it (GOV-007): two clusters are never shown as one. Rows recorded without a uid belong
+    to the one uid under their name, as :func:`with_conflicts` folds them; under several they say so."""
+    pairs = list(pairs)
+    uids: dict[str, set[str]] = {}
+    for name, uid in pairs:
+        if uid:
+            uids.setdefault(name, set()).add(uid)
+    return {(name, uid): f"{name} ({(uid or 'no uid')[:UID_SHOWN]})" if len(uids.get(name, ())) > 1 else name
+            for name, uid in pairs}
+
+
 def silence_message(agent: AgentState, at: datetime) -> str:
     every = f"its interval is {format_duration(agent.interval_seconds)}" if agent.interval_seconds else \
         "it recorded no interval"

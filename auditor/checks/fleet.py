@@ -2,7 +2,9 @@
 
 The fleet comes from the store (``RunContext.fleet``): ``auditor serve`` with a store passes it, and
 ``auditor fleet`` judges the same identities without a scan (:func:`fleet_findings`). Without a store
-nothing is known about other agents, and these rules yield nothing (neither pass nor finding).
+nothing is known about other agents, and these rules yield nothing (neither pass nor finding). With a store
+that could not be read (``RunContext.fleet_unknown``) they yield "not evaluated" with the reason: an
+unreadable hub is never reported as a fleet without silent agents or rival names.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from auditor.model.rules import Finding, Rule
 def agent_silent(ctx: CheckContext) -> Iterator[Finding]:
     """One result per other cluster the store knows: failed when its agent went silent."""
     fleet = ctx.run.fleet
-    if fleet is None:
-        return
     inv = ctx.analysis.inventory
+    if fleet is None:
+        if ctx.run.fleet_unknown:
+            yield ctx.not_evaluated("Cluster", None, inv.cluster, f"whether other clusters' agents went silent is "
+                                    f"unknown: {ctx.run.fleet_unknown}")
+        return
     uid = cluster_uid(inv.namespaces)
     at = ctx.analysis.as_of
     for agent in fleet:
@@ -36,9 +41,12 @@ def agent_silent(ctx: CheckContext) -> Iterator[Finding]:
 def name_claimed_twice(ctx: CheckContext) -> Iterator[Finding]:
     """This cluster's name against the identities the store recorded under it."""
     fleet = ctx.run.fleet
-    if fleet is None:
-        return
     inv = ctx.analysis.inventory
+    if fleet is None:
+        if ctx.run.fleet_unknown:
+            yield ctx.not_evaluated("Cluster", None, inv.cluster, f"whether another cluster claims the name "
+                                    f"{inv.cluster} is unknown: {ctx.run.fleet_unknown}")
+        return
     uid = cluster_uid(inv.namespaces)
     if uid is None:
         yield ctx.not_evaluated("Cluster", None, inv.cluster,

@@ -32,6 +32,8 @@ class RunContext:
     #: the clusters the history store knows (``auditor.analyse.fleet.AgentState``: GOV-006, GOV-007); None when
     #: the scan has no store, so nothing is known about other agents
     fleet: tuple[Any, ...] | None = None
+    #: why a configured store could not show the fleet (GOV-006/007 are then "not evaluated", never passed)
+    fleet_unknown: str | None = None
 
 
 @dataclass(frozen=True)

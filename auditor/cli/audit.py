@@ -151,9 +151,11 @@ def explain_pvc(pvc: str, **kwargs: Any) -> None:
 @click.option("--from-store", "from_store", metavar="URL",
               help="Build from each cluster's newest scan in this history store (a hub: no cluster is read), with "
                    "the fleet rollup and trends; --cluster (repeatable) narrows to those clusters.")
-@click.option("--fleet-detail", type=click.Choice(("attention", "all")), default="attention", show_default=True,
-              help="With --from-store: list what needs attention (volumes not protected, critical and high "
-                   "findings, failing schedules) or everything; counts and scores always cover everything.")
+@click.option("--fleet-detail", type=click.Choice(("summary", "attention", "all")), default="summary",
+              show_default=True,
+              help="With --from-store: per cluster, the worst few of what needs attention (volumes not protected, "
+                   "critical and high findings, failing schedules) with a count of the rest (summary), all of it "
+                   "(attention), or everything (all); counts and scores always cover everything.")
 @report_formats_option
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
               help="Directory for the reports (created if missing; existing files are never overwritten).")

@@ -12,6 +12,7 @@ import click
 from auditor.cli.base import _State, handle_errors, main
 from auditor.cli.options import source_options, store_option
 from auditor.cli.shared import build_options
+from auditor.config.history import HistoryConfig
 from auditor.server.settings import settings_from_flags
 
 
@@ -35,19 +36,24 @@ from auditor.server.settings import settings_from_flags
 @click.option("--watch/--no-watch", default=True, show_default=True,
               help="Rescan within seconds on changes to Backups, Schedules, BSLs, PVCs, PVs and Pods (live only).")
 @store_option
+@click.option("--pending-writes", type=click.IntRange(min=1), metavar="N",
+              help=f"{HistoryConfig.model_fields['pending_writes'].description}  "
+                   "[default: history.pending_writes of --config, 50]")
 @click.option("--lease-identity", envvar="AUDITOR_LEASE_IDENTITY", metavar="ID",
               help="This replica's holderIdentity in the executor Lease (default: hostname_<random>); only with "
                    "executor.jobs in --config.")
 @handle_errors
 def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, store: str | None,
+          pending_writes: int | None,
           lease_identity: str | None, api_token_file: Path | None, api_auth_kubernetes: bool | None,
           tls_cert_file: Path | None, tls_private_key_file: Path | None, **kwargs: Any) -> None:
     """Scan on an interval and on changes; serve Prometheus metrics and the newest scan document.
 
     The scan document (/api/v1/scan) is served only to authenticated callers: bearer tokens reviewed by the
     API server (in a cluster), or the token of --api-token-file. /metrics, /healthz and /readyz are open.
-    --store (default: history.store of --config) records every scan (retention from history.retention) and
-    compares each cluster with its previous scan (GOV-002).
+    --store (default: history.store of --config) records every scan (retention from history.retention),
+    compares each cluster with its previous scan (GOV-002) and judges the other clusters' agents (GOV-006,
+    GOV-007); while the store is down, --pending-writes scans wait in memory.
     """
     from auditor.server.app import serve as run_server  # deferred: pipeline, store (1.2 s), not for --help
 
@@ -61,4 +67,5 @@ def serve(listen: str, interval: str, per_volume_metrics: bool, watch: bool, sto
     options = build_options(**kwargs)
     if store or options.config.history.store:
         options = replace(options, store=store or options.config.history.store)
+    settings = replace(settings, pending_writes=pending_writes or options.config.history.pending_writes)
     run_server(options, settings, lambda line: click.echo(line, err=True), lease_identity)

@@ -47,6 +47,11 @@ class HistoryConfig(Strict):
     store: str | None = None  # SQLAlchemy URL or SQLite file path; set, ``auditor scan`` records every scan
     retention: Retention = Retention()
     keep_open: float | None = 30 * 86400.0  # a weakening stays open until restored, at most this long
+    pending_writes: int = Field(
+        default=50, ge=1,
+        description="Scans `auditor serve` keeps in memory while the history store cannot be reached, written in "
+                    "order when it is back; beyond this the oldest is dropped, logged and counted "
+                    "(backup_auditor_store_dropped_writes_total).")
     weakening: Weakening = Weakening()
 
     _parse = field_validator("keep_open", mode="before")(classmethod(lambda cls, v: optional_duration(v)))

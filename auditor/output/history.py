@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from auditor.analyse.fleet import shown_names
 from auditor.model.durations import format_duration
 from auditor.model.rules import SEVERITIES
 from auditor.output.safe import clean, text
@@ -35,19 +36,22 @@ def render_history(rows: list[ScanSummary], console: Console) -> None:
     if not rows:
         console.print("no scans recorded yet (auditor scan --store)")
         return
+    shown = shown_names((r.cluster, r.cluster_uid) for r in rows)  # one name, two clusters: each with its uid
     table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1, 0, 0))
     for name in ("scan", "as of (UTC)", "cluster", "vols", "cover", "in RPO", "c/h/m/l/i", "new", "fixed"):
         table.add_column(name, justify="left" if name in ("as of (UTC)", "cluster") else "right", no_wrap=True)
     for r in rows:
         when = f"{r.as_of:%Y-%m-%d %H:%M}"
         if r.error:
-            table.add_row(str(r.scan_id), when, text(r.cluster), text(f"not scanned: {r.error}", style="red"))
+            table.add_row(str(r.scan_id), when, text(shown[(r.cluster, r.cluster_uid)]),
+                          text(f"not scanned: {r.error}", style="red"))
             continue
         severities = Text()
         for i, sev in enumerate(SEVERITIES):
             n = r.findings_by_severity.get(sev, 0)
             severities.append(("/" if i else "") + str(n), style=SEVERITY_STYLE[sev] if n else "dim")
-        table.add_row(str(r.scan_id), when, text(r.cluster + ("" if r.complete else " (incomplete)")),
+        table.add_row(str(r.scan_id), when, text(shown[(r.cluster, r.cluster_uid)]
+                                                 + ("" if r.complete else " (incomplete)")),
                       str(r.volumes_audited), _pct(r.coverage), _pct(r.within_rpo), severities,
                       str(r.new_findings), str(r.resolved_findings))
     console.print(table)
@@ -58,15 +62,17 @@ def render_history(rows: list[ScanSummary], console: Console) -> None:
             scores.add_column(name, justify="left" if name == "cluster" else "right", no_wrap=True)
         for r in rows:
             if r.compliance:
-                scores.add_row(str(r.scan_id), text(r.cluster), *(_pct(r.compliance.get(f)) for f in frameworks))
+                scores.add_row(str(r.scan_id), text(shown[(r.cluster, r.cluster_uid)]),
+                               *(_pct(r.compliance.get(f)) for f in frameworks))
         console.print()
         console.print(scores)
 
 
 def render_diff(diffs: list[ClusterDiff], console: Console) -> None:
+    shown = shown_names((d.cluster, d.uid) for d in diffs)
     for d in diffs:
-        console.print(text(f"cluster {d.cluster}: scan {d.a.scan_id} ({d.a.as_of:%Y-%m-%d %H:%M}) -> scan "
-                           f"{d.b.scan_id} ({d.b.as_of:%Y-%m-%d %H:%M})", style="bold"))
+        console.print(text(f"cluster {shown[(d.cluster, d.uid)]}: scan {d.a.scan_id} ({d.a.as_of:%Y-%m-%d %H:%M}) "
+                           f"-> scan {d.b.scan_id} ({d.b.as_of:%Y-%m-%d %H:%M})", style="bold"))
         console.print(f"  {len(d.new)} new, {len(d.resolved)} resolved, {len(d.changed)} changed, "
                       f"{d.unchanged} unchanged findings; {len(d.volumes)} volumes changed status", highlight=False)
         if d.new:

@@ -28,6 +28,7 @@ class HubStatus:
     dropped_writes: int
     store_up: bool | None  # the newest attempt reached the store (None: none yet)
     own: tuple[tuple[str, str], ...] = ()  # (name, uid) of the clusters this serve scans (uid "" unknown)
+    pending_limit: int | None = None  # scans kept at most (history.pending_writes); beyond, the oldest is dropped
 
     def observed(self) -> list[AgentState]:
         """The other clusters: this serve's own are being scanned, never silent from here."""
@@ -46,6 +47,11 @@ def hub_families(status: HubStatus | None) -> Iterator[Metric]:
                                 "could not be reached; written in order when it is back.")
     if status is not None:
         pending.add_metric([], float(status.pending_writes))
+    limit = GaugeMetricFamily(PREFIX + "store_pending_writes_limit", "Scans kept in memory at most while the "
+                              "history store is unreachable (history.pending_writes); beyond it the oldest is "
+                              "dropped.")
+    if status is not None and status.pending_limit is not None:
+        limit.add_metric([], float(status.pending_limit))
     dropped = CounterMetricFamily(PREFIX + "store_dropped_writes", "Scans dropped unwritten: more than the "
                                   "in-memory limit waited for an unreachable history store.")
     if status is not None:
@@ -74,4 +80,4 @@ def hub_families(status: HubStatus | None) -> Iterator[Metric]:
             last.add_metric(key, a.last_seen.timestamp())
         for name, n in sorted(claims.items()):
             claimed.add_metric([_label(name)], float(n))
-    yield from (pending, dropped, up, silent, last, claimed)
+    yield from (pending, limit, dropped, up, silent, last, claimed)

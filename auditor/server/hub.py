@@ -1,12 +1,13 @@
 """``auditor serve --store``: the agent's side of the hub. Scanning never waits for the store.
 
 Each scan compares with the previous state kept in memory (the store is read once per cluster, at the
-first scan, if it answers), is judged on the fleet the store last showed (GOV-006, GOV-007), and is handed
-to :class:`StoreWriter`, whose own thread records it. While the store cannot be reached the scans wait in
-memory, oldest first (at most ``max_pending``: beyond that the oldest is dropped and counted), and are
-written in order when it is back; ``backup_auditor_store_pending_writes`` shows the queue. After each
-write the writer reads back the clusters the store knows, the open findings' first-seen times and the
-executor's runs: what the next scan and the metrics use.
+first scan, if it answers), is judged on the fleet the store last showed (GOV-006, GOV-007; "not evaluated"
+while the store cannot be read), and is handed to :class:`StoreWriter`, whose own thread records it. While
+the store cannot be reached the scans wait in memory, oldest first (at most ``history.pending_writes`` or
+``--pending-writes``: beyond that the oldest is dropped, logged and counted), and are written in order when
+it is back; ``backup_auditor_store_pending_writes`` shows the queue. After each write the writer reads back
+the clusters the store knows, the open findings' first-seen times and the executor's runs: what the next
+scan and the metrics use.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from auditor.store.url import display, resolve_url
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 50  # scans kept in memory while the store is unreachable
+MAX_PENDING = 50  # scans kept in memory while the store is unreachable (serve: history.pending_writes)
 RETRY_FOR = 5.0  # seconds one attempt may retry a transient store error
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0
 RECENT_RUNS = 50
@@ -70,6 +71,7 @@ class StoreWriter:
         self.first_seen: dict[tuple[str, str, str], datetime] = {}  # (cluster, rule, severity) -> oldest open
         self.runs: tuple[RunRecord, ...] = ()
         self.store_up: bool | None = None
+        self.last_error: str | None = None  # why the newest attempt failed
         self.dropped = 0
         self.recorded = 0
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
@@ -95,10 +97,12 @@ class StoreWriter:
         with self._cond:
             self._pending.append((result, document))
             while len(self._pending) > self.max_pending:
-                self._pending.popleft()
+                oldest, _ = self._pending.popleft()
                 self.dropped += 1
-                log.error("history store %s unreachable: more than %d scans waiting, the oldest was dropped",
-                          self.name, self.max_pending)
+                log.error("history store %s unreachable: more than %d scans waiting (history.pending_writes, "
+                          "--pending-writes): the oldest, of %s, was dropped unwritten (%d dropped so far, "
+                          "backup_auditor_store_dropped_writes_total)", self.name, self.max_pending,
+                          oldest.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), self.dropped)
             self._cond.notify_all()
 
     @property
@@ -107,19 +111,31 @@ class StoreWriter:
             return len(self._pending)
 
     def status(self, own: tuple[tuple[str, str], ...] = ()) -> HubStatus:
-        return HubStatus(self.fleet, datetime.now(UTC), self.pending_writes, self.dropped, self.store_up, own)
+        return HubStatus(self.fleet, datetime.now(UTC), self.pending_writes, self.dropped, self.store_up, own,
+                         self.max_pending)
 
     def read(self, what: str, fn: Callable[[Store], Any]) -> Any:
         """``fn(store)`` on the writer's connection, or None when the store cannot be reached now (a schema
         newer than this binary is raised)."""
         try:
             with self._store_lock:
-                return fn(self._connected())
+                found = fn(self._connected())
         except StoreSchemaError:
             raise
         except StoreError as exc:
             log.warning("%s: cannot read %s now: %s", self.name, what, exc)
+            self.store_up, self.last_error = False, str(exc)
             return None
+        self.store_up = True
+        return found
+
+    def fleet_now(self) -> tuple[tuple[AgentState, ...] | None, str | None]:
+        """The fleet to judge GOV-006/007 on, or None and why: never read, or the store down now (its last
+        view would call every agent silent, and cannot tell a new rival name)."""
+        if self.fleet is not None and self.store_up is not False:
+            return self.fleet, None
+        why = self.last_error or "it has not answered yet"
+        return None, f"the history store {self.name} could not be read: {why}"
 
     def wait_until_written(self, timeout: float) -> bool:
         """True once nothing waits (tests, shutdown)."""
@@ -206,6 +222,7 @@ class StoreWriter:
         except StoreError as exc:
             with self._store_lock:
                 self._close()
+            self.last_error = str(exc)
             if self.store_up is not False:
                 log.warning("%s; %d scan(s) kept in memory until it is back", exc, self.pending_writes)
             self.store_up = False
@@ -237,14 +254,15 @@ class Hub:
         return found
 
     def scan(self, options: ScanOptions, progress: Progress | None = None) -> ScanResult:
-        result = run_scan(replace(options, store=None, fleet=self.writer.fleet), progress, self.previous)
+        if not self._primed:  # the first scan is judged, and its metrics show, what the store already holds
+            self._primed = True
+            self.writer.read("the fleet, open findings and executor runs", self.writer.read_back)
+        fleet, unknown = self.writer.fleet_now()
+        result = run_scan(replace(options, store=None, fleet=fleet, fleet_unknown=unknown), progress, self.previous)
         for c in result.clusters:
             if c.analysis is not None:
                 uid = cluster_uid(c.analysis.inventory.namespaces) or ""
                 self._states[(c.name, uid)] = recorded_state(c.analysis)
-        if not self._primed:  # the first scan's metrics show what the store already holds (executor runs, ages)
-            self._primed = True
-            self.writer.read("the fleet, open findings and executor runs", self.writer.read_back)
         self.writer.submit(result, build_document(result))
         return self.with_history(result)
 
@@ -266,7 +284,8 @@ def hub_for(options: ScanOptions, settings: Any) -> Hub:
     """The hub of ``serve --store``. The store is opened once here: a schema newer than this binary stops
     serve (exit 2); an unreachable store does not (the scans wait for it)."""
     assert options.store is not None
-    writer = StoreWriter(options.store, retention=options.config.history.retention, interval=settings.interval)
+    writer = StoreWriter(options.store, retention=options.config.history.retention, interval=settings.interval,
+                         max_pending=settings.pending_writes)
     try:
         writer.read("the store", lambda store: None)
     except StoreSchemaError:

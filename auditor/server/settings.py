@@ -26,6 +26,7 @@ class ServeSettings:
     api_auth_kubernetes: bool = False  # data API callers reviewed by the API server (TokenReview + SAR)
     tls_cert_file: Path | None = None  # HTTPS with these two
     tls_key_file: Path | None = None
+    pending_writes: int = 50  # scans kept in memory while the store is down (history.pending_writes)
 
     @property
     def listen(self) -> str:

@@ -9,6 +9,7 @@ PostgreSQL restart, a serialization failure) is run again whole, for about 30 s 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -239,9 +240,9 @@ class Store:
         def compare(session: Session) -> list[ClusterDiff]:
             out = []
             for a, b in self._pairs(session, scan_a, scan_b, cluster):
-                out.append(diff_cluster(b.cluster, read.ref(a), read.ref(b), read.findings_of(session, a),
-                                        read.findings_of(session, b), read.volumes_of(session, a),
-                                        read.volumes_of(session, b)))
+                out.append(replace(diff_cluster(b.cluster, read.ref(a), read.ref(b), read.findings_of(session, a),
+                                                read.findings_of(session, b), read.volumes_of(session, a),
+                                                read.volumes_of(session, b)), uid=b.cluster_uid))
             return out
 
         return self._transaction("compare scans", compare)

@@ -57,7 +57,7 @@ class ScanSummary:
         return _ratio(self.volumes_protected, self.volumes_audited)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"scan_id": self.scan_id, "cluster": self.cluster, "as_of": _iso(self.as_of),
+        return {"scan_id": self.scan_id, "cluster": self.cluster, "uid": self.cluster_uid, "as_of": _iso(self.as_of),
                 "complete": self.complete, "error": self.error, "volumes_audited": self.volumes_audited,
                 "volumes_by_status": {"protected": self.volumes_protected, "stale": self.volumes_stale,
                                       "unprotected": self.volumes_unprotected, "unknown": self.volumes_unknown},
@@ -173,10 +173,11 @@ class ClusterDiff:
     changed: tuple[Changed, ...]
     unchanged: int
     volumes: tuple[VolumeChange, ...]
+    uid: str | None = None  # the cluster's kube-system uid (two clusters claiming one name: two diffs)
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "cluster": self.cluster,
+            "cluster": self.cluster, "uid": self.uid,
             "a": {"scan_id": self.a.scan_id, "as_of": _iso(self.a.as_of)},
             "b": {"scan_id": self.b.scan_id, "as_of": _iso(self.b.as_of)},
             "new": [f.as_dict() for f in self.new],

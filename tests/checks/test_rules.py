@@ -96,3 +96,17 @@ def test_rules_doc_is_generated_from_the_catalog() -> None:
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
     assert doc.read_text() == render_markdown(load_catalog()), "run: auditor rules -o md > docs/rules.md"
+
+
+@pytest.mark.parametrize("rule_id", ["GOV-006", "GOV-007"])
+def test_fleet_rules_are_not_evaluated_when_the_store_cannot_be_read(rule_id: str) -> None:
+    """A configured store that does not answer leaves the fleet unknown: "not evaluated" with the reason,
+    never a pass; without a store (no fleet, no reason) the rules say nothing."""
+    from tests.checks.rule_fixtures import scheduled
+
+    analysis = analyse_cluster(inventory(scheduled(), "test", []), AuditConfig(), f.AS_OF)
+    why = "the history store postgresql://auditor@db.example:5432/hub could not be read: connection refused"
+    [result] = evaluate(analysis, [RULES[rule_id]], run=RunContext(fleet_unknown=why))
+    assert (result.status, result.kind, result.name) == ("not-evaluated", "Cluster", "test")
+    assert why in result.message
+    assert evaluate(analysis, [RULES[rule_id]], run=RunContext()) == []

@@ -85,6 +85,9 @@ def test_a_store_that_goes_away_and_comes_back_loses_no_scan(stoppable: Postgres
         assert value(text, "backup_auditor_store_up") == 0.0
         assert value(text, 'backup_auditor_scan_success{cluster="agent-3"}') == 1.0, "scanning goes on"
         assert app.current.get().ready
+        unknown = {r.rule_id: r for r in app.current.get().data.result.results if r.rule_id in ("GOV-006", "GOV-007")}
+        assert {k: r.status for k, r in unknown.items()} == {"GOV-006": "not-evaluated", "GOV-007": "not-evaluated"}
+        assert all("127.0.0.1" in r.message and "not-shown" not in r.message for r in unknown.values()), unknown
         stoppable.resume()
         wait("the store back", lambda: value(metrics(app), "backup_auditor_store_up") == 1.0)
         wait("the waiting scans written", lambda: (value(metrics(app), "backup_auditor_store_pending_writes")
@@ -122,7 +125,11 @@ def test_serve_judges_the_other_agents_and_exports_their_silence(tmp_path: Path)
             results = app.current.get().data.result.results
             return any(r.rule_id == "GOV-006" for r in results)
 
-        wait("a scan judged on the fleet", judged)
+        def own_recorded() -> bool:  # the first scan is judged on the fleet read before it; its own row comes
+            fleet = app.hub.writer.fleet if app.hub else None  # with the first write
+            return any(a.uid == "uid-3" for a in fleet or ())
+
+        wait("a scan judged on the fleet, its own recorded", lambda: judged() and own_recorded())
         results = app.current.get().data.result.results
         silence = sorted((r.name, r.status) for r in results if r.rule_id == "GOV-006")
         # every other cluster: the clone named agent-3 too, never this serve's own agent-3 (uid-3)
@@ -138,3 +145,58 @@ def test_serve_judges_the_other_agents_and_exports_their_silence(tmp_path: Path)
                            'status="open"}') == 1.0
     finally:
         app.stop()
+
+
+def test_the_pending_writes_limit_drops_the_oldest_loudly(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """Beyond ``history.pending_writes`` the oldest waiting scan is dropped: an error line naming the limit and
+    its time, the dropped counter and the limit as metrics; never silently."""
+    from auditor.errors import StoreError
+    from auditor.output.document import build_document
+    from auditor.output.hub_metrics import hub_families
+    from auditor.server.hub import StoreWriter
+
+    def unreachable(url: str, retry_for: float) -> Store:
+        raise StoreError("history store postgresql://auditor@db.example/hub: connection refused")
+
+    writer = StoreWriter("postgresql://auditor@db.example/hub", retention=None, interval=60, max_pending=2,
+                         opener=unreachable)  # not started: nothing is written, the scans wait
+    scans = [agent_scan(tmp_path / str(i), "agent-1", "uid-1", datetime(2026, 11, 20, 10, i, tzinfo=UTC))
+             for i in range(4)]
+    with caplog.at_level("ERROR", logger="auditor.server.hub"):
+        for result in scans:
+            writer.submit(result, build_document(result))
+    assert (writer.pending_writes, writer.dropped) == (2, 2)
+    assert writer.flush() is False and writer.pending_writes == 2, "the store down: the newest two still wait"
+    dropped = [r.getMessage() for r in caplog.records if "dropped unwritten" in r.getMessage()]
+    assert len(dropped) == 2 and "more than 2 scans waiting" in dropped[0], dropped
+    assert "2026-11-20T10:00:00Z" in dropped[0] and "2026-11-20T10:01:00Z" in dropped[1]
+    series = {m.name: [s.value for s in m.samples] for m in hub_families(writer.status())}
+    assert series["backup_auditor_store_pending_writes_limit"] == [2.0]
+    assert series["backup_auditor_store_dropped_writes"] == [2.0]
+    assert series["backup_auditor_store_pending_writes"] == [2.0]
+
+
+def test_pending_writes_from_the_config_or_the_command_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``serve --pending-writes`` wins over ``history.pending_writes``; one text describes both."""
+    from click.testing import CliRunner
+
+    import auditor.server.app
+    from auditor.cli import main
+    from auditor.config import HistoryConfig
+
+    seen: list[int] = []
+    monkeypatch.setattr(auditor.server.app, "serve", lambda options, settings, *a: seen.append(settings.pending_writes))
+    config = tmp_path / "audit.yaml"
+    config.write_text("history:\n  pending_writes: 7\n")
+    dump = write_dump(tmp_path / "dump", agent_cluster(1))
+    runner = CliRunner()
+    for extra, expected in (([], 7), (["--pending-writes", "3"], 3)):
+        done = runner.invoke(main, ["serve", "--snapshot", str(dump), "--config", str(config), *extra])
+        assert done.exit_code == 0, done.output
+        assert seen.pop() == expected
+    done = runner.invoke(main, ["serve", "--snapshot", str(dump)])
+    assert done.exit_code == 0 and seen.pop() == 50, "the default"
+    assert runner.invoke(main, ["serve", "--snapshot", str(dump), "--pending-writes", "0"]).exit_code == 2
+    [option] = [p for p in main.commands["serve"].params if p.name == "pending_writes"]
+    description = HistoryConfig.model_fields["pending_writes"].description
+    assert description and (getattr(option, "help", "") or "").startswith(description)

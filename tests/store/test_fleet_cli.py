@@ -80,3 +80,25 @@ def test_a_store_with_a_newer_schema_is_exit_2_with_both_versions(store_url: str
     assert run.returncode == 2, run.stderr
     assert "0099" in run.stderr and head_revision() in run.stderr and "upgrade backup-auditor" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_scan_with_a_store_judges_the_fleet(store_url: str, tmp_path: Path) -> None:
+    """``auditor scan --store`` judges GOV-006 on the clusters the store knows and GOV-007 on its own name,
+    as serve does."""
+    from tests.store.scans import write_dump
+    from tests.store.test_agents import agent_cluster
+
+    with Store(store_url) as store:
+        record(store, agent_scan(tmp_path, "prod-eu", "uid-eu", T0), interval=60)
+        record(store, agent_scan(tmp_path, "prod-us", "uid-us", T0 + 10 * MIN), interval=300)
+        record(store, agent_scan(tmp_path, "agent-1", "uid-clone", T0 + 10 * MIN), interval=300)
+    dump = write_dump(tmp_path / "dump", agent_cluster(1))  # kube-system uid-1, named agent-1
+    at = (T0 + 11 * MIN).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run = auditor("scan", "--snapshot", str(dump), "--cluster-name", "agent-1", "--store", store_url,
+                  "--as-of", at, "-o", "json")
+    assert run.returncode in (0, 3), run.stderr
+    results = [r for r in json.loads(run.stdout)["findings"] if r["rule_id"] in ("GOV-006", "GOV-007")]
+    silent = sorted((r["name"], r["status"]) for r in results if r["rule_id"] == "GOV-006")
+    assert silent == [("prod-eu", "open")], results  # prod-us and the clone scanned a minute ago
+    [claim] = [r for r in results if r["rule_id"] == "GOV-007"]
+    assert claim["status"] == "open" and claim["evidence"]["other_uids"] == ["uid-clone"]

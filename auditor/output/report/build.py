@@ -11,13 +11,13 @@ from auditor.analyse.compliance import Framework
 from auditor.model.analysis import STATUSES
 from auditor.model.rules import SEVERITIES, Rule
 from auditor.output.report import charts
+from auditor.output.report.fleet_build import fleet_frameworks, fleet_lists, fleet_rows, lowest_scores
 from auditor.output.report.history import History
 from auditor.output.report.model import (
     PRINT,
     Charts,
     ClusterView,
     ControlView,
-    FleetRow,
     FrameworkMatrix,
     FrameworkSummary,
     FrameworkView,
@@ -105,7 +105,7 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
         clusters=tuple(cluster_view(c, volumes, counted) for c in doc.get("clusters") or []),
         policies=policy_views(volumes), excluded_namespaces=tuple(sorted({v["namespace"] for v in volumes
                                                                           if not v.get("audited", True)})),
-        frameworks=frameworks, framework_matrix=framework_matrix(frameworks), namespaces=namespaces,
+        frameworks=frameworks, framework_matrix=() if fleet else framework_matrix(frameworks), namespaces=namespaces,
         rpo_buckets=buckets, overdue=overdue_rows(audited, as_of),
         evidence_counts=dict(Counter(v["recovery_points"][0]["evidence"] for v in audited
                                      if v.get("recovery_points")).most_common()),
@@ -130,7 +130,9 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
             heatmap_rows=len(chart_rows),
             trend=charts.trend_line(trend, "Audited volumes within RPO, per day", target=1.0) if trend else None),
         trend=trend, runs=run_rows(doc), preflights=preflight_rows(doc),
-        waiver_history=options.history is not None and options.history.waivers is not None, fleet=fleet)
+        waiver_history=options.history is not None and options.history.waivers is not None, fleet=fleet,
+        fleet_lists=fleet_lists(doc) if fleet else "",
+        fleet_frameworks=fleet_frameworks(frameworks, doc) if fleet else ())
 
 
 def _pct(value: float | None) -> str:
@@ -191,27 +193,6 @@ def fleet_note(fleet: dict[str, Any]) -> str:
     return text
 
 
-def fleet_rows(doc: dict[str, Any]) -> tuple[FleetRow, ...]:
-    """The fleet rollup: one row per cluster, its newest scan, age, counts and trend."""
-    fleet = doc.get("fleet")
-    if not isinstance(fleet, dict):
-        return ()
-    summaries = {p.get("cluster"): p for p in (doc.get("summary") or {}).get("per_cluster") or []}
-    out = []
-    for r in fleet.get("clusters") or []:
-        p = summaries.get(r.get("cluster")) or {}
-        by_status = {s: int((p.get("volumes_by_status") or {}).get(s, 0)) for s in STATUSES}
-        trend = [float(v) for _, v in r.get("trend") or []]
-        out.append(FleetRow(
-            cluster=str(r.get("cluster", "")), scan_id=r.get("scan_id"), as_of=parse_iso(r.get("as_of")),
-            age_seconds=r.get("age_seconds"), stale=bool(r.get("stale")), complete=bool(p.get("complete")),
-            error=p.get("error"), by_status=by_status, audited=sum(by_status.values()),
-            by_severity={s: int((p.get("findings_by_severity") or {}).get(s, 0)) for s in SEVERITIES},
-            scores=dict(p.get("compliance") or {}), trend_first=trend[0] if len(trend) > 1 else None,
-            trend_last=trend[-1] if trend else None, newest_error=r.get("newest_attempt_error")))
-    return tuple(out)
-
-
 def framework_summaries(doc: dict[str, Any], views: tuple[FrameworkView, ...]) -> tuple[FrameworkSummary, ...]:
     """One row per framework: the fleet's score (all clusters' checks together) and each cluster's."""
     evaluated = [v for v in views if v.evaluated]
@@ -221,10 +202,11 @@ def framework_summaries(doc: dict[str, Any], views: tuple[FrameworkView, ...]) -
         mine = [v for v in evaluated if v.framework == framework]
         coverages = [v.coverage for v in mine if v.coverage is not None]
         score = mine[0].score if len(mine) == 1 else rollup.get(framework, {}).get("score")
-        out.append(FrameworkSummary(
-            framework, mine[0].name, score, min(coverages) if coverages else None,
+        by_cluster = "" if len(mine) < 2 else lowest_scores(mine) if isinstance(doc.get("fleet"), dict) else \
             ", ".join(f"{v.cluster} {v.score:.1%}" if v.score is not None else f"{v.cluster} not evaluated"
-                      for v in mine) if len(mine) > 1 else ""))
+                      for v in mine)
+        out.append(FrameworkSummary(framework, mine[0].name, score, min(coverages) if coverages else None,
+                                    by_cluster))
     return tuple(out)
 
 

@@ -6,10 +6,16 @@ every report format renders it), with a ``fleet`` section: one row per cluster w
 whether the cluster's agent is silent (no scan for more than twice its interval, 2 h by default, as
 ``auditor fleet`` judges it) and the cluster's own trend.
 
-At a hundred clusters the documents together are gigabytes: they are read one at a time, and by default
-(``detail="attention"``) the lists keep what needs attention (volumes not protected, findings of critical or
-high severity, schedules that are failing now) while every count and score covers everything;
-``detail="all"`` keeps every entry (a few clusters).
+At a hundred clusters the documents together are gigabytes: they are read one at a time. Every count and
+score covers everything; the lists are what a reader can take in. By default (``detail="summary"``) each
+cluster lists its worst few entries of what needs attention (volumes not protected, findings of critical or
+high severity, schedules failing now: :data:`PER_CLUSTER`), and the rest is counted per cluster in
+``fleet.clusters[].omitted`` and ``fleet.omitted``: a fleet report of a hundred clusters is a summary an
+auditor reads, not a dump of every failing run. ``detail="attention"`` lists all of what needs attention,
+``detail="all"`` every entry (a few clusters).
+
+Two clusters claiming one name (different kube-system uids, GOV-007) are never merged: each is shown as its
+name and the start of its uid (``shown_names``), in every list and in the trends.
 """
 
 from __future__ import annotations
@@ -23,16 +29,20 @@ from typing import Any
 import orjson
 
 from auditor import __version__
+from auditor.analyse.fleet import shown_names
 from auditor.model.analysis import STATUSES
 from auditor.model.rules import SEVERITIES
 from auditor.output.report.history import History, WaiverChange, trend_from_summaries
 from auditor.output.report.source import SourceDocument
 
-DETAILS = ("attention", "all")
+DETAILS = ("summary", "attention", "all")
 LISTED_SEVERITIES = ("critical", "high")
 LISTS = ("warnings", "volumes", "findings", "compliance", "credentials", "schedules", "storage_locations",
          "executor_runs")
 LISTED = "volumes not protected, findings of critical or high severity and schedules failing now"
+#: ``detail="summary"``: per cluster, at most this many entries of each long list (the worst first)
+PER_CLUSTER = {"volumes": 20, "findings": 20, "schedules": 5, "warnings": 10, "executor_runs": 10}
+STATUS_RANK = {"unprotected": 0, "unknown": 1, "stale": 2, "protected": 3}
 CHECKS = ("pass", "open", "excepted", "not-evaluated", "error")
 
 
@@ -52,6 +62,11 @@ class FleetEntry:
     silent_after: float  # seconds without a scan after which its agent counts as silent
     error: str | None  # the newest attempt's error, if it failed
     trend: tuple[tuple[date, float], ...] = ()
+    label: str = ""  # how the report names it: the name, or the name and its uid when two clusters claim it
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.cluster
 
     @property
     def age_seconds(self) -> float | None:
@@ -63,7 +78,8 @@ class FleetEntry:
         return age is None or age > self.silent_after
 
     def as_dict(self) -> dict[str, Any]:
-        return {"cluster": self.cluster, "uid": self.uid, "scan_id": self.scan_id, "as_of": iso(self.as_of),
+        return {"cluster": self.shown, "name": self.cluster, "uid": self.uid, "scan_id": self.scan_id,
+                "as_of": iso(self.as_of),
                 "age_seconds": None if self.age_seconds is None else round(self.age_seconds),
                 "stale": self.stale, "stale_after_seconds": self.silent_after, "newest_attempt_error": self.error,
                 "trend": [[d.isoformat(), round(v, 4)] for d, v in self.trend]}
@@ -76,17 +92,56 @@ def keep_schedule(s: dict[str, Any]) -> bool:
                 or latest.get("phase") != "Completed")
 
 
-def listed(part: dict[str, Any], detail: str) -> dict[str, list[Any]]:
-    """A cluster's lists as the report lists them (``attention``: what needs it)."""
+def _worst(key: str, entry: dict[str, Any]) -> tuple[Any, ...]:
+    """Sort key of the entries a cluster lists first in a summary."""
+    if key == "volumes":
+        return (STATUS_RANK.get(str(entry.get("status")), 4),)
+    if key == "findings":
+        severity = entry.get("severity")
+        return (SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES), str(entry.get("rule_id")))
+    if key == "schedules":
+        return (not entry.get("problem"), -int(entry.get("missed_runs") or 0))
+    return ()
+
+
+def listed(part: dict[str, Any], detail: str) -> tuple[dict[str, list[Any]], dict[str, int]]:
+    """A cluster's lists as the report lists them (``attention``: what needs it; ``summary``: its worst
+    :data:`PER_CLUSTER` of that, in document order) and how many entries each list left out."""
     lists = {key: list(part.get(key) or []) for key in LISTS}
-    if detail == "attention":
+    omitted: dict[str, int] = {}
+    if detail in ("summary", "attention"):
         lists["volumes"] = [v for v in lists["volumes"] if v.get("audited", True) and v.get("status") != "protected"]
         lists["findings"] = [f for f in lists["findings"] if f.get("severity") in LISTED_SEVERITIES]
         lists["schedules"] = [s for s in lists["schedules"] if keep_schedule(s)]
-    return lists
+    if detail == "summary":
+        for key, limit in PER_CLUSTER.items():
+            entries = lists[key]
+            if len(entries) > limit:
+                kept = sorted(sorted(range(len(entries)), key=lambda i: _worst(key, entries[i]))[:limit])
+                lists[key] = [entries[i] for i in kept]
+                omitted[key] = len(entries) - limit
+    return lists, omitted
 
 
-def merge(parts: Iterable[tuple[FleetEntry, dict[str, Any] | None]], *, at: datetime, detail: str = "attention",
+def relabelled(part: dict[str, Any], name: str, label: str) -> dict[str, Any]:
+    """The document part of cluster ``name`` under the name the report shows (``label``: ``shown_names``)."""
+    if label == name:
+        return part
+    part = dict(part)
+    for key in LISTS:
+        part[key] = [{**e, "cluster": label} if isinstance(e, dict) and e.get("cluster") == name else e
+                     for e in part.get(key) or []]
+    part["clusters"] = [{**c, "name": label} if c.get("name") == name else c for c in part.get("clusters") or []]
+    if isinstance(part.get("per_cluster"), dict):
+        part["per_cluster"] = {**part["per_cluster"], "cluster": label}
+    part["compliance_rollup"] = [{**r, "clusters": {label if k == name else k: v
+                                                    for k, v in (r.get("clusters") or {}).items()}}
+                                 for r in part.get("compliance_rollup") or []]
+    part["scan_clusters"] = [label if c == name else c for c in part.get("scan_clusters") or []]
+    return part
+
+
+def merge(parts: Iterable[tuple[FleetEntry, dict[str, Any] | None]], *, at: datetime, detail: str = "summary",
           store: str = "") -> dict[str, Any]:
     """One scan document of the fleet from each cluster's document part (None: no scan read that cluster)."""
     if detail not in DETAILS:
@@ -98,30 +153,36 @@ def merge(parts: Iterable[tuple[FleetEntry, dict[str, Any] | None]], *, at: date
     per_cluster: list[dict[str, Any]] = []
     scans: dict[int | None, tuple[Any, set[str], set[str]]] = {}  # checks, the scan's clusters, those taken
     volumes = excepted = 0
-    entries: list[FleetEntry] = []
+    entries: list[dict[str, Any]] = []
+    omitted_total: Counter[str] = Counter()
     newest: datetime | None = None
     for entry, part in parts:
-        entries.append(entry)
+        row = entry.as_dict()
+        entries.append(row)
         age = entry.age_seconds
         marks = {"scan_id": entry.scan_id, "scan_as_of": iso(entry.as_of),
                  "age_seconds": None if age is None else round(age), "stale": entry.stale}
         if part is None or not part.get("clusters"):
             error = entry.error or "no recorded scan read this cluster"
-            doc["clusters"].append({"name": entry.cluster, "complete": False, "gaps": [], "error": error,
+            doc["clusters"].append({"name": entry.shown, "complete": False, "gaps": [], "error": error,
                                     "source": None, "server_version": None, **marks})
-            per_cluster.append({"cluster": entry.cluster, "complete": False, "error": error,
+            per_cluster.append({"cluster": entry.shown, "complete": False, "error": error,
                                 "volumes_by_status": dict.fromkeys(STATUSES, 0),
                                 "findings_by_severity": dict.fromkeys(SEVERITIES, 0), "compliance": {}})
             continue
+        part = relabelled(part, entry.cluster, entry.shown)
         newest = max(newest, entry.as_of) if newest and entry.as_of else newest or entry.as_of
         doc["clusters"].append({**part["clusters"][0], **marks})
         volumes += len(part.get("volumes") or [])
         excepted += sum(1 for f in part.get("findings") or [] if f.get("status") == "excepted")
-        per_cluster.append(part.get("per_cluster") or _per_cluster(entry.cluster, part))
+        per_cluster.append(part.get("per_cluster") or _per_cluster(entry.shown, part))
         scan = scans.setdefault(entry.scan_id, (part.get("checks"), set(part.get("scan_clusters") or []), set()))
-        scan[2].add(entry.cluster)
-        for key, values in listed(part, detail).items():
+        scan[2].add(entry.shown)
+        lists, omitted = listed(part, detail)
+        for key, values in lists.items():
             doc[key].extend(values)
+        row["omitted"] = omitted
+        omitted_total.update(omitted)
         for key, values in (part.get("exceptions") or {}).items():
             exceptions.setdefault(key, []).extend(v for v in values or [] if v not in exceptions[key])
         for r in part.get("compliance_rollup") or []:
@@ -138,7 +199,9 @@ def merge(parts: Iterable[tuple[FleetEntry, dict[str, Any] | None]], *, at: date
     doc["exceptions"] = exceptions
     doc["summary"] = _summary(per_cluster, volumes, excepted, _checks(scans.values()))
     doc["fleet"] = {"store": store, "at": iso(at), "detail": detail,
-                    "listed": LISTED if detail == "attention" else None, "clusters": [e.as_dict() for e in entries]}
+                    "listed": None if detail == "all" else LISTED, "clusters": entries,
+                    "per_cluster_limit": dict(PER_CLUSTER) if detail == "summary" else None,
+                    "omitted": dict(omitted_total)}
     return doc
 
 
@@ -180,20 +243,25 @@ def _summary(per_cluster: list[dict[str, Any]], volumes: int, excepted: int,
 
 
 class _CachedHistory:
-    """``Store.history`` read once per cluster: the fleet trend and each cluster's trend come from the same rows."""
+    """``Store.history`` read once per cluster name: the fleet trend and each cluster's trend come from the same
+    rows. Asked by the report's name of a cluster (``shown_names``): a name two clusters claim gives each its own
+    uid's scans."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, shown: dict[str, tuple[str, str | None]]) -> None:
         self.store = store
+        self.shown = shown  # report name -> (name, uid)
         self.rows: dict[tuple[str | None, int], list[Any]] = {}
 
     def history(self, cluster: str | None = None, limit: int = 50) -> list[Any]:
-        if (cluster, limit) not in self.rows:
-            self.rows[(cluster, limit)] = self.store.history(cluster, limit)
-        return self.rows[(cluster, limit)]
+        name, uid = self.shown.get(cluster or "", (cluster, None))
+        if (name, limit) not in self.rows:
+            self.rows[(name, limit)] = self.store.history(name, limit)
+        rows = self.rows[(name, limit)]
+        return [r for r in rows if r.cluster_uid in (uid, None)] if uid and cluster != name else rows
 
 
 def read_fleet(url: str, clusters: Sequence[str] = (), *, at: datetime,
-               detail: str = "attention") -> tuple[SourceDocument, History]:
+               detail: str = "summary") -> tuple[SourceDocument, History]:
     """The fleet document of the store at ``url`` (every cluster, or ``clusters``: an unknown one is an error
     naming it) and its history (the fleet's trend, the waiver register's)."""
     # deferred: SQLAlchemy (1.1 s) only for report --from-store
@@ -206,16 +274,20 @@ def read_fleet(url: str, clusters: Sequence[str] = (), *, at: datetime,
         for row in store.fleet(at):
             if row.cluster in rows:
                 rows[row.cluster].append(row)
-        cache = _CachedHistory(store)
-        pairs = [(FleetEntry(
-            cluster=name, uid=row.agent.uid or None, scan_id=row.latest.scan_id if row.latest else None,
-            as_of=row.latest.as_of if row.latest else None, at=at, silent_after=row.agent.silent_after,
-            error=row.error, trend=trend_from_summaries(cache, [name], at)), row.latest)
-            for name in names for row in rows[name]]
+        chosen = [row for name in names for row in rows[name]]
+        shown = shown_names((row.cluster, row.agent.uid or None) for row in chosen)
+        cache = _CachedHistory(store, {label: key for key, label in shown.items()})
+        pairs = []
+        for row in chosen:
+            label = shown[(row.cluster, row.agent.uid or None)]
+            pairs.append((FleetEntry(
+                cluster=row.cluster, uid=row.agent.uid or None, scan_id=row.latest.scan_id if row.latest else None,
+                as_of=row.latest.as_of if row.latest else None, at=at, silent_after=row.agent.silent_after,
+                error=row.error, trend=trend_from_summaries(cache, [label], at), label=label), row.latest))
         parts = ((entry, cluster_part(store.document(latest.scan_id), entry.cluster) if latest else None)
                  for entry, latest in pairs)  # one document in memory at a time
         doc = merge(parts, at=at, detail=detail, store=store.name)
-        history = History(trend=trend_from_summaries(cache, names, at),
+        history = History(trend=trend_from_summaries(cache, list(dict.fromkeys(shown.values())), at),
                           waivers=tuple(WaiverChange(e.waiver, e.event, e.at, e.detail)
                                         for e in store.waiver_events(until=at)))
     return SourceDocument(doc, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"), history

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from auditor.output.report.model import FLEET, FULL, PRINT, Caps, Report
+from auditor.output.report.model import FLEET, FLEET_PRINT, FULL, PRINT, Caps, Report
 from auditor.output.report.templating import environment
 
 
@@ -21,7 +21,7 @@ def render_html(report: Report, files: Mapping[str, str] | None = None, *, pdf: 
                 caps: Caps | None = None) -> str:
     files = dict(files or {})
     template = environment().get_template("report.html.j2")
-    chosen = caps or (PRINT if pdf else FLEET if report.fleet else FULL)
+    chosen = caps or ((FLEET_PRINT if report.fleet else PRINT) if pdf else FLEET if report.fleet else FULL)
     return template.render(r=report, pdf=pdf, caps=chosen, files=files,
                            full_hint=full_list_hint(files, bool(report.fleet)))
 

@@ -39,7 +39,7 @@ def fleet_table(r: Report) -> list[str]:
         lines.append(f"| {md(c.cluster)} | {scan}{' — ' + md(c.error) if c.error else ''} | {age} | {within} | "
                      f"{c.by_status['unprotected']:,} | {c.by_severity['critical']:,} / {c.by_severity['high']:,} | "
                      f"{trend} |")
-    return [*lines, ""]
+    return [*lines, "", *([md(r.fleet_lists), ""] if r.fleet_lists else [])]
 
 
 def render_markdown(r: Report, files: dict[str, str]) -> str:

@@ -32,6 +32,8 @@ PRINT = Caps(findings_per_rule=20, volumes=250, namespaces=60, schedules=80, ove
 #: a report from the history store lists a fleet's worth of entries: the HTML caps too (JSON and CSV carry all)
 FLEET = Caps(findings_per_rule=200, volumes=2000, namespaces=500, schedules=500, overdue=500, heatmap=200,
              controls=None)
+#: ... and its PDF is a summary to read: a page or two per long list, the fleet table and frameworks in full
+FLEET_PRINT = Caps(findings_per_rule=10, volumes=60, namespaces=30, schedules=40, overdue=30, heatmap=30, controls=60)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class FleetRow:
     trend_first: float | None  # share within RPO at the start of the trend, and now
     trend_last: float | None
     newest_error: str | None = None  # the newest attempt failed (the row shows the scan before it)
+    omitted: str = ""  # what its lists leave out ("239 volumes, 16 schedules"), with --fleet-detail summary
 
 
 @dataclass(frozen=True)
@@ -366,3 +369,5 @@ class Report:
     waiver_history: bool = False  # the exceptions register's history was read from a store
     extra: dict[str, Any] = field(default_factory=dict)
     fleet: tuple[FleetRow, ...] = ()  # a report from the history store: the fleet rollup
+    fleet_lists: str = ""  # how a fleet report's lists are bounded, and what they leave out (a sentence)
+    fleet_frameworks: tuple[FrameworkView, ...] = ()  # each framework over the fleet (controls summed)
