@@ -18,6 +18,7 @@ from auditor.analyse.exceptions import ExceptionsReport, check_terms
 from auditor.analyse.exceptions import apply as apply_exceptions
 from auditor.analyse.fleet import cluster_uid
 from auditor.analyse.protection import ProtectionState
+from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.analyse.subjects import annotation_exceptions, subjects
 from auditor.checks import evaluate
 from auditor.checks.gaps import unevaluated_where_blind
@@ -44,7 +45,6 @@ from auditor.load.frameworks import load_frameworks
 from auditor.load.rules import load_catalog
 from auditor.model.inventory import Inventory
 from auditor.model.rules import Finding
-from auditor.model.scan import ClusterScan, ScanResult
 from auditor.model.tools.velero import VeleroCatalog
 
 if TYPE_CHECKING:

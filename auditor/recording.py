@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from auditor.analyse.scan import ScanResult
 from auditor.collect.live import Progress
 from auditor.errors import StoreError
 from auditor.model.runs import RunRecord
-from auditor.model.scan import FindingAge, RunStats, ScanResult
+from auditor.model.scan import FindingAge, RunStats
 from auditor.output.document import build_document
 from auditor.pipeline import ScanOptions, run_scan
 from auditor.store import Store

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 from prometheus_client import CollectorRegistry, start_http_server  # noqa: E402
 
 from auditor import demo  # noqa: E402
+from auditor.analyse.scan import ScanResult  # noqa: E402
 from auditor.cli.shared import build_options  # noqa: E402
-from auditor.model.scan import ScanResult  # noqa: E402
 from auditor.output.metrics import ClusterHealth, MetricsInput, ScanCollector, render  # noqa: E402
 from auditor.pipeline import run_scan  # noqa: E402
 from auditor.server.http import AuditorHTTPServer  # noqa: E402

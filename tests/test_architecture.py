@@ -60,6 +60,10 @@ def test_the_tree_keeps_every_contract(copy: Path) -> None:
      "auditor.checks.system -> auditor.collect.live"),
     # two modules of one package importing each other (coverage already imports gaps)
     ("analyse/gaps.py", "import auditor.analyse.coverage  # noqa", "No import cycle", "auditor.analyse"),
+    # the ground floor naming an analysis type for mypy only: an arrow all the same
+    ("model/rules.py", "from typing import TYPE_CHECKING  # noqa\nif TYPE_CHECKING:\n"
+                       "    from auditor.analyse.coverage import ClusterAnalysis  # noqa", "Layers:",
+     "auditor.model.rules -> auditor.analyse.coverage"),
 ])
 def test_a_planted_import_fails_lint(copy: Path, module: str, line: str, contract: str, named: str) -> None:
     result = lint(plant(copy, module, line))

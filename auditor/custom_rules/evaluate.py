@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from auditor.analyse.coverage import ClusterAnalysis
+from auditor.analyse.scan import ClusterScan
 from auditor.custom_rules.cost import longest_list
 from auditor.custom_rules.expressions import EvaluationError, activation, environment
 from auditor.custom_rules.loader import SUBJECT_KINDS, CustomRule
 from auditor.model.rules import Finding
-from auditor.model.scan import ClusterScan
 from auditor.output.document import cluster_entry, schedule_entries, storage_entries, volume_entry
 
 

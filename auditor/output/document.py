@@ -11,10 +11,10 @@ import orjson
 
 from auditor import __version__
 from auditor.analyse.coverage import ClusterAnalysis, VolumeResult
+from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.analyse.schedules import backup_time
 from auditor.model.analysis import STATUSES
 from auditor.model.rules import SEVERITIES
-from auditor.model.scan import ClusterScan, ScanResult
 
 SCHEMA_VERSION = "1"
 FILTER_NOTE = "volumes and findings are filtered; compliance scores are those of the whole scan"

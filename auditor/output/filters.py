@@ -11,11 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
+from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.errors import ConfigError
 from auditor.model.analysis import STATUSES
 from auditor.model.globs import config_glob
 from auditor.model.rules import SEVERITIES, Finding
-from auditor.model.scan import ClusterScan, ScanResult
 from auditor.output.document import FILTER_NOTE as NOTE
 
 

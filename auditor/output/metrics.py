@@ -24,9 +24,9 @@ from prometheus_client.registry import Collector
 from auditor import __version__
 from auditor.analyse.coverage import ClusterAnalysis
 from auditor.analyse.etcd import etcd_evidence, etcd_rpo
+from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.analyse.schedules import backup_time
 from auditor.model.analysis import STATUSES
-from auditor.model.scan import ClusterScan, ScanResult
 from auditor.output.labels import label
 from auditor.output.preflight_metrics import preflight_families
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from auditor.model.scan import ScanResult
+from auditor.analyse.scan import ScanResult
 from auditor.output.labels import label  # control characters replaced, length bounded
 
 PREFIX = "backup_auditor_"

@@ -8,10 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from auditor.analyse.scan import ScanResult
 from auditor.model.analysis import STATUSES
 from auditor.model.durations import format_duration
 from auditor.model.rules import SEVERITIES
-from auditor.model.scan import ScanResult
 from auditor.output.document import summary
 from auditor.output.filters import ScanFilter
 from auditor.output.safe import clean, text

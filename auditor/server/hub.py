@@ -24,11 +24,12 @@ from typing import Any
 from auditor.analyse.fleet import AgentState, cluster_uid
 from auditor.analyse.history import recorded_state
 from auditor.analyse.protection import ProtectionState
+from auditor.analyse.scan import ScanResult
 from auditor.collect.live import Progress
 from auditor.config import Retention
 from auditor.errors import StoreError, StoreSchemaError
 from auditor.model.runs import RunRecord
-from auditor.model.scan import FindingAge, ScanResult
+from auditor.model.scan import FindingAge
 from auditor.output.document import build_document
 from auditor.output.hub_metrics import HubStatus
 from auditor.pipeline import ScanOptions, run_scan

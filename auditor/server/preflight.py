@@ -23,8 +23,8 @@ from auditor.model.preflight import PreflightOutcome
 from auditor.preflight import Cluster, read_cluster, run_preflight
 
 if TYPE_CHECKING:
+    from auditor.analyse.scan import ScanResult
     from auditor.config import PreflightPair
-    from auditor.model.scan import ScanResult
 
 log = logging.getLogger(__name__)
 GOOD_PHASES = ("Completed", "PartiallyFailed")

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.errors import AuditorError
-from auditor.model.scan import ClusterScan, ScanResult
 from auditor.output.metrics import ClusterHealth, MetricsInput
 from auditor.pipeline import ScanOptions
 from auditor.recording import scan_and_record

@@ -37,7 +37,7 @@ from auditor.store.views import ClusterDiff, FleetRow, OpenFinding, ScanRef, Sca
 from auditor.store.waivers import WaiverEvent, waiver_events
 
 if TYPE_CHECKING:
-    from auditor.model.scan import ScanResult
+    from auditor.analyse.scan import ScanResult
 
 T = TypeVar("T")
 

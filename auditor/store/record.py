@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from auditor import __version__
 from auditor.analyse.fleet import cluster_uid
 from auditor.analyse.history import recorded_state
+from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.model.rules import SEVERITIES, Finding
-from auditor.model.scan import ClusterScan, ScanResult
 from auditor.store import read
 from auditor.store import schema as s
 from auditor.store.waivers import record_waivers

@@ -16,8 +16,8 @@ import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from auditor.analyse.scan import ScanResult
 from auditor.model.globs import config_glob
-from auditor.model.scan import ScanResult
 from auditor.store import schema as s
 
 EVENTS = ("appeared", "changed", "vanished")

@@ -53,7 +53,7 @@ def test_score_counts_not_evaluated_as_nothing_but_coverage() -> None:
 
 
 def test_rollup_of_one_cluster_equals_its_score() -> None:
-    from auditor.model.scan import ClusterScan, ScanResult
+    from auditor.analyse.scan import ClusterScan, ScanResult
     from auditor.output.document import compliance_rollup
     from tests.factories import AS_OF
 

@@ -110,9 +110,9 @@ def test_persistent_server_error_becomes_a_gap(server: KubeAPIServer) -> None:
 
 def run_scan_on(inv: Any) -> dict[str, Any]:
     from auditor.analyse.coverage import analyse_cluster
+    from auditor.analyse.scan import ClusterScan, ScanResult
     from auditor.checks import evaluate
     from auditor.load.rules import load_catalog
-    from auditor.model.scan import ClusterScan, ScanResult
 
     analysis = analyse_cluster(inv, AuditConfig(), f.AS_OF)
     return build_document(ScanResult(f.AS_OF, (ClusterScan(inv.cluster, analysis,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from auditor.analyse.scan import ScanResult
 from auditor.cli.shared import build_options
-from auditor.model.scan import ScanResult
 from auditor.output.report import write_reports
 from auditor.output.report.writer import Manifest
 from auditor.pipeline import run_scan

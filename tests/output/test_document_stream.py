@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from auditor.model.scan import ScanResult
+from auditor.analyse.scan import ScanResult
 from auditor.output.document import build_document, write_document
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
+from auditor.analyse.scan import ScanResult
 from auditor.load.rules import load_catalog
-from auditor.model.scan import ScanResult
 from auditor.output.document import build_document
 from auditor.output.report import charts
 from auditor.output.report.build import BuildOptions, build_report

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
+from auditor.analyse.scan import ScanResult
 from auditor.cli import main
-from auditor.model.scan import ScanResult
 from auditor.output.report import write_reports
 from auditor.output.report.signing import load_signing
 from tests.output.conftest import GENERATED_AT, Written

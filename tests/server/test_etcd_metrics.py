@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from auditor import demo
+from auditor.analyse.scan import ScanResult
 from auditor.config import AuditConfig
-from auditor.model.scan import ScanResult
 from auditor.output.metrics import MetricsInput, render
 from auditor.pipeline import ScanOptions, run_scan
 

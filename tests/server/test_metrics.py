@@ -15,9 +15,9 @@ import pytest
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from auditor.analyse.scan import ScanResult
 from auditor.analyse.schedules import TERMINAL
 from auditor.cli.shared import build_options
-from auditor.model.scan import ScanResult
 from auditor.output.document import build_document
 from auditor.output.labels import MAX_LABEL_LENGTH, label
 from auditor.output.metrics import FINISHED_PHASES, ClusterHealth, Exposition, MetricsInput, enum_label, render

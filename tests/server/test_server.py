@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.core import Metric
 
+from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.cli.shared import build_options
 from auditor.errors import ClusterAccessError
-from auditor.model.scan import ClusterScan, ScanResult
 from auditor.output import metrics
 from auditor.pipeline import ScanOptions, run_scan
 from auditor.server.app import AuditorServer

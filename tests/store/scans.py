@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from auditor.analyse.scan import ScanResult
 from auditor.config import AuditConfig
-from auditor.model.scan import ScanResult
 from auditor.output.document import build_document
 from auditor.pipeline import ScanOptions
 from auditor.recording import scan_and_record

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from auditor.model.scan import ScanResult
+from auditor.analyse.scan import ScanResult
 from auditor.store import Store
 from tests import factories as f
 from tests.store.scans import backup, cluster, record, scan
@@ -66,7 +66,7 @@ def test_fleet_rows_and_silence(store_url: str, tmp_path: Path) -> None:
 def test_a_failed_newest_scan_is_not_complete_and_keeps_the_last_verdicts(store_url: str, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from auditor.model.scan import ClusterScan
+    from auditor.analyse.scan import ClusterScan
 
     with Store(store_url) as store:
         record(store, agent_scan(tmp_path, "prod", "uid-p", T0), interval=60)

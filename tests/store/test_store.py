@@ -154,7 +154,7 @@ def test_backup_deleted_early_resolves_when_it_would_have_expired(sqlite_url: st
 
 
 def test_an_unreachable_cluster_is_recorded_and_skipped_as_previous(sqlite_url: str, tmp_path: Path) -> None:
-    from auditor.model.scan import ClusterScan, ScanResult
+    from auditor.analyse.scan import ClusterScan, ScanResult
 
     scan(sqlite_url, cluster(schedule=S("daily")), T0, tmp_path)
     with Store(sqlite_url) as store:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from auditor import __version__
 
 if TYPE_CHECKING:
+    from auditor.analyse.scan import ScanResult
     from auditor.model.rules import Rule
-    from auditor.model.scan import ScanResult
     from auditor.output.report.history import History
     from auditor.output.report.model import Report
     from auditor.output.report.source import SourceDocument

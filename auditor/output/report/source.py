@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
+from auditor.analyse.scan import ScanResult
 from auditor.errors import InputError
-from auditor.model.scan import ScanResult
 from auditor.output.document import build_document
 
 

@@ -20,12 +20,12 @@ from typing import Any
 import orjson
 
 from auditor import __version__
+from auditor.analyse.scan import ScanResult
 from auditor.errors import ConfigError, InputError
 from auditor.formats import file_names
 from auditor.formats import get as format_named
 from auditor.load.rules import load_catalog
 from auditor.model.rules import Rule
-from auditor.model.scan import ScanResult
 from auditor.output.report.history import History
 from auditor.output.report.rendering import Rendering, build_for
 from auditor.output.report.signing import SIGNATURE_SUFFIX, Signing, sign_bytes, sign_pdf
