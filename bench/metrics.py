@@ -36,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import msgspec  # noqa: E402
 from prometheus_client import CollectorRegistry, start_http_server  # noqa: E402
 
 from auditor import demo  # noqa: E402
@@ -61,7 +62,8 @@ def synthetic(volumes: int, namespaces: int, schedules: int) -> ScanResult:
                  for i, v in zip(range(volumes), _cycle(analysis.volumes), strict=False))
     states = {}
     for j, state in zip(range(schedules), _cycle(tuple(analysis.schedules.values())), strict=False):
-        schedule = replace(state.schedule, meta=replace(state.schedule.meta, name=f"schedule-{j:03d}"))
+        schedule = msgspec.structs.replace(state.schedule, meta=msgspec.structs.replace(state.schedule.meta,
+                                                                                    name=f"schedule-{j:03d}"))
         states[schedule.meta.key] = replace(state, schedule=schedule)
     large = replace(analysis, volumes=vols, schedules=states)
     return replace(base, clusters=(replace(cluster, analysis=large),))

@@ -8,8 +8,10 @@ paths in vmware-tanzu/velero (see shared/reference/velero.md §2).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
+
+import msgspec
 
 from auditor.analyse.resource_policy import (
     PolicyError,
@@ -278,7 +280,7 @@ class VeleroPlanner:
             cl_inc, cl_exc = _combine(spec.included_cluster_scoped, spec.excluded_cluster_scoped,
                                       scope["includedClusterScopedResources"],
                                       scope["excludedClusterScopedResources"], NAMESPACE_SCOPED)
-            spec = replace(spec, included_namespace_scoped=ns_inc, excluded_namespace_scoped=ns_exc,
+            spec = msgspec.structs.replace(spec, included_namespace_scoped=ns_inc, excluded_namespace_scoped=ns_exc,
                            included_cluster_scoped=cl_inc, excluded_cluster_scoped=cl_exc)
         self._scoped[id(ctx.spec)] = spec
         return spec

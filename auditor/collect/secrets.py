@@ -18,9 +18,11 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from auditor.errors import ConfigError
 from auditor.model import records as r
@@ -121,7 +123,7 @@ def from_annotation(secret: r.Secret) -> r.Secret:
         classes = {k: str(v["class"]) for k, v in doc.items()}
     except (ValueError, KeyError, TypeError, AttributeError):
         return secret
-    return replace(secret, fingerprints=fps, classes=classes)
+    return msgspec.structs.replace(secret, fingerprints=fps, classes=classes)
 
 
 Fingerprints = tuple[dict[str, str], dict[str, str]]  # (key -> fingerprint, key -> class)
@@ -154,7 +156,7 @@ def finish_secrets(records: list[r.Secret], refs: Iterable[tuple[str, str]],
         if policy.read_values:
             if computed.get(key, ({}, {}))[0]:  # a dump written by `auditor snapshot` has keys, no values
                 fps, classes = computed[key]
-                secret = replace(secret, fingerprints=fps, classes=classes)
+                secret = msgspec.structs.replace(secret, fingerprints=fps, classes=classes)
             else:
                 secret = from_annotation(secret)
         out.append(secret)

@@ -3,30 +3,34 @@
 A record keeps only the fields some analysis reads, never a whole raw object: at 20,000 PVCs and
 100,000 PodVolumeBackups the difference is hundreds of megabytes. Secret records never carry a value.
 Mappings inside records are treated as read-only by convention.
+
+Records are frozen ``msgspec.Struct`` types, here and in each backup tool's module (``model/tools``):
+constructing one is several times cheaper than a frozen dataclass, which matters at 230,000 records per
+scan, and ``gc=False`` (a record never takes part in a reference cycle) keeps them out of the cyclic
+collector's lists and 16 bytes smaller each. Derive a changed record with ``msgspec.structs.replace``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class OwnerRef:
+
+class OwnerRef(msgspec.Struct, frozen=True, gc=False):
     kind: str
     name: str
     controller: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Meta:
+class Meta(msgspec.Struct, frozen=True, gc=False):
     """Metadata shared by every record."""
 
     name: str
     namespace: str | None = None
     uid: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
+    annotations: dict[str, str] = msgspec.field(default_factory=dict)
     created: datetime | None = None
     deleting: bool = False
     owners: tuple[OwnerRef, ...] = ()
@@ -40,31 +44,27 @@ class Meta:
 # --- core ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Namespace:
+class Namespace(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     phase: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     ready: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeSource:
+class VolumeSource(msgspec.Struct, frozen=True, gc=False):
     """What backs a volume: the source type name plus the details volume policies match on."""
 
     type: str  # Velero's volumeTypes names: csi, nfs, hostPath, local, emptyDir, persistentVolumeClaim...
     csi_driver: str | None = None
-    csi_attributes: dict[str, str] = field(default_factory=dict)
+    csi_attributes: dict[str, str] = msgspec.field(default_factory=dict)
     nfs_server: str | None = None
     nfs_path: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PersistentVolume:
+class PersistentVolume(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     source: VolumeSource
     storage_class: str | None
@@ -76,8 +76,7 @@ class PersistentVolume:
     volume_mode: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class PersistentVolumeClaim:
+class PersistentVolumeClaim(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     storage_class: str | None
     volume_name: str | None
@@ -87,15 +86,13 @@ class PersistentVolumeClaim:
     requested_bytes: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class PodVolume:
+class PodVolume(msgspec.Struct, frozen=True, gc=False):
     name: str
     source: VolumeSource
     claim_name: str | None = None  # for persistentVolumeClaim volumes
 
 
-@dataclass(frozen=True, slots=True)
-class EnvLiteral:
+class EnvLiteral(msgspec.Struct, frozen=True, gc=False):
     """A container env var with an inline value: only its name and what kind of value it is are kept
     (``reference``: a path, file or plain URL; ``credential``: the value itself is a key; ``text``)."""
 
@@ -104,8 +101,7 @@ class EnvLiteral:
     value_kind: str = "text"
 
 
-@dataclass(frozen=True, slots=True)
-class Pod:
+class Pod(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     phase: str | None
     node_name: str | None
@@ -116,8 +112,7 @@ class Pod:
     env_literals: tuple[EnvLiteral, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Workload:
+class Workload(msgspec.Struct, frozen=True, gc=False):
     """Deployment, StatefulSet, DaemonSet or CronJob: what runs, and whether it is healthy."""
 
     kind: str
@@ -128,54 +123,47 @@ class Workload:
     args: tuple[str, ...] = ()  # all container commands+args, flattened (Velero server flags live here)
     images: tuple[str, ...] = ()
     service_account: str | None = None
-    pod_labels: dict[str, str] = field(default_factory=dict)
+    pod_labels: dict[str, str] = msgspec.field(default_factory=dict)
     volume_claim_templates: tuple[str, ...] = ()
     secret_volumes: tuple[str, ...] = ()  # Secrets the pod template mounts (Velero's cloud credentials)
     init_images: tuple[str, ...] = ()  # initContainers' images (Velero's plugins live there)
 
 
-@dataclass(frozen=True, slots=True)
-class StorageClass:
+class StorageClass(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     provisioner: str
     is_default: bool
 
 
-@dataclass(frozen=True, slots=True)
-class CSIDriver:
+class CSIDriver(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceAccount:
+class ServiceAccount(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyRule:
+class PolicyRule(msgspec.Struct, frozen=True, gc=False):
     verbs: tuple[str, ...]
     api_groups: tuple[str, ...]
     resources: tuple[str, ...]
     resource_names: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Role:
+class Role(msgspec.Struct, frozen=True, gc=False):
     kind: str  # Role | ClusterRole
     meta: Meta
     rules: tuple[PolicyRule, ...]
     aggregation_selectors: tuple[dict[str, str], ...] = ()  # matchLabels of aggregationRule
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
+class Subject(msgspec.Struct, frozen=True, gc=False):
     kind: str
     name: str
     namespace: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RoleBinding:
+class RoleBinding(msgspec.Struct, frozen=True, gc=False):
     kind: str  # RoleBinding | ClusterRoleBinding
     meta: Meta
     role_kind: str
@@ -183,20 +171,18 @@ class RoleBinding:
     subjects: tuple[Subject, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Secret:
+class Secret(msgspec.Struct, frozen=True, gc=False):
     """A Secret's metadata. Values are dropped at the source; see ``fingerprints``."""
 
     meta: Meta
     type: str | None
     keys: tuple[str, ...]
     updated: tuple[datetime, ...] = ()  # managedFields update times (rotation evidence)
-    fingerprints: dict[str, str] = field(default_factory=dict)  # key -> keyed fingerprint (credentials only)
-    classes: dict[str, str] = field(default_factory=dict)  # key -> classification (credentials only)
+    fingerprints: dict[str, str] = msgspec.field(default_factory=dict)  # key -> keyed fingerprint (credentials only)
+    classes: dict[str, str] = msgspec.field(default_factory=dict)  # key -> classification (credentials only)
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigMap:
+class ConfigMap(msgspec.Struct, frozen=True, gc=False):
     """ConfigMaps of the backup namespace only (resource policies live there)."""
 
     meta: Meta
@@ -206,16 +192,14 @@ class ConfigMap:
 # --- label selectors (Velero's and the other tools' scopes) -----------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LabelRequirement:
+class LabelRequirement(msgspec.Struct, frozen=True, gc=False):
     key: str
     operator: str  # In, NotIn, Exists, DoesNotExist
     values: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class LabelSelector:
-    match_labels: dict[str, str] = field(default_factory=dict)
+class LabelSelector(msgspec.Struct, frozen=True, gc=False):
+    match_labels: dict[str, str] = msgspec.field(default_factory=dict)
     expressions: tuple[LabelRequirement, ...] = ()
 
     def matches(self, labels: dict[str, str]) -> bool:

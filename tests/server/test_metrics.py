@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
 
+import msgspec
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -135,8 +136,8 @@ def test_untrusted_values_are_capped_and_bounded(result: ScanResult) -> None:
     cluster = result.clusters[0]
     assert cluster.analysis is not None
     inv = cluster.analysis.inventory
-    evil = replace(inv.bsls[0], phase='Available"} 1\nfake_metric{x="', provider="p" * 600,
-                   meta=replace(inv.bsls[0].meta, name="n\\" + "m" * 400))
+    evil = msgspec.structs.replace(inv.bsls[0], phase='Available"} 1\nfake_metric{x="', provider="p" * 600,
+                                   meta=msgspec.structs.replace(inv.bsls[0].meta, name="n\\" + "m" * 400))
     hacked = replace(cluster.analysis, inventory=replace(inv, bsls=(evil, *inv.bsls[1:])))
     tampered = replace(result, clusters=(replace(cluster, analysis=hacked), *result.clusters[1:]))
     text = render(MetricsInput(tampered, health(tampered)))

@@ -3,21 +3,20 @@ their source PVC) and their contents. The inventory holds them in core fields: V
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from auditor.model.records import Meta
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeSnapshotClass:
+class VolumeSnapshotClass(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     driver: str
     deletion_policy: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeSnapshot:
+class VolumeSnapshot(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     source_pvc: str | None
     class_name: str | None
@@ -27,8 +26,7 @@ class VolumeSnapshot:
     error: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeSnapshotContent:
+class VolumeSnapshotContent(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     driver: str | None
     deletion_policy: str | None

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from auditor.model.records import Meta
 
 
-@dataclass(frozen=True, slots=True)
-class EtcdSnapshot:
+class EtcdSnapshot(msgspec.Struct, frozen=True, gc=False):
     """One etcd snapshot the scan can see: a k3s/RKE2 ``ETCDSnapshotFile`` (cluster-scoped) or a manifest the
     auditor's executor wrote beside its snapshot (``source`` says which; ``location`` where the file is)."""
 

@@ -4,15 +4,15 @@ and the Secrets they name (repository password, backend credentials)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from auditor.model.records import LabelSelector, Meta
 from auditor.model.tools.base import Records, RecordSet, SecretRef, ToolModel
 
 
-@dataclass(frozen=True, slots=True)
-class K8upSchedule:
+class K8upSchedule(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     backup_cron: str | None
     effective_backup_cron: str | None
@@ -20,8 +20,7 @@ class K8upSchedule:
     backend_secrets: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class K8upBackup:
+class K8upBackup(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     schedule: str | None
     succeeded: bool | None  # None while running / unknown
@@ -30,8 +29,7 @@ class K8upBackup:
     repo_password_secret: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class K8upSnapshot:
+class K8upSnapshot(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     date: datetime | None
     paths: tuple[str, ...]

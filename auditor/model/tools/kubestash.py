@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from auditor.model.records import Meta
 from auditor.model.tools.base import Records, RecordSet, SecretRef, ToolModel
 
 
-@dataclass(frozen=True, slots=True)
-class KubeStashBackupConfiguration:
+class KubeStashBackupConfiguration(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     target_kind: str | None
     target_name: str | None
@@ -21,16 +21,14 @@ class KubeStashBackupConfiguration:
     encryption_secrets: tuple[tuple[str, str], ...]  # (namespace, name): KubeStash refs may name a namespace
 
 
-@dataclass(frozen=True, slots=True)
-class KubeStashBackupSession:
+class KubeStashBackupSession(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     invoker_name: str | None
     phase: str | None
     created: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class KubeStashRepository:
+class KubeStashRepository(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     app_kind: str | None
     app_name: str | None
@@ -41,8 +39,7 @@ class KubeStashRepository:
     encryption_secret_namespace: str | None = None  # when it is not the Repository's own
 
 
-@dataclass(frozen=True, slots=True)
-class KubeStashBackupStorage:
+class KubeStashBackupStorage(msgspec.Struct, frozen=True, gc=False):
     """Where KubeStash writes (a bucket); its backend credentials are the Secret ``secret_name``."""
 
     meta: Meta

@@ -5,14 +5,14 @@ them in core fields (``inv.backups``...): Velero's planner and evidence are the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
+
+import msgspec
 
 from auditor.model.records import LabelSelector, Meta
 
 
-@dataclass(frozen=True, slots=True)
-class BackupSpec:
+class BackupSpec(msgspec.Struct, frozen=True, gc=False):
     """The parts of a Velero BackupSpec (or Schedule template) that decide scope and data paths."""
 
     included_namespaces: tuple[str, ...] = ()
@@ -34,11 +34,11 @@ class BackupSpec:
     storage_location: str | None = None
     volume_snapshot_locations: tuple[str, ...] = ()
     resource_policy: str | None = None  # ConfigMap name
-    annotations: dict[str, str] = field(default_factory=dict)  # template/backup annotations (CSI class per driver)
+    #: template/backup annotations (CSI class per driver)
+    annotations: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Backup:
+class Backup(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     spec: BackupSpec
     schedule: str | None  # velero.io/schedule-name label
@@ -59,8 +59,7 @@ class Backup:
     item_operations_failed: int
 
 
-@dataclass(frozen=True, slots=True)
-class Schedule:
+class Schedule(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     cron: str
     template: BackupSpec
@@ -71,8 +70,7 @@ class Schedule:
     use_owner_references: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class BackupStorageLocation:
+class BackupStorageLocation(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     provider: str | None
     bucket: str | None
@@ -87,8 +85,7 @@ class BackupStorageLocation:
     message: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeSnapshotLocation:
+class VolumeSnapshotLocation(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     provider: str | None
     config: dict[str, str]
@@ -97,8 +94,7 @@ class VolumeSnapshotLocation:
     phase: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class PodVolumeBackup:
+class PodVolumeBackup(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     backup: str | None  # velero.io/backup-name
     pod_namespace: str | None
@@ -112,8 +108,7 @@ class PodVolumeBackup:
     message: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class DataUpload:
+class DataUpload(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     backup: str | None
     source_namespace: str | None
@@ -123,8 +118,7 @@ class DataUpload:
     message: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class BackupRepository:
+class BackupRepository(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     volume_namespace: str | None
     storage_location: str | None
@@ -133,8 +127,7 @@ class BackupRepository:
     last_maintenance: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Restore:
+class Restore(msgspec.Struct, frozen=True, gc=False):
     meta: Meta
     backup_name: str | None
     schedule_name: str | None
@@ -152,8 +145,7 @@ class Restore:
 # --- a backup catalog (a copy of a BackupStorageLocation prefix) ----------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeInfo:
+class VolumeInfo(msgspec.Struct, frozen=True, gc=False):
     """One entry of ``<b>-volumeinfo.json.gz`` (``internal/volume/volumes_information.go``)."""
 
     pvc_namespace: str
@@ -168,17 +160,15 @@ class VolumeInfo:
     completed: datetime | None
 
 
-@dataclass(frozen=True)
-class CatalogBackup:
+class CatalogBackup(msgspec.Struct, frozen=True, gc=False):
     name: str
     backup: Backup | None
     volume_info: tuple[VolumeInfo, ...] | None  # None: no volumeinfo file
     pod_volume_backups: tuple[PodVolumeBackup, ...] | None
-    error_lines: dict[str, tuple[str, ...]] = field(default_factory=dict)  # namespace -> errors from results
+    error_lines: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)  # namespace -> errors from results
     unreadable: tuple[str, ...] = ()  # files present but unreadable
 
 
-@dataclass(frozen=True)
-class VeleroCatalog:
+class VeleroCatalog(msgspec.Struct, frozen=True, gc=False):
     location: str
     backups: dict[str, CatalogBackup]
