@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from auditor.model.durations import format_duration
+from auditor.model.rules import Finding, Rule
 
 DEFAULT_SILENCE = 2 * 3600.0  # seconds without a scan that make an agent silent when it recorded no interval
 SILENCE_FACTOR = 2.0  # ...else this many of its intervals
@@ -110,3 +111,23 @@ def claim_message(name: str, uid: str, others: Iterable[str]) -> str:
     listed = ", ".join(others)
     return (f"cluster name {name} is claimed by clusters with different kube-system uids: this one ({uid}) and "
             f"{listed}; their scans are kept apart, never merged: give each its own --cluster-name")
+
+
+def fleet_findings(agents: Iterable[AgentState], at: datetime, rules: Iterable[Rule]) -> list[Finding]:
+    """GOV-006 and GOV-007 for ``auditor fleet``: one finding per silent agent and per identity whose name
+    another cluster claims (each names its own cluster)."""
+    severity = {r.id: r.severity for r in rules}
+    out = []
+    for a in agents:
+        if "GOV-006" in severity and a.silent(at):
+            out.append(Finding("GOV-006", severity["GOV-006"], a.name, "Cluster", None, a.name,
+                               silence_message(a, at), {"uid": a.uid or None,
+                                                        "last_scan": a.last_seen.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                                        "age_seconds": a.age(at),
+                                                        "interval_seconds": a.interval_seconds,
+                                                        "silent_after_seconds": a.silent_after}))
+        if "GOV-007" in severity and a.conflict:
+            out.append(Finding("GOV-007", severity["GOV-007"], a.name, "Cluster", None, a.name,
+                               claim_message(a.name, a.uid, a.other_uids),
+                               {"uid": a.uid, "other_uids": list(a.other_uids)}))
+    return out

@@ -1,7 +1,7 @@
 """GOV-006 and GOV-007: what the shared history store (the hub) knows about the other agents.
 
 The fleet comes from the store (``RunContext.fleet``): ``auditor serve`` with a store passes it, and
-``auditor fleet`` judges the same identities without a scan (:func:`fleet_findings`). Without a store
+``auditor fleet`` judges the same identities without a scan (``analyse.fleet.fleet_findings``). Without a store
 nothing is known about other agents, and these rules yield nothing (neither pass nor finding). With a store
 that could not be read (``RunContext.fleet_unknown``) they yield "not evaluated" with the reason: an
 unreadable hub is never reported as a fleet without silent agents or rival names.
@@ -9,12 +9,12 @@ unreadable hub is never reported as a fleet without silent agents or rival names
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
-from auditor.analyse.fleet import AgentState, claim_message, cluster_uid, silence_message
+from auditor.analyse.fleet import claim_message, cluster_uid, silence_message
 from auditor.checks.registry import CheckContext, register
-from auditor.model.rules import Finding, Rule
+from auditor.model.rules import Finding
 
 
 @register("GOV-006")
@@ -55,25 +55,6 @@ def name_claimed_twice(ctx: CheckContext) -> Iterator[Finding]:
     others = sorted({a.uid for a in fleet if a.name == inv.cluster and a.uid and a.uid != uid})
     yield ctx.result(bool(others), "Cluster", None, inv.cluster, claim_message(inv.cluster, uid, others),
                      uid=uid, other_uids=others)
-
-
-def fleet_findings(agents: Iterable[AgentState], at: datetime, rules: Iterable[Rule]) -> list[Finding]:
-    """GOV-006 and GOV-007 for ``auditor fleet``: one finding per silent agent and per identity whose name
-    another cluster claims (each names its own cluster)."""
-    severity = {r.id: r.severity for r in rules}
-    out = []
-    for a in agents:
-        if "GOV-006" in severity and a.silent(at):
-            out.append(Finding("GOV-006", severity["GOV-006"], a.name, "Cluster", None, a.name,
-                               silence_message(a, at), {"uid": a.uid or None, "last_scan": _iso(a.last_seen),
-                                                        "age_seconds": a.age(at),
-                                                        "interval_seconds": a.interval_seconds,
-                                                        "silent_after_seconds": a.silent_after}))
-        if "GOV-007" in severity and a.conflict:
-            out.append(Finding("GOV-007", severity["GOV-007"], a.name, "Cluster", None, a.name,
-                               claim_message(a.name, a.uid, a.other_uids),
-                               {"uid": a.uid, "other_uids": list(a.other_uids)}))
-    return out
 
 
 def _iso(t: datetime) -> str:

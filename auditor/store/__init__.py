@@ -1,7 +1,7 @@
 """The history store (SQLAlchemy 2 + Alembic): SQLite by default, PostgreSQL by URL. See docs/history.md."""
 
 from auditor.store.api import Store
-from auditor.store.record import finding_identity, identity
+from auditor.store.identity import finding_identity, identity
 from auditor.store.url import default_store_path, resolve_url
 from auditor.store.views import ClusterDiff, FleetRow, OpenFinding, ScanRef, ScanSummary, StoredFinding
 

@@ -19,17 +19,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.analyse.fleet import AgentState
-from auditor.analyse.protection import ProtectionState
 from auditor.config import Retention
 from auditor.errors import ScanNotFoundError, StoreError, StoreSchemaError
 from auditor.model.runs import RunRecord
 from auditor.store import read
 from auditor.store import runs as executor_runs
 from auditor.store import schema as s
+from auditor.store.compression import decompress
 from auditor.store.diff import diff_cluster
 from auditor.store.engine import WRITE, make_engine
 from auditor.store.migrate import upgrade
-from auditor.store.record import decompress, record_scan
 from auditor.store.retention import apply_retention
 from auditor.store.retry import retried, retry_seconds
 from auditor.store.url import display, resolve_url, sqlite_file
@@ -37,6 +36,7 @@ from auditor.store.views import ClusterDiff, FleetRow, OpenFinding, ScanRef, Sca
 from auditor.store.waivers import WaiverEvent, waiver_events
 
 if TYPE_CHECKING:
+    from auditor.analyse.protection import ProtectionState
     from auditor.analyse.scan import ScanResult
 
 T = TypeVar("T")
@@ -106,6 +106,10 @@ class Store:
         then apply ``retention``. ``interval``: the recording agent's scan interval (an agent silent for twice
         that is GOV-006); ``uids``: kube-system uids of clusters the scan could not read, as an earlier scan
         saw them."""
+        # deferred: recording pulls the protection analysis and the Velero planner (0.3 s); readers (auditor
+        # fleet, history, report --from-store) never record
+        from auditor.store.record import record_scan
+
         recorded_at = datetime.now(UTC)
         scan_id = self._transaction("record the scan", lambda session: record_scan(
             session, result, document, recorded_at, interval, uids), write=True)

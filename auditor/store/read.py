@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from auditor.analyse.fleet import AgentState, with_conflicts
-from auditor.analyse.protection import ProtectionState
 from auditor.store import schema as s
 from auditor.store.views import FleetRow, ScanRef, ScanSummary, StoredFinding
+
+if TYPE_CHECKING:
+    from auditor.analyse.protection import ProtectionState
 
 OPEN = ("open", "excepted")
 
@@ -47,6 +50,9 @@ def previous_of(session: Session, cs: s.ClusterScan) -> s.ClusterScan | None:
 
 def previous_state(session: Session, cluster: str, at: datetime, uid: str | None = None) -> ProtectionState | None:
     """The protection state of the newest scan of ``cluster`` at or before ``at`` that still has one."""
+    # deferred: the protection analysis pulls the Velero planner (0.3 s); only GOV-002's comparison reads it
+    from auditor.analyse.protection import ProtectionState
+
     c = s.ClusterScan
     query = select(c.protection).where(c.cluster == cluster, c.error.is_(None), c.protection.is_not(None),
                                        c.as_of <= at, same_cluster(uid)).order_by(c.as_of.desc(), c.id.desc()).limit(1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -24,18 +23,11 @@ from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.model.rules import SEVERITIES, Finding
 from auditor.store import read
 from auditor.store import schema as s
+from auditor.store.compression import compress
+from auditor.store.identity import finding_identity
 from auditor.store.waivers import record_waivers
 
 KEEP_STATES = 3  # per cluster: enough for a scan recorded slightly out of order
-
-
-def identity(rule_id: str, cluster: str, kind: str, namespace: str | None, name: str) -> str:
-    """A finding's stable identity across scans: the same rule on the same object."""
-    return "|".join((rule_id, cluster, kind, namespace or "", name))
-
-
-def finding_identity(f: Finding) -> str:
-    return identity(f.rule_id, f.cluster, f.kind, f.namespace, f.name)
 
 
 def identities(findings: Iterable[Finding]) -> dict[str, Finding]:
@@ -57,15 +49,6 @@ def identities(findings: Iterable[Finding]) -> dict[str, Finding]:
                 key, n = f"{key.rsplit('~', 1)[0]}~{n}", n + 1
             out[key] = f
     return out
-
-
-def compress(document: dict[str, Any]) -> bytes:
-    return zlib.compress(orjson.dumps(document), 6)
-
-
-def decompress(blob: bytes) -> dict[str, Any]:
-    doc: dict[str, Any] = orjson.loads(zlib.decompress(blob))
-    return doc
 
 
 def record_scan(session: Session, result: ScanResult, document: dict[str, Any], recorded_at: datetime,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from auditor.store import Store
 from auditor.store import schema as s
-from auditor.store.record import decompress
+from auditor.store.compression import decompress
 from tests import factories as f
 from tests.store.postgres import PostgresServer
 from tests.store.scans import backup, write_dump

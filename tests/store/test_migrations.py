@@ -108,3 +108,16 @@ def test_opening_a_store_at_head_changes_nothing(sqlite_url: str) -> None:
     with Store(sqlite_url) as store:
         assert current_revision(store.engine) == head_revision()
     assert Path(sqlite_url).stat().st_mtime_ns == before
+
+
+def test_the_files_head_is_alembics_head() -> None:
+    """Opening an up-to-date store compares with the head read from the migration files' text (no alembic
+    import): it must be the head alembic computes, and know every revision of the chain."""
+    from alembic.script import ScriptDirectory
+
+    from auditor.store.migrate import known_revisions
+
+    known, head = known_revisions()
+    script = ScriptDirectory.from_config(_config())
+    assert head == head_revision()
+    assert known == {s.revision for s in script.walk_revisions()}
