@@ -129,3 +129,20 @@ def test_root_help_loads_no_command(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(list(commands())) > len(COMMANDS)  # every command loaded now
     monkeypatch.setenv("COLUMNS", "80")
     assert main.get_help(click.Context(main, info_name="auditor")) + "\n" == run.stdout
+
+
+def test_completing_a_command_name_loads_no_command() -> None:
+    """``auditor <TAB>`` in a fresh interpreter offers every command with its summary, importing none; the
+    same items as with every command loaded."""
+    from click.shell_completion import ShellComplete
+
+    code = ("import json, sys\nfrom click.shell_completion import ShellComplete\nfrom auditor.cli import main\n"
+            "items = ShellComplete(main, {}, 'auditor', '_AUDITOR_COMPLETE').get_completions([], '')\n"
+            "print(json.dumps([[i.value, i.help] for i in items]))\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('auditor.cli.'))))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    items, modules = (json.loads(line) for line in run.stdout.splitlines())
+    assert modules == ["auditor.cli.base", "auditor.cli.kubectl"]
+    assert len(list(commands())) > len(items)  # every command loaded here
+    loaded = ShellComplete(main, {}, "auditor", "_AUDITOR_COMPLETE").get_completions([], "")
+    assert items == [[i.value, i.help] for i in loaded] and len(items) == 18

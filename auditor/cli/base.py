@@ -20,6 +20,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 from auditor import __version__
 from auditor.errors import AuditorError, ConfigError
@@ -87,16 +88,23 @@ class LazyGroup(click.Group):
             importlib.import_module(COMMANDS[cmd_name][0])  # the module registers its commands on main
         return super().get_command(ctx, cmd_name)
 
+    def _listed(self, name: str) -> click.Command:
+        """The command if loaded, else a stand-in with the table's summary: listings load nothing."""
+        return self.commands.get(name) or click.Command(name, help=COMMANDS[name][1])
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command list from the table: the commands that are not loaded stay so."""
+        """The command list of ``auditor --help``, as Click writes it, from the table."""
         limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
-        rows = []
-        for name in self.list_commands(ctx):
-            command = self.commands.get(name) or click.Command(name, help=COMMANDS[name][1])
-            if not command.hidden:
-                rows.append((name, command.get_short_help_str(limit)))
+        rows = [(name, self._listed(name).get_short_help_str(limit)) for name in self.list_commands(ctx)
+                if not self._listed(name).hidden]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """``auditor <TAB>``: the command names and summaries from the table, then the group's options."""
+        items = [CompletionItem(name, help=self._listed(name).get_short_help_str())
+                 for name in self.list_commands(ctx) if name.startswith(incomplete) and not self._listed(name).hidden]
+        return items + click.Command.shell_complete(self, ctx, incomplete)
 
 
 class _State:
