@@ -15,6 +15,7 @@ every well-formed object takes. A backup tool's module declares its own typed ki
 
 from __future__ import annotations
 
+import mmap
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -30,6 +31,9 @@ from auditor.model.quantity import parse_quantity
 from auditor.model.time import parse_time
 
 _intern = sys.intern
+
+#: One object's or one file's JSON: bytes, a delimited item of a file, or a file mapped read-only.
+Json = bytes | msgspec.Raw | mmap.mmap
 
 
 class Refused(Exception):  # noqa: N818 - a decision, not a failure
@@ -421,7 +425,7 @@ class Typed:
                                                            ("metadata", _ListMeta | None, None)], gc=False)
         self.page = msgspec.json.Decoder(page)
 
-    def from_json(self, data: bytes | msgspec.Raw) -> Any:
+    def from_json(self, data: Json) -> Any:
         """The record of one object's JSON; :class:`Refused` when the typed path does not take it."""
         try:
             return self.build(self.item.decode(data))
@@ -462,13 +466,13 @@ _HEAD = msgspec.json.Decoder(_Head)
 _KIND = msgspec.json.Decoder(_Kind)
 
 
-def head(data: bytes) -> _Head:
+def head(data: Json) -> _Head:
     """``apiVersion``, ``kind`` and the raw ``items`` of one JSON document, everything else skipped (raises
     ``msgspec.DecodeError`` or ``msgspec.ValidationError`` when it is not JSON or not such an object)."""
     return _HEAD.decode(data)
 
 
-def kind_of(data: bytes | msgspec.Raw) -> tuple[Any, Any]:
+def kind_of(data: Json) -> tuple[Any, Any]:
     """``(apiVersion, kind)`` of one object's JSON; raises ``msgspec.ValidationError`` when it is not an object."""
     k = _KIND.decode(data)
     return k.apiVersion, k.kind
@@ -481,7 +485,7 @@ class ItemDecoder:
     def __init__(self) -> None:
         self._last: tuple[Any, Any, Typed] | None = None
 
-    def record(self, data: bytes | msgspec.Raw, typed: Typed | None, api_version: Any, kind: Any) -> Any:
+    def record(self, data: Json, typed: Typed | None, api_version: Any, kind: Any) -> Any:
         """The record of one item known to be ``typed``; :class:`Refused` when the typed path does not take it."""
         if typed is None:
             raise Refused
@@ -492,7 +496,7 @@ class ItemDecoder:
         self._last = (api_version, kind, typed)
         return typed.build(wire)
 
-    def guess(self, data: bytes | msgspec.Raw) -> tuple[Any, Any, Any]:
+    def guess(self, data: Json) -> tuple[Any, Any, Any]:
         """``(apiVersion, kind, record or None)``: the record when the item has the kind of the one before."""
         if self._last is not None:
             api_version, kind, typed = self._last

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,38 +81,80 @@ def add_file(builder: InventoryBuilder, path: Path) -> Iterator[tuple[str, Any]]
     """Add every object of one file to the builder, one at a time; yields ``(location, raw)`` per object, where
     ``raw`` is the parsed object, or None for one decoded straight into its record.
 
-    A JSON file is decoded item by item: its ``items`` are only delimited, then each is decoded typed (the
-    kinds of :data:`~auditor.collect.kinds.TYPED`) or parsed on its own, so no more than one item's objects
-    exist at a time. YAML files, and JSON the typed look refuses as a whole, are read as documents."""
+    A JSON file is mapped read-only and decoded item by item: its ``items`` are only delimited, then each is
+    decoded typed (the kinds of :data:`~auditor.collect.kinds.TYPED`) or parsed on its own, so no more than one
+    item's objects exist at a time, the file is never copied into the heap, and the pages already decoded are
+    given back as it goes. YAML files, and JSON the typed look refuses as a whole, are read as documents."""
     if path.suffix != ".json":
         for where, raw in iter_objects(path):
             add_object(builder, raw, where)
             yield where, raw
         return
+    with _mapped(path) as data:
+        try:
+            doc = decode.head(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):  # not JSON, not an object, items not a list
+            doc = None
+        if doc is not None:
+            yield from _add_items(builder, data, doc, str(path))
+            del doc
+            return
+    for where, raw in iter_objects(path):  # the general reader says what is wrong
+        add_object(builder, raw, where)
+        yield where, raw
+
+
+#: Pages of a mapped dump file already decoded are given back every this many bytes.
+_RELEASE_EVERY = 8 << 20
+
+
+@contextlib.contextmanager
+def _mapped(path: Path) -> Iterator[bytes | mmap.mmap]:
+    """The file's bytes as a read-only mapping (its contents, empty files aside): the file is never copied
+    into the heap, and the pages already decoded are released as the items go by (:func:`_add_items`)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                yield b""
+                return
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
     try:
-        doc = decode.head(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):  # not JSON, not an object, items not a list
-        del data
-        for where, raw in iter_objects(path):  # the general reader says what is wrong
-            add_object(builder, raw, where)
-            yield where, raw
-        return
-    where = str(path)
+        yield mapped
+    finally:
+        with contextlib.suppress(BufferError):  # a raw item still refers to it: it goes with the last reference
+            mapped.close()
+
+
+def _release(data: bytes | mmap.mmap, end: int) -> None:
+    """Give back the mapped pages before ``end``: they were decoded and are not read again."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        data.madvise(mmap.MADV_DONTNEED, 0, end - end % mmap.PAGESIZE)
+
+
+def _add_items(builder: InventoryBuilder, data: bytes | mmap.mmap, doc: Any, where: str,
+               ) -> Iterator[tuple[str, Any]]:
     items = decode.ItemDecoder()
-    if isinstance(doc.kind, str) and doc.kind.endswith("List") and doc.items is not msgspec.UNSET:
-        for i, item in enumerate(doc.items or ()):
-            location = f"{where} items[{i}]"
-            yield location, _add_json(builder, item, location, items)
-    else:
+    if not (isinstance(doc.kind, str) and doc.kind.endswith("List") and doc.items is not msgspec.UNSET):
         yield where, _add_json(builder, data, where, items)
+        return
+    raws = doc.items or []
+    _release(data, len(data))  # delimiting the items read the whole file: only what is decoded comes back
+    done = released = 0
+    for i, item in enumerate(raws):
+        yield f"{where} items[{i}]", _add_json(builder, item, where, items, i)
+        done += len(item)  # a lower bound of where this item ends in the file (separators are not counted)
+        if done - released >= _RELEASE_EVERY:
+            _release(data, done)
+            released = done
+    raws.clear()
 
 
-def _add_json(builder: InventoryBuilder, data: bytes | msgspec.Raw, where: str, items: decode.ItemDecoder) -> Any:
-    """One object's JSON into the builder: typed when its kind is and it takes it, else parsed and checked."""
+def _add_json(builder: InventoryBuilder, data: decode.Json, where: str, items: decode.ItemDecoder,
+              index: int | None = None) -> Any:
+    """One object's JSON into the builder: typed when its kind is and it takes it, else parsed and checked.
+    ``index``: its place in the file's ``items`` (the builder keeps it, not a location string per object)."""
     try:
         api_version, kind, record = items.guess(data)
     except msgspec.ValidationError:  # not an object: add_object names it
@@ -123,10 +166,10 @@ def _add_json(builder: InventoryBuilder, data: bytes | msgspec.Raw, where: str, 
     if record is not None:
         resource = BY_GROUP_KIND[(group_of(api_version), kind)]
         if record.meta.namespace or not resource.namespaced:
-            builder.add(resource.field, record, kind, where)
+            builder.add(resource.field, record, kind, where, index)
             return None
     raw = orjson.loads(memoryview(data))
-    add_object(builder, raw, where)
+    add_object(builder, raw, where if index is None else f"{where} items[{index}]")
     return raw
 
 
