@@ -66,8 +66,9 @@ def fleet_lists(doc: dict[str, Any]) -> str:
     return (f"Each cluster's lists in this report keep the worst of what needs attention ({fleet.get('listed')}): "
             f"at most {kept} per cluster. "
             + (f"Left out of the lists: {rest}; " if rest else "Nothing was left out; ")
-            + "every count, score and chart covers them. --fleet-detail attention or all lists them, and "
-              "auditor history and the clusters' own scan documents hold every entry.")
+            + "every count, score and chart covers them. The HTML names what each cluster left out; "
+              "--fleet-detail attention lists all of what needs attention, --fleet-detail all every entry "
+              "(HTML and JSON).")
 
 
 
