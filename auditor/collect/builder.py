@@ -5,6 +5,7 @@ from __future__ import annotations
 from array import array
 from collections import defaultdict
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from auditor.analyse.credential_refs import credential_refs
@@ -69,6 +70,8 @@ class InventoryBuilder:
         """The field's records with each duplicate in the place of the copy it replaces (as if resolved on
         arrival), and a warning per duplicate with its arrival number (warnings keep the order of reading)."""
         records, origins, arrivals = self.records[field_name], self._origin[field_name], self._arrival[field_name]
+        if _unique(records):
+            return []
         kept: list[Any] = []
         kept_origin: list[int] = []
         seen: dict[tuple[str, str, str], int] = {}
@@ -149,6 +152,23 @@ class InventoryBuilder:
             tool_records=tool_records,
             **frozen,
         )
+
+
+def _unique(records: list[Any]) -> bool:
+    """True when no two records can be duplicates (the usual case, checked without a key per record): no uid
+    twice, and no two with the same kind, namespace and name, which sorting puts side by side (it sorts them
+    in place: :meth:`InventoryBuilder.build` sorts them so anyway, and only a record kept decides the order)."""
+    uids = [m.uid for m in (rec.meta for rec in records) if m.uid]
+    if len(set(uids)) != len(uids):
+        return False
+    del uids
+    ordered = sorted(records, key=_record_sort_key)
+    for a, b in pairwise(ordered):
+        if a.meta.name == b.meta.name and (a.meta.namespace or "") == (b.meta.namespace or "") \
+                and (getattr(a, "kind", "") or "") == (getattr(b, "kind", "") or ""):
+            return False
+    records[:] = ordered
+    return True
 
 
 def _record_sort_key(rec: Any) -> tuple[str, str, str]:
