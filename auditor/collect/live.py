@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import msgspec
 import orjson
 import urllib3
 
 from auditor.analyse.credential_refs import credential_refs
 from auditor.collect.builder import InventoryBuilder
-from auditor.collect.decode import Refused
+from auditor.collect.decode import Refused, Typed
 from auditor.collect.discovery import discover
 from auditor.collect.fields import FieldReader
 from auditor.collect.kinds import KINDS, ResourceKind
@@ -125,7 +126,7 @@ T = TypeVar("T")
 def prefetched(pages: Iterator[T], name: str) -> Generator[T, None, None]:
     """``pages``, fetched one page ahead in a worker thread.
 
-    The server's work and the network wait for page n+1 then overlap the slimming of page n (the socket
+    The server's work and the network wait for page n+1 then overlap the decoding of page n (the socket
     wait releases the GIL). Only one page waits in the queue, so memory stays at two pages. Errors are
     raised here, in order; when the caller stops early, the worker stops after its current request."""
     handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
@@ -266,11 +267,12 @@ class LiveSource:
 
     # --- lists ----------------------------------------------------------------------------------
 
-    def _list_pages(self, kind: ResourceKind, namespace: str | None) -> Generator[bytes, str | None, None]:
-        """The JSON bodies of one list's pages. Raises :class:`_ListExpiredError` when a continue token expired."""
+    def _list_pages(self, kind: ResourceKind, namespace: str | None, token: str | None = None,
+                    ) -> Generator[bytes, str | None, None]:
+        """The JSON bodies of one list's pages, from ``token`` on (the first page without). Raises
+        :class:`_ListExpiredError` when a continue token expired."""
         path = kind.list_path(namespace)
         accept = METADATA_ONLY if kind.kind == "Secret" else "application/json"
-        token: str | None = None
         while True:
             query: list[tuple[str, Any]] = [("limit", self.page_size)]
             if token:
@@ -284,36 +286,67 @@ class LiveSource:
             if not token:
                 return
 
+    def _pages_ahead(self, kind: ResourceKind, namespace: str | None, token: str | None,
+                     ) -> Iterator[tuple[bytes, str | None]]:
+        """(body, its continue token) of each page: the token is read from the body here (:func:`page_token`),
+        so the next page is asked for before this one is decoded. A page whose token cannot be read ends it:
+        the decoding of that page says why, or carries on by itself."""
+        pages = self._list_pages(kind, namespace, token)
+        data = next(pages)
+        while True:
+            try:
+                token = page_token(data)
+            except (MalformedListError, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+                token = None
+            yield data, token
+            if not token:
+                return
+            data = pages.send(token)
+
     def list_records(self, kind: ResourceKind, namespace: str | None = None, keep_raw: bool = False,
                      ) -> Iterator[tuple[list[Any], list[dict[str, Any]]]]:
         """Pages of (records, raw items): typed kinds are decoded straight from each page's JSON; a page the
         typed decode refuses, and every page of the other kinds, goes through the checked reader. The raw
-        items are parsed only with ``keep_raw`` (``auditor snapshot`` writes them out)."""
+        items are parsed only with ``keep_raw`` (``auditor snapshot`` writes them out).
+
+        Pages are fetched one ahead by a worker thread while this one decodes: waiting for the API server
+        releases the GIL, so the server's work on page n+1 overlaps the decoding of page n. The token this
+        thread decodes is the one that counts: where it differs from the worker's, the list goes on from it."""
         typed = kind.typed
         where = f"{kind.resource} (live, cluster {self.cluster})"
-        pages = self._list_pages(kind, namespace)
-        data = next(pages)
-        while True:
-            token: str | None
-            items: list[dict[str, Any]] = []
+        token: str | None = None
+        first = True
+        while first or token:
+            first = False
+            ahead = prefetched(self._pages_ahead(kind, namespace, token), f"list {kind.resource}")
             try:
-                if typed is None:
-                    raise Refused
-                records, token = typed.page_records(data)
-                if keep_raw:
-                    items = self._raw_page(kind, data)[1]
-            except Refused:
-                page, items = self._raw_page(kind, data)
-                records = [kind.slim(FieldReader(item, where)) for item in items]
-                token = _continue_token(page)
-                if not keep_raw:
-                    items = []
-            del data
-            yield records, items
-            try:
-                data = pages.send(token)
-            except StopIteration:
-                return
+                for data, expected in ahead:
+                    records, items, token = self._decode_page(kind, typed, data, where, keep_raw)
+                    del data
+                    yield records, items
+                    if token != expected:
+                        break
+                else:
+                    return
+            finally:
+                ahead.close()
+
+    def _decode_page(self, kind: ResourceKind, typed: Typed | None, data: bytes, where: str, keep_raw: bool,
+                     ) -> tuple[list[Any], list[dict[str, Any]], str | None]:
+        items: list[dict[str, Any]] = []
+        try:
+            if typed is None:
+                raise Refused
+            records, token = typed.page_records(data)
+            if keep_raw:
+                items = self._raw_page(kind, data)[1]
+        except Refused:
+            page, items = self._raw_page(kind, data)
+            records = [kind.slim(FieldReader(item, where)) for item in items]
+            token = _continue_token(page)
+            if not keep_raw:
+                items = []
+        return records, items, token
 
     @staticmethod
     def _raw_page(kind: ResourceKind, data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -341,9 +374,8 @@ class LiveSource:
             records: list[Any] = []
             raws: list[dict[str, Any]] = []
             try:
-                with gc_paused():  # pages are fetched and decoded one ahead, in the prefetching thread
-                    for page, items in prefetched(self.list_records(kind, namespace, keep_raw=sink is not None),
-                                                  f"list {kind.resource}"):
+                with gc_paused():  # pages are fetched one ahead in a worker thread while this one decodes
+                    for page, items in self.list_records(kind, namespace, keep_raw=sink is not None):
                         records.extend(page)
                         raws.extend(items)
                         if self.progress:
@@ -451,6 +483,31 @@ def status_message(data: bytes, status: int) -> str:
     except orjson.JSONDecodeError:
         pass
     return f"HTTP {status}"
+
+
+class _PageHead(msgspec.Struct, gc=False):
+    metadata: msgspec.Raw = msgspec.Raw(b"")
+
+
+_PAGE_HEAD = msgspec.json.Decoder(_PageHead)
+_ITEMS_KEY = b',"items":'
+
+
+def page_token(data: bytes) -> str | None:
+    """A list page's continue token, as :func:`_continue_token` reads it from the parsed page, without parsing
+    the items: API servers write ``metadata`` before ``items``, so the part before ``,"items":`` closed with a
+    brace is the page's head when it parses; else the whole page is scanned (items skipped, never built)."""
+    cut = data.find(_ITEMS_KEY, 0, 65536)
+    head = None
+    if cut > 0:
+        try:
+            head = _PAGE_HEAD.decode(data[:cut] + b"}")
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            head = None
+    if head is None or not head.metadata:
+        head = _PAGE_HEAD.decode(data)
+    meta = orjson.loads(memoryview(head.metadata)) if head.metadata else None
+    return _continue_token({"metadata": meta})
 
 
 def _continue_token(page: dict[str, Any]) -> str | None:

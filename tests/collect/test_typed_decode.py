@@ -282,3 +282,31 @@ def test_prefetched_stops_the_worker_when_the_caller_stops() -> None:
     iterator.close()
     assert finished.wait(10)
     assert len(fetched) <= 3  # one page handed over, one waiting, one being fetched: never the whole list
+
+
+# --- continue tokens read ahead ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", [
+    {"kind": "PodList", "apiVersion": "v1", "metadata": {"continue": "abc", "resourceVersion": "1"}, "items": [{}]},
+    {"items": [{"metadata": {"continue": "not this"}}], "metadata": {"continue": "after-items"}},
+    {"kind": "PodList", "metadata": {"x": {"items": 1}, "continue": "nested"}, "items": []},
+    {"kind": "PodList", "metadata": None, "items": []},
+    {"kind": "PodList", "metadata": 5, "items": []},
+    {"kind": "PodList", "items": []},
+    {"kind": "PodList", "metadata": {"continue": ""}, "items": []},
+    {"kind": "PodList", "metadata": {"continue": 7}, "items": []},
+])
+def test_the_token_read_ahead_is_the_one_the_parsed_page_has(page: dict[str, Any]) -> None:
+    from auditor.collect.live import MalformedListError, _continue_token, page_token
+
+    data = orjson.dumps(page)
+    try:
+        expected: Any = _continue_token(page)
+    except MalformedListError as exc:
+        expected = str(exc)
+    try:
+        got: Any = page_token(data)
+    except MalformedListError as exc:
+        got = str(exc)
+    assert got == expected
