@@ -14,7 +14,7 @@ from auditor.config import AuditConfig
 from auditor.config.waivers import ExceptionRule, Selector
 from auditor.load.rules import load_catalog
 from auditor.model.rules import Finding
-from auditor.store.record import identity
+from auditor.store.identity import identity
 from tests import factories as f
 from tests.checks.rule_fixtures import app, csi_backup
 from tests.velero_install import velero_install
