@@ -268,9 +268,10 @@ def _from_store(url: str, detail: str, from_scan: Path | None, view: Any,
     if view.namespaces or view.statuses or view.severity or view.rules:
         raise click.UsageError("with --from-store, only --cluster narrows the report")
     at = _as_of(kwargs.get("as_of")) or datetime.now(UTC).replace(microsecond=0)
-    source, history = read_fleet(url, view.clusters, at=at, detail=detail)
+    catalog = load_catalog()
+    source, history = read_fleet(url, view.clusters, at=at, detail=detail, rules=catalog)
     config = load_config(kwargs.get("config_path"))
-    rules = load_catalog() + tuple(r.rule for r in custom_rules(config, kwargs.get("rules_dirs") or ()))
+    rules = catalog + tuple(r.rule for r in custom_rules(config, kwargs.get("rules_dirs") or ()))
     return source, history, rules
 
 

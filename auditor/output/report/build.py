@@ -11,7 +11,13 @@ from auditor.analyse.compliance import Framework
 from auditor.model.analysis import STATUSES
 from auditor.model.rules import SEVERITIES, Rule
 from auditor.output.report import charts
-from auditor.output.report.fleet_build import fleet_frameworks, fleet_lists, fleet_rows, lowest_scores
+from auditor.output.report.fleet_build import (
+    fleet_findings_of,
+    fleet_frameworks,
+    fleet_lists,
+    fleet_rows,
+    lowest_scores,
+)
 from auditor.output.report.history import History
 from auditor.output.report.model import (
     PRINT,
@@ -132,7 +138,7 @@ def build_report(source: SourceDocument, options: BuildOptions) -> Report:
         trend=trend, runs=run_rows(doc), preflights=preflight_rows(doc),
         waiver_history=options.history is not None and options.history.waivers is not None, fleet=fleet,
         fleet_lists=fleet_lists(doc) if fleet else "",
-        fleet_frameworks=fleet_frameworks(frameworks, doc) if fleet else ())
+        fleet_frameworks=fleet_frameworks(frameworks, doc) if fleet else (), fleet_findings=fleet_findings_of(doc))
 
 
 def _pct(value: float | None) -> str:

@@ -16,6 +16,11 @@ auditor reads, not a dump of every failing run. ``detail="attention"`` lists all
 
 Two clusters claiming one name (different kube-system uids, GOV-007) are never merged: each is shown as its
 name and the start of its uid (``shown_names``), in every list and in the trends.
+
+GOV-006 (silent agent) and GOV-007 (one name, two uids) are about the fleet, not about the cluster whose agent
+judged them: every agent's scan carries them for the other clusters, so taken from the scans one silent agent
+would appear once per observer. The report drops them from each cluster's part and judges them once, from the
+store's identities at the report's time (``fleet_findings``, as ``auditor fleet`` does): ``fleet.findings``.
 """
 
 from __future__ import annotations
@@ -29,9 +34,9 @@ from typing import Any
 import orjson
 
 from auditor import __version__
-from auditor.analyse.fleet import shown_names
+from auditor.analyse.fleet import fleet_findings, shown_names
 from auditor.model.analysis import STATUSES
-from auditor.model.rules import SEVERITIES
+from auditor.model.rules import SEVERITIES, Rule
 from auditor.output.report.history import History, WaiverChange, trend_from_summaries
 from auditor.output.report.source import SourceDocument
 
@@ -44,6 +49,8 @@ LISTED = "volumes not protected, findings of critical or high severity and sched
 PER_CLUSTER = {"volumes": 20, "findings": 20, "schedules": 5, "warnings": 10, "executor_runs": 10}
 STATUS_RANK = {"unprotected": 0, "unknown": 1, "stale": 2, "protected": 3}
 CHECKS = ("pass", "open", "excepted", "not-evaluated", "error")
+#: judged once for the fleet from the store, never taken from the clusters' scans (each scan judges the others)
+FLEET_RULES = ("GOV-006", "GOV-007")
 
 
 def iso(t: datetime | None) -> str | None:
@@ -123,6 +130,24 @@ def listed(part: dict[str, Any], detail: str) -> tuple[dict[str, list[Any]], dic
     return lists, omitted
 
 
+def without_fleet_rules(part: dict[str, Any]) -> dict[str, Any]:
+    """A cluster's part without its scan's GOV-006/007 results (about the other clusters: the fleet judges them
+    once), its summary row's counts lowered by the findings taken out."""
+    findings = part.get("findings") or []
+    dropped = [f for f in findings if isinstance(f, dict) and f.get("rule_id") in FLEET_RULES]
+    if not dropped:
+        return part
+    part = {**part, "findings": [f for f in findings if not (isinstance(f, dict) and f.get("rule_id") in FLEET_RULES)]}
+    row = part.get("per_cluster")
+    if isinstance(row, dict):
+        by_severity = dict(row.get("findings_by_severity") or {})
+        for f in dropped:
+            if f.get("status") == "open" and f.get("severity") in by_severity:
+                by_severity[f["severity"]] = max(0, int(by_severity[f["severity"]]) - 1)
+        part["per_cluster"] = {**row, "findings_by_severity": by_severity}
+    return part
+
+
 def relabelled(part: dict[str, Any], name: str, label: str) -> dict[str, Any]:
     """The document part of cluster ``name`` under the name the report shows (``label``: ``shown_names``)."""
     if label == name:
@@ -142,8 +167,9 @@ def relabelled(part: dict[str, Any], name: str, label: str) -> dict[str, Any]:
 
 
 def merge(parts: Iterable[tuple[FleetEntry, dict[str, Any] | None]], *, at: datetime, detail: str = "summary",
-          store: str = "") -> dict[str, Any]:
-    """One scan document of the fleet from each cluster's document part (None: no scan read that cluster)."""
+          store: str = "", findings: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """One scan document of the fleet from each cluster's document part (None: no scan read that cluster);
+    ``findings``: the fleet's own (GOV-006/007, judged once), counted once in the summary."""
     if detail not in DETAILS:
         raise ValueError(f"detail {detail!r} (expected one of {DETAILS})")
     doc: dict[str, Any] = {"schema_version": "1", "tool_version": __version__, "as_of": None, "clusters": []}
@@ -170,7 +196,7 @@ def merge(parts: Iterable[tuple[FleetEntry, dict[str, Any] | None]], *, at: date
                                 "volumes_by_status": dict.fromkeys(STATUSES, 0),
                                 "findings_by_severity": dict.fromkeys(SEVERITIES, 0), "compliance": {}})
             continue
-        part = relabelled(part, entry.cluster, entry.shown)
+        part = relabelled(without_fleet_rules(part), entry.cluster, entry.shown)
         newest = max(newest, entry.as_of) if newest and entry.as_of else newest or entry.as_of
         doc["clusters"].append({**part["clusters"][0], **marks})
         volumes += len(part.get("volumes") or [])
@@ -197,11 +223,11 @@ def merge(parts: Iterable[tuple[FleetEntry, dict[str, Any] | None]], *, at: date
     doc["as_of"] = iso(newest or at)
     doc["compliance_rollup"] = list(rollup.values())
     doc["exceptions"] = exceptions
-    doc["summary"] = _summary(per_cluster, volumes, excepted, _checks(scans.values()))
+    doc["summary"] = _summary(per_cluster, volumes, excepted, _checks(scans.values()), findings)
     doc["fleet"] = {"store": store, "at": iso(at), "detail": detail,
                     "listed": None if detail == "all" else LISTED, "clusters": entries,
                     "per_cluster_limit": dict(PER_CLUSTER) if detail == "summary" else None,
-                    "omitted": dict(omitted_total)}
+                    "omitted": dict(omitted_total), "findings": list(findings)}
     return doc
 
 
@@ -227,18 +253,20 @@ def _checks(scans: Iterable[tuple[Any, set[str], set[str]]]) -> Counter[str] | N
     return total
 
 
-def _summary(per_cluster: list[dict[str, Any]], volumes: int, excepted: int,
-             checks: Counter[str] | None) -> dict[str, Any]:
-    """The document's summary over every cluster: whole counts, whatever the lists keep."""
+def _summary(per_cluster: list[dict[str, Any]], volumes: int, excepted: int, checks: Counter[str] | None,
+             fleet: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The document's summary over every cluster: whole counts, whatever the lists keep, and the fleet's own
+    findings once each."""
     by_status = {s: sum(int((p.get("volumes_by_status") or {}).get(s, 0)) for p in per_cluster) for s in STATUSES}
     by_severity = {s: sum(int((p.get("findings_by_severity") or {}).get(s, 0)) for p in per_cluster)
+                   + sum(1 for f in fleet if f.get("severity") == s and f.get("status", "open") == "open")
                    for s in SEVERITIES}
     audited = sum(by_status.values())
     return {"per_cluster": per_cluster, "findings_excepted": excepted, "clusters": len(per_cluster),
             "clusters_complete": sum(1 for p in per_cluster if p.get("complete")),
             "volumes": volumes, "volumes_audited": audited, "volumes_by_status": by_status,
             "protected_ratio": round(by_status["protected"] / audited, 4) if audited else None,
-            "findings": sum(by_severity.values()), "findings_by_severity": by_severity,
+            "findings": sum(by_severity.values()), "findings_by_severity": by_severity, "fleet_findings": len(fleet),
             "checks": {k: checks.get(k, 0) for k in CHECKS} if checks is not None else {}}
 
 
@@ -260,10 +288,21 @@ class _CachedHistory:
         return [r for r in rows if r.cluster_uid in (uid, None)] if uid and cluster != name else rows
 
 
-def read_fleet(url: str, clusters: Sequence[str] = (), *, at: datetime,
-               detail: str = "summary") -> tuple[SourceDocument, History]:
+def judged(agents: Iterable[Any], at: datetime, rules: Iterable[Rule],
+           shown: dict[tuple[str, str | None], str]) -> list[dict[str, Any]]:
+    """GOV-006/007 of the fleet, once each (``fleet_findings``), under the names the report shows."""
+    out = []
+    for f in fleet_findings(agents, at, rules):
+        label = shown.get((f.cluster, f.evidence.get("uid") or None), f.cluster)
+        out.append({**f.as_dict(), "cluster": label, "name": label})
+    return out
+
+
+def read_fleet(url: str, clusters: Sequence[str] = (), *, at: datetime, detail: str = "summary",
+               rules: Iterable[Rule] = ()) -> tuple[SourceDocument, History]:
     """The fleet document of the store at ``url`` (every cluster, or ``clusters``: an unknown one is an error
-    naming it) and its history (the fleet's trend, the waiver register's)."""
+    naming it) and its history (the fleet's trend, the waiver register's); ``rules``: the catalog, whose GOV-006
+    and GOV-007 judge the fleet's agents once."""
     # deferred: SQLAlchemy (1.1 s) only for report --from-store
     from auditor.store import Store
     from auditor.store.latest import cluster_part, select_clusters
@@ -286,7 +325,8 @@ def read_fleet(url: str, clusters: Sequence[str] = (), *, at: datetime,
                 error=row.error, trend=trend_from_summaries(cache, [label], at), label=label), row.latest))
         parts = ((entry, cluster_part(store.document(latest.scan_id), entry.cluster) if latest else None)
                  for entry, latest in pairs)  # one document in memory at a time
-        doc = merge(parts, at=at, detail=detail, store=store.name)
+        findings = judged([row.agent for row in chosen], at, [r for r in rules if r.id in FLEET_RULES], shown)
+        doc = merge(parts, at=at, detail=detail, store=store.name, findings=findings)
         history = History(trend=trend_from_summaries(cache, list(dict.fromkeys(shown.values())), at),
                           waivers=tuple(WaiverChange(e.waiver, e.event, e.at, e.detail)
                                         for e in store.waiver_events(until=at)))

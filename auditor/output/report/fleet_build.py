@@ -12,7 +12,7 @@ from typing import Any
 
 from auditor.model.analysis import STATUSES
 from auditor.model.rules import SEVERITIES
-from auditor.output.report.model import ControlView, FleetRow, FrameworkView
+from auditor.output.report.model import ControlView, FleetFinding, FleetRow, FrameworkView
 from auditor.output.report.source import parse_iso
 
 #: the worst clusters named next to a framework's fleet score (every cluster's is in the fleet table)
@@ -40,6 +40,17 @@ def fleet_rows(doc: dict[str, Any]) -> tuple[FleetRow, ...]:
             trend_last=trend[-1] if trend else None, newest_error=r.get("newest_attempt_error"),
             omitted=left_out(r.get("omitted"))))
     return tuple(out)
+
+
+def fleet_findings_of(doc: dict[str, Any]) -> tuple[FleetFinding, ...]:
+    """The fleet's own findings (``fleet.findings``: GOV-006, GOV-007), once each, the most severe first."""
+    fleet = doc.get("fleet")
+    found = [f for f in (fleet.get("findings") if isinstance(fleet, dict) else None) or [] if isinstance(f, dict)]
+    rank: dict[Any, int] = {s: i for i, s in enumerate(SEVERITIES)}
+    return tuple(FleetFinding(str(f.get("rule_id", "")), str(f.get("severity", "")), str(f.get("cluster", "")),
+                              str(f.get("message", "")))
+                 for f in sorted(found, key=lambda f: (rank.get(f.get("severity"), len(rank)), str(f.get("rule_id")),
+                                                       str(f.get("cluster")))))
 
 
 LIST_NAMES = {"volumes": "volumes", "findings": "findings", "schedules": "schedules", "warnings": "warnings",

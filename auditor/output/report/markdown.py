@@ -39,7 +39,9 @@ def fleet_table(r: Report) -> list[str]:
         lines.append(f"| {md(c.cluster)} | {scan}{' — ' + md(c.error) if c.error else ''} | {age} | {within} | "
                      f"{c.by_status['unprotected']:,} | {c.by_severity['critical']:,} / {c.by_severity['high']:,} | "
                      f"{trend} |")
-    return [*lines, "", *([md(r.fleet_lists), ""] if r.fleet_lists else [])]
+    found = [f"- **{md(f.rule_id)}** ({md(f.severity)}) {md(f.cluster)}: {md(f.message)}" for f in r.fleet_findings]
+    return [*lines, "", *([md(r.fleet_lists), ""] if r.fleet_lists else []),
+            *(["Fleet findings (judged once from the history store):", "", *found, ""] if found else [])]
 
 
 def render_markdown(r: Report, files: dict[str, str]) -> str:

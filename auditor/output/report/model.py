@@ -112,6 +112,17 @@ class ClusterView:
 
 
 @dataclass(frozen=True)
+class FleetFinding:
+    """A finding about the fleet itself (GOV-006 silent agent, GOV-007 one name claimed twice): judged once from
+    the history store at the report's time, not per cluster."""
+
+    rule_id: str
+    severity: str
+    cluster: str
+    message: str
+
+
+@dataclass(frozen=True)
 class FleetRow:
     """A report from the history store: one cluster's newest scan, its age and counts (the fleet rollup)."""
 
@@ -371,3 +382,4 @@ class Report:
     fleet: tuple[FleetRow, ...] = ()  # a report from the history store: the fleet rollup
     fleet_lists: str = ""  # how a fleet report's lists are bounded, and what they leave out (a sentence)
     fleet_frameworks: tuple[FrameworkView, ...] = ()  # each framework over the fleet (controls summed)
+    fleet_findings: tuple[FleetFinding, ...] = ()  # GOV-006/007 of the fleet, once each

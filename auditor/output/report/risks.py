@@ -53,7 +53,8 @@ def top_risks(doc: dict[str, Any], rules: dict[str, Rule], limit: int = 5) -> tu
                                                 f"({', '.join(sorted(set(hidden)))}): verdicts that depend on "
                                                 f"it are 'unknown'.")))
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for f in doc.get("findings") or []:
+    fleet = doc.get("fleet")
+    for f in [*(doc.get("findings") or []), *((fleet.get("findings") if isinstance(fleet, dict) else None) or [])]:
         if f.get("status") == "open":
             groups[f["rule_id"]].append(f)
     for rule_id, items in groups.items():
