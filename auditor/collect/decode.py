@@ -10,7 +10,7 @@ malformed timestamp, a missing name) makes the typed decode refuse the object, a
 reads it: it converts what it converts and names the file, object and field of what it refuses. So a
 refused object gives the same record or the same error as before, by construction; the typed path is what
 every well-formed object takes. A backup tool's module declares its own typed kinds the same way
-(``collect/tools/velero.py``: Backups and PodVolumeBackups) with the wire types and helpers here.
+(``collect/tools/velero.py``: Backups and PodVolumeBackups) with the wire types and functions here.
 """
 
 from __future__ import annotations
