@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import os
 import shutil
@@ -35,8 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,15 +48,8 @@ KUBECTL = str(VENV_BIN / "kubectl")
 MARKER = ".bench-params"  # no .json suffix: neither read_dump nor the server's seeding read it
 DEFAULT_AS_OF = "2026-11-20T12:00:00Z"
 
-#: The six kinds the comparisons fetch: (kubectl name, API list path).
-SIX_KINDS = (
-    ("pv", "/api/v1/persistentvolumes"),
-    ("pvc", "/api/v1/persistentvolumeclaims"),
-    ("pods", "/api/v1/pods"),
-    ("schedules.velero.io", "/apis/velero.io/v1/schedules"),
-    ("backups.velero.io", "/apis/velero.io/v1/backups"),
-    ("podvolumebackups.velero.io", "/apis/velero.io/v1/podvolumebackups"),
-)
+sys.path.insert(0, str(BENCH))
+from scan_children import SIX_KINDS, child_analysis, child_raw_fetch, child_scan_serial  # noqa: E402
 
 _LARGE = {"namespaces": 2000, "pvcs": 20000, "pods": 40000, "schedules": 200, "backups": 50000,
           "pvbs": 100000, "nodes": 50}
@@ -205,90 +195,6 @@ def write_kubeconfig(path: Path, url: str) -> Path:
               "current-context": "bench"}
     path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     return path
-
-
-# --- child modes (run as `python bench/scan.py --child-... `) ----------------------------------------------------
-
-def child_raw_fetch(url: str, gc_off: bool, page_size: int = 500) -> dict[str, Any]:
-    """Fetch the six kinds page by page with urllib + json.loads; pages are dropped once counted."""
-    headers = {"Authorization": "Bearer bench", "Accept": "application/json"}
-    counts: dict[str, int] = {}
-    parse = 0.0
-    total_bytes = pages = 0
-    started = time.perf_counter()
-    for name, path in SIX_KINDS:
-        token = ""
-        n = 0
-        while True:
-            query = f"?limit={page_size}" + (f"&continue={urllib.parse.quote(token)}" if token else "")
-            with urllib.request.urlopen(urllib.request.Request(url + path + query, headers=headers)) as resp:
-                body = resp.read()
-            t0 = time.perf_counter()
-            if gc_off:
-                gc.disable()
-            page = json.loads(body)
-            if gc_off:
-                gc.enable()
-            parse += time.perf_counter() - t0
-            total_bytes += len(body)
-            pages += 1
-            n += len(page.get("items") or ())
-            token = (page.get("metadata") or {}).get("continue") or ""
-            del page, body
-            if not token:
-                break
-        counts[name] = n
-    return {"seconds": time.perf_counter() - started, "parse_seconds": parse, "bytes": total_bytes,
-            "pages": pages, "counts": counts}
-
-
-def child_analysis(directory: str, as_of: str, gc_paused: bool) -> dict[str, Any]:
-    """``read_dump`` then ``analyse_cluster`` + ``evaluate``, timed separately, in this process."""
-    from auditor.analyse.coverage import analyse_cluster
-    from auditor.checks import evaluate
-    from auditor.collect.dump import read_dump
-    from auditor.collect.live import gc_paused as pause
-    from auditor.config import AuditConfig
-    from auditor.load.rules import load_catalog
-    from auditor.model.time import parse_time
-
-    when = parse_time(as_of)
-    t0 = time.perf_counter()
-    with pause() if gc_paused else contextlib.nullcontext():  # as run_scan reads a snapshot
-        inv = read_dump(Path(directory))
-    t1 = time.perf_counter()
-    rules = load_catalog()
-    config = AuditConfig()
-    t2 = time.perf_counter()
-    with pause() if gc_paused else contextlib.nullcontext():
-        analysis = analyse_cluster(inv, config, when)
-        t3 = time.perf_counter()
-        findings = evaluate(analysis, rules)
-    t4 = time.perf_counter()
-    import resource
-
-    return {"read_dump": t1 - t0, "load_catalog": t2 - t1, "analyse": t3 - t2, "evaluate": t4 - t3,
-            "volumes": len(analysis.volumes), "findings": len(findings),
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-
-
-def child_scan_serial(args: list[str]) -> int:
-    """``auditor scan ARGS`` with pages fetched and decoded in turn, not one ahead in a thread: what the
-    overlap of fetching with decoding is worth."""
-    from auditor.collect import live
-
-    def in_turn(pages: Any, name: str) -> Any:
-        return pages
-
-    live.prefetched = in_turn
-    from auditor.cli import main as auditor_main
-
-    sys.argv = ["auditor", *args]
-    try:
-        auditor_main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 # --- data ----------------------------------------------------------------------------------------------------------
