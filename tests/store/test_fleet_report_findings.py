@@ -4,9 +4,12 @@ the scans one silent agent would be listed and counted once per observing cluste
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +18,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from auditor.cli import main
+from auditor.output.report.csv_files import unneutralize
 from auditor.store import Store
 from tests import factories as f
+from tests.output.test_formats import validate_sarif
 from tests.store.scans import backup, cluster, record, scan
 from tests.store.test_fleet import T0, agent_scan
 
@@ -88,6 +93,38 @@ def test_one_silent_agent_is_one_finding_counted_once(fleet: str, tmp_path: Path
         pdf = " ".join(subprocess.run(["pdftotext", str(files["pdf"]), "-"], capture_output=True, text=True,
                                       check=True).stdout.split())
         assert pdf.count(SILENCE) == 2 and pdf.count(RISK) == 1 and "Fleet findings" in pdf
+
+
+def test_csv_sarif_and_junit_hold_the_fleet_finding_once(fleet: str, tmp_path: Path) -> None:
+    """The files read from the document's findings agree with the JSON: the silent agent once, on cluster c."""
+    at = (T0 + 3 * HOUR + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = run("report", "--from-store", fleet, "--as-of", at, "--format", "json,csv,sarif,junit",
+                 "--out", str(tmp_path / "out"))
+    files = written(result)
+    doc = json.loads(files["json"].read_text())
+    own = len(doc["findings"])
+    [silent] = doc["fleet"]["findings"]
+
+    [findings_csv] = [Path(p) for p in result.stdout.split() if p.endswith("-findings.csv")]
+    rows = list(csv.DictReader(io.StringIO(findings_csv.read_text(), newline="")))
+    found = [r for r in rows if r["rule_id"] == "GOV-006"]
+    assert [(r["cluster"], r["kind"], r["name"], r["status"]) for r in found] == [("c", "Cluster", "c", "open")]
+    assert unneutralize(found[0]["message"]) == silent["message"] and len(rows) == own + 1
+
+    log = json.loads(files["sarif"].read_text())
+    validate_sarif(log)
+    results = log["runs"][0]["results"]
+    hits = [r for r in results if r["ruleId"] == "GOV-006"]
+    assert len(hits) == 1 and hits[0]["message"]["text"] == silent["message"]
+    assert hits[0]["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "c/-/Cluster/c"
+    rules = [r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]]
+    assert hits[0]["ruleIndex"] == rules.index("GOV-006")
+    assert len(results) == sum(1 for f in doc["findings"] if f["status"] in ("open", "excepted")) + 1
+
+    root = ET.fromstring(files["xml"].read_bytes())
+    [suite] = [s for s in root if (s.get("name") or "").startswith("GOV-006")]
+    assert [c.get("name") for c in suite] == ["c/-/Cluster/c"] and suite.get("failures") == "1"
+    assert [f.get("message") for f in suite.iter("failure")] == [silent["message"]]
 
 
 def test_narrowed_to_observers_the_silent_agent_is_not_judged(fleet: str, tmp_path: Path) -> None:

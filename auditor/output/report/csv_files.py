@@ -1,4 +1,5 @@
-"""CSV: every volume, and every finding, one row each, straight from the scan document.
+"""CSV: every volume, and every finding, one row each, straight from the scan document (a fleet report's
+fleet findings after the clusters').
 
 Lists are joined with ``"; "`` (reasons, which are sentences, with newlines). A cell that would start
 with ``= + - @``, a tab or a carriage return gets a leading ``'`` so a spreadsheet never runs cluster
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from auditor.output.report.source import every_finding
 from auditor.output.safe import clean_lines
 
 VOLUME_COLUMNS = ("cluster", "namespace", "pvc", "pv", "storage_class", "status", "audited", "policy",
@@ -65,4 +67,4 @@ def volumes_csv(doc: dict[str, Any]) -> bytes:
 
 
 def findings_csv(doc: dict[str, Any]) -> bytes:
-    return _write(FINDING_COLUMNS, (finding_row(f) for f in doc.get("findings") or []))
+    return _write(FINDING_COLUMNS, (finding_row(f) for f in every_finding(doc)))

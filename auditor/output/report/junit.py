@@ -13,6 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from auditor.model.rules import Rule
+from auditor.output.report.source import every_finding
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -27,7 +28,7 @@ def subject(r: dict[str, Any]) -> str:
 
 
 def junit_xml(doc: dict[str, Any], rules: dict[str, Rule]) -> bytes:
-    results = list(doc.get("findings") or []) + list(doc.get("results") or [])
+    results = every_finding(doc) + list(doc.get("results") or [])
     by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         by_rule[r["rule_id"]].append(r)

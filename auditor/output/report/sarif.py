@@ -16,6 +16,7 @@ import orjson
 
 from auditor.model.rules import Rule
 from auditor.output.report.junit import subject
+from auditor.output.report.source import every_finding
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -93,7 +94,7 @@ def sarif_log(doc: dict[str, Any], rules: tuple[Rule, ...], version: str) -> byt
                                     f"{doc.get('as_of')}"},
         "invocations": [{"executionSuccessful": all(c.get("complete") and not c.get("error") for c in clusters),
                          "endTimeUtc": doc.get("as_of"), "toolExecutionNotifications": notifications(doc)}],
-        "results": [result(f, index) for f in doc.get("findings") or [] if f.get("status") in ("open", "excepted")],
+        "results": [result(f, index) for f in every_finding(doc) if f.get("status") in ("open", "excepted")],
         "properties": {"as_of": doc.get("as_of"), "summary": doc.get("summary") or {}},
     }
     return orjson.dumps({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, option=orjson.OPT_INDENT_2)

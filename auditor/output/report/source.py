@@ -67,3 +67,11 @@ def parse_iso(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def every_finding(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document's findings and, in a fleet report, the fleet's own (``fleet.findings``: GOV-006/007, judged
+    once from the store and kept out of ``findings``), so the CSV, SARIF and JUnit files agree with the JSON."""
+    fleet = doc.get("fleet")
+    own = (fleet.get("findings") if isinstance(fleet, dict) else None) or []
+    return [*(doc.get("findings") or []), *(f for f in own if isinstance(f, dict))]
