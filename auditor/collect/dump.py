@@ -111,20 +111,31 @@ _RELEASE_EVERY = 8 << 20
 @contextlib.contextmanager
 def _mapped(path: Path) -> Iterator[bytes | mmap.mmap]:
     """The file's bytes as a read-only mapping (its contents, empty files aside): the file is never copied
-    into the heap, and the pages already decoded are released as the items go by (:func:`_add_items`)."""
+    into the heap, and the pages already decoded are released as the items go by (:func:`_add_items`). Where
+    the file cannot be mapped (a pipe, a file system without mmap) it is read whole, as before."""
     try:
-        with open(path, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size == 0:
-                yield b""
-                return
-            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        fh = open(path, "rb")  # noqa: SIM115 - closed below, after the mapping
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    try:
-        yield mapped
-    finally:
-        with contextlib.suppress(BufferError):  # a raw item still refers to it: it goes with the last reference
-            mapped.close()
+    with fh:
+        mapped = None
+        try:
+            if os.fstat(fh.fileno()).st_size > 0:
+                mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            mapped = None
+        if mapped is None:
+            try:
+                data = fh.read()
+            except OSError as exc:
+                raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+            yield data
+            return
+        try:
+            yield mapped
+        finally:
+            with contextlib.suppress(BufferError):  # a raw item still refers to it: it goes with the last reference
+                mapped.close()
 
 
 def _release(data: bytes | mmap.mmap, end: int) -> None:

@@ -105,3 +105,27 @@ def test_typed_and_checked_paths_agree(tmp_path: Path) -> None:
     write(tmp_path / "b" / "b.json", json.dumps(quoted))
     a, b = read_dump(tmp_path / "a").backups[0], read_dump(tmp_path / "b").backups[0]
     assert a == b and a.errors == 3 and a.csi_snapshots_attempted == 2
+
+
+def test_a_file_that_cannot_be_mapped_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JSON dump files are mapped read-only (never copied into the heap); where mapping fails (a pipe, a file
+    system without mmap) the file is read whole, to the same inventory."""
+    import mmap
+
+    write(tmp_path / "pvcs.json", json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        f.pvc(f"p{i}", "shop", volume=f"pv-{i}") for i in range(50)]}))
+    write(tmp_path / "ns.json", json.dumps(f.namespace("shop")))
+    write(tmp_path / "empty.json", "")
+    with pytest.raises(InputError, match=r"empty\.json: invalid JSON"):
+        read_dump(tmp_path, "c1")
+    (tmp_path / "empty.json").unlink()
+    mapped = read_dump(tmp_path, "c1")
+
+    class Unmappable(mmap.mmap):
+        def __new__(cls, *args: object, **kwargs: object) -> Unmappable:
+            raise OSError(19, "No such device")
+
+    monkeypatch.setattr(mmap, "mmap", Unmappable)
+    whole = read_dump(tmp_path, "c1")
+    assert len(mapped.pvcs) == 50 and mapped.namespaces[0].meta.name == "shop"
+    assert whole == mapped
