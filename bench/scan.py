@@ -11,7 +11,7 @@
    urllib + json.loads fetch of the same six kinds (GC on, then GC off), ``auditor scan --snapshot``, and
    the pure analysis in-process (``read_dump``, then ``analyse_cluster`` + ``evaluate``).
 4. With ``--scale 2`` it repeats the live scan on data twice as large and reports the time ratio.
-5. ``--overlap`` also times the live scan with pages fetched and decoded in turn (no prefetch thread), and
+5. ``--overlap`` also times the live scan with pages fetched one ahead in a thread (the scan fetches in turn), and
    ``--fleet 1,2,4`` scans that many copies of the data as the clusters of one run (peak RSS per cluster).
 
 Every child's CPU seconds (user + system, from ``os.wait4``) are printed beside its wall time: on a shared
@@ -49,7 +49,7 @@ MARKER = ".bench-params"  # no .json suffix: neither read_dump nor the server's 
 DEFAULT_AS_OF = "2026-11-20T12:00:00Z"
 
 sys.path.insert(0, str(BENCH))
-from scan_children import SIX_KINDS, child_analysis, child_raw_fetch, child_scan_serial  # noqa: E402
+from scan_children import SIX_KINDS, child_analysis, child_raw_fetch, child_scan_prefetch  # noqa: E402
 
 _LARGE = {"namespaces": 2000, "pvcs": 20000, "pods": 40000, "schedules": 200, "backups": 50000,
           "pvbs": 100000, "nodes": 50}
@@ -306,19 +306,19 @@ def bench_live(directory: Path, as_of: str, work: Path, repeats: int, log: Any, 
         log(f"auditor scan (live): {results['scan'].wall:.2f} s, peak RSS {results['scan'].rss_mb:.0f} MB, "
             f"exit {results['scan'].rc}: {summarise_scan(work / f'scan-live-{directory.name}.json')}")
         if overlap:
-            def serial() -> Run:
-                out = work / f"scan-serial-{directory.name}.json"
-                run = run_child("auditor scan (live, no prefetch thread)",
-                                [PYTHON, me, "--child-scan-serial", "scan", "--kubeconfig", str(kubeconfig), "-o",
+            def prefetch() -> Run:
+                out = work / f"scan-prefetch-{directory.name}.json"
+                run = run_child("auditor scan (live, prefetch thread)",
+                                [PYTHON, me, "--child-scan-prefetch", "scan", "--kubeconfig", str(kubeconfig), "-o",
                                  "json", "--as-of", as_of, "--cluster-deadline", "0", "--request-timeout", "600s"],
                                 out)
                 if run.rc not in (0, 1):
-                    raise RuntimeError(f"serial scan failed (exit {run.rc}):\n{run.stderr[-3000:]}")
+                    raise RuntimeError(f"prefetch scan failed (exit {run.rc}):\n{run.stderr[-3000:]}")
                 return run
 
-            results["scan_serial"] = repeat(repeats, serial)
-            log(f"auditor scan (live, no prefetch): {results['scan_serial'].wall:.2f} s, "
-                f"CPU {results['scan_serial'].cpu:.2f} s")
+            results["scan_prefetch"] = repeat(repeats, prefetch)
+            log(f"auditor scan (live, prefetch thread): {results['scan_prefetch'].wall:.2f} s, "
+                f"CPU {results['scan_prefetch'].cpu:.2f} s")
         results["raw_gc_on"] = repeat(repeats, lambda: raw(False))
         results["raw_gc_off"] = repeat(repeats, lambda: raw(True))
         log(f"raw fetch: GC on {results['raw_gc_on'].wall:.2f} s, GC off {results['raw_gc_off'].wall:.2f} s")
@@ -465,11 +465,11 @@ def report(size: str, live: dict[str, Any], offline: dict[str, Any], x2: dict[st
         print(f"  same on CPU time               {x2['scan'].cpu / scan.cpu:6.2f}")
         print(f"  raw fetch ×{scale:g} / raw fetch ×1    {x2['raw_gc_on'].wall / raw_on.wall:6.2f}")
         print(f"  scan RSS ×{scale:g} (MB)               {x2['scan'].rss_mb:6.0f}")
-    serial = live.get("scan_serial")
-    if serial is not None:
-        print(f"  overlap: scan without / with the prefetch thread: wall {serial.wall:.2f} / {scan.wall:.2f} s = "
-              f"{serial.wall / scan.wall:.2f}, CPU {serial.cpu:.2f} / {scan.cpu:.2f} s, "
-              f"RSS {serial.rss_mb:.0f} / {scan.rss_mb:.0f} MB")
+    prefetch = live.get("scan_prefetch")
+    if prefetch is not None:
+        print(f"  overlap: scan with / without a prefetch thread: wall {prefetch.wall:.2f} / {scan.wall:.2f} s = "
+              f"{prefetch.wall / scan.wall:.2f}, CPU {prefetch.cpu:.2f} / {scan.cpu:.2f} s, "
+              f"RSS {prefetch.rss_mb:.0f} / {scan.rss_mb:.0f} MB")
     fleet = offline.get("fleet") or []
     if fleet:
         one = fleet[0]
@@ -523,8 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--child-analysis"]:
         print(json.dumps(child_analysis(argv[1], argv[2], "--gc-off" in argv)))
         return 0
-    if argv[:1] == ["--child-scan-serial"]:
-        return child_scan_serial(argv[1:])
+    if argv[:1] == ["--child-scan-prefetch"]:
+        return child_scan_prefetch(argv[1:])
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, help="an existing snapshot directory (skips generation)")
@@ -537,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-kubectl", action="store_true")
     parser.add_argument("--overlap", action="store_true",
-                        help="also time the live scan with pages fetched and decoded in turn (no prefetch thread)")
+                        help="also time the live scan with pages fetched one ahead in a thread")
     parser.add_argument("--fleet", default="",
                         help="also scan 1,..,N copies of the data as clusters of one run, e.g. 1,2,4 (peak RSS)")
     parser.add_argument("--x2-offline", action="store_true",

@@ -1,5 +1,5 @@
 """The child processes ``bench/scan.py`` measures besides ``auditor`` itself (run as ``python bench/scan.py
---child-...``): a raw paginated fetch, the in-process analysis, and the scan without its prefetch thread."""
+--child-...``): a raw paginated fetch, the in-process analysis, and the scan with a page-prefetch thread."""
 
 from __future__ import annotations
 
@@ -87,15 +87,12 @@ def child_analysis(directory: str, as_of: str, gc_paused: bool) -> dict[str, Any
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def child_scan_serial(args: list[str]) -> int:
-    """``auditor scan ARGS`` with pages fetched and decoded in turn, not one ahead in a thread: what the
-    overlap of fetching with decoding is worth."""
+def child_scan_prefetch(args: list[str]) -> int:
+    """``auditor scan ARGS`` with pages fetched one ahead in a worker thread (``live.PREFETCH``), not in
+    turn as the scan does: what overlapping the API server with decoding is worth on this machine."""
     from auditor.collect import live
 
-    def in_turn(pages: Any, name: str) -> Any:
-        return pages
-
-    live.prefetched = in_turn
+    live.PREFETCH = True
     from auditor.cli import main as auditor_main
 
     sys.argv = ["auditor", *args]

@@ -123,6 +123,12 @@ _PAGE, _ERROR, _END = "page", "error", "end"
 T = TypeVar("T")
 
 
+#: Fetch each list's pages one ahead in a worker thread. Off: measured on an idle 2-core machine (large bench
+#: data, docs/decoding.md), the two client threads handing the GIL back and forth cost 3.6 s of CPU and 3.4 s
+#: of wall time more than fetching and decoding in turn. ``bench/scan.py --overlap`` times it turned on.
+PREFETCH = False
+
+
 def prefetched(pages: Iterator[T], name: str) -> Generator[T, None, None]:
     """``pages``, fetched one page ahead in a worker thread.
 
@@ -287,7 +293,7 @@ class LiveSource:
                 return
 
     def _pages_ahead(self, kind: ResourceKind, namespace: str | None, token: str | None,
-                     ) -> Iterator[tuple[bytes, str | None]]:
+                     ) -> Generator[tuple[bytes, str | None], None, None]:
         """(body, its continue token) of each page: the token is read from the body here (:func:`page_token`),
         so the next page is asked for before this one is decoded. A page whose token cannot be read ends it:
         the decoding of that page says why, or carries on by itself."""
@@ -309,16 +315,17 @@ class LiveSource:
         typed decode refuses, and every page of the other kinds, goes through the checked reader. The raw
         items are parsed only with ``keep_raw`` (``auditor snapshot`` writes them out).
 
-        Pages are fetched one ahead by a worker thread while this one decodes: waiting for the API server
-        releases the GIL, so the server's work on page n+1 overlaps the decoding of page n. The token this
-        thread decodes is the one that counts: where it differs from the worker's, the list goes on from it."""
+        Each page's continue token is read from its head before the page is decoded (with :data:`PREFETCH`,
+        a worker thread asks for page n+1 meanwhile). The decoded token is the one that counts: where it
+        differs from the head's, the list goes on from it."""
         typed = kind.typed
         where = f"{kind.resource} (live, cluster {self.cluster})"
         token: str | None = None
         first = True
         while first or token:
             first = False
-            ahead = prefetched(self._pages_ahead(kind, namespace, token), f"list {kind.resource}")
+            pages = self._pages_ahead(kind, namespace, token)
+            ahead = prefetched(pages, f"list {kind.resource}") if PREFETCH else pages
             try:
                 for data, expected in ahead:
                     records, items, token = self._decode_page(kind, typed, data, where, keep_raw)
@@ -374,7 +381,7 @@ class LiveSource:
             records: list[Any] = []
             raws: list[dict[str, Any]] = []
             try:
-                with gc_paused():  # pages are fetched one ahead in a worker thread while this one decodes
+                with gc_paused():  # the records are built in bulk: no cycles to find while they are
                     for page, items in self.list_records(kind, namespace, keep_raw=sink is not None):
                         records.extend(page)
                         raws.extend(items)

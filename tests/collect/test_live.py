@@ -236,12 +236,16 @@ def test_without_secret_values_a_credential_is_metadata_only(server: KubeAPIServ
     assert cloud.updated, "rotation evidence (managedFields times) is metadata"
 
 
+@pytest.mark.parametrize("prefetch", [False, True], ids=["in-turn", "prefetch-thread"])
 def test_pages_whose_token_cannot_be_read_ahead_are_read_in_turn(server: KubeAPIServer,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker reads each page's continue token to ask for the next page early; where it cannot (here:
-    never), the decoding thread's token carries the list on, page by page, to the same inventory."""
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   prefetch: bool) -> None:
+    """Each page's continue token is read from its head to ask for the next page (early, with the prefetch
+    thread); where it cannot be (here: never), the decoded token carries the list on, page by page, to the
+    same inventory."""
     from auditor.collect import live
 
+    monkeypatch.setattr(live, "PREFETCH", prefetch)
     ahead = LiveSource(api_client(server), "c1", page_size=3, retry=FAST).collect()
     monkeypatch.setattr(live, "page_token", lambda data: None)
     in_turn = LiveSource(api_client(server), "c1", page_size=3, retry=FAST).collect()
