@@ -123,9 +123,10 @@ _PAGE, _ERROR, _END = "page", "error", "end"
 T = TypeVar("T")
 
 
-#: Fetch each list's pages one ahead in a worker thread. Off: measured on an idle 2-core machine (large bench
-#: data, docs/decoding.md), the two client threads handing the GIL back and forth cost 3.6 s of CPU and 3.4 s
-#: of wall time more than fetching and decoding in turn. ``bench/scan.py --overlap`` times it turned on.
+#: Fetch each list's pages one ahead in a worker thread. Off: on the large bench data on an idle 2-core machine
+#: the thread always cost client CPU (+0.4 s and +3.6 s in two runs) and its wall-time effect was within the
+#: runs' spread (3.4 s slower in one, 0.4 s faster in the other); fetching in turn is simpler and no slower
+#: (docs/decoding.md). ``bench/scan.py --overlap`` times it turned on.
 PREFETCH = False
 
 
