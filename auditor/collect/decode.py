@@ -219,9 +219,9 @@ _MAP_MEMO: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
 _OWNERS_MEMO: dict[tuple[tuple[str | None, str | None, bool | None], ...], tuple[r.OwnerRef, ...]] = {}
 _STRS_MEMO: dict[tuple[str, ...], tuple[str, ...]] = {}
 _ENV_MEMO: dict[tuple[str, str, str], r.EnvLiteral] = {}
+_LITERALS_MEMO: dict[tuple[r.EnvLiteral, ...], tuple[r.EnvLiteral, ...]] = {}
 #: The one empty mapping every record without labels or kept annotations shares (64 bytes each otherwise).
-_EMPTY: dict[str, str] = {}
-_NO_NAMES: frozenset[str] = frozenset()
+_EMPTY = slim.EMPTY_MAP
 
 
 def interned(value: str | None) -> str | None:
@@ -239,13 +239,6 @@ def _shared_map(value: dict[str, str] | None) -> dict[str, str]:
             _MAP_MEMO.clear()
         shared = _MAP_MEMO[key] = {_intern(k): _intern(v) for k, v in key}
     return shared
-
-
-def _interned_map(value: dict[str, str] | None) -> dict[str, str]:
-    """For maps that are nearly all distinct (PodVolumeBackups name their PVC's uid): a lookup would only cost."""
-    if not value:
-        return _EMPTY
-    return {_intern(k): _intern(v) for k, v in value.items()}
 
 
 def _kept_annotations(value: dict[str, str] | None) -> dict[str, str]:
@@ -284,6 +277,19 @@ def _strs(value: list[str] | None) -> tuple[str, ...]:
     return shared
 
 
+def _literals(value: list[r.EnvLiteral]) -> tuple[r.EnvLiteral, ...]:
+    """A pod's plain-text env variables as one shared tuple per distinct list (each item already shared)."""
+    if not value:
+        return ()
+    key = tuple(value)
+    shared = _LITERALS_MEMO.get(key)
+    if shared is None:
+        if len(_LITERALS_MEMO) >= _MEMO_MAX:
+            _LITERALS_MEMO.clear()
+        shared = _LITERALS_MEMO[key] = key
+    return shared
+
+
 def timestamp(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -307,15 +313,22 @@ def _storage(value: _Storage | None) -> int | None:
         raise Refused from None
 
 
-def meta(m: WireMeta, share: bool = True) -> r.Meta:
+def meta(m: WireMeta) -> r.Meta:
     if not m.name:
         raise Refused
     return r.Meta(
-        name=m.name, namespace=interned(m.namespace), uid=m.uid,
-        labels=_shared_map(m.labels) if share else _interned_map(m.labels),
+        name=m.name, namespace=interned(m.namespace), uid=m.uid, labels=_shared_map(m.labels),
         annotations=_kept_annotations(m.annotations), created=timestamp(m.creationTimestamp),
         deleting=m.deletionTimestamp is not None, owners=_owners(m.ownerReferences),
     )
+
+
+def bare_meta(m: WireMeta) -> r.Meta:
+    """Name, namespace and uid only, for kinds whose record takes the few values it needs from labels and
+    annotations into fields of its own (:func:`slim.bare` is the checked reader's twin)."""
+    if not m.name:
+        raise Refused
+    return r.Meta(name=m.name, namespace=interned(m.namespace), uid=m.uid, labels=_EMPTY, annotations=_EMPTY)
 
 
 _PLAIN_SOURCES = {key: r.VolumeSource(key) for key in (*slim.VOLUME_TYPES, "unknown") if key not in ("csi", "nfs")}
@@ -355,15 +368,15 @@ def pod(w: _Pod) -> r.Pod:
         if source.type == "persistentVolumeClaim" and v.persistentVolumeClaim is not None:
             claim = interned(v.persistentVolumeClaim.claimName)
         volumes.append(r.PodVolume(name=_intern(v.name), source=source, claim_name=claim))
-    mounted: set[str] = set()
-    devices: set[str] = set()
+    mounted: list[str] = []
+    devices: list[str] = []
     env_literals: list[r.EnvLiteral] = []
     for group in (spec.initContainers, spec.containers):
         for c in group or ():
             for m in c.volumeMounts or ():
-                mounted.add(_intern(m.name))
+                mounted.append(_intern(m.name))
             for d in c.volumeDevices or ():
-                devices.add(_intern(d.name))
+                devices.append(_intern(d.name))
             if c.env:
                 container = c.name or ""
                 for e in c.env:
@@ -383,8 +396,9 @@ def pod(w: _Pod) -> r.Pod:
             ready = cond.status == "True"
     return r.Pod(
         meta=meta(w.metadata), phase=interned(status.phase), node_name=interned(spec.nodeName), ready=ready,
-        volumes=tuple(volumes), mounted=frozenset(mounted), block_devices=frozenset(devices) if devices else _NO_NAMES,
-        env_literals=tuple(env_literals),
+        volumes=tuple(volumes), mounted=tuple(dict.fromkeys(mounted)),
+        block_devices=tuple(dict.fromkeys(devices)) if devices else (),
+        env_literals=_literals(env_literals),
     )
 
 

@@ -64,6 +64,17 @@ def meta(f: FieldReader) -> r.Meta:
     )
 
 
+#: the one empty map records without labels or kept annotations share (read-only by convention, as every
+#: record's maps)
+EMPTY_MAP: dict[str, str] = {}
+
+
+def bare(m: r.Meta) -> r.Meta:
+    """``m``'s name, namespace and uid only (:func:`auditor.collect.decode.bare_meta` is the typed twin): for
+    records that keep what they read from labels and annotations in fields of their own."""
+    return r.Meta(name=m.name, namespace=m.namespace, uid=m.uid, labels=EMPTY_MAP, annotations=EMPTY_MAP)
+
+
 def quantity(f: FieldReader, path: str) -> int | None:
     text = f.str(path)
     if text is None:
@@ -140,16 +151,16 @@ def pod(f: FieldReader) -> r.Pod:
             name=v.req_str("name"), source=source,
             claim_name=v.str("persistentVolumeClaim.claimName") if source.type == "persistentVolumeClaim" else None,
         ))
-    mounted: set[str] = set()
-    devices: set[str] = set()
+    mounted: list[str] = []
+    devices: list[str] = []
     env_literals: list[r.EnvLiteral] = []
     for group in ("spec.initContainers", "spec.containers"):
         for i, item in enumerate(f.list(group)):
             c = f.sub(item, f"{group}[{i}]")
             for j, m in enumerate(c.list("volumeMounts")):
-                mounted.add(c.sub(m, f"volumeMounts[{j}]").req_str("name"))
+                mounted.append(c.sub(m, f"volumeMounts[{j}]").req_str("name"))
             for j, d in enumerate(c.list("volumeDevices")):
-                devices.add(c.sub(d, f"volumeDevices[{j}]").req_str("name"))
+                devices.append(c.sub(d, f"volumeDevices[{j}]").req_str("name"))
             for j, e in enumerate(c.list("env")):
                 env = c.sub(e, f"env[{j}]")
                 value = env.get("value")
@@ -163,7 +174,7 @@ def pod(f: FieldReader) -> r.Pod:
             ready = c.str("status") == "True"
     return r.Pod(
         meta=meta(f), phase=f.str("status.phase"), node_name=f.str("spec.nodeName"), ready=ready,
-        volumes=tuple(volumes), mounted=frozenset(mounted), block_devices=frozenset(devices),
+        volumes=tuple(volumes), mounted=tuple(dict.fromkeys(mounted)), block_devices=tuple(dict.fromkeys(devices)),
         env_literals=tuple(env_literals),
     )
 

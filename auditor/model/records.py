@@ -107,8 +107,10 @@ class Pod(msgspec.Struct, frozen=True, gc=False):
     node_name: str | None
     ready: bool
     volumes: tuple[PodVolume, ...]
-    mounted: frozenset[str]  # volume names mounted (volumeMounts) by any container
-    block_devices: frozenset[str]  # volume names used as block devices (volumeDevices)
+    #: volume names mounted (volumeMounts) by any container, each once (a tuple: 90 bytes where a frozenset
+    #: takes 216, at a few names per pod as fast for ``in``)
+    mounted: tuple[str, ...]
+    block_devices: tuple[str, ...]  # volume names used as block devices (volumeDevices), each once
     env_literals: tuple[EnvLiteral, ...] = ()
 
 

@@ -12,7 +12,7 @@ def _ns(name: str, uid: str | None, phase: str) -> r.Namespace:
 
 def _pod(name: str, uid: str | None, phase: str) -> r.Pod:
     return r.Pod(r.Meta(name=name, namespace="shop", uid=uid), phase=phase, node_name=None, ready=False,
-                 volumes=(), mounted=frozenset(), block_devices=frozenset())
+                 volumes=(), mounted=(), block_devices=())
 
 
 def test_a_chain_of_duplicates_keeps_the_last_copies_and_warns_in_reading_order() -> None:

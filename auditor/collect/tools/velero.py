@@ -17,11 +17,12 @@ from auditor.collect import decode
 from auditor.collect.decode import interned, timestamp
 from auditor.collect.fields import FieldReader
 from auditor.collect.resource import ResourceKind
-from auditor.collect.slim import label_selector, meta, selector
+from auditor.collect.slim import bare, label_selector, meta, selector
 from auditor.collect.tools.base import CollectTool
 from auditor.model.durations import go_duration_seconds
 from auditor.model.records import Meta
 from auditor.model.tools import velero as model
+from auditor.model.tools.velero import BACKUP_NAME_LABEL, PVC_NAME_ANNOTATION
 
 GROUP = "velero.io"
 
@@ -145,10 +146,9 @@ def volume_snapshot_location(f: FieldReader) -> model.VolumeSnapshotLocation:
 def pod_volume_backup(f: FieldReader) -> model.PodVolumeBackup:
     m = meta(f)
     return model.PodVolumeBackup(
-        meta=m, backup=m.labels.get("velero.io/backup-name"), pod_namespace=f.str("spec.pod.namespace"),
-        pod_name=f.str("spec.pod.name"), volume=f.str("spec.volume"), pvc_uid=m.labels.get("velero.io/pvc-uid"),
-        pvc_name=m.annotations.get("velero.io/pvc-name"), node=f.str("spec.node"), phase=f.str("status.phase"),
-        completed=f.time("status.completionTimestamp"), message=f.str("status.message"),
+        meta=bare(m), backup=m.labels.get(BACKUP_NAME_LABEL), pod_namespace=f.str("spec.pod.namespace"),
+        pod_name=f.str("spec.pod.name"), volume=f.str("spec.volume"), pvc_name=m.annotations.get(PVC_NAME_ANNOTATION),
+        phase=f.str("status.phase"), message=f.str("status.message"),
     )
 
 
@@ -214,12 +214,10 @@ class _PodRef(msgspec.Struct, gc=False):
 class _PVBSpec(msgspec.Struct, gc=False):
     pod: _PodRef | None = None
     volume: str | None = None
-    node: str | None = None
 
 
 class _PVBStatus(msgspec.Struct, gc=False):
     phase: str | None = None
-    completionTimestamp: str | None = None  # noqa: N815
     message: str | None = None
 
 
@@ -272,15 +270,15 @@ def typed_backup(w: _Backup) -> model.Backup:
 
 
 def typed_pod_volume_backup(w: _PVB) -> model.PodVolumeBackup:
-    m = decode.meta(w.metadata, share=False)
+    annotations = w.metadata.annotations
     spec = w.spec or _PVBSpec()
     pod_ref = spec.pod or _PodRef()
     st = w.status or _PVBStatus()
     return model.PodVolumeBackup(
-        meta=m, backup=m.labels.get("velero.io/backup-name"), pod_namespace=interned(pod_ref.namespace),
-        pod_name=interned(pod_ref.name), volume=interned(spec.volume), pvc_uid=m.labels.get("velero.io/pvc-uid"),
-        pvc_name=m.annotations.get("velero.io/pvc-name"), node=interned(spec.node), phase=interned(st.phase),
-        completed=timestamp(st.completionTimestamp), message=interned(st.message),
+        meta=decode.bare_meta(w.metadata), backup=interned((w.metadata.labels or {}).get(BACKUP_NAME_LABEL)),
+        pod_namespace=interned(pod_ref.namespace), pod_name=interned(pod_ref.name), volume=interned(spec.volume),
+        pvc_name=interned(annotations.get(PVC_NAME_ANNOTATION)) if annotations else None, phase=interned(st.phase),
+        message=interned(st.message),
     )
 
 

@@ -94,17 +94,24 @@ class VolumeSnapshotLocation(msgspec.Struct, frozen=True, gc=False):
     phase: str | None
 
 
+#: Where a PodVolumeBackup names its backup and its volume's claim (Velero's node agent writes them).
+BACKUP_NAME_LABEL = "velero.io/backup-name"
+PVC_NAME_ANNOTATION = "velero.io/pvc-name"
+
+
 class PodVolumeBackup(msgspec.Struct, frozen=True, gc=False):
+    """A file-system backup of one pod volume: what the evidence reads (which backup, which pod volume or
+    claim, and the outcome), no more. Its ``meta`` holds name, namespace and uid only; the backup and claim
+    names read from its labels and annotations are fields of their own. At 100,000 of them, each with a
+    distinct label set, the maps, timestamps and node names nothing reads were half the records' memory."""
+
     meta: Meta
     backup: str | None  # velero.io/backup-name
     pod_namespace: str | None
     pod_name: str | None
     volume: str | None
-    pvc_uid: str | None
-    pvc_name: str | None
-    node: str | None
+    pvc_name: str | None  # velero.io/pvc-name
     phase: str | None
-    completed: datetime | None
     message: str | None
 
 
