@@ -241,13 +241,20 @@ def _shared_map(value: dict[str, str] | None) -> dict[str, str]:
     return shared
 
 
+#: ``KEPT_ANNOTATION_PREFIXES`` are each a whole ``domain/`` (tests/collect/test_typed_decode.py checks it): a key is
+#: kept when its part up to the first ``/`` is one of them (a set lookup where ``startswith`` would try every
+#: prefix on every key).
+KEPT_DOMAINS = frozenset(slim.KEPT_ANNOTATION_PREFIXES)
+
+
 def _kept_annotations(value: dict[str, str] | None) -> dict[str, str]:
     if not value:
         return _EMPTY
-    prefixes = slim.KEPT_ANNOTATION_PREFIXES
-    if not any(k.startswith(prefixes) for k in value):
+    domains = KEPT_DOMAINS
+    kept = [k for k in value if k[:k.find("/") + 1] in domains]
+    if not kept:
         return _EMPTY
-    return _shared_map({k: v for k, v in value.items() if k.startswith(prefixes)})
+    return _shared_map({k: value[k] for k in kept})
 
 
 def _owners(refs: list[_Owner] | None) -> tuple[r.OwnerRef, ...]:

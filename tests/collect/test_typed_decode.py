@@ -310,3 +310,18 @@ def test_the_token_read_ahead_is_the_one_the_parsed_page_has(page: dict[str, Any
     except MalformedListError as exc:
         got = str(exc)
     assert got == expected
+
+
+def test_kept_annotations_by_domain_are_those_kept_by_prefix() -> None:
+    """The typed path keeps an annotation when its ``domain/`` is a kept one, the checked reader when the key
+    starts with a kept prefix: the same as long as every prefix is one whole domain."""
+    from auditor.collect import slim
+
+    assert all(p.endswith("/") and p.count("/") == 1 for p in slim.KEPT_ANNOTATION_PREFIXES)
+    keys = ["velero.io/pvc-name", "backup.velero.io/backup-volumes", "xvelero.io/a", "velero.io", "velero.io/",
+            "a/velero.io/b", "", "/", "k8up.io/backup", "k8up.io.evil/x", "VELERO.IO/x", "velero.io//x",
+            "kubectl.kubernetes.io/last-applied-configuration", "post.hook.restore.velero.io/command"]
+    value = {k: f"v{i}" for i, k in enumerate(keys)}
+    expected = {k: v for k, v in value.items() if k.startswith(slim.KEPT_ANNOTATION_PREFIXES)}
+    assert decode._kept_annotations(value) == expected
+    assert list(decode._kept_annotations(value)) == list(expected)  # order kept
