@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -214,12 +214,35 @@ class _PVC(msgspec.Struct, gc=False):
 # copy of each, and one shared label mapping per distinct label set, keeps a large inventory small. Records are
 # immutable and their mappings read-only by convention, so sharing is invisible to readers.
 
-_MEMO_MAX = 4096
-_MAP_MEMO: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
-_OWNERS_MEMO: dict[tuple[tuple[str | None, str | None, bool | None], ...], tuple[r.OwnerRef, ...]] = {}
-_STRS_MEMO: dict[tuple[str, ...], tuple[str, ...]] = {}
-_ENV_MEMO: dict[tuple[str, str, str], r.EnvLiteral] = {}
-_LITERALS_MEMO: dict[tuple[r.EnvLiteral, ...], tuple[r.EnvLiteral, ...]] = {}
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Memo(Generic[K, V]):
+    """One shared value per distinct key; emptied when full, so that a long read holds a bounded table."""
+
+    def __init__(self, make: Callable[[K], V], limit: int = 4096) -> None:
+        self.make = make
+        self.limit = limit
+        self.table: dict[K, V] = {}
+
+    def __call__(self, key: K) -> V:
+        shared = self.table.get(key)
+        if shared is None:
+            if len(self.table) >= self.limit:
+                self.table.clear()
+            shared = self.table[key] = self.make(key)
+        return shared
+
+
+_map_of = _Memo[tuple[tuple[str, str], ...], dict[str, str]](lambda key: {_intern(k): _intern(v) for k, v in key})
+_owners_of = _Memo[tuple[tuple[str | None, str | None, bool | None], ...], tuple[r.OwnerRef, ...]](
+    lambda key: tuple(r.OwnerRef(kind=_intern(kind or ""), name=_intern(name or ""), controller=bool(controller))
+                      for kind, name, controller in key))
+_strs_of = _Memo[tuple[str, ...], tuple[str, ...]](lambda key: tuple(_intern(i) for i in key))
+_env_of = _Memo[tuple[str, str, str], r.EnvLiteral](
+    lambda key: r.EnvLiteral(container=_intern(key[0]), name=_intern(key[1]), value_kind=key[2]))
+_literals_of = _Memo[tuple[r.EnvLiteral, ...], tuple[r.EnvLiteral, ...]](lambda key: key)
 #: The one empty mapping every record without labels or kept annotations shares (64 bytes each otherwise).
 _EMPTY = slim.EMPTY_MAP
 
@@ -230,20 +253,12 @@ def interned(value: str | None) -> str | None:
 
 def _shared_map(value: dict[str, str] | None) -> dict[str, str]:
     """A string map as one shared dict of interned strings per distinct content (insertion order kept)."""
-    if not value:
-        return _EMPTY
-    key = tuple(value.items())
-    shared = _MAP_MEMO.get(key)
-    if shared is None:
-        if len(_MAP_MEMO) >= _MEMO_MAX:
-            _MAP_MEMO.clear()
-        shared = _MAP_MEMO[key] = {_intern(k): _intern(v) for k, v in key}
-    return shared
+    return _map_of(tuple(value.items())) if value else _EMPTY
 
 
-#: ``KEPT_ANNOTATION_PREFIXES`` are each a whole ``domain/`` (tests/collect/test_typed_decode.py checks it): a key is
-#: kept when its part up to the first ``/`` is one of them (a set lookup where ``startswith`` would try every
-#: prefix on every key).
+#: ``KEPT_ANNOTATION_PREFIXES`` are each a whole ``domain/`` (tests/collect/test_typed_decode.py checks it): a
+#: key is kept when its part up to the first ``/`` is one of them (a set lookup where ``startswith`` would try
+#: every prefix on every key).
 KEPT_DOMAINS = frozenset(slim.KEPT_ANNOTATION_PREFIXES)
 
 
@@ -258,43 +273,12 @@ def _kept_annotations(value: dict[str, str] | None) -> dict[str, str]:
 
 
 def _owners(refs: list[_Owner] | None) -> tuple[r.OwnerRef, ...]:
-    if not refs:
-        return ()
-    key = tuple((o.kind, o.name, o.controller) for o in refs)
-    shared = _OWNERS_MEMO.get(key)
-    if shared is None:
-        if len(_OWNERS_MEMO) >= _MEMO_MAX:
-            _OWNERS_MEMO.clear()
-        shared = _OWNERS_MEMO[key] = tuple(
-            r.OwnerRef(kind=_intern(kind or ""), name=_intern(name or ""), controller=bool(controller))
-            for kind, name, controller in key)
-    return shared
+    return _owners_of(tuple((o.kind, o.name, o.controller) for o in refs)) if refs else ()
 
 
 def _strs(value: list[str] | None) -> tuple[str, ...]:
     """A list of strings as a shared tuple (``("ReadWriteOnce",)`` and the like repeat everywhere)."""
-    if not value:
-        return ()
-    items = tuple(value)
-    shared = _STRS_MEMO.get(items)
-    if shared is None:
-        if len(_STRS_MEMO) >= _MEMO_MAX:
-            _STRS_MEMO.clear()
-        shared = _STRS_MEMO[items] = tuple(_intern(i) for i in items)
-    return shared
-
-
-def _literals(value: list[r.EnvLiteral]) -> tuple[r.EnvLiteral, ...]:
-    """A pod's plain-text env variables as one shared tuple per distinct list (each item already shared)."""
-    if not value:
-        return ()
-    key = tuple(value)
-    shared = _LITERALS_MEMO.get(key)
-    if shared is None:
-        if len(_LITERALS_MEMO) >= _MEMO_MAX:
-            _LITERALS_MEMO.clear()
-        shared = _LITERALS_MEMO[key] = key
-    return shared
+    return _strs_of(tuple(value)) if value else ()
 
 
 def timestamp(value: str | None) -> datetime | None:
@@ -389,13 +373,7 @@ def pod(w: _Pod) -> r.Pod:
                 for e in c.env:
                     value = e.value
                     if value is not None and value != "":
-                        key = (container, e.name or "", env_value_kind(value))
-                        literal = _ENV_MEMO.get(key)
-                        if literal is None:
-                            if len(_ENV_MEMO) >= _MEMO_MAX:
-                                _ENV_MEMO.clear()
-                            literal = _ENV_MEMO[key] = r.EnvLiteral(container=_intern(key[0]), name=_intern(key[1]),
-                                                                    value_kind=key[2])
+                        literal = _env_of((container, e.name or "", env_value_kind(value)))
                         env_literals.append(literal)
     ready = False
     for cond in status.conditions or ():
@@ -405,7 +383,7 @@ def pod(w: _Pod) -> r.Pod:
         meta=meta(w.metadata), phase=interned(status.phase), node_name=interned(spec.nodeName), ready=ready,
         volumes=tuple(volumes), mounted=tuple(dict.fromkeys(mounted)),
         block_devices=tuple(dict.fromkeys(devices)) if devices else (),
-        env_literals=_literals(env_literals),
+        env_literals=_literals_of(tuple(env_literals)) if env_literals else (),
     )
 
 
