@@ -1,4 +1,4 @@
-"""Read a live cluster through the official client: discovery, raw paginated lists, retries, gaps.
+"""Read a live cluster: discovery, raw paginated lists, retries, gaps.
 
 Lists are fetched as raw JSON pages (no model deserialisation: 4-5x slower and 1.7x the memory),
 each page is slimmed to records and dropped. Throttling and server errors are retried with
@@ -35,6 +35,7 @@ from auditor.collect.decode import Refused, Typed
 from auditor.collect.discovery import discover
 from auditor.collect.fields import FieldReader
 from auditor.collect.kinds import KINDS, ResourceKind
+from auditor.collect.kubeclient import KubeClient
 from auditor.collect.secrets import SecretPolicy, fingerprint_data
 from auditor.errors import ApiStatusError, ClusterAccessError, InputError
 from auditor.model.inventory import Gap, Inventory
@@ -173,7 +174,7 @@ def prefetched(pages: Iterator[T], name: str) -> Generator[T, None, None]:
 
 
 class LiveSource:
-    """One cluster reached through a configured ``kubernetes.client.ApiClient``."""
+    """One cluster reached through a :class:`KubeClient` (or a configured ``kubernetes.client.ApiClient``)."""
 
     def __init__(self, api_client: Any, cluster: str, *, page_size: int = 500,
                  retry: RetryPolicy | None = None, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
@@ -232,20 +233,27 @@ class LiveSource:
                 headers_in = {"Accept": accept}
                 if body is not None:
                     headers_in["Content-Type"] = content_type
-                method_, url, headers, payload, post = self.api.param_serialize(
-                    method=method, resource_path=path, query_params=query or [], body=body,
-                    header_params=headers_in, auth_settings=["BearerToken"])
-                response = self.api.call_api(method_, url, header_params=headers, body=payload, post_params=post,
-                                             _request_timeout=timeout)
-                data = response.read()
-                status = response.status
+                if isinstance(self.api, KubeClient):
+                    answer = self.api.request(method, path, query, headers_in, body, timeout)
+                    data, status = answer.data, answer.status
+                    headers: Any = answer.headers
+                else:  # a kubernetes.client.ApiClient (a legacy auth-provider user, tests)
+                    method_, url, headers_out, payload, post = self.api.param_serialize(
+                        method=method, resource_path=path, query_params=query or [], body=body,
+                        header_params=headers_in, auth_settings=["BearerToken"])
+                    response = self.api.call_api(method_, url, header_params=headers_out, body=payload,
+                                                 post_params=post, _request_timeout=timeout)
+                    data, status, headers = response.read(), response.status, response.headers
                 if status not in RETRYABLE:
                     return status, data
-                retry_after = response.headers.get("Retry-After")
+                retry_after = headers.get("Retry-After")
                 failure: Exception = ApiStatusError(status, status_message(data, status))
             except urllib3.exceptions.TimeoutError as exc:
                 # a stall is not retried: it already cost a whole timeout, and the next try would stall too
                 raise ApiStatusError(0, f"no answer within {timeout[1]:g}s (request timeout): {exc}") from exc
+            except urllib3.exceptions.SSLError as exc:
+                # a certificate the client refuses (or the server refuses ours) stays refused: not retried
+                raise ApiStatusError(0, f"TLS: {exc}") from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 failure = exc
             attempt += 1

@@ -157,6 +157,9 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, f"unable to read the request body: {e}", "BadRequest") from e
             if kube.settings.require_auth and not self.headers.get("Authorization"):
                 raise ApiError(401, "Unauthorized", "Unauthorized")
+            accepted = kube.settings.accepted_credentials
+            if accepted is not None and self.headers.get("Authorization") not in accepted:
+                raise ApiError(401, "Unauthorized", "Unauthorized")
             route: Route | None = None
             route_error: ApiError | None = None
             try:

@@ -21,6 +21,8 @@ class Settings:
     watch_poll: float = 0.5
     username: str = "system:serviceaccount:default:test"
     require_auth: bool = False
+    #: When set, only these Authorization header values are let in (others: 401), e.g. {"Bearer abc"}
+    accepted_credentials: set[str] | None = None
     namespace_cleanup_delay: float = 0.05  # seconds a deleted namespace stays Terminating
     #: TokenReview: bearer token -> userInfo ({"username", "uid", "groups"}); other tokens are not authenticated
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
