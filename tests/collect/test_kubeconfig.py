@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import re
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -157,7 +157,7 @@ def test_unreadable_kubeconfig_files(tmp_path: Path) -> None:
     undefined = tmp_path / "undefined"
     undefined.write_text(json.dumps({"current-context": "x", "contexts": [{"name": "x", "context": {
         "cluster": "nowhere", "user": "nobody"}}]}))
-    with pytest.raises(ClusterAccessError, match="context x: .*cluster nowhere is not defined"):
+    with pytest.raises(ClusterAccessError, match=r"context x: .*cluster nowhere is not defined"):
         kubeconfig_targets(str(undefined), (), False)
 
 
@@ -202,7 +202,7 @@ def test_in_cluster_token_rotation_reaches_the_server(kube_api: KubeAPIServer, t
     kube_api.settings.accepted_credentials = {"Bearer sa-2-rotated"}
     assert version(client)
     (tmp_path / "token").unlink()
-    with pytest.raises(ClusterAccessError, match="token file .*token: No such file"):
+    with pytest.raises(ClusterAccessError, match=r"token file .*token: No such file"):
         version(client)
 
 
