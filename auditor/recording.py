@@ -17,7 +17,6 @@ from auditor.model.runs import RunRecord
 from auditor.model.scan import FindingAge, RunStats
 from auditor.output.document import build_document
 from auditor.pipeline import ScanOptions, run_scan
-from auditor.store import Store
 
 #: executor runs a result carries for reports (newest first)
 RECENT_RUNS = 50
@@ -27,6 +26,8 @@ def scan_and_record(options: ScanOptions, progress: Progress | None = None) -> S
     """The scan; with a history store, compared with each cluster's previous scan and recorded."""
     if options.store is None:
         return run_scan(options, progress)
+    from auditor.store import Store  # deferred: the store (SQLAlchemy, 1.1 s) only with a store; a plain scan never
+
     with Store(options.store) as store:
         try:  # the fleet as the store shows it before this scan: GOV-006 and GOV-007
             options = replace(options, fleet=tuple(store.identities()), fleet_unknown=None)
