@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from auditor.analyse.coverage import VolumeResult
 from auditor.analyse.velero_plan import includes_cluster_resources
@@ -73,11 +73,25 @@ def csi_only(ctx: CheckContext) -> Iterator[Finding]:
     for v in _audited(ctx):
         if v.status != "protected":
             continue
-        recent = [p for p in v.recovery_points if (as_of - p.time).total_seconds() <= v.policy.retention]
-        if not (recent and all(p.method == "csi-snapshot" for p in recent)):
+        if not _csi_only(v, as_of):
             yield ctx.passed(PVC, v.namespace, v.pvc)  # most volumes: no evidence to format
             continue
+        recent = [p for p in v.recovery_points if (as_of - p.time).total_seconds() <= v.policy.retention]
         yield ctx.finding(PVC, v.namespace, v.pvc,
                           f"PVC {v.key} is protected only by CSI snapshots, which live in the same storage "
                           f"system as the volume (no data movement)",
                           recovery_points=[p.as_dict() for p in recent[:3]])
+
+
+def _csi_only(v: VolumeResult, as_of: datetime) -> bool:
+    """Are the volume's recovery points within its retention all CSI snapshots (and is there one)? Points are
+    newest first, so the first one beyond the retention ends the search, and most volumes' newest point
+    answers it alone."""
+    seen = False
+    for p in v.recovery_points:
+        if (as_of - p.time).total_seconds() > v.policy.retention:
+            break
+        if p.method != "csi-snapshot":
+            return False
+        seen = True
+    return seen
