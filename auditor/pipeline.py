@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditor.analyse.compliance import score
+from auditor.analyse.compliance import score_counts, status_counts
 from auditor.analyse.coverage import ClusterAnalysis, analyse_cluster
 from auditor.analyse.exceptions import ExceptionsReport, check_terms
 from auditor.analyse.exceptions import apply as apply_exceptions
@@ -277,7 +277,8 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
             clusters.append(ClusterScan(name, None, (), error))
             continue
         results = judged[analysis.inventory.cluster]
-        compliance = tuple(score(f, results) for f in chosen[analysis.inventory.cluster][1])
+        counts = status_counts(results)  # once per cluster, for every framework
+        compliance = tuple(score_counts(f, counts) for f in chosen[analysis.inventory.cluster][1])
         clusters.append(ClusterScan(name, analysis, tuple(results), None, compliance))
     return ScanResult(as_of, tuple(clusters), rules + tuple(r.rule for r in custom),
                       merge_registers(registers, exception_rules, as_of))

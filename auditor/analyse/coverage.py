@@ -8,9 +8,10 @@ enabled schedule captures it), ``unprotected`` (no enabled schedule captures its
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from auditor.analyse.credentials import CredentialInfo, credential_infos
 from auditor.analyse.evidence import (
@@ -37,10 +38,13 @@ from auditor.model.tools.velero import VeleroCatalog
 CLOCK_SKEW = timedelta(minutes=10)
 #: Resources whose absence makes a "not protected" verdict unreliable (see ``gaps.py``).
 VERDICT_RESOURCES = frozenset(VOLUME_RESOURCES)
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VolumeResult:
+    """One volume's verdict. Slots: a large cluster has tens of thousands."""
+
     cluster: str
     namespace: str
     pvc: str
@@ -128,16 +132,18 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
     policies: dict[tuple[str, int], AppliedPolicy] = {}
     excluded: dict[str, bool] = {}
     scope = config.for_cluster(inv.cluster)
+    share = _Shared()
+    believed = as_of + CLOCK_SKEW  # recovery points dated later prove nothing
     for pvc in inv.pvcs:
         ns = pvc.meta.namespace or ""
         key = (ns, pvc.meta.name)
         policy = policies.get((ns, id(pvc.meta.labels)))
         if policy is None:
             ns_labels = inv.namespace_by_name[ns].meta.labels if ns in inv.namespace_by_name else {}
-            policy = policies[(ns, id(pvc.meta.labels))] = scope.policy_for(ns, ns_labels, pvc.meta.labels)
+            policy = policies[(ns, id(pvc.meta.labels))] = share(scope.policy_for(ns, ns_labels, pvc.meta.labels))
         if ns not in excluded:
             excluded[ns] = scope.excluded(ns)
-        captures = [(s.key, planner.capture(s.ctx, pvc)) for s in ns_included.get(ns, ())]
+        captures = share(tuple((s.key, share(planner.capture(s.ctx, pvc))) for s in ns_included.get(ns, ())))
         # newest first, merged lazily: evidence stops at the first proof, so older backups are rarely touched
         streams: list[Iterable[tuple[velero.Backup, Capture]]] = [
             ((b, c) for b in schedules[s_key].backups[:MAX_BACKUPS_PER_SCHEDULE])
@@ -149,11 +155,11 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         candidates = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_newest_first)
         points, attempts = evidence.velero_points(key, candidates)
         points += other_points.get(key, [])
-        points.sort(key=lambda p: p.time, reverse=True)
-        future = [p for p in points if p.time > as_of + CLOCK_SKEW]
+        points.sort(key=_time, reverse=True)
+        future = [p for p in points if p.time > believed]
         if future:  # dated after the scan: clock skew or bad data, proof of nothing
-            points = [p for p in points if p.time <= as_of + CLOCK_SKEW]
-        attempts.sort(key=lambda a: a.time, reverse=True)
+            points = [p for p in points if p.time <= believed]
+        attempts.sort(key=_time, reverse=True)
         covered_by = [s_key for s_key, c in captures if c.captured] + other_cov.get(key, [])
         in_scope = [s_key for s_key, c in captures if c.in_scope] + other_cov.get(key, [])
         methods = sorted({m for _, c in captures for m in c.methods} | {
@@ -163,14 +169,31 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         volumes.append(VolumeResult(
             cluster=inv.cluster, namespace=ns, pvc=pvc.meta.name, pv=pvc.volume_name, storage_class=pvc.storage_class,
             status=status, audited=not excluded[ns], policy=policy,
-            last_success=points[0].time if points else None, methods=tuple(methods),
-            covered_by=tuple(dict.fromkeys(covered_by)), in_scope_of=tuple(dict.fromkeys(in_scope)),
-            reasons=tuple(reasons), recovery_points=tuple(points[:10]), attempts=tuple(attempts[:10]),
-            captures=tuple(captures),
+            last_success=points[0].time if points else None, methods=share(tuple(methods)),
+            covered_by=share(tuple(dict.fromkeys(covered_by))), in_scope_of=share(tuple(dict.fromkeys(in_scope))),
+            reasons=share(tuple(reasons)), recovery_points=share(tuple(points[:10])),
+            attempts=share(tuple(attempts[:10])), captures=captures,
         ))
+    evidence.release()  # the per-volume records are judged: the analysis keeps the index for its backups
     namespaces = _namespace_coverage(inv, config, schedules, planner, ns_included)
     return ClusterAnalysis(inv, as_of, config, servers, schedules, tuple(volumes), namespaces, evidence, planner,
                            credential_infos(inv, as_of), previous=previous, blind=tuple(blind))
+
+
+class _Shared:
+    """One object per distinct value of what many volumes repeat (their policy, the tuples of schedules,
+    methods, reasons, captures, recovery points): a large cluster's 20,000 volumes hold a few thousand
+    distinct ones. Only immutable values, and only for the analysis of one cluster."""
+
+    def __init__(self) -> None:
+        self._values: dict[object, object] = {}
+
+    def __call__(self, value: T) -> T:
+        return self._values.setdefault(value, value)  # type: ignore[return-value]
+
+
+def _time(item: RecoveryPoint | Attempt) -> datetime:
+    return item.time
 
 
 def _newest_first(candidate: tuple[velero.Backup, Capture]) -> float:
@@ -191,7 +214,7 @@ def _adhoc_backups(inv: Inventory, evidence: EvidenceIndex, servers: dict[str, V
 
 def _verdict(pvc: r.PersistentVolumeClaim, policy: AppliedPolicy, as_of: datetime,
              points: list[RecoveryPoint], attempts: list[Attempt], covered_by: list[str],
-             captures: list[tuple[str, Capture]], schedules: dict[str, ScheduleState],
+             captures: Sequence[tuple[str, Capture]], schedules: dict[str, ScheduleState],
              including: list[ScheduleState], blind: list[Gap], planner: VeleroPlanner, inv: Inventory,
              future: list[RecoveryPoint] | None = None) -> tuple[str, list[str]]:
     newest = points[0] if points else None
@@ -235,7 +258,7 @@ def _failing_schedules(covered_by: list[str], schedules: dict[str, ScheduleState
     return out
 
 
-def _why_not_covered(pvc: r.PersistentVolumeClaim, captures: list[tuple[str, Capture]],
+def _why_not_covered(pvc: r.PersistentVolumeClaim, captures: Sequence[tuple[str, Capture]],
                      schedules: dict[str, ScheduleState], including: list[ScheduleState],
                      planner: VeleroPlanner, inv: Inventory) -> list[str]:
     ns = pvc.meta.namespace or ""

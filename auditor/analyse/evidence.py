@@ -90,7 +90,22 @@ class EvidenceIndex:
         self.has_volume_info: set[str] = set()
         self.has_pvbs: set[str] = set()
         self.unreadable: dict[str, tuple[str, ...]] = {}
+        # one object per distinct value: a backup's succeeded PodVolumeBackups are one record, and a backup's
+        # point or attempt is the same for every volume it proves (a large cluster: 100,000 PVBs, 20,000 volumes)
+        self._succeeded: dict[str, _Record] = {}
+        self._points: dict[tuple[datetime, str, str, str], RecoveryPoint] = {}
+        self._attempts: dict[tuple[datetime, str, str, str], Attempt] = {}
         self._index()
+
+    def release(self) -> None:
+        """Drop what only judging the volumes needed (the records per volume and the shared values' index):
+        the analysis keeps this index for its backups, and a large cluster's records are tens of MB."""
+        self.records = defaultdict(list)
+        self._volumeinfo_keys = set()
+        self._sources = {}
+        self._succeeded = {}
+        self._points = {}
+        self._attempts = {}
 
     def _catalog_backup(self, name: str) -> CatalogBackup | None:
         return self.catalog.backups.get(name) if self.catalog else None
@@ -145,12 +160,34 @@ class EvidenceIndex:
         claim = pvb.pvc_name or claim_of.get((pvb.pod_namespace, pvb.pod_name, pvb.volume))
         outcome = _PHASE_OUTCOMES.get(pvb.phase or "")
         if claim and outcome:
-            detail = "" if outcome == "succeeded" else \
-                f"PodVolumeBackup {pvb.meta.name} {pvb.phase}" + (f": {pvb.message}" if pvb.message else "")
-            self.records[(pvb.pod_namespace or "", claim)].append(_Record(
-                backup, outcome, "fs-backup", "podvolumebackup", None, detail))
+            if outcome == "succeeded":
+                record = self._succeeded.get(backup)
+                if record is None:
+                    record = self._succeeded[backup] = _Record(backup, outcome, "fs-backup", "podvolumebackup",
+                                                               None, "")
+            else:
+                record = _Record(backup, outcome, "fs-backup", "podvolumebackup", None,
+                                 f"PodVolumeBackup {pvb.meta.name} {pvb.phase}"
+                                 + (f": {pvb.message}" if pvb.message else ""))
+            self.records[(pvb.pod_namespace or "", claim)].append(record)
 
     # --- per volume ----------------------------------------------------------------------------
+
+    def _point(self, when: datetime, method: str, source: str, evidence: str) -> RecoveryPoint:
+        """The Velero recovery point of these values, one object for every volume it proves."""
+        key = (when, method, source, evidence)
+        point = self._points.get(key)
+        if point is None:
+            point = self._points[key] = RecoveryPoint(when, method, "velero", source, evidence)
+        return point
+
+    def _attempt(self, when: datetime, source: str, outcome: str, detail: str) -> Attempt:
+        """The attempt of these values, one object for every volume it concerns."""
+        key = (when, source, outcome, detail)
+        attempt = self._attempts.get(key)
+        if attempt is None:
+            attempt = self._attempts[key] = Attempt(when, source, outcome, detail)
+        return attempt
 
     def _source(self, backup: velero.Backup) -> str:
         """``Backup ns/name``, formatted once per backup (each is the source of many volumes' points)."""
@@ -182,13 +219,13 @@ class EvidenceIndex:
                 continue
             source = self._source(backup)
             if rec.outcome == "succeeded" and backup.phase in USABLE:
-                points.append(RecoveryPoint(when, rec.method, "velero", source, rec.evidence))
+                points.append(self._point(when, rec.method, source, rec.evidence))
                 recorded.add(rec.backup)
             elif rec.outcome == "succeeded":
-                attempts.append(Attempt(when, source, "failed", f"backup is {backup.phase}: not restorable"))
+                attempts.append(self._attempt(when, source, "failed", f"backup is {backup.phase}: not restorable"))
                 recorded.add(rec.backup)
             else:
-                attempts.append(Attempt(when, source, rec.outcome, rec.detail))
+                attempts.append(self._attempt(when, source, rec.outcome, rec.detail))
                 recorded.add(rec.backup)
         newest = max((p.time for p in points), default=None)
         for backup, capture in candidates:
@@ -201,11 +238,11 @@ class EvidenceIndex:
                 continue
             source = self._source(backup)
             if backup.meta.name in self.has_volume_info:
-                attempts.append(Attempt(when, source, "skipped", "the backup's volume info does not list it"))
+                attempts.append(self._attempt(when, source, "skipped", "the backup's volume info does not list it"))
                 continue
             if backup.meta.name in self.unreadable:
-                attempts.append(Attempt(when, source, "unknown", "catalog files unreadable: "
-                                        + "; ".join(self.unreadable[backup.meta.name])[:300]))
+                attempts.append(self._attempt(when, source, "unknown", "catalog files unreadable: "
+                                              + "; ".join(self.unreadable[backup.meta.name])[:300]))
                 continue
             point = self._infer(backup, capture, when, source, attempts)
             if point:
@@ -219,10 +256,11 @@ class EvidenceIndex:
         for method in capture.methods:
             if method == "fs-backup":
                 if b.meta.name in self.has_pvbs:
-                    attempts.append(Attempt(when, source, "skipped", "no PodVolumeBackup of this backup is for it"))
+                    attempts.append(self._attempt(when, source, "skipped",
+                                                  "no PodVolumeBackup of this backup is for it"))
                 else:
-                    attempts.append(Attempt(when, source, "unknown",
-                                            "no PodVolumeBackup or volume info shows its file-system backup"))
+                    attempts.append(self._attempt(when, source, "unknown",
+                                                  "no PodVolumeBackup or volume info shows its file-system backup"))
                 continue
             counts = {
                 "csi-snapshot": (b.csi_snapshots_attempted, b.csi_snapshots_completed, 0),
@@ -233,7 +271,7 @@ class EvidenceIndex:
                 continue
             attempted, completed, failed = counts
             if b.phase == "Completed" and attempted > 0 and attempted == completed and not failed:
-                return RecoveryPoint(when, method, "velero", source, "aggregate-counts")
-            attempts.append(Attempt(when, source, "unknown", f"{method}: {completed} of {attempted} completed in a "
-                                    f"{b.phase} backup, and no per-volume record says which"))
+                return self._point(when, method, source, "aggregate-counts")
+            attempts.append(self._attempt(when, source, "unknown", f"{method}: {completed} of {attempted} completed "
+                                          f"in a {b.phase} backup, and no per-volume record says which"))
         return None

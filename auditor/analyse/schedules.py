@@ -31,8 +31,9 @@ class ScheduleState:
     cron_error: str | None
     backups: tuple[velero.Backup, ...]  # newest first
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """One string per schedule: every volume it covers names it (``covered_by``, ``captures``)."""
         return self.schedule.meta.key
 
     @property

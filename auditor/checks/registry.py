@@ -10,7 +10,7 @@ from typing import Any
 from auditor.analyse.coverage import ClusterAnalysis
 from auditor.config.waivers import ExceptionRule
 from auditor.errors import RuleLoadError
-from auditor.model.rules import Finding, Rule
+from auditor.model.rules import NO_EVIDENCE, Finding, Rule
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class CheckContext:
     def passed(self, kind: str, namespace: str | None, name: str) -> Finding:
         """A subject the rule evaluated and found compliant (counted for scores and JUnit)."""
         return Finding(self.rule.id, self.rule.severity, self.analysis.inventory.cluster, kind, namespace, name,
-                       "", {}, "pass")
+                       "", NO_EVIDENCE, "pass")
 
     def result(self, failed: bool, kind: str, namespace: str | None, name: str, message: str,
                **evidence: Any) -> Finding:
@@ -62,7 +62,7 @@ class CheckContext:
     def not_evaluated(self, kind: str, namespace: str | None, name: str, reason: str) -> Finding:
         """The rule could not be evaluated for this subject (missing data): never a pass."""
         return Finding(self.rule.id, self.rule.severity, self.analysis.inventory.cluster, kind, namespace, name,
-                       reason, {}, "not-evaluated")
+                       reason, NO_EVIDENCE, "not-evaluated")
 
 
 CheckFn = Callable[[CheckContext], Iterable[Finding]]
