@@ -225,3 +225,21 @@ def test_a_live_scan_never_imports_the_kubernetes_package(kube_api_session: Kube
     run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300)
     assert run.stderr.strip().splitlines()[-1] == "CLEAN", run.stderr
     assert json.loads(run.stdout)["clusters"][0]["name"] == "probe"
+
+
+def test_no_secret_reaches_the_logs(kube_api: KubeAPIServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Every request of a scan, refused and accepted, logged at DEBUG (urllib3's lines included): no token."""
+    import logging
+
+    kube_api.seed_dir(Path(__file__).resolve().parents[1] / "kubeapi" / "testdata")
+    path = kubeconfig(tmp_path / "kc", {"c": ({"server": kube_api.url}, {"token": SECRET}),
+                                        "basic": ({"server": kube_api.url}, {"username": "u", "password": SECRET})})
+    caplog.set_level(logging.DEBUG)
+    good, basic = kubeconfig_targets(str(path), ("c", "basic"), False)
+    assert LiveSource(good.api_client, "c", retry=FAST).collect().complete
+    kube_api.settings.accepted_credentials = {"Bearer nobody"}
+    with pytest.raises(ClusterAccessError, match="not authorised"):
+        LiveSource(basic.api_client, "basic", retry=FAST).collect()
+    assert "GET /api/v1/" in caplog.text, "urllib3's request lines were captured"
+    assert SECRET not in caplog.text
+    assert base64.b64encode(f"u:{SECRET}".encode()).decode() not in caplog.text
