@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import nullcontext
+from collections.abc import Callable, Generator, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -36,7 +35,7 @@ from auditor.collect.live import (
     RawSink,
     gc_paused,
 )
-from auditor.collect.parallel import ClusterProgress, in_order, workers_for
+from auditor.collect.parallel import ClusterProgress, in_order, processes_available, read_in_processes, workers_for
 from auditor.collect.secrets import SecretPolicy, load_installation_key
 from auditor.config import AuditConfig
 from auditor.config.waivers import ExceptionRule
@@ -107,19 +106,32 @@ Collected = tuple[str, Inventory | None, str | None]  # cluster, its inventory o
 
 
 def collect_inventories(options: ScanOptions, progress: Progress | None = None,
-                        sink_for: Callable[[str], RawSink] | None = None) -> Iterator[Collected]:
+                        sink_for: Callable[[str], RawSink] | None = None) -> Generator[Collected, None, None]:
     """(cluster, inventory or None, error) for each requested cluster, in the order asked, up to
-    ``options.parallel`` read at once; one bad cluster never stops the rest."""
-    tasks = collect_tasks(options, progress, sink_for)
-    yield from in_order(tasks, scan_workers(options, len(tasks)))
+    ``options.parallel`` read at once; one bad cluster never stops the rest. Close it when leaving early: live
+    clusters read at once are read in worker processes, stopped then."""
+    if options.snapshots or sink_for is not None or options.collector is not None or not processes_available():
+        tasks = collect_tasks(options, progress, sink_for)
+        yield from in_order(tasks, scan_workers(options, len(tasks)))
+        return
+    targets = live_targets(options)
+    workers = scan_workers(options, len(targets))
+    secrets = secret_policy(options)
+    if workers <= 1:
+        for target in targets:
+            yield _read_live(options, secrets, target, progress, None, lambda _: None)
+        return
+    lines = ClusterProgress(_shown_by(progress), [t.name for t in targets]) if progress is not None else None
+    reads = [(t.name, partial(_live_inventory, options, secrets, t, None)) for t in targets]
+    yield from read_in_processes(reads, workers, options.cluster_deadline, lines)
 
 
 def scan_workers(options: ScanOptions, clusters: int) -> int:
     """Clusters read at once. ``auditor serve``'s collector (its watch cache) reads one at a time, and so are
-    dumps whatever ``--parallel``: parsing one is CPU-bound Python in this process (threads take turns on the
-    GIL, and parsing was serialised anyway), so threads gained nothing but a second inventory alive and the
-    garbage collector paused for the whole run (bench/parallel.py: 1.4x the peak RSS, no speed-up). Live
-    clusters wait on their API servers: there, threads overlap."""
+    dumps whatever ``--parallel``: parsing one is CPU-bound Python in this process, so threads gained nothing
+    but a second inventory alive (bench/parallel.py: 1.4x the peak RSS, no speed-up), and a worker process
+    would cost more to send the records back than it saves (docs/failure-model.md). Live clusters are read in
+    worker processes (``collect.parallel.read_in_processes``)."""
     if options.collector is not None or options.snapshots:
         return 1
     return workers_for(clusters, options.parallel)
@@ -127,7 +139,7 @@ def scan_workers(options: ScanOptions, clusters: int) -> int:
 
 def collect_tasks(options: ScanOptions, progress: Progress | None = None,
                   sink_for: Callable[[str], RawSink] | None = None) -> list[Callable[[], Collected]]:
-    """One task per requested cluster, reading it: a dump directory or a live cluster."""
+    """One task per requested cluster, reading it in the caller's thread: a dump directory or a live cluster."""
     secrets = secret_policy(options)
     if options.snapshots:
         name = options.cluster_name if len(options.snapshots) == 1 else None
@@ -155,15 +167,20 @@ def _read_dump(path: Path, name: str | None, secrets: SecretPolicy) -> Collected
     return inventory.cluster, inventory, None
 
 
-def _read_live(options: ScanOptions, secrets: SecretPolicy, target: ClusterTarget, progress: Progress | None,
-               sink_for: Callable[[str], RawSink] | None, finished: Callable[[str], None]) -> Collected:
+def _live_inventory(options: ScanOptions, secrets: SecretPolicy, target: ClusterTarget,
+                    sink: RawSink | None, progress: Progress | None) -> Inventory:
+    """One live cluster's inventory (raises ``ClusterAccessError`` when it cannot be read at all)."""
     source = LiveSource(target.api_client, target.name, page_size=options.page_size, progress=progress,
                         backup_namespace=options.config.velero_namespace, secrets=secrets,
                         request_timeout=options.request_timeout, deadline=options.cluster_deadline)
+    return options.collector(target, source, sink) if options.collector else source.collect(sink)
+
+
+def _read_live(options: ScanOptions, secrets: SecretPolicy, target: ClusterTarget, progress: Progress | None,
+               sink_for: Callable[[str], RawSink] | None, finished: Callable[[str], None]) -> Collected:
     sink = sink_for(target.name) if sink_for else None
     try:
-        inventory = options.collector(target, source, sink) if options.collector else source.collect(sink)
-        return target.name, inventory, None
+        return target.name, _live_inventory(options, secrets, target, sink, progress), None
     except ClusterAccessError as exc:
         return target.name, None, str(exc)
     finally:
@@ -202,20 +219,15 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
     every_rule = load_catalog()
     focus = _Focus(every_rule, load_frameworks(), options.custom_rules)
     focus.of(options.framework)  # an unknown --framework is refused before any cluster is read
-    # Reading a dump and analysing a cluster hold the GIL all along: two at once would be no faster, only hold
-    # two clusters' transient data (a parsed file, the analysis' indexes) at once. Live reads mostly wait for
-    # their API server and overlap. (docs/failure-model.md, "Several clusters at once")
-    one_at_a_time = threading.Lock()
 
-    def analysed_one(read: Callable[[], Collected]) -> tuple[str, ClusterAnalysis | None, str | None]:
-        """Read one cluster and analyse it, in one task: a slow cluster never holds another's analysis."""
-        with one_at_a_time if options.snapshots else nullcontext():
-            name, inventory, error = read()
+    def analysed_one(name: str, inventory: Inventory | None, error: str | None,
+                     ) -> tuple[str, ClusterAnalysis | None, str | None]:
+        """Analyse one cluster as its turn comes (while the next ones are read, when read at once)."""
         if inventory is None:
             return name, None, error
         catalog = catalogs_for(options, inventory.cluster)
         inventory = with_etcd_manifests(inventory, config.etcd)  # the executor's etcd snapshots (SYS-002)
-        with one_at_a_time, gc_paused():  # the lock also keeps a store's connection to one thread
+        with gc_paused():
             state = previous_state(options, previous, inventory.cluster, as_of, cluster_uid(inventory.namespaces))
             try:
                 return inventory.cluster, analyse_cluster(inventory, config, as_of, catalog, state), None
@@ -227,10 +239,9 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
                 return (inventory.cluster, None,
                         f"the analysis failed on this cluster's data: {type(exc).__name__}: {str(exc)[:300]}")
 
-    reads = collect_tasks(options, progress)
-    workers = scan_workers(options, len(reads))
-    with gc_paused() if workers > 1 else nullcontext():  # one pause for every thread, not one per task
-        analysed = list(in_order([partial(analysed_one, read) for read in reads], workers))
+    collected = collect_inventories(options, progress)
+    with closing(collected):
+        analysed = [analysed_one(*one) for one in collected]
     analyses = [a for _, a, _ in analysed if a is not None]
     exception_rules = list(config.exceptions.waivers)
     if config.exceptions.from_annotations:
