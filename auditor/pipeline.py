@@ -20,6 +20,7 @@ from auditor.analyse.protection import ProtectionState
 from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.analyse.subjects import annotation_exceptions, subjects
 from auditor.checks import evaluate
+from auditor.checks.fleet import FLEET_RULES
 from auditor.checks.gaps import unevaluated_where_blind
 from auditor.checks.governance import LATE_RULES
 from auditor.checks.registry import RunContext
@@ -289,8 +290,11 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
             continue
         results = judged[analysis.inventory.cluster]
         counts = status_counts(results)  # once per cluster, for every framework
-        compliance = tuple(score_counts(f, counts) for f in chosen[analysis.inventory.cluster][1])
-        clusters.append(ClusterScan(name, analysis, tuple(results), None, compliance))
+        frameworks = chosen[analysis.inventory.cluster][1]
+        compliance = tuple(score_counts(f, counts) for f in frameworks)
+        own = {rule: n for rule, n in counts.items() if rule not in FLEET_RULES}
+        without_fleet = tuple(score_counts(f, own) for f in frameworks) if len(own) < len(counts) else ()
+        clusters.append(ClusterScan(name, analysis, tuple(results), None, compliance, without_fleet))
     return ScanResult(as_of, tuple(clusters), rules + tuple(r.rule for r in custom),
                       merge_registers(registers, exception_rules, as_of))
 

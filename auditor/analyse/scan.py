@@ -26,6 +26,9 @@ class ClusterScan:
     results: tuple[Finding, ...] = ()  # every rule × subject result: findings, passes, not evaluated
     error: str | None = None
     compliance: tuple[FrameworkScore, ...] = ()  # per framework (issue: credentials & compliance)
+    #: the same without GOV-006/007 (about the other clusters), when this cluster has results of them: what a
+    #: fleet report scores the cluster by (it judges those rules once for the fleet)
+    compliance_without_fleet: tuple[FrameworkScore, ...] = ()
 
     @property
     def findings(self) -> tuple[Finding, ...]:

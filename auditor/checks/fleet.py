@@ -16,6 +16,10 @@ from auditor.analyse.fleet import claim_message, cluster_uid, silence_message
 from auditor.checks.registry import CheckContext, register
 from auditor.model.rules import Finding
 
+#: The rules about the other clusters the store knows, not about the cluster scanned: a fleet report judges them
+#: once for the fleet, and leaves them out of each cluster's findings and framework scores.
+FLEET_RULES = ("GOV-006", "GOV-007")
+
 
 @register("GOV-006")
 def agent_silent(ctx: CheckContext) -> Iterator[Finding]:

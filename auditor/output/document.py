@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from auditor import __version__
+from auditor.analyse.compliance import FrameworkScore
 from auditor.analyse.coverage import ClusterAnalysis, VolumeResult
 from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.analyse.schedules import backup_time
@@ -84,12 +85,24 @@ def summary(result: ScanResult) -> dict[str, Any]:
 
 
 def compliance_entries(c: ClusterScan) -> list[dict[str, Any]]:
-    return [{"cluster": c.name, "framework": fw.framework, "name": fw.name, "score": fw.score,
-             "coverage": fw.coverage,
-             "controls": [{"id": ctl.control_id, "title": ctl.title, "rules": list(ctl.rules), "status": ctl.status,
-                           "passed": ctl.passed, "failed": ctl.failed, "not_evaluated": ctl.not_evaluated,
-                           "excepted": ctl.excepted} for ctl in fw.controls]}
-            for fw in c.compliance]
+    """Each framework's score of the cluster; with GOV-006/007 results (a scan with a history store), also its
+    score without them (``without_fleet_rules``: what a fleet report shows, judging those rules once)."""
+    own = {fw.framework: fw for fw in c.compliance_without_fleet}
+    out = []
+    for fw in c.compliance:
+        entry = {"cluster": c.name, "framework": fw.framework, "name": fw.name, **_framework_score(fw)}
+        if fw.framework in own:
+            entry["without_fleet_rules"] = {**_framework_score(own[fw.framework]), "passed": own[fw.framework].passed,
+                                            "failed": own[fw.framework].failed}
+        out.append(entry)
+    return out
+
+
+def _framework_score(fw: FrameworkScore) -> dict[str, Any]:
+    return {"score": fw.score, "coverage": fw.coverage,
+            "controls": [{"id": ctl.control_id, "title": ctl.title, "rules": list(ctl.rules), "status": ctl.status,
+                          "passed": ctl.passed, "failed": ctl.failed, "not_evaluated": ctl.not_evaluated,
+                          "excepted": ctl.excepted} for ctl in fw.controls]}
 
 
 def compliance_rollup(result: ScanResult) -> list[dict[str, Any]]:

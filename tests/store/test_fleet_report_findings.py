@@ -150,3 +150,45 @@ def test_one_name_two_uids_is_one_finding_per_cluster(sqlite_url: str, tmp_path:
     claims = [(x["rule_id"], x["cluster"], x["evidence"]["uid"]) for x in doc["fleet"]["findings"]]
     assert claims == [("GOV-007", "prod (aaaaaaaa)", "aaaaaaaa-1"), ("GOV-007", "prod (bbbbbbbb)", "bbbbbbbb-2")]
     assert not [x for x in doc["findings"] if x["rule_id"] == "GOV-007"]
+
+
+def test_per_cluster_scores_leave_the_fleet_rules_to_the_fleet(fleet: str, tmp_path: Path) -> None:
+    """Each cluster's framework scores, controls and rollup checks in a fleet report are its scan's without
+    GOV-006/007. a's newest scan judged b's agent (a pass) and c's (silent: a failure) in every framework that
+    maps GOV-006, and GOV-007 could not be evaluated (no kube-system uid): its scores leave out that pass and
+    that failure. c, recorded first, judged no other agent: its scores are those of the same objects scanned
+    without a store. Taken from the stored scans as before, a's and b's scores counted the check about c."""
+    at = T0 + 3 * HOUR + timedelta(minutes=1)
+    alone = {fw.framework: fw for fw in scan(None, objects(), T0, tmp_path, name="alone").clusters[0].compliance}
+    with Store(fleet, create=False) as store:
+        newest = {s.cluster: s.scan_id for s in store.latest_scans()}
+        stored = store.document(newest["a"])
+    assert [(x["rule_id"], x["name"]) for x in stored["findings"] if x["rule_id"].startswith("GOV-00")
+            and x["rule_id"] in ("GOV-006", "GOV-007")] == [("GOV-006", "c")]
+    expected: dict[str, float | None] = {}
+    for total in stored["compliance_rollup"]:  # a scan of one cluster: its exact distinct checks
+        [entry] = [e for e in stored["compliance"] if e["framework"] == total["framework"]]
+        judged = any("GOV-006" in c["rules"] for c in entry["controls"])
+        passed, failed = total["passed"] - judged, total["failed"] - judged
+        expected[total["framework"]] = round(passed / (passed + failed), 4)
+        assert not judged or total["score"] != expected[total["framework"]], "the stored score counts them"
+    assert any(total["score"] != expected[total["framework"]] for total in stored["compliance_rollup"])
+
+    files = written(run("report", "--from-store", fleet, "--as-of", at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "--format", "json", "--out", str(tmp_path / "out")))
+    doc = json.loads(files["json"].read_text())
+    rows = {p["cluster"]: p["compliance"] for p in doc["summary"]["per_cluster"]}
+    assert rows["a"] == rows["b"] == expected
+    assert rows["c"] == {fw: s.score for fw, s in alone.items()}
+    for entry in doc["compliance"]:
+        assert "without_fleet_rules" not in entry
+        assert entry["score"] == rows[entry["cluster"]][entry["framework"]]
+        if entry["cluster"] == "c":
+            want = alone[entry["framework"]]
+            assert entry["coverage"] == want.coverage
+            assert [(c["id"], c["passed"], c["failed"]) for c in entry["controls"]] == \
+                [(c.control_id, c.passed, c.failed) for c in want.controls]
+        assert not [c for c in entry["controls"] if c["status"] == "fail" and c["failed"] == 0]
+    for total in doc["compliance_rollup"]:
+        assert total["clusters"] == {"a": expected[total["framework"]], "b": expected[total["framework"]],
+                                     "c": alone[total["framework"]].score}

@@ -35,6 +35,7 @@ import orjson
 
 from auditor import __version__
 from auditor.analyse.fleet import fleet_findings, shown_names
+from auditor.checks.fleet import FLEET_RULES  # judged once for the fleet, never taken from the clusters' scans
 from auditor.model.analysis import STATUSES
 from auditor.model.rules import SEVERITIES, Rule
 from auditor.output.report.history import History, WaiverChange, trend_from_summaries
@@ -49,8 +50,6 @@ LISTED = "volumes not protected, findings of critical or high severity and sched
 PER_CLUSTER = {"volumes": 20, "findings": 20, "schedules": 5, "warnings": 10, "executor_runs": 10}
 STATUS_RANK = {"unprotected": 0, "unknown": 1, "stale": 2, "protected": 3}
 CHECKS = ("pass", "open", "excepted", "not-evaluated", "error")
-#: judged once for the fleet from the store, never taken from the clusters' scans (each scan judges the others)
-FLEET_RULES = ("GOV-006", "GOV-007")
 
 
 def iso(t: datetime | None) -> str | None:
@@ -132,10 +131,15 @@ def listed(part: dict[str, Any], detail: str) -> tuple[dict[str, list[Any]], dic
 
 def without_fleet_rules(part: dict[str, Any]) -> dict[str, Any]:
     """A cluster's part without its scan's GOV-006/007 results (about the other clusters: the fleet judges them
-    once), its summary row's counts lowered by the findings taken out."""
+    once): its findings and summary row's counts lowered by the findings taken out, and its framework scores
+    those its scan computed without them (``compliance[].without_fleet_rules``; a document recorded before
+    that field keeps its scores)."""
     findings = part.get("findings") or []
     dropped = [f for f in findings if isinstance(f, dict) and f.get("rule_id") in FLEET_RULES]
-    if not dropped:
+    own: dict[str, dict[str, Any]] = {str(c.get("framework")): c["without_fleet_rules"]
+                                      for c in part.get("compliance") or []
+                                      if isinstance(c, dict) and isinstance(c.get("without_fleet_rules"), dict)}
+    if not dropped and not own:
         return part
     part = {**part, "findings": [f for f in findings if not (isinstance(f, dict) and f.get("rule_id") in FLEET_RULES)]}
     row = part.get("per_cluster")
@@ -144,8 +148,26 @@ def without_fleet_rules(part: dict[str, Any]) -> dict[str, Any]:
         for f in dropped:
             if f.get("status") == "open" and f.get("severity") in by_severity:
                 by_severity[f["severity"]] = max(0, int(by_severity[f["severity"]]) - 1)
-        part["per_cluster"] = {**row, "findings_by_severity": by_severity}
+        scores = {fw: own[fw]["score"] if fw in own else s for fw, s in (row.get("compliance") or {}).items()}
+        part["per_cluster"] = {**row, "findings_by_severity": by_severity, "compliance": scores}
+    if own:
+        part["compliance"] = [_own_score(c, own) for c in part.get("compliance") or []]
+        part["compliance_rollup"] = [
+            {**r, "passed": own[r["framework"]]["passed"], "failed": own[r["framework"]]["failed"],
+             "score": own[r["framework"]]["score"],
+             "clusters": {name: own[r["framework"]]["score"] for name in r.get("clusters") or {}}}
+            if r.get("framework") in own else r for r in part.get("compliance_rollup") or []]
     return part
+
+
+def _own_score(entry: dict[str, Any], own: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A compliance entry with the score, coverage and controls its scan computed without GOV-006/007."""
+    if not isinstance(entry, dict) or entry.get("framework") not in own:
+        return entry
+    without = own[entry["framework"]]
+    out = {k: v for k, v in entry.items() if k != "without_fleet_rules"}
+    return {**out, "score": without.get("score"), "coverage": without.get("coverage"),
+            "controls": without.get("controls") or []}
 
 
 def relabelled(part: dict[str, Any], name: str, label: str) -> dict[str, Any]:
