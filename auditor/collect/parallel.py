@@ -22,9 +22,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
-from auditor.collect.live import Progress
+from auditor.collect.live import Progress, gc_paused
 from auditor.errors import AuditorError, ClusterAccessError
 from auditor.model.inventory import Inventory
 
@@ -124,9 +124,11 @@ class _Worker:
         self.started: float | None = None
         self.reaped = False
         self.status = 0
+        self.stream: IO[bytes] | None = None
+        self.unpickler: pickle.Unpickler | None = None  # one for the child's whole stream (its memo spans messages)
         self.result: Result | None = None
         self.raised: BaseException | None = None
-        self.done = threading.Event()
+        self.read = threading.Event()  # the child has read its cluster (or ended): its result comes next
 
 
 def read_in_processes(reads: Sequence[tuple[str, ClusterRead]], workers: int, deadline: float | None,
@@ -136,10 +138,12 @@ def read_in_processes(reads: Sequence[tuple[str, ClusterRead]], workers: int, de
     Why processes: a live read is CPU-bound Python now (decoding pages into records), so threads take turns
     on the GIL. Every child is forked here, before any thread of this run starts (a fork copies only the
     calling thread; locks another thread holds would stay held in the child); each waits on a pipe until a
-    slot is free, so the clusters start in order. A child sends its progress and then its inventory pickled
-    (pickle keeps the records' shared strings, datetimes and empty mappings shared: msgpack decoding made 2.8x
-    the objects; docs/failure-model.md) and exits. One thread per child in this process unpickles what it
-    sends, so the caller analyses cluster k while k+1... are read. A cluster that cannot be read, a child that
+    slot is free, so the clusters start in order. A child sends its progress, then says it has read its cluster
+    (its slot goes to the next one) and sends its inventory pickled (pickle keeps the records' shared strings,
+    datetimes and empty mappings shared: msgpack decoding made 2.8x the objects; docs/failure-model.md). A thread
+    per child here passes its progress on; the caller's thread unpickles each inventory when its turn comes (in
+    order: unpickled at once in threads, they took turns on the GIL and the first came last) and analyses it
+    while the next clusters are read. A cluster that cannot be read, a child that
     dies or overruns its deadline (plus :data:`DEADLINE_GRACE`) is that cluster's error; an ``AuditorError``
     that stops the run (bad input) is raised when its cluster's turn comes, as a sequential run raises it.
     Leaving early (an error, Ctrl-C, a consumer that stops) kills and reaps every child.
@@ -162,8 +166,10 @@ def read_in_processes(reads: Sequence[tuple[str, ClusterRead]], workers: int, de
             for _ in range(workers):
                 _start_next(waiting)
         for child in children:
-            while not child.done.wait(0.2):
+            while not child.read.wait(0.2):
                 _kill_overdue(children, limit)
+            if child.result is None:
+                _take(child)
             if child.raised is not None:
                 raise child.raised
             assert child.result is not None
@@ -217,6 +223,8 @@ def _child(read: ClusterRead, results_fd: int, go_fd: int, parent: int) -> None:
         log.warning("reading failed: %s: %.200s", type(exc).__name__, exc)
         log.debug("traceback", exc_info=True)
         message = ("error", f"reading failed: {type(exc).__name__}: {str(exc)[:300]}")
+    pickler.dump(("read",))  # the parent may start the next cluster while this one's result crosses the pipe
+    out.flush()
     pickler.dump(message)
     out.flush()
 
@@ -250,34 +258,50 @@ def _start_next(waiting: list[_Worker]) -> None:
 
 
 def _receive(child: _Worker, lines: ClusterProgress | None, lock: threading.Lock, waiting: list[_Worker]) -> None:
-    """The parent's thread of one child: its progress, then its result (or how it ended without one)."""
+    """The parent's thread of one child: its progress until it has read its cluster (or how it ended)."""
     report = lines.for_cluster(child.cluster) if lines is not None else None
     try:
-        with os.fdopen(child.results_fd, "rb", buffering=1 << 20) as stream:
-            child.results_fd = -1
-            unpickler = pickle.Unpickler(stream)
-            while child.result is None and child.raised is None:
-                try:
-                    message = unpickler.load()
-                except (EOFError, pickle.UnpicklingError, ValueError, OSError):
-                    child.result = (child.cluster, None, _ended(child))
-                    break
-                if message[0] == "progress":
-                    if report is not None:
-                        report(message[1], message[2])
-                elif message[0] == "done":
-                    child.result = (child.cluster, message[1], None)
-                elif message[0] == "error":
-                    child.result = (child.cluster, None, message[1])
-                else:
-                    child.raised = message[1]
+        child.stream = os.fdopen(child.results_fd, "rb", buffering=1 << 20)
+        child.results_fd = -1
+        child.unpickler = pickle.Unpickler(child.stream)
+        while True:
+            try:
+                message = child.unpickler.load()
+            except (EOFError, pickle.UnpicklingError, ValueError, OSError):
+                child.result = (child.cluster, None, _ended(child))
+                return
+            if message[0] != "progress":
+                return  # read: the result follows, taken in its turn by the caller's thread
+            if report is not None:
+                report(message[1], message[2])
     finally:
-        _reap(child)
         with lock:
             _start_next(waiting)
         if lines is not None:
             lines.finished(child.cluster)
-        child.done.set()
+        child.read.set()
+
+
+def _take(child: _Worker) -> None:
+    """The result a child sends after reading its cluster: unpickled here, with the collector paused (the
+    records have no cycles) and what survives frozen, as a cluster read in this process would be."""
+    assert child.unpickler is not None and child.stream is not None
+    try:
+        with gc_paused():
+            message = child.unpickler.load()
+    except (EOFError, pickle.UnpicklingError, ValueError, OSError):
+        child.result = (child.cluster, None, _ended(child))
+        return
+    finally:
+        child.unpickler = None
+        child.stream.close()
+        _reap(child)
+    if message[0] == "done":
+        child.result = (child.cluster, message[1], None)
+    elif message[0] == "error":
+        child.result = (child.cluster, None, message[1])
+    else:
+        child.raised = message[1]
 
 
 def _ended(child: _Worker) -> str:
@@ -304,7 +328,7 @@ def _kill_overdue(children: list[_Worker], limit: float | None) -> None:
         return
     now = time.monotonic()
     for child in children:
-        if child.started is not None and not child.done.is_set() and now - child.started > limit:
+        if child.started is not None and not child.reaped and now - child.started > limit:
             log.warning("cluster %s: its reading process overran its deadline by %.0fs; stopped", child.cluster,
                         DEADLINE_GRACE)
             _signal(child, signal.SIGKILL)
@@ -323,12 +347,13 @@ def _stop(children: list[_Worker], threads: list[threading.Thread], lock: thread
             if child.go_fd >= 0:
                 os.close(child.go_fd)  # a waiting child reads the end of its pipe and exits
                 child.go_fd = -1
-            if not child.done.is_set():
-                _signal(child, signal.SIGKILL)
+            _signal(child, signal.SIGKILL)  # unless reaped: every child has sent its result or is not needed
     for thread in threads:
         thread.join(10)
     for child in children:
         if child.results_fd >= 0:  # never handed to a thread (a fork failed)
             os.close(child.results_fd)
             child.results_fd = -1
+        if child.stream is not None:
+            child.stream.close()
         _reap(child)
