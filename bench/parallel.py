@@ -5,22 +5,21 @@
 
 Generates ``--clusters`` dumps with bench/generate.py (``--scale`` of the large size), then times, each in a
 fresh process:
-  1. reading the dumps (``read_dump``): one at a time, in 4 threads, and in 4 forked processes that send each
-     inventory back pickled (what a process pool costs: the records cross a pipe);
+  1. reading the dumps (``read_dump``): one at a time, in 4 threads, and in 4 forked worker processes that send
+     each inventory back pickled (``collect.parallel.read_in_processes``, what live clusters use);
   2. ``auditor scan --snapshot ...`` with ``--parallel 1`` and ``--parallel N``;
   3. ``auditor scan --context ...`` against one API test server per cluster, each its own process
      (``python -m tests.kubeapi``), with ``--parallel 1`` and ``--parallel N``.
-Prints wall time, CPU seconds, peak RSS (ru_maxrss of the measuring process), the speed-up against the 1.6x
-target (live, API servers in their own processes) and peak RSS with --parallel N against --parallel 1: memory
-must stay within the sum of the records, which a sequential run of every cluster already holds (target:
-at most 1.25x the sequential peak).
+Prints wall time, CPU seconds (the scan's own, then with its worker processes), peak RSS (ru_maxrss of the
+scan, and of its largest worker process), the speed-up against the 1.6x target (live, API servers in their own
+processes) and peak RSS with --parallel N against --parallel 1: memory must stay within the sum of the
+records, which a sequential run of every cluster already holds (target: at most 1.25x the sequential peak;
+the workers' peaks are printed beside it, not added: a child's RSS counts the pages it shares with the scan).
 
-Why dumps gain less than live clusters: reading a dump is CPU-bound Python in this one process (JSON
-decoding into records, then the analysis), so threads take turns on the GIL; and ``scan`` parses one dump
-at a time on purpose (a lock in the pipeline), so that N dumps never hold N parsers' peaks at once. What
-overlaps is file I/O and the analysis of one cluster with the reading of the next. Processes would decode
-in parallel but must pickle every record back through a pipe, which costs more than it saves (the
-"processes" row). A live cluster waits on its API server, a separate process: there, threads overlap.
+Dumps are read one at a time whatever ``--parallel`` (docs/failure-model.md has the figures): reading one is
+CPU-bound Python, so threads take turns on the GIL, and the "processes" row shows what worker processes
+would gain on them. Live clusters are read in worker processes: the client decodes pages into records, CPU
+work the GIL serialised in threads.
 """
 
 from __future__ import annotations
@@ -41,12 +40,12 @@ TARGET = 1.6
 RSS_TARGET = 1.25  # peak RSS of --parallel N over --parallel 1 (the sum of the records: sequential holds them all)
 
 READ = r"""
-import pickle, resource, sys, time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from multiprocessing import get_context
+import resource, sys, time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from auditor.collect.dump import read_dump
 from auditor.collect.live import gc_paused
+from auditor.collect.parallel import read_in_processes
 from auditor.collect.secrets import SecretPolicy
 
 mode, workers, dumps = sys.argv[1], int(sys.argv[2]), [Path(p) for p in sys.argv[3:]]
@@ -61,9 +60,9 @@ if mode == "sequential":
 elif mode == "threads":
     with ThreadPoolExecutor(workers) as pool:
         inventories = list(pool.map(read, dumps))
-else:
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        inventories = list(pool.map(read, dumps))
+else:  # what scan --context does with live clusters: forked children, inventories pickled back
+    inventories = [inv for _, inv, _ in read_in_processes([(str(p), lambda _, p=p: read(p)) for p in dumps],
+                                                          workers, None)]
 seconds = time.perf_counter() - start
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -78,32 +77,48 @@ def run(cmd: list[str], check: bool = False, env: dict[str, str] | None = None) 
     return out
 
 
-def timed_scan(args: list[str]) -> tuple[float, float, str, float]:
-    """Seconds, peak RSS (MB) of ``auditor scan ARGS -o json``, its stdout and its CPU seconds."""
+Timed = tuple[float, float, str, float, float, float]
+
+
+def timed_scan(args: list[str]) -> Timed:
+    """Seconds, peak RSS (MB) of ``auditor scan ARGS -o json``, its stdout, its CPU seconds, its worker
+    processes' CPU seconds and the largest worker's peak RSS (MB)."""
     probe = ("import resource, runpy, sys; sys.argv = ['auditor'] + sys.argv[1:];\n"
              "try:\n    runpy.run_module('auditor', run_name='__main__')\n"
              "finally:\n    u = resource.getrusage(resource.RUSAGE_SELF)\n"
-             "    print(u.ru_utime + u.ru_stime, u.ru_maxrss / 1024, file=sys.stderr)")
+             "    c = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+             "    print(u.ru_utime + u.ru_stime, u.ru_maxrss / 1024, c.ru_utime + c.ru_stime, c.ru_maxrss / 1024,\n"
+             "          file=sys.stderr)")
     start = time.perf_counter()
     out = run([PYTHON, "-c", probe, "scan", *args, "--as-of", AS_OF, "--no-secret-values", "-o", "json"],
               env={**os.environ, "AUDITOR_STORE": ""})
     seconds = time.perf_counter() - start
     if out.returncode not in (0, 1, 3):
         raise SystemExit(f"scan failed ({out.returncode}): {out.stderr[-2000:]}")
-    cpu, rss = out.stderr.strip().splitlines()[-1].split()
-    return seconds, float(rss), out.stdout, float(cpu)
+    cpu, rss, child_cpu, child_rss = out.stderr.strip().splitlines()[-1].split()
+    return seconds, float(rss), out.stdout, float(cpu), float(child_cpu), float(child_rss)
 
 
-def compare(one: tuple[float, float, str, float], many: tuple[float, float, str, float], workers: int,
-            speedup_target: str) -> None:
+def stamp() -> str:
+    """When, and how busy the machine was (the 1-minute load average): wall times depend on it."""
+    return f"{time.strftime('%H:%M:%S', time.gmtime())} UTC, load {os.getloadavg()[0]:.1f}"
+
+
+def compare(one: Timed, many: Timed, workers: int, speedup_target: str) -> None:
     """--parallel 1 against --parallel N: wall, CPU, peak RSS, the speed-up and the memory ratio."""
-    for label, (seconds, rss, _, cpu) in (("--parallel 1", one), (f"--parallel {workers}", many)):
-        print(f"  {label:<13} {seconds:7.2f} s wall  {cpu:7.2f} s CPU  peak RSS {rss:6.0f} MB")
+    for label, (seconds, rss, _, cpu, child_cpu, child_rss) in (("--parallel 1", one),
+                                                               (f"--parallel {workers}", many)):
+        workers_part = (f"  + workers {child_cpu:5.2f} s CPU, largest peak RSS {child_rss:4.0f} MB"
+                        if child_cpu else "")
+        print(f"  {label:<13} {seconds:7.2f} s wall  {cpu:7.2f} s CPU  peak RSS {rss:6.0f} MB{workers_part}")
     speedup, memory = one[0] / many[0], many[1] / one[1]
     print(f"  speed-up {speedup:.2f}x  ({speedup_target})")
     print(f"  peak RSS --parallel {workers} / --parallel 1: {memory:.2f}  (target <= {RSS_TARGET}: "
           f"{'ok' if memory <= RSS_TARGET else 'MISS'}; the sequential run holds every cluster's records)")
-    print(f"  same document: {one[2] == many[2]}")
+    if many[5]:
+        print(f"  with the workers: {many[1]:.0f} MB + at most {workers} x {many[5]:.0f} MB = "
+              f"{many[1] + workers * many[5]:.0f} MB at most (a worker's RSS counts pages it shares with the scan)")
+    print(f"  same document: {one[2] == many[2]}  (ended {stamp()})")
 
 
 def serve(dump: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
@@ -145,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def reads(dumps: list[Path], workers: int) -> None:
-    print("\nreading the dumps (read_dump only):")
+    print(f"\nreading the dumps (read_dump only), {stamp()}:")
     reads = {}
     for mode in ("sequential", "threads", "processes"):
         out = run([PYTHON, "-c", READ, mode, str(workers), *map(str, dumps)], check=True)
@@ -159,7 +174,7 @@ def reads(dumps: list[Path], workers: int) -> None:
 
 def scans(dumps: list[Path], workers: int) -> None:
     snapshot_args = [a for d in dumps for a in ("--snapshot", str(d))]
-    print("\nauditor scan --snapshot (dumps):")
+    print(f"\nauditor scan --snapshot (dumps), {stamp()}:")
     one = timed_scan([*snapshot_args, "--parallel", "1"])
     many = timed_scan([*snapshot_args, "--parallel", str(workers)])
     compare(one, many, workers, "no target for dumps: CPU-bound in one process (the GIL), parsed one at a time "
@@ -167,7 +182,7 @@ def scans(dumps: list[Path], workers: int) -> None:
 
 
 def live(dumps: list[Path], workers: int, base: Path) -> None:
-    print("\nauditor scan --context (one API test server process per cluster):")
+    print(f"\nauditor scan --context (one API test server process per cluster), {stamp()}:")
     procs = []
     try:
         config: dict[str, list[object]] = {"clusters": [], "users": [], "contexts": []}
