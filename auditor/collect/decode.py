@@ -78,6 +78,7 @@ class _ClaimSource(msgspec.Struct, gc=False):
 NULL = b"null"
 #: The default of a raw field: the key is absent.
 ABSENT = msgspec.Raw(b"")
+_NULL_RAW = msgspec.Raw(NULL)
 
 
 class _Sources(msgspec.Struct, gc=False):
@@ -329,10 +330,10 @@ def _source(v: _Sources) -> r.VolumeSource:
     """The first volume type present (in ``VOLUME_TYPES`` order), as :func:`slim._volume_source` reads it."""
     for key in slim.VOLUME_TYPES:
         value = getattr(v, key)
-        if value is None:
+        if value is ABSENT or value is None:  # an absent key holds the shared default
             continue
         if type(value) is msgspec.Raw:
-            if not value or bytes(value) == NULL:
+            if value == _NULL_RAW:  # a key present with null counts as absent
                 continue
             return _PLAIN_SOURCES[key]
         if key == "csi":
