@@ -109,13 +109,13 @@ def compare(one: Timed, many: Timed, workers: int, speedup_target: str) -> None:
     for label, (seconds, rss, _, cpu, child_cpu, child_rss) in (("--parallel 1", one),
                                                                (f"--parallel {workers}", many)):
         workers_part = (f"  + workers {child_cpu:5.2f} s CPU, largest peak RSS {child_rss:4.0f} MB"
-                        if child_cpu else "")
+                        if child_cpu >= 0.05 else "")
         print(f"  {label:<13} {seconds:7.2f} s wall  {cpu:7.2f} s CPU  peak RSS {rss:6.0f} MB{workers_part}")
     speedup, memory = one[0] / many[0], many[1] / one[1]
     print(f"  speed-up {speedup:.2f}x  ({speedup_target})")
     print(f"  peak RSS --parallel {workers} / --parallel 1: {memory:.2f}  (target <= {RSS_TARGET}: "
           f"{'ok' if memory <= RSS_TARGET else 'MISS'}; the sequential run holds every cluster's records)")
-    if many[5]:
+    if many[4] >= 0.05:
         print(f"  with the workers: {many[1]:.0f} MB + at most {workers} x {many[5]:.0f} MB = "
               f"{many[1] + workers * many[5]:.0f} MB at most (a worker's RSS counts pages it shares with the scan)")
     print(f"  same document: {one[2] == many[2]}  (ended {stamp()})")
