@@ -5,7 +5,8 @@ a watch stream) and no more, so a live scan never imports the Kubernetes package
 kubectl's order: a bearer token (``tokenFile`` re-read when it changes, as a rotated service account token
 is), basic auth, an exec plugin (its token or client certificate; run again on 401, the request then repeated
 once). TLS: the cluster's CA (file or data), ``tls-server-name``, ``insecure-skip-tls-verify``, a client
-certificate (file or data); ``proxy-url`` (http, https; socks5 with PySocks installed).
+certificate (file or data); ``proxy-url`` (http, https; socks5 with PySocks installed), else the environment's
+``HTTPS_PROXY``/``NO_PROXY`` as kubectl reads them.
 
 ``param_serialize`` and ``call_api`` take the arguments the project passes to ``ApiClient``'s, so the
 executor, the watches and the Lease work on either client.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import os
 import ssl
 import tempfile
@@ -22,7 +24,8 @@ import threading
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import orjson
 import urllib3
@@ -173,7 +176,7 @@ class KubeClient:
                 warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
             if conn.tls_server_name:
                 kw["server_hostname"] = conn.tls_server_name
-        proxy = conn.proxy_url
+        proxy = conn.proxy_url or environment_proxy(self.base)
         if not proxy:
             return urllib3.PoolManager(**kw)
         if proxy.startswith(("socks5://", "socks5h://", "socks4://", "socks4a://")):
@@ -230,6 +233,23 @@ class KubeClient:
                  post_params: Any = None, _request_timeout: Timeout = None) -> Reply:
         """The request :meth:`param_serialize` prepared; the body is read by ``read()`` or streamed."""
         return Reply(self._call(method, self.base + url, header_params, body, _request_timeout, preload=False))
+
+
+def environment_proxy(server: str) -> str | None:
+    """Without ``proxy-url``: the proxy ``HTTPS_PROXY``/``HTTP_PROXY`` (or ``ALL_PROXY``) names for ``server``,
+    unless ``NO_PROXY`` lists it; never for localhost or a loopback address (as kubectl)."""
+    parts = urlsplit(server)
+    host = parts.hostname or ""
+    if host == "localhost":
+        return None
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    proxies = getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or proxy_bypass(parts.netloc):
+        return None
+    return proxy
 
 
 def _text(value: Any) -> str:

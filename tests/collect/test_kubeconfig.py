@@ -243,3 +243,23 @@ def test_no_secret_reaches_the_logs(kube_api: KubeAPIServer, tmp_path: Path, cap
     assert "GET /api/v1/" in caplog.text, "urllib3's request lines were captured"
     assert SECRET not in caplog.text
     assert base64.b64encode(f"u:{SECRET}".encode()).decode() not in caplog.text
+
+
+def test_the_environment_s_proxy_as_kubectl_reads_it(kube_api: KubeAPIServer, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without proxy-url, HTTP(S)_PROXY carries the requests unless NO_PROXY names the server; loopback never."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", kube_api.url)
+    path = kubeconfig(tmp_path / "kc", {"far": ({"server": "http://kube.invalid:6443"}, {"token": "t"}),
+                                        "near": ({"server": kube_api.url}, {"token": "t"})})
+    [far] = kubeconfig_targets(str(path), ("far",), False)
+    kube_api.reset_requests()
+    assert version(far.api_client) and [r.path for r in kube_api.requests] == ["/version"]
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a dead proxy: loopback servers never use it
+    assert version(kubeconfig_targets(str(path), ("near",), False)[0].api_client)
+    monkeypatch.setenv("HTTP_PROXY", kube_api.url)
+    monkeypatch.setenv("NO_PROXY", ".invalid")
+    [far] = kubeconfig_targets(str(path), ("far",), False)
+    with pytest.raises(ClusterAccessError, match="cannot reach"):
+        version(far.api_client)
