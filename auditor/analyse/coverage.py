@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
+
+import msgspec
 
 from auditor.analyse.credentials import CredentialInfo, credential_infos
 from auditor.analyse.evidence import (
@@ -41,9 +43,9 @@ VERDICT_RESOURCES = frozenset(VOLUME_RESOURCES)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeResult:
-    """One volume's verdict. Slots: a large cluster has tens of thousands."""
+class VolumeResult(msgspec.Struct, frozen=True, gc=False):
+    """One volume's verdict. A frozen ``msgspec.Struct``: a large cluster has tens of thousands, and a frozen
+    dataclass's ``__init__`` sets each of the 16 fields through ``object.__setattr__``."""
 
     cluster: str
     namespace: str
@@ -60,7 +62,7 @@ class VolumeResult:
     reasons: tuple[str, ...]
     recovery_points: tuple[RecoveryPoint, ...]  # newest first
     attempts: tuple[Attempt, ...]  # newest first
-    captures: tuple[tuple[str, Capture], ...] = field(default=(), compare=False)  # per Velero schedule
+    captures: tuple[tuple[str, Capture], ...] = ()  # per Velero schedule
 
     @property
     def key(self) -> str:
@@ -162,8 +164,7 @@ def analyse_cluster(inv: Inventory, config: AuditConfig, as_of: datetime,
         attempts.sort(key=_time, reverse=True)
         covered_by = [s_key for s_key, c in captures if c.captured] + other_cov.get(key, [])
         in_scope = [s_key for s_key, c in captures if c.in_scope] + other_cov.get(key, [])
-        methods = sorted({m for _, c in captures for m in c.methods} | {
-            p.method for p in points if (as_of - p.time).total_seconds() <= policy.rpo})
+        methods = sorted({m for _, c in captures for m in c.methods} | _recent_methods(points, as_of, policy.rpo))
         status, reasons = _verdict(pvc, policy, as_of, points, attempts, covered_by, captures,
                                    schedules, ns_included.get(ns, []), blind, planner, inv, future)
         volumes.append(VolumeResult(
@@ -190,6 +191,16 @@ class _Shared:
 
     def __call__(self, value: T) -> T:
         return self._values.setdefault(value, value)  # type: ignore[return-value]
+
+
+def _recent_methods(points: list[RecoveryPoint], as_of: datetime, rpo: float) -> set[str]:
+    """The methods of the points within the RPO; ``points`` are newest first, so the first older one ends it."""
+    methods = set()
+    for p in points:
+        if (as_of - p.time).total_seconds() > rpo:
+            break
+        methods.add(p.method)
+    return methods
 
 
 def _time(item: RecoveryPoint | Attempt) -> datetime:

@@ -59,16 +59,21 @@ def _iso(t: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Record:
+    """A per-volume record of one backup, judged when indexed: the recovery point it proves or the attempt
+    it shows (a backup's succeeded PodVolumeBackups share one, judged once)."""
+
     backup: str
-    outcome: str  # succeeded | failed | skipped
-    method: str
-    evidence: str
-    time: datetime | None
-    detail: str  # read only when the outcome is not ``succeeded``
+    volumeinfo: bool  # authoritative for its backup: read before the other records of the volume
+    point: RecoveryPoint | None
+    attempt: Attempt | None
 
 
 #: PodVolumeBackup and DataUpload phases that are an outcome (others are still running).
 _PHASE_OUTCOMES = {"Completed": "succeeded", "Failed": "failed", "Canceled": "failed"}
+
+
+def _not_volumeinfo(record: _Record) -> bool:
+    return not record.volumeinfo
 
 
 class EvidenceIndex:
@@ -92,7 +97,7 @@ class EvidenceIndex:
         self.unreadable: dict[str, tuple[str, ...]] = {}
         # one object per distinct value: a backup's succeeded PodVolumeBackups are one record, and a backup's
         # point or attempt is the same for every volume it proves (a large cluster: 100,000 PVBs, 20,000 volumes)
-        self._succeeded: dict[str, _Record] = {}
+        self._succeeded: dict[str, _Record | None] = {}
         self._points: dict[tuple[datetime, str, str, str], RecoveryPoint] = {}
         self._attempts: dict[tuple[datetime, str, str, str], Attempt] = {}
         self._index()
@@ -136,9 +141,29 @@ class EvidenceIndex:
             if du.backup and du.source_pvc:
                 outcome = _PHASE_OUTCOMES.get(du.phase or "")
                 if outcome:
-                    self.records[(du.source_namespace or "", du.source_pvc)].append(_Record(
+                    self._add((du.source_namespace or "", du.source_pvc), self._judge(
                         du.backup, outcome, "data-mover", "dataupload", None,
                         f"DataUpload {du.meta.key} {du.phase}" + (f": {du.message}" if du.message else "")))
+
+    def _add(self, key: PVCKey, record: _Record | None) -> None:
+        if record is not None:  # a record of an unknown backup, or of none with a time, proves nothing
+            self.records[key].append(record)
+
+    def _judge(self, backup_name: str, outcome: str, method: str, evidence: str, time: datetime | None,
+               detail: str) -> _Record | None:
+        """What a record of ``backup_name`` shows for its volume: judged once, when indexed."""
+        backup = self.backups.get(backup_name)
+        when = (time or backup_time(backup)) if backup is not None else None
+        if backup is None or when is None:
+            return None
+        source = self._source(backup)
+        volumeinfo = evidence == "volumeinfo"
+        if outcome == "succeeded" and backup.phase in USABLE:
+            return _Record(backup_name, volumeinfo, self._point(when, method, source, evidence), None)
+        if outcome == "succeeded":
+            return _Record(backup_name, volumeinfo, None,
+                           self._attempt(when, source, "failed", f"backup is {backup.phase}: not restorable"))
+        return _Record(backup_name, volumeinfo, None, self._attempt(when, source, outcome, detail))
 
     def _add_volume_info(self, backup: str, vi: VolumeInfo) -> None:
         method = VOLUMEINFO_METHODS.get(vi.method or "", vi.method or "unknown")
@@ -152,8 +177,8 @@ class EvidenceIndex:
             outcome, detail = "failed", "volumeinfo result failed"
         else:
             outcome, detail = "skipped", f"volumeinfo result {vi.result!r}"
-        self.records[(vi.pvc_namespace, vi.pvc_name)].append(
-            _Record(backup, outcome, method, "volumeinfo", vi.started, detail))
+        self._add((vi.pvc_namespace, vi.pvc_name),
+                  self._judge(backup, outcome, method, "volumeinfo", vi.started, detail))
         self._volumeinfo_keys.add((vi.pvc_namespace, vi.pvc_name))
 
     def _add_pvb(self, pvb: velero.PodVolumeBackup, backup: str, claim_of: ClaimIndex) -> None:
@@ -161,15 +186,16 @@ class EvidenceIndex:
         outcome = _PHASE_OUTCOMES.get(pvb.phase or "")
         if claim and outcome:
             if outcome == "succeeded":
-                record = self._succeeded.get(backup)
-                if record is None:
-                    record = self._succeeded[backup] = _Record(backup, outcome, "fs-backup", "podvolumebackup",
-                                                               None, "")
+                if backup in self._succeeded:
+                    record = self._succeeded[backup]
+                else:
+                    record = self._succeeded[backup] = self._judge(backup, outcome, "fs-backup", "podvolumebackup",
+                                                                   None, "")
             else:
-                record = _Record(backup, outcome, "fs-backup", "podvolumebackup", None,
-                                 f"PodVolumeBackup {pvb.meta.name} {pvb.phase}"
-                                 + (f": {pvb.message}" if pvb.message else ""))
-            self.records[(pvb.pod_namespace or "", claim)].append(record)
+                record = self._judge(backup, outcome, "fs-backup", "podvolumebackup", None,
+                                     f"PodVolumeBackup {pvb.meta.name} {pvb.phase}"
+                                     + (f": {pvb.message}" if pvb.message else ""))
+            self._add((pvb.pod_namespace or "", claim), record)
 
     # --- per volume ----------------------------------------------------------------------------
 
@@ -209,24 +235,15 @@ class EvidenceIndex:
         # volumeinfo is authoritative for its backup; PVB/DataUpload records complete it
         records = self.records.get(key, ())
         if key in self._volumeinfo_keys:
-            records = sorted(records, key=lambda x: x.evidence != "volumeinfo")
+            records = sorted(records, key=_not_volumeinfo)
         for rec in records:
-            backup = self.backups.get(rec.backup)
-            if backup is None or (rec.backup in recorded and rec.evidence != "volumeinfo"):
+            if rec.backup in recorded and not rec.volumeinfo:
                 continue
-            when = rec.time or backup_time(backup)
-            if when is None:
-                continue
-            source = self._source(backup)
-            if rec.outcome == "succeeded" and backup.phase in USABLE:
-                points.append(self._point(when, rec.method, source, rec.evidence))
-                recorded.add(rec.backup)
-            elif rec.outcome == "succeeded":
-                attempts.append(self._attempt(when, source, "failed", f"backup is {backup.phase}: not restorable"))
-                recorded.add(rec.backup)
-            else:
-                attempts.append(self._attempt(when, source, rec.outcome, rec.detail))
-                recorded.add(rec.backup)
+            if rec.point is not None:
+                points.append(rec.point)
+            elif rec.attempt is not None:
+                attempts.append(rec.attempt)
+            recorded.add(rec.backup)
         newest = max((p.time for p in points), default=None)
         for backup, capture in candidates:
             if newest and backup.meta.created and backup.meta.created <= newest:

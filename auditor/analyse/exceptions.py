@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+
+import msgspec
 
 from auditor.config.waivers import ExceptionRule, Selector
 from auditor.errors import ConfigError
@@ -145,7 +147,7 @@ def apply(findings: list[Any], rules: list[ExceptionRule],
             out.append(f)
             continue
         counts[hit.key] = counts.get(hit.key, 0) + 1
-        out.append(replace(f, status="excepted", exception=hit.as_dict()))
+        out.append(msgspec.structs.replace(f, status="excepted", exception=hit.as_dict()))
     matched = tuple((r, counts[r.key]) for r in active if r.key in counts)
     unused = tuple(r for r in active if r.key not in counts)
     return out, ExceptionsReport(matched, unused, tuple(expired), tuple(r for r in unused if r.key in unknown))

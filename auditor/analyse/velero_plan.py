@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import msgspec
 
@@ -129,8 +129,10 @@ class PolicyProblem:
     message: str
 
 
-def _csv(value: str | None) -> set[str]:
-    return {v.strip() for v in (value or "").split(",") if v.strip()}
+@lru_cache(maxsize=1024)
+def _csv(value: str | None) -> frozenset[str]:
+    """An annotation's comma-separated names; cached: the pods of one workload repeat the same value."""
+    return frozenset(v.strip() for v in (value or "").split(",") if v.strip())
 
 
 def fsb_legacy(pod: r.Pod, volume: str, default_fs: bool) -> bool:
@@ -140,9 +142,9 @@ def fsb_legacy(pod: r.Pod, volume: str, default_fs: bool) -> bool:
     return volume in _csv(pod.meta.annotations.get(FSB_INCLUDE_ANNOTATION))
 
 
-@dataclass(frozen=True)
-class Capture:
-    """What one backup spec does with one PVC: in scope or not, and by which data paths."""
+class Capture(msgspec.Struct, frozen=True, gc=False):
+    """What one backup spec does with one PVC: in scope or not, and by which data paths. A frozen
+    ``msgspec.Struct`` (hashable, cheap to make): one per enabled schedule and volume."""
 
     in_scope: bool
     methods: tuple[str, ...] = ()
@@ -195,18 +197,25 @@ class VeleroPlanner:
         self._decoded: dict[tuple[str, str], ResourcePolicies | PolicyProblem] = {}
         self._scoped: dict[int, velero.BackupSpec] = {}
         self._csi_problems: dict[tuple[str, str | None, str | None], str | None] = {}
+        self._namespace_reasons: dict[tuple[tuple[str, ...], tuple[str, ...], str, str], str | None] = {}
 
     @cached_property
     def label_excluded_namespaces(self) -> frozenset[str]:
         return frozenset(n.meta.name for n in self.inv.namespaces if n.meta.labels.get(EXCLUDE_LABEL) == "true")
 
     def namespace_included(self, ctx: SpecContext, namespace: str) -> str | None:
-        """None when the namespace is in the spec's scope, else the reason it is not."""
+        """None when the namespace is in the spec's scope, else the reason it is not (answered once per
+        spec scope and namespace: every PVC of the namespace asks)."""
+        key = (ctx.spec.included_namespaces, ctx.spec.excluded_namespaces, ctx.subject, namespace)
+        if key in self._namespace_reasons:
+            return self._namespace_reasons[key]
+        reason = None
         if namespace in self.label_excluded_namespaces:
-            return f"namespace {namespace} carries {EXCLUDE_LABEL}=true"
-        if not includes_excludes(ctx.spec.included_namespaces, ctx.spec.excluded_namespaces, namespace):
-            return f"{ctx.subject} does not include namespace {namespace}"
-        return None
+            reason = f"namespace {namespace} carries {EXCLUDE_LABEL}=true"
+        elif not includes_excludes(ctx.spec.included_namespaces, ctx.spec.excluded_namespaces, namespace):
+            reason = f"{ctx.subject} does not include namespace {namespace}"
+        self._namespace_reasons[key] = reason
+        return reason
 
     def namespaces_in_scope(self, ctx: SpecContext, namespaces: Iterable[str]) -> list[str]:
         """The namespaces a spec includes. A spec that names its namespaces (no wildcard, no glob) is

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from auditor.analyse.coverage import VolumeResult
+from auditor.analyse.evidence import RecoveryPoint
 from auditor.analyse.velero_plan import includes_cluster_resources
 from auditor.checks.registry import CheckContext, register
 from auditor.model.rules import Finding
@@ -70,6 +71,7 @@ def no_cluster_resources(ctx: CheckContext) -> Iterator[Finding]:
 @register("COV-005")
 def csi_only(ctx: CheckContext) -> Iterator[Finding]:
     as_of = ctx.analysis.as_of
+    shown: dict[RecoveryPoint, dict[str, str]] = {}  # a point's evidence, made once: volumes share points
     for v in _audited(ctx):
         if v.status != "protected":
             continue
@@ -80,7 +82,7 @@ def csi_only(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.finding(PVC, v.namespace, v.pvc,
                           f"PVC {v.key} is protected only by CSI snapshots, which live in the same storage "
                           f"system as the volume (no data movement)",
-                          recovery_points=[p.as_dict() for p in recent[:3]])
+                          recovery_points=[shown.get(p) or shown.setdefault(p, p.as_dict()) for p in recent[:3]])
 
 
 def _csi_only(v: VolumeResult, as_of: datetime) -> bool:

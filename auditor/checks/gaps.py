@@ -8,7 +8,8 @@ not "no default location".
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+
+import msgspec
 
 from auditor.analyse.coverage import ClusterAnalysis
 from auditor.analyse.gaps import describe, rule_blind
@@ -26,6 +27,6 @@ def unevaluated_where_blind(analysis: ClusterAnalysis, results: Iterable[Finding
                 cache[result.rule_id] = describe(rule_blind(inv, result.rule_id, volumes))
             why = cache[result.rule_id]
             if why:
-                result = replace(result, status="not-evaluated", message=f"not evaluated: {why}")
+                result = msgspec.structs.replace(result, status="not-evaluated", message=f"not evaluated: {why}")
         out.append(result)
     return out

@@ -9,7 +9,7 @@ focus of a matching ``clusters`` entry replace the top-level ones for C.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -146,6 +146,10 @@ class ClusterPolicy:
     exclude_namespaces: tuple[str, ...]
     settings: ClusterSettings | None = None
     settings_index: int | None = None
+    #: the resolved policy per (matching policy's index, namespace): what it says depends on nothing else, and
+    #: a large cluster asks for tens of thousands of PVCs
+    _applied: dict[tuple[int | None, str], AppliedPolicy] = field(default_factory=dict, init=False, repr=False,
+                                                                   compare=False)
 
     @property
     def framework(self) -> str | None:
@@ -172,8 +176,16 @@ class ClusterPolicy:
                f"{self.settings.matched_glob(self.cluster)!r})"
 
     def policy_for(self, namespace: str, namespace_labels: dict[str, str], pvc_labels: dict[str, str]) -> AppliedPolicy:
-        for index, policy in self.policies:
-            if policy.matches(namespace, namespace_labels, pvc_labels):
+        index = next((i for i, p in self.policies if p.matches(namespace, namespace_labels, pvc_labels)), None)
+        key = (index, namespace if index is not None else "")
+        applied = self._applied.get(key)
+        if applied is None:
+            applied = self._applied[key] = self._resolve(index, namespace)
+        return applied
+
+    def _resolve(self, index: int | None, namespace: str) -> AppliedPolicy:
+        for i, policy in self.policies:
+            if i == index:
                 why = f"policies[{index}] {policy.name}: {policy.why(self.cluster, namespace)}"
                 unset = [k.upper() if k == "rpo" else k for k in ("rpo", "retention") if not getattr(policy, k)]
                 if unset:
