@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, BinaryIO
 
 import orjson
@@ -12,6 +13,7 @@ import orjson
 from auditor import __version__
 from auditor.analyse.compliance import FrameworkScore
 from auditor.analyse.coverage import ClusterAnalysis, VolumeResult
+from auditor.analyse.evidence import RecoveryPoint
 from auditor.analyse.scan import ClusterScan, ScanResult
 from auditor.analyse.schedules import backup_time
 from auditor.model.analysis import STATUSES
@@ -23,17 +25,23 @@ RUN_WINDOW = timedelta(days=31)  # schedule runs kept for the per-day heatmap
 MAX_RUNS = 400  # per schedule (an hourly schedule fires ~744 times in 31 days)
 
 
+@lru_cache(maxsize=4096)
 def iso(t: datetime | None) -> str | None:
+    """Cached: a large scan writes the same few backup times for tens of thousands of volumes."""
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
 
 
-def volume_entry(v: VolumeResult) -> dict[str, Any]:
+def volume_entry(v: VolumeResult, shown: dict[RecoveryPoint, dict[str, str]] | None = None) -> dict[str, Any]:
+    """A volume's entry; ``shown``: the entries of recovery points already made (volumes share points, and
+    the document is written entry by entry, so sharing their dicts costs nothing)."""
+    points = [p.as_dict() for p in v.recovery_points[:3]] if shown is None else \
+        [shown.get(p) or shown.setdefault(p, p.as_dict()) for p in v.recovery_points[:3]]
     return {
         "cluster": v.cluster, "namespace": v.namespace, "pvc": v.pvc, "pv": v.pv, "storage_class": v.storage_class,
         "status": v.status, "audited": v.audited, "last_success": iso(v.last_success), "methods": list(v.methods),
         "covered_by": list(v.covered_by), "policy": v.policy.name, "rpo_seconds": v.policy.rpo,
         "retention_seconds": v.policy.retention, "reasons": list(v.reasons),
-        "recovery_points": [p.as_dict() for p in v.recovery_points[:3]],
+        "recovery_points": points,
     }
 
 
@@ -166,7 +174,8 @@ def _parts(result: ScanResult) -> dict[str, Any]:
 
 
 def _core_parts(result: ScanResult) -> dict[str, Any]:
-    volumes = (volume_entry(v) for c in result.clusters if c.analysis for v in c.analysis.volumes)
+    shown: dict[RecoveryPoint, dict[str, str]] = {}
+    volumes = (volume_entry(v, shown) for c in result.clusters if c.analysis for v in c.analysis.volumes)
     return {
         "schema_version": SCHEMA_VERSION,
         "tool_version": __version__,

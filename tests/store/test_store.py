@@ -3,11 +3,11 @@ diffs, open-finding ages, retention and report manifests, on SQLite and PostgreS
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import func, select, text
 
@@ -229,7 +229,7 @@ def test_two_findings_on_one_subject_are_both_kept(sqlite_url: str, tmp_path: Pa
     b = Finding("CRD-004", "high", "prod", "RoleBinding", "velero", "rb", "reads Secret velero/b (age 3d)")
     first = identities([a, b])
     assert len(first) == 2
-    aged = identities([replace(a, message="reads Secret velero/a (age 4d)"), b])
+    aged = identities([msgspec.structs.replace(a, message="reads Secret velero/a (age 4d)"), b])
     assert set(aged) == set(first), "an age that grows does not change the identity"
 
 
