@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from auditor.collect.dump import read_dump
+from tests.bench_generator import generator
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTS = {"namespaces": 5, "pvcs": 20, "pods": 30, "schedules": 2, "backups": 10, "pvbs": 20, "nodes": 4}
 AS_OF = "2026-11-20T12:00:00Z"
 
 
-def _generator() -> ModuleType:
-    """bench/generate.py (bench/ is not a package), imported once under a private name."""
-    name = "_bench_generate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "generate.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses resolve annotations through sys.modules
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cluster")
-    _generator().generate(out, dict(COUNTS), seed=1, as_of=AS_OF)
+    generator().generate(out, dict(COUNTS), seed=1, as_of=AS_OF)
     return out
 
 
@@ -89,7 +76,7 @@ def test_counts_and_bindings(cluster: Path) -> None:
 
 
 def test_kubectl_layout_is_the_same_data(cluster: Path, tmp_path: Path) -> None:
-    _generator().generate(tmp_path, dict(COUNTS), seed=1, as_of=AS_OF, kubectl=True)
+    generator().generate(tmp_path, dict(COUNTS), seed=1, as_of=AS_OF, kubectl=True)
     for path in cluster.glob("*.json"):
         indented = (tmp_path / path.name).read_text()
         assert json.loads(indented) == json.loads(path.read_text())

@@ -11,7 +11,6 @@ say in the message what changed and why.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -24,6 +23,7 @@ import pytest
 import yaml
 
 from auditor import demo
+from tests.bench_generator import generate
 from tests.kubeapi.seeding import read_file
 from tests.kubeapi.server import KubeAPIServer
 
@@ -78,15 +78,7 @@ def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cluster from the benchmark's generator: the real shapes (managedFields, long annotations)."""
-    spec = importlib.util.spec_from_file_location("_parity_bench_generate", ROOT / "bench" / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("_parity_bench_generate", module)
-    spec.loader.exec_module(module)
-    out = tmp_path_factory.mktemp("generated") / "generated"
-    out.mkdir()
-    module.generate(out, GENERATED_COUNTS, seed=7, as_of=AS_OF, log=lambda _: None)
-    return out
+    return generate(tmp_path_factory.mktemp("generated") / "generated", GENERATED_COUNTS, seed=7, as_of=AS_OF)
 
 
 @pytest.mark.parametrize("output", ["json", "table", "wide"])
@@ -138,16 +130,9 @@ def test_live_scan_document_is_unchanged(source: str, generated: Path, key_file:
 @pytest.fixture(scope="module")
 def generated_fleet(tmp_path_factory: pytest.TempPathFactory, generated: Path) -> list[Path]:
     """Three more generated clusters: a larger one first (it finishes last), then two small ones."""
-    module = sys.modules["_parity_bench_generate"]
     root = tmp_path_factory.mktemp("fleet")
-    out = []
-    for name, seed, scale in (("gen-large", 11, 4), ("gen-small-a", 12, 1), ("gen-small-b", 13, 1)):
-        directory = root / name
-        directory.mkdir()
-        module.generate(directory, {k: v * scale for k, v in GENERATED_COUNTS.items()}, seed=seed, as_of=AS_OF,
-                        log=lambda _: None)
-        out.append(directory)
-    return out
+    return [generate(root / name, {k: v * scale for k, v in GENERATED_COUNTS.items()}, seed=seed, as_of=AS_OF)
+            for name, seed, scale in (("gen-large", 11, 4), ("gen-small-a", 12, 1), ("gen-small-b", 13, 1))]
 
 
 def test_parallel_dump_scan_is_the_sequential_document(generated_fleet: list[Path], generated: Path,

@@ -6,7 +6,6 @@ the run (an error, a consumer that stops, Ctrl-C)."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import signal
 import subprocess
@@ -19,7 +18,6 @@ from typing import Any
 
 import msgspec
 import pytest
-import yaml
 
 from auditor import demo
 from auditor.collect import parallel
@@ -29,8 +27,9 @@ from auditor.collect.parallel import ClusterProgress, read_in_processes
 from auditor.collect.secrets import SecretPolicy
 from auditor.errors import ClusterAccessError, InputError
 from auditor.model.inventory import Inventory
+from tests.bench_generator import generate
 from tests.kubeapi.seeding import read_file
-from tests.kubeapi.server import KubeAPIServer
+from tests.kubeapi.server import KubeAPIServer, write_merged_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"process-test-fingerprint-key-0123456789"
@@ -45,16 +44,8 @@ def _children() -> set[int]:
 
 
 def _generated(tmp_path: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("_processes_bench_generate", ROOT / "bench" / "generate.py")
-    assert spec and spec.loader
-    generator = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("_processes_bench_generate", generator)
-    spec.loader.exec_module(generator)
-    out = tmp_path / "generated"
-    out.mkdir()
     counts = {"namespaces": 12, "pvcs": 90, "pods": 160, "schedules": 5, "backups": 120, "pvbs": 150, "nodes": 4}
-    generator.generate(out, counts, seed=11, as_of="2026-11-20T12:00:00Z", log=lambda _: None)
-    return out
+    return generate(tmp_path / "generated", counts, seed=11)
 
 
 def _same(a: Any, b: Any, where: str = "inventory") -> None:
@@ -202,19 +193,13 @@ def test_ctrl_c_or_termination_leaves_no_reading_process(how: signal.Signals, tm
     """A scan of two stalled clusters, interrupted while its children read (Ctrl-C, or the scan alone
     terminated): it ends without a traceback and no process of its session is left."""
     servers = {}
-    config: dict[str, list[Any]] = {"clusters": [], "users": [], "contexts": []}
     try:
         for name in ("one", "two"):
             server = KubeAPIServer(builtin_namespaces=False).start()
             server.add_fault(path_regex=r"^/api/v1/|^/apis/[^/]+/[^/]+/", stall=True)
             server.seed(_objects(demo.CLUSTER_DIRS[demo.STAGING_NAME]))
             servers[name] = server
-            part = server.kubeconfig_dict(name)
-            for key in config:
-                config[key] += part[key]
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", **config,
-                                              "current-context": "one"}))
+        kubeconfig = write_merged_kubeconfig(tmp_path / "kubeconfig", servers, "one")
         scan = subprocess.Popen([sys.executable, "-m", "auditor", "scan", "--kubeconfig", str(kubeconfig),
                                  "--context", "one", "--context", "two", "--parallel", "2", "--no-secret-values",
                                  "-o", "json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from auditor import demo
 from auditor.collect.parallel import ClusterProgress, in_order, workers_for
 from auditor.errors import InputError
 from auditor.pipeline import ScanOptions, collect_inventories
+from tests.bench_generator import generate
 from tests.kubeapi.seeding import read_file
-from tests.kubeapi.server import KubeAPIServer
+from tests.kubeapi.server import KubeAPIServer, write_merged_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,14 +125,7 @@ def test_a_stalled_and_a_failing_cluster_hold_no_other(tmp_path: Path) -> None:
         healthy[name] = server
     servers = {"stalled": stalled, "gone": gone, **healthy}
     try:
-        config: dict[str, list[Any]] = {"clusters": [], "users": [], "contexts": []}
-        for name, server in servers.items():
-            part = server.kubeconfig_dict(name)
-            for key in config:
-                config[key] += part[key]
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", **config,
-                                              "current-context": "stalled"}))
+        kubeconfig = write_merged_kubeconfig(tmp_path / "kubeconfig", servers, "stalled")
         started = time.monotonic()
         run = subprocess.run([sys.executable, "-m", "auditor", "scan", "--kubeconfig", str(kubeconfig),
                               *(a for n in servers for a in ("--context", n)), "--parallel", "4",
@@ -163,23 +156,14 @@ def test_dumps_read_at_once_hold_no_more_memory_than_one_by_one(tmp_path: Path) 
     """Four generated dumps: the peak of traced memory with --parallel 4 stays within a quarter of the
     sequential peak (the records of every cluster, which both keep): dump parsing and analyses, which hold the
     GIL, run one at a time, so no second parsed file or analysis is alive beside the first."""
-    import importlib.util
     import tracemalloc
 
     from auditor.pipeline import run_scan
 
-    spec = importlib.util.spec_from_file_location("_parallel_bench_generate", ROOT / "bench" / "generate.py")
-    assert spec and spec.loader
-    generator = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("_parallel_bench_generate", generator)
-    spec.loader.exec_module(generator)
     counts = {"namespaces": 30, "pvcs": 300, "pods": 600, "schedules": 6, "backups": 600, "pvbs": 900, "nodes": 6}
     dumps = []
     for seed in range(4):
-        directory = tmp_path / f"cluster-{seed}"
-        directory.mkdir()
-        generator.generate(directory, counts, seed=seed, as_of="2026-11-20T12:00:00Z", log=lambda _: None)
-        dumps.append(directory)
+        dumps.append(generate(tmp_path / f"cluster-{seed}", counts, seed=seed))
 
     def peak(parallel: int) -> int:
         options = ScanOptions(snapshots=tuple(dumps), parallel=parallel, secret_values=False)
@@ -201,17 +185,11 @@ def test_a_live_scan_of_several_clusters_reports_one_line_for_all(tmp_path: Path
     cluster done; one cluster at a time, it gets the plain (kind, objects) reports, as before."""
     servers = {}
     try:
-        config: dict[str, list[Any]] = {"clusters": [], "users": [], "contexts": []}
         for name in (demo.CLUSTER_NAME, demo.STAGING_NAME):
             server = KubeAPIServer(builtin_namespaces=False).start()
             server.seed(_objects(demo.CLUSTER_DIRS[name]))
             servers[name] = server
-            part = server.kubeconfig_dict(name)
-            for key in config:
-                config[key] += part[key]
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", **config,
-                                              "current-context": demo.CLUSTER_NAME}))
+        kubeconfig = write_merged_kubeconfig(tmp_path / "kubeconfig", servers, demo.CLUSTER_NAME)
 
         class Recorder:
             def __init__(self) -> None:

@@ -5,9 +5,7 @@ and reads dump files item by item."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,20 +21,15 @@ from auditor.collect.kinds import BY_GROUP_KIND, TYPED, group_of
 from auditor.collect.live import prefetched
 from auditor.demo import CLUSTER_DIRS
 from auditor.errors import InputError
+from tests.bench_generator import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _generated(tmp: Path) -> Path:
     """A small cluster from the benchmark's generator: the shapes a large scan decodes."""
-    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_generate", module)
-    spec.loader.exec_module(module)
     counts = {"namespaces": 3, "pvcs": 20, "pods": 40, "schedules": 2, "backups": 20, "pvbs": 40, "nodes": 3}
-    module.generate(tmp, counts, seed=3, as_of="2026-11-20T12:00:00Z", log=lambda _: None)
-    return tmp
+    return generate(tmp, counts, seed=3)
 
 
 def _objects(directories: list[Path]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -282,3 +282,16 @@ class KubeAPIServer:
             store.remove(rt.key, final)
         after_commit(self.state, rt, obj, deleted=True)
         return ob.served_obj(final, rt)
+
+
+def write_merged_kubeconfig(path: Path, servers: Mapping[str, KubeAPIServer], current: str) -> Path:
+    """One kubeconfig with a cluster, user and context per server (each named by its key), as a user of several
+    clusters keeps them; ``current`` is its current context. Returns ``path``."""
+    merged: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
+    for name, server in servers.items():
+        part = server.kubeconfig_dict(name)
+        for key in ("clusters", "users", "contexts"):
+            merged[key] += part[key]
+    merged["current-context"] = current
+    path.write_text(yaml.safe_dump(merged))
+    return path
