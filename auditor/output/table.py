@@ -14,6 +14,7 @@ from auditor.model.durations import format_duration
 from auditor.model.rules import SEVERITIES
 from auditor.output.document import summary
 from auditor.output.filters import ScanFilter
+from auditor.output.lines import LinePrinter
 from auditor.output.safe import clean, text
 from auditor.output.wide import render_volumes
 
@@ -29,11 +30,16 @@ def _pct(value: float | None) -> str:
 
 
 def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: bool = False) -> None:
+    with LinePrinter(console) as out:
+        _render(result, console, out, max_reasons, wide)
+
+
+def _render(result: ScanResult, console: Console, out: LinePrinter, max_reasons: int, wide: bool) -> None:
     s = summary(result)
-    console.print(Text(f"backup-auditor scan as of {result.as_of:%Y-%m-%d %H:%M:%S} UTC", style="bold"))
+    out.line(Text(f"backup-auditor scan as of {result.as_of:%Y-%m-%d %H:%M:%S} UTC", style="bold"))
     for c in result.clusters:
         if c.analysis is None:
-            console.print(text(f"  cluster {c.name}: UNREACHABLE — {c.error}", style="red"))
+            out.line(text(f"  cluster {c.name}: UNREACHABLE — {c.error}", style="red"))
             continue
         inv = c.analysis.inventory
         state = "complete" if inv.complete else "INCOMPLETE"
@@ -41,15 +47,15 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: 
         line.append(clean(c.name), style="bold")
         line.append(clean(f" ({inv.source}): {state}, {len(inv.pvcs)} PVCs, {len(inv.schedules)} schedules, "
                           f"{len(inv.backups)} backups"))
-        console.print(line, soft_wrap=True)
+        out.line(line, soft_wrap=True)
         for gap in inv.gaps:
             style = "dim" if not gap.hides_data else "red"
-            console.print(text(f"    gap: {gap.resource} ({gap.reason}) {gap.message}", style=style))
+            out.line(text(f"    gap: {gap.resource} ({gap.reason}) {gap.message}", style=style))
         for w in inv.warnings[:MAX_WARNINGS_SHOWN]:
             where = f"{w.kind} {w.namespace + '/' if w.namespace else ''}{w.name}"
-            console.print(text(f"    warning: {where}: {w.message}", style="yellow"), soft_wrap=True)
+            out.line(text(f"    warning: {where}: {w.message}", style="yellow"), soft_wrap=True)
         if len(inv.warnings) > MAX_WARNINGS_SHOWN:
-            console.print(text(f"    (+{len(inv.warnings) - MAX_WARNINGS_SHOWN} more warnings: -o json)", style="dim"))
+            out.line(text(f"    (+{len(inv.warnings) - MAX_WARNINGS_SHOWN} more warnings: -o json)", style="dim"))
 
     by_status = defaultdict(list)
     for c in result.clusters:
@@ -58,14 +64,15 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: 
     multi = len(result.clusters) > 1
     if wide:  # -o wide: one table of the volumes with their PV, class, methods, coverage, last recovery point
 
-        console.print()
+        out.line()
+        out.flush()
         render_volumes([v for st in STATUSES for v in by_status.get(st, [])], result.as_of, console, multi=multi)
     for status in () if wide else STATUSES:
         vols = by_status.get(status, [])
         if not vols:
             continue
-        console.print()
-        console.print(Text(f"{status.upper()} volumes ({len(vols)})", style=f"bold {STATUS_STYLE[status]}"))
+        out.line()
+        out.line(Text(f"{status.upper()} volumes ({len(vols)})", style=f"bold {STATUS_STYLE[status]}"))
         for v in sorted(vols, key=lambda x: (x.cluster, x.namespace, x.pvc)):
             age = "none"
             if v.last_success:
@@ -79,17 +86,17 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: 
                 line.append(clean(f"; covered by {', '.join(v.covered_by)}"))
             if not v.audited:
                 line.append("  [namespace not audited]", style="dim")
-            console.print(line, soft_wrap=True)
+            out.line(line, soft_wrap=True)
             for reason in v.reasons[:max_reasons]:
-                console.print(text(f"      - {reason}"), soft_wrap=True)
+                out.line(text(f"      - {reason}"), soft_wrap=True)
             if len(v.reasons) > max_reasons:
-                console.print(text(f"      (+{len(v.reasons) - max_reasons} more: auditor explain pvc {v.key})",
+                out.line(text(f"      (+{len(v.reasons) - max_reasons} more: auditor explain pvc {v.key})",
                                    style="dim"), soft_wrap=True)
 
     findings = [f for f in result.findings if f.status == "open"]
     if findings:
-        console.print()
-        console.print(Text(f"Findings ({len(findings)})", style="bold"))
+        out.line()
+        out.line(Text(f"Findings ({len(findings)})", style="bold"))
         order = {sev: i for i, sev in enumerate(SEVERITIES)}
         for f in sorted(findings, key=lambda f: (order.get(f.severity, 9), f.rule_id, f.namespace or "", f.name)):
             line = Text("  ")
@@ -97,30 +104,30 @@ def render(result: ScanResult, console: Console, *, max_reasons: int = 3, wide: 
             line.append(f" {f.rule_id} ")
             line.append(clean(f"{f.cluster}: ") if multi else "", style="dim")
             line.append(clean(f.message))
-            console.print(line, soft_wrap=True)
+            out.line(line, soft_wrap=True)
     errors = Counter(f.rule_id for f in result.results if f.status == "error")
     if errors:
-        console.print()
-        console.print(Text(f"Rule errors ({sum(errors.values())}): " + ", ".join(
+        out.line()
+        out.line(Text(f"Rule errors ({sum(errors.values())}): " + ", ".join(
             f"{rule} on {n} subject(s)" for rule, n in sorted(errors.items())) + " (-o json lists them)",
             style="red"), soft_wrap=True)
-    console.print()
+    out.line()
     if result.filters:
-        console.print(Text(f"Filtered ({ScanFilter(**_filter_fields(result.filters)).text()}): volumes, findings "
+        out.line(Text(f"Filtered ({ScanFilter(**_filter_fields(result.filters)).text()}): volumes, findings "
                            "and their counts are of the filtered view; compliance scores are of the whole scan.",
                            style="yellow"), soft_wrap=True)
     for c in result.clusters:
         if c.compliance:
             scores = ", ".join(f"{fw.framework} {_pct(fw.score)} (coverage {_pct(fw.coverage)})" for fw in c.compliance)
-            console.print(text(f"Compliance{' of ' + c.name if multi else ''}: {scores}"), soft_wrap=True)
+            out.line(text(f"Compliance{' of ' + c.name if multi else ''}: {scores}"), soft_wrap=True)
     if result.exceptions and (result.exceptions.matched or result.exceptions.unused or result.exceptions.expired):
         ex = result.exceptions
-        console.print(Text(f"Exceptions: {sum(n for _, n in ex.matched)} finding(s) excepted by {len(ex.matched)} "
+        out.line(Text(f"Exceptions: {sum(n for _, n in ex.matched)} finding(s) excepted by {len(ex.matched)} "
                            f"exception(s); {len(ex.unused)} unused; {len(ex.expired)} expired"), soft_wrap=True)
     counts = ", ".join(f"{n} {st}" for st, n in s["volumes_by_status"].items())
     ratio = f"{s['protected_ratio']:.0%}" if s["protected_ratio"] is not None else "n/a"
     sev = ", ".join(f"{n} {k}" for k, n in s["findings_by_severity"].items() if n)
-    console.print(Text(f"Volumes audited: {s['volumes_audited']} of {s['volumes']} ({counts}); "
+    out.line(Text(f"Volumes audited: {s['volumes_audited']} of {s['volumes']} ({counts}); "
                        f"protected {ratio}. Findings: {s['findings']}" + (f" ({sev})" if sev else "") + ".",
                        style="bold"))
 
