@@ -25,7 +25,7 @@ from auditor.model.runs import RunRecord
 from auditor.store import read
 from auditor.store import runs as executor_runs
 from auditor.store import schema as s
-from auditor.store.compression import decompress
+from auditor.store.compression import decompress, decompress_json
 from auditor.store.diff import diff_cluster
 from auditor.store.engine import WRITE, make_engine
 from auditor.store.migrate import upgrade
@@ -204,6 +204,13 @@ class Store:
         return self._transaction("read the history", lambda session: read.summaries(session, cluster, limit))
 
     def document(self, scan_id: int) -> dict[str, Any]:
+        return decompress(self._document_blob(scan_id))
+
+    def document_json(self, scan_id: int) -> bytes:
+        """The scan's document as JSON bytes, for a reader that parses only what it needs."""
+        return decompress_json(self._document_blob(scan_id))
+
+    def _document_blob(self, scan_id: int) -> bytes:
         blob = self._transaction("read the scan", lambda session: session.scalar(
             select(s.Scan.document).where(s.Scan.id == scan_id)))
         if blob is None:
@@ -212,7 +219,7 @@ class Store:
                 raise ScanNotFoundError(f"scan {scan_id} in the history store {self.name} was reduced to its summary "
                                         "by retention (history.retention.full_scans): its document is gone")
             raise ScanNotFoundError(f"no scan {scan_id} in the history store {self.name}")
-        return decompress(blob)
+        return bytes(blob)
 
     def open_findings(self, cluster: str | None = None, at: datetime | None = None,
                       statuses: tuple[str, ...] = ("open",)) -> list[OpenFinding]:

@@ -26,7 +26,7 @@ store's identities at the report's time (``fleet_findings``, as ``auditor fleet`
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -110,14 +110,35 @@ def _worst(key: str, entry: dict[str, Any]) -> tuple[Any, ...]:
     return ()
 
 
+def _volume_needs_attention(v: dict[str, Any]) -> bool:
+    return bool(v.get("audited", True) and v.get("status") != "protected")
+
+
+def _finding_needs_attention(f: dict[str, Any]) -> bool:
+    return f.get("severity") in LISTED_SEVERITIES
+
+
+#: what the report lists of the long lists with ``detail`` summary or attention; each reads only the keys of
+#: ``store.latest.HEAD_KEYS``, so the entries it leaves out are never parsed whole (``cluster_part_json``)
+ATTENTION = {"volumes": _volume_needs_attention, "findings": _finding_needs_attention}
+
+
+def _not(predicate: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]], bool]:
+    return lambda entry: not predicate(entry)
+
+
+#: the entries of those lists a summary or attention report only counts (``cluster_part_json``'s counted_only)
+COUNTED_ONLY = {key: _not(needs) for key, needs in ATTENTION.items()}
+
+
 def listed(part: dict[str, Any], detail: str) -> tuple[dict[str, list[Any]], dict[str, int]]:
     """A cluster's lists as the report lists them (``attention``: what needs it; ``summary``: its worst
     :data:`PER_CLUSTER` of that, in document order) and how many entries each list left out."""
     lists = {key: list(part.get(key) or []) for key in LISTS}
     omitted: dict[str, int] = {}
     if detail in ("summary", "attention"):
-        lists["volumes"] = [v for v in lists["volumes"] if v.get("audited", True) and v.get("status") != "protected"]
-        lists["findings"] = [f for f in lists["findings"] if f.get("severity") in LISTED_SEVERITIES]
+        for key, needs_attention in ATTENTION.items():
+            lists[key] = [e for e in lists[key] if needs_attention(e)]
         lists["schedules"] = [s for s in lists["schedules"] if keep_schedule(s)]
     if detail == "summary":
         for key, limit in PER_CLUSTER.items():
@@ -327,7 +348,7 @@ def read_fleet(url: str, clusters: Sequence[str] = (), *, at: datetime, detail: 
     and GOV-007 judge the fleet's agents once."""
     # deferred: SQLAlchemy (1.1 s) only for report --from-store
     from auditor.store import Store
-    from auditor.store.latest import cluster_part, select_clusters
+    from auditor.store.latest import cluster_part_json, select_clusters
 
     with Store(url, create=False) as store:
         names = select_clusters(store, clusters)
@@ -345,8 +366,10 @@ def read_fleet(url: str, clusters: Sequence[str] = (), *, at: datetime, detail: 
                 cluster=row.cluster, uid=row.agent.uid or None, scan_id=row.latest.scan_id if row.latest else None,
                 as_of=row.latest.as_of if row.latest else None, at=at, silent_after=row.agent.silent_after,
                 error=row.error, trend=trend_from_summaries(cache, [label], at), label=label), row.latest))
-        parts = ((entry, cluster_part(store.document(latest.scan_id), entry.cluster) if latest else None)
-                 for entry, latest in pairs)  # one document in memory at a time
+        # one document in memory at a time, and of it only what is about the cluster and listed
+        counted_only = None if detail == "all" else COUNTED_ONLY
+        parts = ((entry, cluster_part_json(store.document_json(latest.scan_id), entry.cluster, counted_only)
+                  if latest else None) for entry, latest in pairs)
         findings = judged([row.agent for row in chosen], at, [r for r in rules if r.id in FLEET_RULES], shown)
         doc = merge(parts, at=at, detail=detail, store=store.name, findings=findings)
         history = History(trend=trend_from_summaries(cache, list(dict.fromkeys(shown.values())), at),
