@@ -120,7 +120,7 @@ def collect_inventories(options: ScanOptions, progress: Progress | None = None,
     secrets = secret_policy(options)
     if workers <= 1:
         for target in targets:
-            yield _read_live(options, secrets, target, progress, None, lambda _: None)
+            yield _read_live(options, secrets, target, progress, None, lambda _: None, split_read=True)
         return
     lines = ClusterProgress(_shown_by(progress), [t.name for t in targets]) if progress is not None else None
     reads = [(t.name, partial(_live_inventory, options, secrets, t, None)) for t in targets]
@@ -169,19 +169,22 @@ def _read_dump(path: Path, name: str | None, secrets: SecretPolicy) -> Collected
 
 
 def _live_inventory(options: ScanOptions, secrets: SecretPolicy, target: ClusterTarget,
-                    sink: RawSink | None, progress: Progress | None) -> Inventory:
-    """One live cluster's inventory (raises ``ClusterAccessError`` when it cannot be read at all)."""
+                    sink: RawSink | None, progress: Progress | None, split_read: bool = False) -> Inventory:
+    """One live cluster's inventory (raises ``ClusterAccessError`` when it cannot be read at all). ``split_read``:
+    only where clusters are read one at a time in this process (``collect/split.py``), never in a worker."""
     source = LiveSource(target.api_client, target.name, page_size=options.page_size, progress=progress,
                         backup_namespace=options.config.velero_namespace, secrets=secrets,
-                        request_timeout=options.request_timeout, deadline=options.cluster_deadline)
+                        request_timeout=options.request_timeout, deadline=options.cluster_deadline,
+                        split_read=split_read)
     return options.collector(target, source, sink) if options.collector else source.collect(sink)
 
 
 def _read_live(options: ScanOptions, secrets: SecretPolicy, target: ClusterTarget, progress: Progress | None,
-               sink_for: Callable[[str], RawSink] | None, finished: Callable[[str], None]) -> Collected:
+               sink_for: Callable[[str], RawSink] | None, finished: Callable[[str], None],
+               split_read: bool = False) -> Collected:
     sink = sink_for(target.name) if sink_for else None
     try:
-        return target.name, _live_inventory(options, secrets, target, sink, progress), None
+        return target.name, _live_inventory(options, secrets, target, sink, progress, split_read), None
     except ClusterAccessError as exc:
         return target.name, None, str(exc)
     finally:

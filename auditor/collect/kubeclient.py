@@ -150,6 +150,12 @@ class KubeClient:
 
     # --- connections ----------------------------------------------------------------------------
 
+    def forget_connections(self) -> None:
+        """Start with no connection (in a forked child): the parent's sockets stay the parent's, never shared.
+        The inherited pools are dropped, not closed (closing them here would not touch the parent's)."""
+        self._pools = {}
+        self._lock = threading.Lock()
+
     def _pool(self, cert: tuple[bytes, bytes] | None) -> urllib3.PoolManager:
         """The connection pool for one client certificate (an exec plugin may hand out a new one)."""
         pool = self._pools.get(cert)

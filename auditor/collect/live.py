@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import gc
 import logging
-import queue
 import random
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 import orjson
@@ -32,11 +30,14 @@ import urllib3
 from auditor.analyse.credential_refs import credential_refs
 from auditor.collect.builder import InventoryBuilder
 from auditor.collect.decode import Refused, Typed
-from auditor.collect.discovery import discover
+from auditor.collect.discovery import Served, discover
 from auditor.collect.fields import FieldReader
 from auditor.collect.kinds import KINDS, ResourceKind
 from auditor.collect.kubeclient import KubeClient
+from auditor.collect.prefetch import prefetched
 from auditor.collect.secrets import SecretPolicy, fingerprint_data
+from auditor.collect.split import CHILD_KINDS, KindRead, read_split
+from auditor.collect.split import available as split_available
 from auditor.errors import ApiStatusError, ClusterAccessError, InputError
 from auditor.model.inventory import Gap, Inventory
 
@@ -120,57 +121,11 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-_PAGE, _ERROR, _END = "page", "error", "end"
-T = TypeVar("T")
-
-
 #: Fetch each list's pages one ahead in a worker thread. Off: on the large bench data on an idle 2-core machine
 #: the thread always cost client CPU (+0.4 s and +3.6 s in two runs) and its wall-time effect was within the
 #: runs' spread (3.4 s slower in one, 0.4 s faster in the other); fetching in turn is simpler and no slower
 #: (docs/decoding.md). ``bench/scan.py --overlap`` times it turned on.
 PREFETCH = False
-
-
-def prefetched(pages: Iterator[T], name: str) -> Generator[T, None, None]:
-    """``pages``, fetched one page ahead in a worker thread.
-
-    The server's work and the network wait for page n+1 then overlap the decoding of page n (the socket
-    wait releases the GIL). Only one page waits in the queue, so memory stays at two pages. Errors are
-    raised here, in order; when the caller stops early, the worker stops after its current request."""
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for page in pages:
-                if not put((_PAGE, page)):
-                    return
-            put((_END, None))
-        except BaseException as exc:  # handed to the caller, which raises it
-            put((_ERROR, exc))
-
-    worker = threading.Thread(target=work, name=f"prefetch {name}", daemon=True)
-    worker.start()
-    try:
-        while True:
-            tag, value = handoff.get()
-            if tag == _PAGE:
-                yield value
-            elif tag == _ERROR:
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
 
 
 class LiveSource:
@@ -180,7 +135,7 @@ class LiveSource:
                  retry: RetryPolicy | None = None, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
                  deadline: float | None = DEFAULT_CLUSTER_DEADLINE,
                  progress: Progress | None = None, backup_namespace: str | None = None,
-                 secrets: SecretPolicy | None = None) -> None:
+                 secrets: SecretPolicy | None = None, split_read: bool = False) -> None:
         self.api = api_client
         self.cluster = cluster
         self.page_size = page_size
@@ -191,6 +146,9 @@ class LiveSource:
         self.progress = progress
         self.backup_namespace = backup_namespace
         self.secrets = secrets or SecretPolicy(read_values=False)
+        #: list a few large kinds in a forked child while this process lists the rest (``collect/split.py``):
+        #: only where one cluster is read at a time, by this process's main thread, without a raw sink
+        self.split_read = split_read
         disable_client_retries(api_client)
 
     def remaining(self) -> float | None:
@@ -383,42 +341,76 @@ class LiveSource:
                 item.setdefault("kind", kind.kind)
         return page, items
 
+    def _list_kind(self, kind: ResourceKind, namespace: str | None, keep_raw: bool,
+                   page: Callable[[list[Any], list[dict[str, Any]]], None], restart: Callable[[], None]) -> Gap | None:
+        """List one kind, handing each page's records (and raw items) to ``page``; ``restart``: a 410 restarted
+        the list and what was handed is void. The gap when it cannot be read, else None."""
+        for attempt in range(self.retry.restarts + 1):
+            try:
+                with gc_paused():  # the records are built in bulk: no cycles to find while they are
+                    for records, items in self.list_records(kind, namespace, keep_raw=keep_raw):
+                        page(records, items)
+            except _ListExpiredError:
+                log.info("%s: continue token expired, restarting the list (%d)", kind.resource, attempt + 1)
+                restart()
+                continue
+            except ApiStatusError as exc:
+                return _gap_for(kind, exc, namespace)
+            except MalformedListError as exc:
+                return Gap(kind.resource, "error", f"malformed list answer: {exc}", namespace)
+            except InputError as exc:
+                return Gap(kind.resource, "error", f"malformed object: {exc}", namespace)
+            except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+                # an object the slimmer does not expect: this kind is unreadable, the rest of the scan goes on
+                return Gap(kind.resource, "error", f"malformed object: {type(exc).__name__}: {exc}", namespace)
+            return None
+        return Gap(kind.resource, "error", "the list kept expiring (410 Gone) and was abandoned", namespace)
+
+    def _kind_read(self, kind: ResourceKind, namespace: str | None = None, keep_raw: bool = False,
+                   between_pages: Callable[[], None] | None = None) -> KindRead:
+        """All objects of one kind, or the gap that replaces them."""
+        read = KindRead()
+
+        def page(records: list[Any], items: list[dict[str, Any]]) -> None:
+            read.records.extend(records)
+            read.raws.extend(items)
+            if self.progress:
+                self.progress(kind.resource, len(read.records))
+            if between_pages is not None:
+                between_pages()
+
+        def restart() -> None:
+            read.records.clear()
+            read.raws.clear()
+
+        read.gap = self._list_kind(kind, namespace, keep_raw, page, restart)
+        if read.gap is not None:
+            read.records.clear()
+            read.raws.clear()
+        return read
+
     def _read_kind(self, kind: ResourceKind, builder: InventoryBuilder, sink: RawSink | None,
                    namespace: str | None = None) -> None:
         """All objects of one kind into the builder, or a gap; a 410 restarts the whole list."""
-        for restart in range(self.retry.restarts + 1):
-            records: list[Any] = []
-            raws: list[dict[str, Any]] = []
-            try:
-                with gc_paused():  # the records are built in bulk: no cycles to find while they are
-                    for page, items in self.list_records(kind, namespace, keep_raw=sink is not None):
-                        records.extend(page)
-                        raws.extend(items)
-                        if self.progress:
-                            self.progress(kind.resource, len(records))
-            except _ListExpiredError:
-                log.info("%s: continue token expired, restarting the list (%d)", kind.resource, restart + 1)
-                continue
-            except ApiStatusError as exc:
-                builder.gap(_gap_for(kind, exc, namespace))
-                return
-            except MalformedListError as exc:
-                builder.gap(Gap(kind.resource, "error", f"malformed list answer: {exc}", namespace))
-                return
-            except InputError as exc:
-                builder.gap(Gap(kind.resource, "error", f"malformed object: {exc}", namespace))
-                return
-            except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
-                # an object the slimmer does not expect: this kind is unreadable, the rest of the scan goes on
-                builder.gap(Gap(kind.resource, "error", f"malformed object: {type(exc).__name__}: {exc}", namespace))
-                return
-            for rec in records:
-                builder.add(kind.field, rec)
-            if sink is not None:
-                for raw in raws:
-                    sink(kind, raw)
-            return
-        builder.gap(Gap(kind.resource, "error", "the list kept expiring (410 Gone) and was abandoned", namespace))
+        _apply(kind, self._kind_read(kind, namespace, keep_raw=sink is not None), builder, sink)
+
+    def _read_ahead(self, served: Served) -> dict[int, KindRead]:
+        """The kinds that depend on no other (by index in :data:`KINDS`), read before :meth:`_collect` applies
+        them in order: :data:`CHILD_KINDS` by a forked child, the rest here meanwhile (``collect/split.py``).
+        Empty when the read is not split; a kind the child did not finish is missing (:meth:`_collect` reads it)."""
+        ahead = [(i, k) for i, k in enumerate(KINDS)
+                 if not k.by_name and not k.backup_namespace_only and not served.absent(k)]
+        if not (self.split_read and isinstance(self.api, KubeClient) and split_available()
+                and any(k.resource in CHILD_KINDS for _, k in ahead)):
+            return {}
+
+        def listed(kind: ResourceKind, page: Callable[[list[Any]], None], restart: Callable[[], None]) -> Gap | None:
+            return self._list_kind(kind, None, False, lambda records, _: page(records), restart)
+
+        def read(kind: ResourceKind, between_pages: Callable[[], None]) -> KindRead:
+            return self._kind_read(kind, between_pages=between_pages)
+
+        return read_split(ahead, listed, read, self.api.forget_connections, self.progress, self._ends_at)
 
     def collect(self, sink: RawSink | None = None) -> Inventory:
         """Every kind of :data:`KINDS`, each read completely or recorded as a gap, within the deadline."""
@@ -433,8 +425,9 @@ class LiveSource:
         builder.collected_at = datetime.now(UTC)
         builder.server_version = self.server_version()
         served = discover(self.get_json, KINDS, builder)
+        ahead = self._read_ahead(served) if sink is None else {}
         backup_namespaces: set[str] = set()
-        for kind in KINDS:
+        for index, kind in enumerate(KINDS):
             if kind.by_name:
                 continue  # read below, one by one, once the objects that name them are known
             absent = served.absent(kind)
@@ -450,7 +443,11 @@ class LiveSource:
                 for ns in namespaces:
                     self._read_kind(kind, builder, sink, ns)
                 continue
-            self._read_kind(kind, builder, sink)
+            read = ahead.pop(index, None)
+            if read is None:
+                self._read_kind(kind, builder, sink)
+            else:
+                _apply(kind, read, builder, sink)
             if kind.group == "velero.io":
                 backup_namespaces.update(r.meta.namespace for r in builder.records[kind.field] if r.meta.namespace)
         builder.secret_policy = self.secrets
@@ -547,6 +544,21 @@ def list_items(page: Any, kind: ResourceKind) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             raise MalformedListError(f"items[{i}] is a {type(item).__name__}, not a {kind.kind} object")
     return items
+
+
+def _apply(kind: ResourceKind, read: KindRead, builder: InventoryBuilder, sink: RawSink | None) -> None:
+    """One kind as read into the builder: its records (and raw objects to the sink), or its gap; what its read
+    raised is raised now."""
+    if read.error is not None:
+        raise read.error
+    if read.gap is not None:
+        builder.gap(read.gap)
+        return
+    for rec in read.records:
+        builder.add(kind.field, rec)
+    if sink is not None:
+        for raw in read.raws:
+            sink(kind, raw)
 
 
 def _gap_for(kind: ResourceKind, exc: ApiStatusError, namespace: str | None) -> Gap:
