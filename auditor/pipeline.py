@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,7 +37,14 @@ from auditor.collect.live import (
     RawSink,
     gc_paused,
 )
-from auditor.collect.parallel import ClusterProgress, in_order, processes_available, read_in_processes, workers_for
+from auditor.collect.parallel import (
+    ClusterProgress,
+    ClusterRead,
+    in_order,
+    processes_available,
+    read_in_processes,
+    workers_for,
+)
 from auditor.collect.secrets import SecretPolicy, load_installation_key
 from auditor.config import AuditConfig
 from auditor.config.waivers import ExceptionRule
@@ -44,13 +52,12 @@ from auditor.errors import AuditorError, ClusterAccessError, ConfigError
 from auditor.load.frameworks import load_frameworks
 from auditor.load.rules import load_catalog
 from auditor.model.inventory import Inventory
-from auditor.model.rules import Finding
+from auditor.model.rules import Finding, Rule
 from auditor.model.tools.velero import VeleroCatalog
 
 if TYPE_CHECKING:
     from auditor.analyse.compliance import Framework
     from auditor.custom_rules.loader import CustomRule
-    from auditor.model.rules import Rule
 
     Focused = tuple[tuple[Rule, ...], tuple[Framework, ...], tuple[CustomRule, ...]]
 
@@ -109,11 +116,12 @@ Collected = tuple[str, Inventory | None, str | None]  # cluster, its inventory o
 def collect_inventories(options: ScanOptions, progress: Progress | None = None,
                         sink_for: Callable[[str], RawSink] | None = None) -> Generator[Collected, None, None]:
     """(cluster, inventory or None, error) for each requested cluster, in the order asked, up to
-    ``options.parallel`` read at once; one bad cluster never stops the rest. Close it when leaving early: live
-    clusters read at once are read in worker processes, stopped then."""
+    ``options.parallel`` live clusters read at once (dumps one after another); one bad cluster never stops the
+    rest. Close it when leaving early: live clusters read at once are read in worker processes, stopped then.
+    (A scan reads through :func:`judged_clusters`, whose workers also analyse; ``rbac`` needs only this.)"""
     if options.snapshots or sink_for is not None or options.collector is not None or not processes_available():
         tasks = collect_tasks(options, progress, sink_for)
-        yield from in_order(tasks, scan_workers(options, len(tasks)))
+        yield from in_order(tasks, 1 if options.snapshots else scan_workers(options, len(tasks)))
         return
     targets = live_targets(options)
     workers = scan_workers(options, len(targets))
@@ -128,14 +136,14 @@ def collect_inventories(options: ScanOptions, progress: Progress | None = None,
 
 
 def scan_workers(options: ScanOptions, clusters: int) -> int:
-    """Clusters read at once. ``auditor serve``'s collector (its watch cache) reads one at a time, and so are
-    dumps whatever ``--parallel``: parsing one is CPU-bound Python in this process, so threads gained nothing
-    but a second inventory alive (bench/parallel.py: 1.4x the peak RSS, no speed-up), and a worker process
-    would cost more to send the records back than it saves (docs/failure-model.md). Live clusters are read in
-    worker processes (``collect.parallel.read_in_processes``)."""
-    if options.collector is not None or options.snapshots:
+    """Clusters read at once: ``--parallel``, else min(4, clusters) live clusters (a real API server keeps a
+    reader waiting, so more than the cores still overlap) and min(4, clusters, cores) dumps (CPU-bound only:
+    another worker on a busy core costs its pickling and gains nothing). ``auditor serve``'s collector (its
+    watch cache) reads one at a time. In a scan (:func:`judged_clusters`) each is read, analysed and judged in a
+    worker process (docs/failure-model.md has the figures)."""
+    if options.collector is not None:
         return 1
-    return workers_for(clusters, options.parallel)
+    return workers_for(clusters, options.parallel, cpu_bound=bool(options.snapshots))
 
 
 def collect_tasks(options: ScanOptions, progress: Progress | None = None,
@@ -215,7 +223,8 @@ def previous_state(options: ScanOptions, previous: PreviousState | None, cluster
 
 def run_scan(options: ScanOptions, progress: Progress | None = None,
              previous: PreviousState | None = None) -> ScanResult:
-    """Collect and analyse every cluster, then evaluate the rules with what spans them (fingerprints,
+    """Collect and analyse every cluster with the rules that need only it (:class:`ClusterJudge`: in the worker
+    processes of clusters read at once, else here), then evaluate the rules with what spans them (fingerprints,
     exceptions), apply the exceptions and score the frameworks. ``previous`` reads each cluster's previous
     state (else ``options.previous``); recording the scan is the caller's business (``auditor.recording``)."""
     as_of = options.as_of or datetime.now(UTC).replace(microsecond=0)
@@ -223,54 +232,31 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
     every_rule = load_catalog()
     focus = _Focus(every_rule, load_frameworks(), options.custom_rules)
     focus.of(options.framework)  # an unknown --framework is refused before any cluster is read
-
-    def analysed_one(name: str, inventory: Inventory | None, error: str | None,
-                     ) -> tuple[str, ClusterAnalysis | None, str | None]:
-        """Analyse one cluster as its turn comes (while the next ones are read, when read at once)."""
-        if inventory is None:
-            return name, None, error
-        catalog = catalogs_for(options, inventory.cluster)
-        inventory = with_etcd_manifests(inventory, config.etcd)  # the executor's etcd snapshots (SYS-002)
-        with gc_paused():
-            state = previous_state(options, previous, inventory.cluster, as_of, cluster_uid(inventory.namespaces))
-            try:
-                return inventory.cluster, analyse_cluster(inventory, config, as_of, catalog, state), None
-            except AuditorError:
-                raise
-            except Exception as exc:  # a defect on this cluster's data must not cost the other clusters
-                log.warning("analysis of cluster %s failed: %s: %.200s", inventory.cluster, type(exc).__name__, exc)
-                log.debug("analysis traceback", exc_info=True)
-                return (inventory.cluster, None,
-                        f"the analysis failed on this cluster's data: {type(exc).__name__}: {str(exc)[:300]}")
-
-    collected = collect_inventories(options, progress)
-    with closing(collected):
-        analysed = [analysed_one(*one) for one in collected]
-    analyses = [a for _, a, _ in analysed if a is not None]
+    judge = ClusterJudge(options, as_of, every_rule, focus, deferred=RUN_RULES | (PREVIOUS_RULES if previous else
+                                                                                  frozenset()))
+    works = judged_clusters(options, judge, progress)
+    with closing(works):  # each settled as its turn comes (while the next ones are read, when read at once)
+        done = [judge.settle(work, previous) for work in works]
+    analyses = [w.analysis for w in done if w.analysis is not None]
     exception_rules = list(config.exceptions.waivers)
     if config.exceptions.from_annotations:
-        exception_rules += [e for a in analyses for e in annotation_exceptions(a.inventory)]
+        exception_rules += [e for w in done for e in w.waivers]
     exception_rules = check_terms(exception_rules, as_of, config.exceptions.max_days)
-    run = RunContext(fingerprint_clusters=fingerprint_clusters(analyses), exceptions=tuple(exception_rules),
-                     catalog=every_rule, fleet=options.fleet,
-                     fleet_unknown=options.fleet_unknown)
+    run = replace(judge.run, fingerprint_clusters=fingerprint_clusters(analyses), exceptions=tuple(exception_rules))
     # each cluster's rules and frameworks: --framework, else its clusters[] entry's framework, else all of them
-    chosen = {a.inventory.cluster: focus.of(options.framework or config.for_cluster(a.inventory.cluster).framework)
-              for a in analyses}
+    chosen = {a.inventory.cluster: judge.focused(a.inventory.cluster) for a in analyses}
     rules, custom = focus.union(list(chosen.values()) or [focus.of(options.framework)])
     judged: dict[str, list[Finding]] = {}
     registers = []
-    for _, analysis, _ in analysed:
+    for work in done:
+        analysis = work.analysis
         if analysis is None:
             continue
-        cluster_rules, _, cluster_custom = chosen[analysis.inventory.cluster]
         with gc_paused():
-            early = tuple(r for r in cluster_rules if r.id not in LATE_RULES)
-            results = unevaluated_where_blind(analysis, evaluate(analysis, early, config.rules, run))
-            if cluster_custom:
-                from auditor.custom_rules.evaluate import evaluate_custom  # deferred: CEL (0.5 s) if rules
-
-                results += evaluate_custom(analysis, cluster_custom)
+            spanning = tuple(r for r in chosen[analysis.inventory.cluster][0] if r.id in RUN_RULES)
+            results = judge.in_catalog_order(
+                work.results, unevaluated_where_blind(analysis, evaluate(analysis, spanning, config.rules, run)))
+            results += work.custom
             judged[analysis.inventory.cluster], register = apply_exceptions(
                 results, exception_rules, subjects(analysis.inventory), as_of)
         registers.append(register)
@@ -279,7 +265,7 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
         late_run = replace(run, exception_use={r.key: n for r, n in merged.matched},
                            exception_unknown=frozenset(r.key for r in merged.undetermined),
                            evaluated_rules=frozenset([*(r.id for r in rules), *(r.rule.id for r in custom)]),
-                           unreadable_clusters=tuple(name for name, a, _ in analysed if a is None))
+                           unreadable_clusters=tuple(w.name for w in done if w.analysis is None))
         for analysis in analyses:
             late = tuple(r for r in chosen[analysis.inventory.cluster][0] if r.id in LATE_RULES)
             late_results = unevaluated_where_blind(analysis, evaluate(analysis, late, config.rules, late_run))
@@ -287,9 +273,10 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
             judged[analysis.inventory.cluster] += results
             registers.append(register)
     clusters = []
-    for name, analysis, error in analysed:
+    for work in done:
+        analysis = work.analysis
         if analysis is None:
-            clusters.append(ClusterScan(name, None, (), error))
+            clusters.append(ClusterScan(work.name, None, (), work.error))
             continue
         results = judged[analysis.inventory.cluster]
         counts = status_counts(results)  # once per cluster, for every framework
@@ -297,9 +284,153 @@ def run_scan(options: ScanOptions, progress: Progress | None = None,
         compliance = tuple(score_counts(f, counts) for f in frameworks)
         own = {rule: n for rule, n in counts.items() if rule not in FLEET_RULES}
         without_fleet = tuple(score_counts(f, own) for f in frameworks) if len(own) < len(counts) else ()
-        clusters.append(ClusterScan(name, analysis, tuple(results), None, compliance, without_fleet))
+        clusters.append(ClusterScan(work.name, analysis, tuple(results), None, compliance, without_fleet))
     return ScanResult(as_of, tuple(clusters), rules + tuple(r.rule for r in custom),
                       merge_registers(registers, exception_rules, as_of))
+
+
+#: rules that read what spans the run's clusters (``RunContext.fingerprint_clusters``, ``.exceptions``): judged
+#: here once every cluster is analysed; every other rule but the late ones is judged with its cluster
+RUN_RULES = frozenset({"CRD-005", "GOV-004"})
+#: rules that read a cluster's previous state (GOV-002): judged here when a history store gives it, because the
+#: store's connections stay in this process (a forked child must not use them)
+PREVIOUS_RULES = frozenset({"GOV-002"})
+
+
+@dataclass(frozen=True)
+class ClusterWork:
+    """One cluster's share of a scan, done where it was read (a worker process, or here), and what comes back
+    from a worker: its analysis (the outputs and the store read it), the results of the rules that need only
+    it, and the waivers its objects declare. Without an analysis, ``error`` says why."""
+
+    name: str
+    analysis: ClusterAnalysis | None
+    error: str | None = None
+    results: tuple[Finding, ...] = ()  # its own rules' results, in catalog order, the blind ones not evaluated
+    custom: tuple[Finding, ...] = ()  # its custom (CEL) rules' results
+    waivers: tuple[ExceptionRule, ...] = ()  # from its objects' annotations (exceptions.from_annotations)
+
+
+class ClusterJudge:
+    """Analyses one cluster and judges the rules that need only it. Made before any worker is forked, so each
+    child runs this same code on its own cluster: the document is the same whether clusters are read at once
+    or one after another. ``deferred``: rules left for this process (:data:`RUN_RULES`, :data:`PREVIOUS_RULES`)."""
+
+    def __init__(self, options: ScanOptions, as_of: datetime, every_rule: tuple[Rule, ...], focus: _Focus,
+                 deferred: frozenset[str]) -> None:
+        self.options, self.as_of, self.focus, self.deferred = options, as_of, focus, deferred
+        self.run = RunContext(catalog=every_rule, fleet=options.fleet, fleet_unknown=options.fleet_unknown)
+        self.order = {rule.id: i for i, rule in enumerate(every_rule)}
+
+    def focused(self, cluster: str) -> Focused:
+        """The cluster's rules and frameworks: --framework, else its clusters[] entry's, else all of them."""
+        return self.focus.of(self.options.framework or self.options.config.for_cluster(cluster).framework)
+
+    def __call__(self, name: str, inventory: Inventory | None, error: str | None) -> ClusterWork:
+        if inventory is None:
+            return ClusterWork(name, None, error)
+        options, config = self.options, self.options.config
+        catalog = catalogs_for(options, inventory.cluster)
+        inventory = with_etcd_manifests(inventory, config.etcd)  # the executor's etcd snapshots (SYS-002)
+        cluster = inventory.cluster
+        with gc_paused():
+            try:
+                analysis = analyse_cluster(inventory, config, self.as_of, catalog, options.previous.get(cluster))
+            except AuditorError:
+                raise
+            except Exception as exc:  # a defect on this cluster's data must not cost the other clusters
+                log.warning("analysis of cluster %s failed: %s: %.200s", cluster, type(exc).__name__, exc)
+                log.debug("analysis traceback", exc_info=True)
+                why = f"the analysis failed on this cluster's data: {type(exc).__name__}: {str(exc)[:300]}"
+                return ClusterWork(cluster, None, why)
+            rules, _, custom = self.focused(cluster)
+            own = tuple(r for r in rules if r.id not in LATE_RULES and r.id not in self.deferred)
+            results = unevaluated_where_blind(analysis, evaluate(analysis, own, config.rules, self.run))
+            custom_results: list[Finding] = []
+            if custom:
+                from auditor.custom_rules.evaluate import evaluate_custom  # deferred: CEL (0.5 s) if rules
+
+                custom_results = evaluate_custom(analysis, custom)
+            waivers = annotation_exceptions(inventory) if config.exceptions.from_annotations else []
+        return ClusterWork(cluster, analysis, None, tuple(results), tuple(custom_results), tuple(waivers))
+
+    def settle(self, work: ClusterWork, previous: PreviousState | None) -> ClusterWork:
+        """In this process, as the cluster's turn comes: its previous state from the history store, and the
+        rules that read it."""
+        analysis = work.analysis
+        if previous is None or analysis is None:
+            return work
+        cluster = analysis.inventory.cluster
+        with gc_paused():
+            uid = cluster_uid(analysis.inventory.namespaces)
+            state = previous_state(self.options, previous, cluster, self.as_of, uid)
+            analysis = replace(analysis, previous=state)
+            rules = tuple(r for r in self.focused(cluster)[0] if r.id in PREVIOUS_RULES and r.id not in LATE_RULES)
+            later = unevaluated_where_blind(analysis, evaluate(analysis, rules, self.options.config.rules, self.run))
+        return replace(work, analysis=analysis, results=tuple(self.in_catalog_order(work.results, later)))
+
+    def in_catalog_order(self, own: Sequence[Finding], later: list[Finding]) -> list[Finding]:
+        """Results judged in two places, in the order one evaluation of every rule gives (catalog order; each
+        rule's own results kept in theirs: the sort is stable, and merges two sorted runs in linear time)."""
+        if not later:
+            return list(own)
+        return sorted([*own, *later], key=lambda f: self.order[f.rule_id])
+
+
+def judged_clusters(options: ScanOptions, judge: ClusterJudge,
+                    progress: Progress | None = None) -> Generator[ClusterWork, None, None]:
+    """Each requested cluster's :class:`ClusterWork`, in the order asked. Clusters read at once are read,
+    analysed and judged in worker processes (``collect.parallel.read_in_processes``), live clusters and dumps
+    alike, each sending back its work pickled; one at a time (or without ``fork``) here, as each inventory
+    comes. Close it when leaving early: the worker processes are stopped then."""
+    if options.collector is None and processes_available():
+        secrets = secret_policy(options)
+        tasks: list[tuple[str, ClusterRead[ClusterWork]]]
+        if options.snapshots:
+            name = options.cluster_name if len(options.snapshots) == 1 else None
+            tasks = [(str(p), partial(_judged_dump, judge, p, name, secrets)) for p in options.snapshots]
+        else:
+            targets = live_targets(options)
+            tasks = [(t.name, partial(_judged_live, judge, options, secrets, t)) for t in targets]
+        workers = scan_workers(options, len(tasks))
+        if workers > 1:
+            _warm(options)
+            lines = None
+            if progress is not None and not options.snapshots:
+                lines = ClusterProgress(_shown_by(progress), [name for name, _ in tasks])
+            deadline = None if options.snapshots else options.cluster_deadline
+            for name, work, error in read_in_processes(tasks, workers, deadline, lines):
+                yield work if work is not None else ClusterWork(name, None, error)
+            return
+    collected = collect_inventories(options, progress)
+    with closing(collected):
+        for one in collected:
+            yield judge(*one)
+
+
+def _judged_live(judge: ClusterJudge, options: ScanOptions, secrets: SecretPolicy, target: ClusterTarget,
+                 progress: Progress | None) -> ClusterWork:
+    """A worker's live cluster: read (an unreachable one is its error row), analysed and judged."""
+    try:
+        inventory = _live_inventory(options, secrets, target, None, progress)
+    except ClusterAccessError as exc:
+        return ClusterWork(target.name, None, str(exc))
+    return judge(target.name, inventory, None)
+
+
+def _judged_dump(judge: ClusterJudge, path: Path, name: str | None, secrets: SecretPolicy,
+                 _: Progress | None) -> ClusterWork:
+    """A worker's dump: read (bad input stops the run, as one after another), analysed and judged."""
+    return judge(*_read_dump(path, name, secrets))
+
+
+def _warm(options: ScanOptions) -> None:
+    """Import here, once, what each worker would otherwise import on its own: the CEL evaluator (0.5 s) when
+    there are custom rules, the S3 client when etcd manifests come from S3."""
+    if options.custom_rules:
+        importlib.import_module("auditor.custom_rules.evaluate")
+    if any(s.s3 for s in options.config.etcd.snapshots):
+        importlib.import_module("auditor.collect.s3")
 
 
 class _Focus:

@@ -1,25 +1,25 @@
 #!/usr/bin/env python3
-"""Several clusters read at once: threads against processes, dumps and live API servers.
+"""Several clusters scanned at once: dumps and live API servers, --parallel 1 against --parallel N.
 
-    python bench/parallel.py [--clusters 4] [--scale 0.1] [--workers 4] [--keep DIR]
+    python bench/parallel.py [--clusters 4] [--scale 0.1] [--workers 4] [--rounds 3] [--keep DIR]
+                             [--only reads|dumps|live]
 
 Generates ``--clusters`` dumps with bench/generate.py (``--scale`` of the large size), then times, each in a
 fresh process:
   1. reading the dumps (``read_dump``): one at a time, in 4 threads, and in 4 forked worker processes that send
-     each inventory back pickled (``collect.parallel.read_in_processes``, what live clusters use);
+     each inventory back pickled (``collect.parallel.read_in_processes``);
   2. ``auditor scan --snapshot ...`` with ``--parallel 1`` and ``--parallel N``;
   3. ``auditor scan --context ...`` against one API test server per cluster, each its own process
      (``python -m tests.kubeapi``), with ``--parallel 1`` and ``--parallel N``.
-Prints wall time, CPU seconds (the scan's own, then with its worker processes), peak RSS (ru_maxrss of the
-scan, and of its largest worker process), the speed-up against the 1.6x target (live, API servers in their own
-processes) and peak RSS with --parallel N against --parallel 1: memory must stay within the sum of the
-records, which a sequential run of every cluster already holds (target: at most 1.25x the sequential peak;
-the workers' peaks are printed beside it, not added: a child's RSS counts the pages it shares with the scan).
-
-Dumps are read one at a time whatever ``--parallel`` (docs/failure-model.md has the figures): reading one is
-CPU-bound Python, so threads take turns on the GIL, and the "processes" row shows what worker processes
-would gain on them. Live clusters are read in worker processes: the client decodes pages into records, CPU
-work the GIL serialised in threads.
+With ``--parallel N`` a scan reads, analyses and judges each cluster in a worker process
+(``pipeline.ClusterJudge``). Scans 2 and 3 alternate (1, N, 1, N, ...) ``--rounds`` times, so that a machine
+shared with other work slows both alike, and print each run and the medians: wall time, CPU seconds (the
+scan's own, then its worker processes'), peak RSS (ru_maxrss of the scan, and of its largest worker), the
+speed-up against the 1.6x target (live: API servers in their own processes; dumps: the same target, printed
+for comparison) and the peak RSS of --parallel N over --parallel 1: memory must stay within the sum of the
+records, which a sequential run of every cluster already holds (target: at most 1.25x the sequential peak; the
+workers' peaks are printed beside it, not added: a child's RSS counts the pages it shares with the scan).
+The load average is printed with each run: on a shared machine wall times swing, CPU seconds less.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,21 +105,51 @@ def stamp() -> str:
     return f"{time.strftime('%H:%M:%S', time.gmtime())} UTC, load {os.getloadavg()[0]:.1f}"
 
 
-def compare(one: Timed, many: Timed, workers: int, speedup_target: str) -> None:
-    """--parallel 1 against --parallel N: wall, CPU, peak RSS, the speed-up and the memory ratio."""
-    for label, (seconds, rss, _, cpu, child_cpu, child_rss) in (("--parallel 1", one),
-                                                               (f"--parallel {workers}", many)):
-        workers_part = (f"  + workers {child_cpu:5.2f} s CPU, largest peak RSS {child_rss:4.0f} MB"
-                        if child_cpu >= 0.05 else "")
-        print(f"  {label:<13} {seconds:7.2f} s wall  {cpu:7.2f} s CPU  peak RSS {rss:6.0f} MB{workers_part}")
+def show(label: str, run: Timed) -> None:
+    seconds, rss, _, cpu, child_cpu, child_rss = run
+    workers_part = (f"  + workers {child_cpu:5.2f} s CPU, largest peak RSS {child_rss:4.0f} MB"
+                    if child_cpu >= 0.05 else "")
+    print(f"  {label:<13} {seconds:7.2f} s wall  {cpu:7.2f} s CPU  peak RSS {rss:6.0f} MB{workers_part}  "
+          f"({stamp()})", flush=True)
+
+
+def alternate(args: list[str], workers: int, rounds: int) -> tuple[list[Timed], list[Timed]]:
+    """``--parallel 1`` and ``--parallel N`` in turn, ``rounds`` times each."""
+    ones, manys = [], []
+    for _ in range(rounds):
+        ones.append(timed_scan([*args, "--parallel", "1"]))
+        show("--parallel 1", ones[-1])
+        manys.append(timed_scan([*args, "--parallel", str(workers)]))
+        show(f"--parallel {workers}", manys[-1])
+    return ones, manys
+
+
+def median(runs: list[Timed]) -> Timed:
+    """Each measure's median over the runs (the document: the first run's)."""
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), runs[0][2],
+            statistics.median(r[3] for r in runs), statistics.median(r[4] for r in runs),
+            statistics.median(r[5] for r in runs))
+
+
+def compare(ones: list[Timed], manys: list[Timed], workers: int, what: str) -> None:
+    """--parallel 1 against --parallel N: medians of wall, CPU, peak RSS; the speed-up and the memory ratio."""
+    one, many = median(ones), median(manys)
+    print(f"  medians of {len(ones)} alternating runs each:")
+    show("--parallel 1", one)
+    show(f"--parallel {workers}", many)
     speedup, memory = one[0] / many[0], many[1] / one[1]
-    print(f"  speed-up {speedup:.2f}x  ({speedup_target})")
+    print(f"  {what} speed-up {speedup:.2f}x (each round: "
+          f"{', '.join(f'{a[0] / b[0]:.2f}x' for a, b in zip(ones, manys, strict=True))}); target >= {TARGET}x on "
+          f"{os.cpu_count()} cores: {'ok' if speedup >= TARGET else 'MISS'}")
+    print(f"  CPU seconds: {one[3]:.2f} one at a time, {many[3] + many[4]:.2f} with workers "
+          f"({many[3]:.2f} the scan's own + {many[4]:.2f} its workers')")
     print(f"  peak RSS --parallel {workers} / --parallel 1: {memory:.2f}  (target <= {RSS_TARGET}: "
           f"{'ok' if memory <= RSS_TARGET else 'MISS'}; the sequential run holds every cluster's records)")
     if many[4] >= 0.05:
         print(f"  with the workers: {many[1]:.0f} MB + at most {workers} x {many[5]:.0f} MB = "
               f"{many[1] + workers * many[5]:.0f} MB at most (a worker's RSS counts pages it shares with the scan)")
-    print(f"  same document: {one[2] == many[2]}  (ended {stamp()})")
+    same = all(r[2] == ones[0][2] for r in [*ones, *manys])
+    print(f"  same document in every run: {same}  (ended {stamp()})")
 
 
 def serve(dump: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
@@ -136,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clusters", type=int, default=4)
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each scan")
     parser.add_argument("--keep", type=Path, help="generate into (or reuse) this directory")
     parser.add_argument("--only", choices=("reads", "dumps", "live"), help="one of the three measurements")
     args = parser.parse_args(argv)
@@ -153,9 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "reads"):
         reads(dumps, args.workers)
     if args.only in (None, "dumps"):
-        scans(dumps, args.workers)
+        scans(dumps, args.workers, args.rounds)
     if args.only in (None, "live"):
-        live(dumps, args.workers, base)
+        live(dumps, args.workers, base, args.rounds)
     return 0
 
 
@@ -172,16 +204,14 @@ def reads(dumps: list[Path], workers: int) -> None:
 
 
 
-def scans(dumps: list[Path], workers: int) -> None:
+def scans(dumps: list[Path], workers: int, rounds: int) -> None:
     snapshot_args = [a for d in dumps for a in ("--snapshot", str(d))]
     print(f"\nauditor scan --snapshot (dumps), {stamp()}:")
-    one = timed_scan([*snapshot_args, "--parallel", "1"])
-    many = timed_scan([*snapshot_args, "--parallel", str(workers)])
-    compare(one, many, workers, "no target for dumps: CPU-bound in one process (the GIL), parsed one at a time "
-                                "to bound memory; see this file's docstring")
+    ones, manys = alternate(snapshot_args, workers, rounds)
+    compare(ones, manys, workers, "dumps")
 
 
-def live(dumps: list[Path], workers: int, base: Path) -> None:
+def live(dumps: list[Path], workers: int, base: Path, rounds: int) -> None:
     print(f"\nauditor scan --context (one API test server process per cluster), {stamp()}:")
     procs = []
     try:
@@ -197,11 +227,8 @@ def live(dumps: list[Path], workers: int, base: Path) -> None:
         kubeconfig.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", **config,
                                           "current-context": dumps[0].name}))
         contexts = ["--kubeconfig", str(kubeconfig), *(a for d in dumps for a in ("--context", d.name))]
-        one = timed_scan([*contexts, "--parallel", "1"])
-        many = timed_scan([*contexts, "--parallel", str(workers)])
-        speedup = one[0] / many[0]
-        compare(one, many, workers, f"target >= {TARGET}x on {os.cpu_count()} cores: "
-                                    f"{'ok' if speedup >= TARGET else 'MISS'}")
+        ones, manys = alternate(contexts, workers, rounds)
+        compare(ones, manys, workers, "live (API servers in their own processes)")
     finally:
         for proc in procs:
             proc.terminate()

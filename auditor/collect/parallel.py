@@ -1,12 +1,13 @@
 """Read several clusters at once (``--parallel N``), results in the order asked.
 
-Live clusters are read in worker processes (:func:`read_in_processes`): reading one is CPU-bound Python now
-(decoding pages into records), so threads took turns on the GIL (0.91x on 2 cores). Each child sends its
-inventory back pickled and the analysis stays in this process, overlapping the reads still running. Each
-cluster's own deadline bounds a stalled one, and a slow or failing cluster never holds another. Only an error
-that stops the whole run (bad input) travels out, from the first cluster, in order, that raised it: the same
-error a sequential run stops on. :func:`in_order` runs plain tasks (dumps: one at a time) in the caller's
-thread, or in threads where a caller still asks for them.
+Clusters are read in worker processes (:func:`read_in_processes`): reading one is CPU-bound Python now
+(decoding pages or files into records), so threads took turns on the GIL (0.91x on 2 cores). Each child does
+what its caller asks with its cluster (a scan: read, analyse and judge it, ``pipeline.ClusterJudge``) and sends
+the result back pickled; its log records go back too, and are handled here in its turn. Each cluster's own
+deadline bounds a stalled one, and a slow or failing cluster never holds another. Only an error that stops the
+whole run (bad input) travels out, from the first cluster, in order, that raised it: the same error a
+sequential run stops on. :func:`in_order` runs plain tasks in the caller's thread, or in threads where a caller
+still asks for them.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 from auditor.collect.live import Progress, gc_paused
 from auditor.errors import AuditorError, ClusterAccessError
-from auditor.model.inventory import Inventory
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,21 @@ T = TypeVar("T")
 DEFAULT_PARALLEL = 4
 
 
-def workers_for(clusters: int, requested: int | None) -> int:
-    """How many clusters to read at once: ``requested`` (``--parallel``), else min(4, clusters); at least 1."""
+def workers_for(clusters: int, requested: int | None, cpu_bound: bool = False) -> int:
+    """How many clusters to read at once: ``requested`` (``--parallel``), else min(4, clusters), and for
+    ``cpu_bound`` work (dumps: nothing to wait on) no more than the usable cores; at least 1."""
     wanted = DEFAULT_PARALLEL if requested is None else requested
+    if requested is None and cpu_bound:
+        wanted = min(wanted, usable_cores())
     return max(1, min(wanted, clusters))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def in_order(tasks: Sequence[Callable[[], T]], workers: int) -> Iterator[T]:
@@ -94,17 +105,15 @@ class ClusterProgress:
         return f"{len(self.done)}/{self.total} clusters read · " + (" · ".join(parts) if parts else "…")
 
 
-# --- live clusters in worker processes ------------------------------------------------------------------
+# --- clusters in worker processes ------------------------------------------------------------------
 
-#: Seconds a worker process may run past its cluster's deadline (building, pickling and sending the inventory
-#: read by then) before it is killed and its cluster reported as an error.
+#: Seconds a worker process may run past its cluster's deadline (building the inventory read by then, analysing
+#: and judging it, pickling and sending the result) before it is killed and its cluster reported as an error.
 DEADLINE_GRACE = 30.0
 
-#: What a worker reads: its cluster's inventory, reporting progress; raises ClusterAccessError when the
-#: cluster cannot be read at all.
-ClusterRead = Callable[[Progress | None], Inventory]
-#: (cluster, its inventory or None, the error) — a cluster that could not be read is an error, never a raise.
-Result = tuple[str, Inventory | None, str | None]
+#: What a worker does: reads its cluster (reporting progress) and returns what the caller needs of it, pickled
+#: back (an inventory, or its analysis and results); raises ClusterAccessError when it cannot be read at all.
+ClusterRead = Callable[[Progress | None], T]
 
 
 def processes_available() -> bool:
@@ -113,7 +122,7 @@ def processes_available() -> bool:
     return hasattr(os, "fork")
 
 
-class _Worker:
+class _Worker(Generic[T]):
     """One forked child reading one cluster, and the parent's ends of its two pipes."""
 
     def __init__(self, index: int, cluster: str) -> None:
@@ -126,29 +135,32 @@ class _Worker:
         self.status = 0
         self.stream: IO[bytes] | None = None
         self.unpickler: pickle.Unpickler | None = None  # one for the child's whole stream (its memo spans messages)
-        self.result: Result | None = None
+        self.result: tuple[str, T | None, str | None] | None = None
         self.raised: BaseException | None = None
+        self.logs: list[tuple[str, dict[str, Any]]] = []  # the child's log records, handled here in its turn
         self.read = threading.Event()  # the child has read its cluster (or ended): its result comes next
 
 
-def read_in_processes(reads: Sequence[tuple[str, ClusterRead]], workers: int, deadline: float | None,
-                      lines: ClusterProgress | None = None) -> Iterator[Result]:
-    """Each cluster's result in the order of ``reads``, read in worker processes, up to ``workers`` at once.
+def read_in_processes(reads: Sequence[tuple[str, ClusterRead[T]]], workers: int, deadline: float | None,
+                      lines: ClusterProgress | None = None) -> Iterator[tuple[str, T | None, str | None]]:
+    """(cluster, its result or None, the error) for each of ``reads``, in their order, each read in a worker
+    process, up to ``workers`` at once; a cluster that could not be read is an error, never a raise.
 
-    Why processes: a live read is CPU-bound Python now (decoding pages into records), so threads take turns
-    on the GIL. Every child is forked here, before any thread of this run starts (a fork copies only the
-    calling thread; locks another thread holds would stay held in the child); each waits on a pipe until a
-    slot is free, so the clusters start in order. A child sends its progress, then says it has read its cluster
-    (its slot goes to the next one) and sends its inventory pickled (pickle keeps the records' shared strings,
-    datetimes and empty mappings shared: msgpack decoding made 2.8x the objects; docs/failure-model.md). A thread
-    per child here passes its progress on; the caller's thread unpickles each inventory when its turn comes (in
-    order: unpickled at once in threads, they took turns on the GIL and the first came last) and analyses it
-    while the next clusters are read. A cluster that cannot be read, a child that
-    dies or overruns its deadline (plus :data:`DEADLINE_GRACE`) is that cluster's error; an ``AuditorError``
-    that stops the run (bad input) is raised when its cluster's turn comes, as a sequential run raises it.
-    Leaving early (an error, Ctrl-C, a consumer that stops) kills and reaps every child.
+    Why processes: reading is CPU-bound Python now (decoding pages into records), so threads take turns on the
+    GIL. Every child is forked here, before any thread of this run starts (a fork copies only the calling
+    thread; locks another thread holds would stay held in the child); each waits on a pipe until a slot is
+    free, so the clusters start in order. A child sends its progress and log records, then says it is done
+    (its slot goes to the next one) and sends its result pickled (pickle keeps the records' shared strings,
+    datetimes and empty mappings shared: msgpack decoding made 2.8x the objects; docs/failure-model.md). A
+    thread per child here passes its progress on and keeps its log records; the caller's thread, when the
+    cluster's turn comes, hands those records to this process's log handlers (once, in the order of a
+    sequential run) and unpickles the result (in order: unpickled at once in threads, they took turns on the
+    GIL and the first came last), while the next clusters are worked on. A cluster that cannot be read, a
+    child that dies or overruns its deadline (plus :data:`DEADLINE_GRACE`) is that cluster's error; an
+    ``AuditorError`` that stops the run (bad input) is raised when its cluster's turn comes, as a sequential run
+    raises it. Leaving early (an error, Ctrl-C, a consumer that stops) kills and reaps every child.
     """
-    children = [_Worker(i, name) for i, (name, _) in enumerate(reads)]
+    children: list[_Worker[T]] = [_Worker(i, name) for i, (name, _) in enumerate(reads)]
     limit = None if deadline is None else deadline + DEADLINE_GRACE
     threads: list[threading.Thread] = []
     lock = threading.Lock()
@@ -170,6 +182,7 @@ def read_in_processes(reads: Sequence[tuple[str, ClusterRead]], workers: int, de
                 _kill_overdue(children, limit)
             if child.result is None:
                 _take(child)
+            _replay(child)
             if child.raised is not None:
                 raise child.raised
             assert child.result is not None
@@ -178,7 +191,7 @@ def read_in_processes(reads: Sequence[tuple[str, ClusterRead]], workers: int, de
         _stop(children, threads, lock)
 
 
-def _fork(child: _Worker, read: ClusterRead, siblings: list[_Worker]) -> None:
+def _fork(child: _Worker[T], read: ClusterRead[T], siblings: list[_Worker[T]]) -> None:
     results_r, results_w = os.pipe()
     go_r, go_w = os.pipe()
     parent = os.getpid()
@@ -199,7 +212,7 @@ def _fork(child: _Worker, read: ClusterRead, siblings: list[_Worker]) -> None:
     child.pid, child.results_fd, child.go_fd = pid, results_r, go_w
 
 
-def _child(read: ClusterRead, results_fd: int, go_fd: int, parent: int) -> None:
+def _child(read: ClusterRead[T], results_fd: int, go_fd: int, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends a child without a traceback; the parent reports
     _die_with(parent)
     if os.read(go_fd, 1) != b"g":
@@ -207,10 +220,17 @@ def _child(read: ClusterRead, results_fd: int, go_fd: int, parent: int) -> None:
     gc.disable()  # the child lives for one read; its records have no cycles
     out = os.fdopen(results_fd, "wb", buffering=1 << 20)
     pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+    lock = threading.Lock()
+
+    def send(message: tuple[Any, ...]) -> None:
+        with lock:  # one pickler, one unpickler: their memos stay in step
+            pickler.dump(message)
+            out.flush()
 
     def progress(resource: str, count: int) -> None:
-        pickler.dump(("progress", resource, count))  # one pickler, one unpickler: their memos stay in step
-        out.flush()
+        send(("progress", resource, count))
+
+    _forward_logs(send)
 
     message: tuple[Any, ...]
     try:
@@ -223,10 +243,33 @@ def _child(read: ClusterRead, results_fd: int, go_fd: int, parent: int) -> None:
         log.warning("reading failed: %s: %.200s", type(exc).__name__, exc)
         log.debug("traceback", exc_info=True)
         message = ("error", f"reading failed: {type(exc).__name__}: {str(exc)[:300]}")
-    pickler.dump(("read",))  # the parent may start the next cluster while this one's result crosses the pipe
-    out.flush()
-    pickler.dump(message)
-    out.flush()
+    send(("read",))  # the parent may start the next cluster while this one's result crosses the pipe
+    send(message)
+
+
+def _forward_logs(send: Callable[[tuple[Any, ...]], None]) -> None:
+    """In a child: each log record goes to the parent, which hands it to its own handlers when this cluster's
+    turn comes (:func:`_replay`), so the user sees it once and in the order of a sequential run, never the
+    children's lines interleaved. Records reach here past their logger's level and filters, as in the parent."""
+    def call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
+        send(("log", self.name, _portable(record)))
+
+    logging.Logger.callHandlers = call_handlers  # type: ignore[method-assign]  # this child only
+
+
+def _portable(record: logging.LogRecord) -> dict[str, Any]:
+    """A record's attributes that survive pickling: the message formatted, a traceback as text."""
+    data = dict(record.__dict__, msg=record.getMessage(), args=None, exc_info=None)
+    if record.exc_info and not record.exc_text:
+        data["exc_text"] = logging.Formatter().formatException(record.exc_info)
+    return {k: v for k, v in data.items() if v is None or isinstance(v, str | int | float | bool)}
+
+
+def _replay(child: _Worker[T]) -> None:
+    """The child's log records, to this process's handlers (its logger's, up the hierarchy), in order."""
+    logs, child.logs = child.logs, []
+    for name, data in logs:
+        logging.getLogger(name).callHandlers(logging.makeLogRecord(data))
 
 
 def _die_with(parent: int) -> None:
@@ -240,7 +283,7 @@ def _die_with(parent: int) -> None:
         os._exit(0)
 
 
-def _start_next(waiting: list[_Worker]) -> None:
+def _start_next(waiting: list[_Worker[T]]) -> None:
     """Let the next waiting cluster, in order, start (under the lock)."""
     while waiting:
         child = waiting.pop(0)
@@ -257,11 +300,12 @@ def _start_next(waiting: list[_Worker]) -> None:
         return
 
 
-def _receive(child: _Worker, lines: ClusterProgress | None, lock: threading.Lock, waiting: list[_Worker]) -> None:
+def _receive(child: _Worker[T], lines: ClusterProgress | None, lock: threading.Lock,
+             waiting: list[_Worker[T]]) -> None:
     """The parent's thread of one child: its progress until it has read its cluster (or how it ended)."""
     report = lines.for_cluster(child.cluster) if lines is not None else None
     try:
-        child.stream = os.fdopen(child.results_fd, "rb", buffering=1 << 20)
+        child.stream = os.fdopen(child.results_fd, "rb", buffering=1 << 16)  # a pipe holds 64 KB
         child.results_fd = -1
         child.unpickler = pickle.Unpickler(child.stream)
         while True:
@@ -270,9 +314,11 @@ def _receive(child: _Worker, lines: ClusterProgress | None, lock: threading.Lock
             except (EOFError, pickle.UnpicklingError, ValueError, OSError):
                 child.result = (child.cluster, None, _ended(child))
                 return
-            if message[0] != "progress":
+            if message[0] == "log":
+                child.logs.append((message[1], message[2]))
+            elif message[0] != "progress":
                 return  # read: the result follows, taken in its turn by the caller's thread
-            if report is not None:
+            elif report is not None:
                 report(message[1], message[2])
     finally:
         with lock:
@@ -282,7 +328,7 @@ def _receive(child: _Worker, lines: ClusterProgress | None, lock: threading.Lock
         child.read.set()
 
 
-def _take(child: _Worker) -> None:
+def _take(child: _Worker[T]) -> None:
     """The result a child sends after reading its cluster: unpickled here, with the collector paused (the
     records have no cycles) and what survives frozen, as a cluster read in this process would be."""
     assert child.unpickler is not None and child.stream is not None
@@ -304,7 +350,7 @@ def _take(child: _Worker) -> None:
         child.raised = message[1]
 
 
-def _ended(child: _Worker) -> str:
+def _ended(child: _Worker[T]) -> str:
     """Why a child sent no result: its exit status once reaped."""
     _reap(child)
     if os.WIFSIGNALED(child.status):
@@ -313,17 +359,17 @@ def _ended(child: _Worker) -> str:
             how += " (past its deadline, or by the system)"
     else:
         how = f"exited with status {os.waitstatus_to_exitcode(child.status)}"
-    return f"the process reading cluster {child.cluster} {how} before sending its inventory"
+    return f"the process reading cluster {child.cluster} {how} before sending its results"
 
 
-def _reap(child: _Worker) -> None:
+def _reap(child: _Worker[T]) -> None:
     if not child.reaped and child.pid:
         with contextlib.suppress(ChildProcessError):
             _, child.status = os.waitpid(child.pid, 0)
         child.reaped = True
 
 
-def _kill_overdue(children: list[_Worker], limit: float | None) -> None:
+def _kill_overdue(children: list[_Worker[T]], limit: float | None) -> None:
     if limit is None:
         return
     now = time.monotonic()
@@ -334,13 +380,13 @@ def _kill_overdue(children: list[_Worker], limit: float | None) -> None:
             _signal(child, signal.SIGKILL)
 
 
-def _signal(child: _Worker, sig: int) -> None:
+def _signal(child: _Worker[T], sig: int) -> None:
     if child.pid and not child.reaped:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child.pid, sig)
 
 
-def _stop(children: list[_Worker], threads: list[threading.Thread], lock: threading.Lock) -> None:
+def _stop(children: list[_Worker[T]], threads: list[threading.Thread], lock: threading.Lock) -> None:
     """Kill every child still running or waiting, and reap them all: none outlives the run."""
     with lock:
         for child in children:

@@ -127,7 +127,7 @@ def test_a_failing_crashing_or_killed_child_is_its_clusters_error_and_holds_no_o
     assert results["a"][0] == Inventory(cluster="a", source="live:a") and results["a"][1] is None
     assert results["b"][0] is not None
     assert results["crashed"] == (None, "the process reading cluster crashed exited with status 3 before "
-                                        "sending its inventory")
+                                        "sending its results")
     assert results["killed"][0] is None and "killed by signal 9" in (results["killed"][1] or "")
     assert results["gone"] == (None, "cluster gone: cannot reach the API server")
     assert results["defect"] == (None, "reading failed: KeyError: 'metadata'")
