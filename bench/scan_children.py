@@ -1,11 +1,13 @@
 """The child processes ``bench/scan.py`` measures besides ``auditor`` itself (run as ``python bench/scan.py
---child-...``): a raw paginated fetch, the in-process analysis, and the scan with a page-prefetch thread."""
+--child-...``): a raw paginated fetch, the in-process analysis, and the scan (its own CPU and peak RSS apart from
+its reading child's; with the read split or not; with a page-prefetch thread)."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import json
+import resource
 import sys
 import time
 import urllib.parse
@@ -87,17 +89,43 @@ def child_analysis(directory: str, as_of: str, gc_paused: bool) -> dict[str, Any
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def child_scan_prefetch(args: list[str]) -> int:
-    """``auditor scan ARGS`` with pages fetched one ahead in a worker thread (``live.PREFETCH``), not in
-    turn as the scan does: what overlapping the API server with decoding is worth on this machine."""
-    from auditor.collect import live
+#: The last line a scan run by :func:`child_scan` writes to stderr: its own and its reaped children's usage.
+USAGE_MARK = "bench-usage "
 
-    live.PREFETCH = True
+
+def child_scan(args: list[str], split: bool = True, prefetch: bool = False) -> int:
+    """``auditor scan ARGS`` as the ``auditor`` command runs it; then, on stderr, the CPU seconds and peak RSS of
+    this process, of its reaped children, and of each reading child of a split read (``collect/split.py``).
+    ``split=False``: read in one process (``collect.split.ENABLED``). ``prefetch``: pages fetched one ahead in a
+    worker thread (``live.PREFETCH``), not in turn as the scan does: what overlapping the API server with decoding
+    is worth."""
+    from auditor.collect import live
+    from auditor.collect import split as split_read
+
+    live.PREFETCH = prefetch
+    split_read.ENABLED = split
+    readers: list[tuple[float, float]] = []  # each reading child's CPU seconds and peak RSS, once reaped
+    close = split_read.SplitRead.close
+
+    def noted(self: split_read.SplitRead) -> None:
+        close(self)
+        if self.usage is not None and self.usage not in readers:
+            readers.append(self.usage)
+
+    split_read.SplitRead.close = noted  # type: ignore[method-assign]
     from auditor.cli import main as auditor_main
 
     sys.argv = ["auditor", *args]
+    code = 0
     try:
         auditor_main()
     except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+        code = int(exc.code or 0)
+    finally:
+        me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        sys.stdout.flush()
+        print(USAGE_MARK + json.dumps({"cpu": me.ru_utime + me.ru_stime, "rss_mb": me.ru_maxrss / 1024,
+                                       "children_cpu": children.ru_utime + children.ru_stime,
+                                       "children_rss_mb": children.ru_maxrss / 1024,
+                                       "readers": readers}), file=sys.stderr)
+    return code
