@@ -39,6 +39,7 @@ class InventoryBuilder:
         self._places: list[tuple[str, str]] = []  # (where, kind) by place id
         self._place_ids: dict[tuple[str, str], int] = {}
         self._count = 0
+        self._sorted: set[str] = set()  # fields whose records the duplicate check left in their final order
         self.unknown_kinds: dict[str, int] = defaultdict(int)
         self.server_version: str | None = None
         self.collected_at: datetime | None = None
@@ -61,6 +62,22 @@ class InventoryBuilder:
         self._origin[field_name].append(pid << 32 | (0 if item is None else item + 1))
         self._count += 1
 
+    def add_all(self, field_name: str, records: list[Any]) -> None:
+        """:meth:`add` of each of ``records`` in turn, read from no particular place (a live list), in bulk:
+        a call per record cost a tenth of a large live read's client CPU."""
+        if not records:
+            return
+        place = ("", "")
+        pid = self._place_ids.get(place)
+        if pid is None:
+            pid = self._place_ids[place] = len(self._places)
+            self._places.append(place)
+        n = len(records)
+        self.records[field_name].extend(records)
+        self._arrival[field_name].extend(range(self._count, self._count + n))
+        self._origin[field_name].extend(array("q", [pid << 32]) * n)
+        self._count += n
+
     def _where(self, origin: int) -> str:
         where = self._places[origin >> 32][0]
         item = origin & 0xFFFFFFFF
@@ -71,6 +88,7 @@ class InventoryBuilder:
         arrival), and a warning per duplicate with its arrival number (warnings keep the order of reading)."""
         records, origins, arrivals = self.records[field_name], self._origin[field_name], self._arrival[field_name]
         if _unique(records):
+            self._sorted.add(field_name)
             return []
         kept: list[Any] = []
         kept_origin: list[int] = []
@@ -131,9 +149,11 @@ class InventoryBuilder:
         refs = credential_refs(self.records)
         self.records["secrets"] = finish_secrets(self.records["secrets"], refs, self.secret_fingerprints,
                                                  self.secret_policy)
+        self._sorted.discard("secrets")
         frozen: dict[str, tuple[Any, ...]] = {}
         for name, items in self.records.items():
-            items.sort(key=_record_sort_key)
+            if name not in self._sorted:  # else sorted already (a sorted list is sorted again for nothing)
+                items.sort(key=_record_sort_key)
             frozen[name] = tuple(items)
         backup_namespaces = sorted({
             rec.meta.namespace for name in ("bsls", "schedules", "backups")

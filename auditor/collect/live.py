@@ -554,8 +554,7 @@ def _apply(kind: ResourceKind, read: KindRead, builder: InventoryBuilder, sink: 
     if read.gap is not None:
         builder.gap(read.gap)
         return
-    for rec in read.records:
-        builder.add(kind.field, rec)
+    builder.add_all(kind.field, read.records)
     if sink is not None:
         for raw in read.raws:
             sink(kind, raw)

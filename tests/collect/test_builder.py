@@ -42,3 +42,27 @@ def test_without_duplicates_the_records_are_sorted_and_nothing_is_warned() -> No
         b.add("namespaces", _ns(f"n{i}", f"u{i}", "Active"))
     inv = b.build()
     assert [n.meta.name for n in inv.namespaces] == ["n1", "n2", "n3"] and inv.warnings == ()
+
+
+def test_records_added_in_bulk_build_what_one_by_one_builds() -> None:
+    """``add_all`` (a live list's records) is ``add`` of each in turn: the same records in the same order, and
+    duplicates across fields warned in the order they were read (a bulk before and after single adds)."""
+    pages = [
+        ("namespaces", [_ns("a", "u1", "first"), _ns("z", "u3", "x")]),
+        ("pods", [_pod("p", "u9", "first")]),
+        ("namespaces", []),
+        ("namespaces", [_ns("a", "u2", "second"), _ns("m", "u4", "y")]),
+        ("pods", [_pod("q", "u9", "second"), _pod("b", "u7", "z")]),
+        ("namespaces", [_ns("c", "u2", "fourth")]),
+    ]
+    one, bulk = InventoryBuilder("c", "s"), InventoryBuilder("c", "s")
+    one.add("namespaces", _ns("first", "u0", "file"), "Namespace", "ns.json", 0)
+    bulk.add("namespaces", _ns("first", "u0", "file"), "Namespace", "ns.json", 0)
+    for field, records in pages:
+        for record in records:
+            one.add(field, record)
+        bulk.add_all(field, records)
+    expected, got = one.build(), bulk.build()
+    assert got == expected
+    assert [n.meta.name for n in got.namespaces] == ["c", "first", "m", "z"]
+    assert [w.name for w in got.warnings] == ["a", "q", "c"], "warned in reading order across fields"
