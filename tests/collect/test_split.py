@@ -381,3 +381,17 @@ def test_ctrl_c_or_termination_leaves_no_reading_process(how: signal.Signals, tm
     assert left == [], f"processes of the scan left behind: {left}"
 
 
+
+
+def test_the_child_starts_with_connections_of_its_own(cluster: tuple[KubeAPIServer, Path],
+                                                      server: KubeAPIServer) -> None:
+    """``forget_connections`` (what the child calls first) drops the inherited pools without closing them: the
+    parent's kept connection still answers, and the next request opens a pool of its own."""
+    api = kubeconfig_targets(str(cluster[1]), ("c1",), False)[0].api_client
+    assert api.request("GET", "/version").status == 200
+    inherited = api._pools[None]
+    api.forget_connections()
+    assert api._pools == {}
+    assert api.request("GET", "/version").status == 200
+    assert api._pools[None] is not inherited
+    assert inherited.request("GET", server.url + "/version").status == 200
