@@ -25,6 +25,7 @@ The load average is printed with each run: on a shared machine wall times swing,
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -82,8 +83,10 @@ Timed = tuple[float, float, str, float, float, float]
 
 
 def timed_scan(args: list[str]) -> Timed:
-    """Seconds, peak RSS (MB) of ``auditor scan ARGS -o json``, its stdout, its CPU seconds, its worker
-    processes' CPU seconds and the largest worker's peak RSS (MB)."""
+    """Seconds, peak RSS (MB) of ``auditor scan ARGS -o json``, its stdout's digest, its CPU seconds, its worker
+    processes' CPU seconds and the largest worker's peak RSS (MB). Only the digest is kept: a scan's peak RSS
+    (ru_maxrss) starts from this process's RSS when it forks the scan (Linux keeps it across exec), so this
+    process must stay small however many documents it compares."""
     probe = ("import resource, runpy, sys; sys.argv = ['auditor'] + sys.argv[1:];\n"
              "try:\n    runpy.run_module('auditor', run_name='__main__')\n"
              "finally:\n    u = resource.getrusage(resource.RUSAGE_SELF)\n"
@@ -97,7 +100,8 @@ def timed_scan(args: list[str]) -> Timed:
     if out.returncode not in (0, 1, 3):
         raise SystemExit(f"scan failed ({out.returncode}): {out.stderr[-2000:]}")
     cpu, rss, child_cpu, child_rss = out.stderr.strip().splitlines()[-1].split()
-    return seconds, float(rss), out.stdout, float(cpu), float(child_cpu), float(child_rss)
+    digest = hashlib.sha256(out.stdout.encode()).hexdigest()
+    return seconds, float(rss), digest, float(cpu), float(child_cpu), float(child_rss)
 
 
 def stamp() -> str:

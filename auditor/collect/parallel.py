@@ -18,6 +18,7 @@ import gc
 import logging
 import os
 import pickle
+import queue
 import signal
 import threading
 import time
@@ -134,11 +135,11 @@ class _Worker(Generic[T]):
         self.reaped = False
         self.status = 0
         self.stream: IO[bytes] | None = None
-        self.unpickler: pickle.Unpickler | None = None  # one for the child's whole stream (its memo spans messages)
+        self.unpickler: pickle.Unpickler | None = None  # for its messages before the result (one memo for them)
         self.result: tuple[str, T | None, str | None] | None = None
         self.raised: BaseException | None = None
         self.logs: list[tuple[str, dict[str, Any]]] = []  # the child's log records, handled here in its turn
-        self.read = threading.Event()  # the child has read its cluster (or ended): its result comes next
+        self.taken = False  # its result is here (or how it ended)
 
 
 def read_in_processes(reads: Sequence[tuple[str, ClusterRead[T]]], workers: int, deadline: float | None,
@@ -152,10 +153,11 @@ def read_in_processes(reads: Sequence[tuple[str, ClusterRead[T]]], workers: int,
     free, so the clusters start in order. A child sends its progress and log records, then says it is done
     (its slot goes to the next one) and sends its result pickled (pickle keeps the records' shared strings,
     datetimes and empty mappings shared: msgpack decoding made 2.8x the objects; docs/failure-model.md). A
-    thread per child here passes its progress on and keeps its log records; the caller's thread, when the
-    cluster's turn comes, hands those records to this process's log handlers (once, in the order of a
-    sequential run) and unpickles the result (in order: unpickled at once in threads, they took turns on the
-    GIL and the first came last), while the next clusters are worked on. A cluster that cannot be read, a
+    thread per child here passes its progress on and keeps its log records. A child pickles its result before
+    saying it is done (in parallel with the others, off this process's path); the caller's thread unpickles
+    each result as soon as it is ready, whatever its order (unpickled at once in threads, they took turns on the
+    GIL), and when a cluster's turn comes hands its log records to this process's log handlers (once, in the
+    order of a sequential run) and yields its result. A cluster that cannot be read, a
     child that dies or overruns its deadline (plus :data:`DEADLINE_GRACE`) is that cluster's error; an
     ``AuditorError`` that stops the run (bad input) is raised when its cluster's turn comes, as a sequential run
     raises it. Leaving early (an error, Ctrl-C, a consumer that stops) kills and reaps every child.
@@ -169,8 +171,9 @@ def read_in_processes(reads: Sequence[tuple[str, ClusterRead[T]]], workers: int,
         gc.freeze()  # the parent's objects stay out of the children's collections (no copy-on-write for them)
         for child, (_, read) in zip(children, reads, strict=True):
             _fork(child, read, children)
+        finished: queue.SimpleQueue[_Worker[T]] = queue.SimpleQueue()
         for child in children:
-            thread = threading.Thread(target=_receive, args=(child, lines, lock, waiting), daemon=True,
+            thread = threading.Thread(target=_receive, args=(child, lines, lock, waiting, finished), daemon=True,
                                       name=f"cluster {child.cluster}")
             thread.start()
             threads.append(thread)
@@ -178,10 +181,15 @@ def read_in_processes(reads: Sequence[tuple[str, ClusterRead[T]]], workers: int,
             for _ in range(workers):
                 _start_next(waiting)
         for child in children:
-            while not child.read.wait(0.2):
-                _kill_overdue(children, limit)
-            if child.result is None:
-                _take(child)
+            while not child.taken:  # meanwhile, take any other child's result as soon as it is ready
+                try:
+                    ready = finished.get(timeout=0.2)
+                except queue.Empty:
+                    _kill_overdue(children, limit)
+                    continue
+                if ready.result is None:
+                    _take(ready)
+                ready.taken = True
             _replay(child)
             if child.raised is not None:
                 raise child.raised
@@ -243,8 +251,13 @@ def _child(read: ClusterRead[T], results_fd: int, go_fd: int, parent: int) -> No
         log.warning("reading failed: %s: %.200s", type(exc).__name__, exc)
         log.debug("traceback", exc_info=True)
         message = ("error", f"reading failed: {type(exc).__name__}: {str(exc)[:300]}")
-    send(("read",))  # the parent may start the next cluster while this one's result crosses the pipe
-    send(message)
+    # pickled here before the parent takes it (in parallel with the other clusters, not on the parent's path),
+    # by a pickler of its own: the parent unpickles it with a fresh unpickler
+    result = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    send(("read",))  # the parent may start the next cluster, and takes this result when it is free
+    with lock:
+        out.write(result)
+        out.flush()
 
 
 def _forward_logs(send: Callable[[tuple[Any, ...]], None]) -> None:
@@ -301,7 +314,7 @@ def _start_next(waiting: list[_Worker[T]]) -> None:
 
 
 def _receive(child: _Worker[T], lines: ClusterProgress | None, lock: threading.Lock,
-             waiting: list[_Worker[T]]) -> None:
+             waiting: list[_Worker[T]], finished: queue.SimpleQueue[_Worker[T]]) -> None:
     """The parent's thread of one child: its progress until it has read its cluster (or how it ended)."""
     report = lines.for_cluster(child.cluster) if lines is not None else None
     try:
@@ -325,16 +338,16 @@ def _receive(child: _Worker[T], lines: ClusterProgress | None, lock: threading.L
             _start_next(waiting)
         if lines is not None:
             lines.finished(child.cluster)
-        child.read.set()
+        finished.put(child)
 
 
 def _take(child: _Worker[T]) -> None:
     """The result a child sends after reading its cluster: unpickled here, with the collector paused (the
     records have no cycles) and what survives frozen, as a cluster read in this process would be."""
-    assert child.unpickler is not None and child.stream is not None
+    assert child.stream is not None
     try:
         with gc_paused():
-            message = child.unpickler.load()
+            message = pickle.Unpickler(child.stream).load()
     except (EOFError, pickle.UnpicklingError, ValueError, OSError):
         child.result = (child.cluster, None, _ended(child))
         return
