@@ -137,10 +137,10 @@ def collect_inventories(options: ScanOptions, progress: Progress | None = None,
 
 def scan_workers(options: ScanOptions, clusters: int) -> int:
     """Clusters read at once: ``--parallel``, else min(4, clusters) live clusters (a real API server keeps a
-    reader waiting, so more than the cores still overlap) and min(4, clusters, cores) dumps (CPU-bound only:
-    another worker on a busy core costs its pickling and gains nothing). ``auditor serve``'s collector (its
-    watch cache) reads one at a time. In a scan (:func:`judged_clusters`) each is read, analysed and judged in a
-    worker process (docs/failure-model.md has the figures)."""
+    reader waiting, so more than the cores still overlap) and dumps one after another (CPU-bound only: workers
+    pay their pickling and gain only on idle cores). ``auditor serve``'s collector (its watch cache) reads one
+    at a time. In a scan (:func:`judged_clusters`) each is read, analysed and judged in a worker process
+    (docs/failure-model.md has the figures)."""
     if options.collector is not None:
         return 1
     return workers_for(clusters, options.parallel, cpu_bound=bool(options.snapshots))

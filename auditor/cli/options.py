@@ -119,9 +119,9 @@ def source_options(fn: F) -> F:
         click.option("--all-contexts", is_flag=True, help="Scan every context of the kubeconfig."),
         in_cluster_option,
         click.option("--parallel", type=click.IntRange(1, 64), metavar="N",
-                     help="Clusters (contexts or dumps) scanned at once, each read, analysed and judged in a worker "
-                          "process [default: min(4, clusters); dumps: no more than the cores]; the result is the "
-                          "same as one at a time."),
+                     help="Clusters (contexts, or dumps) scanned at once, each read, analysed and judged in a "
+                          "worker process [default: min(4, clusters) contexts; dumps one after another]; the "
+                          "result is the same as one at a time."),
         click.option("--velero-catalog", "catalogs", multiple=True,
                      help="Local copy of a BackupStorageLocation prefix: DIR, or CLUSTER=DIR (repeatable)."),
         config_option,

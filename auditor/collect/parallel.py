@@ -38,20 +38,11 @@ DEFAULT_PARALLEL = 4
 
 
 def workers_for(clusters: int, requested: int | None, cpu_bound: bool = False) -> int:
-    """How many clusters to read at once: ``requested`` (``--parallel``), else min(4, clusters), and for
-    ``cpu_bound`` work (dumps: nothing to wait on) no more than the usable cores; at least 1."""
-    wanted = DEFAULT_PARALLEL if requested is None else requested
-    if requested is None and cpu_bound:
-        wanted = min(wanted, usable_cores())
+    """How many clusters to read at once: ``requested`` (``--parallel``), else min(4, clusters), but one for
+    ``cpu_bound`` work (dumps: nothing to wait on, so workers gain only on idle cores, and lost on a shared
+    2-core machine: docs/failure-model.md); at least 1."""
+    wanted = (1 if cpu_bound else DEFAULT_PARALLEL) if requested is None else requested
     return max(1, min(wanted, clusters))
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset), else the machine's."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def in_order(tasks: Sequence[Callable[[], T]], workers: int) -> Iterator[T]:

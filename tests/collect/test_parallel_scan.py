@@ -31,16 +31,14 @@ def test_workers_default_to_four_and_never_exceed_the_clusters() -> None:
     assert workers_for(10, 8) == 8 and workers_for(3, 8) == 3 and workers_for(5, 1) == 1
 
 
-def test_dumps_default_to_no_more_workers_than_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Dumps are CPU-bound only: by default no more at once than the usable cores; --parallel is as asked."""
-    from auditor.collect import parallel
+def test_dumps_default_to_one_at_a_time_and_parallel_is_as_asked() -> None:
+    """Dumps are CPU-bound only: one after another unless --parallel asks for workers; live clusters at once."""
     from auditor.pipeline import scan_workers
 
-    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
-    assert [workers_for(n, None, cpu_bound=True) for n in (1, 2, 4, 9)] == [1, 2, 2, 2]
+    assert [workers_for(n, None, cpu_bound=True) for n in (1, 2, 9)] == [1, 1, 1]
     assert workers_for(9, 4, cpu_bound=True) == 4
     dumps = tuple(Path(f"d{i}") for i in range(5))
-    assert scan_workers(ScanOptions(snapshots=dumps), 5) == 2
+    assert scan_workers(ScanOptions(snapshots=dumps), 5) == 1
     assert scan_workers(ScanOptions(snapshots=dumps, parallel=3), 5) == 3
     assert scan_workers(ScanOptions(contexts=("a", "b", "c")), 3) == 3
 
