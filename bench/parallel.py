@@ -111,7 +111,7 @@ def stamp() -> str:
 
 def show(label: str, run: Timed) -> None:
     seconds, rss, _, cpu, child_cpu, child_rss = run
-    workers_part = (f"  + workers {child_cpu:5.2f} s CPU, largest peak RSS {child_rss:4.0f} MB"
+    workers_part = (f"  + children {child_cpu:5.2f} s CPU, largest peak RSS {child_rss:4.0f} MB"
                     if child_cpu >= 0.05 else "")
     print(f"  {label:<13} {seconds:7.2f} s wall  {cpu:7.2f} s CPU  peak RSS {rss:6.0f} MB{workers_part}  "
           f"({stamp()})", flush=True)
@@ -145,8 +145,9 @@ def compare(ones: list[Timed], manys: list[Timed], workers: int, what: str) -> N
     print(f"  {what} speed-up {speedup:.2f}x (each round: "
           f"{', '.join(f'{a[0] / b[0]:.2f}x' for a, b in zip(ones, manys, strict=True))}); target >= {TARGET}x on "
           f"{os.cpu_count()} cores: {'ok' if speedup >= TARGET else 'MISS'}")
-    print(f"  CPU seconds: {one[3]:.2f} one at a time, {many[3] + many[4]:.2f} with workers "
-          f"({many[3]:.2f} the scan's own + {many[4]:.2f} its workers')")
+    print(f"  CPU seconds: {one[3] + one[4]:.2f} one at a time ({one[3]:.2f} the scan's own + {one[4]:.2f} its "
+          f"split reader's, live), {many[3] + many[4]:.2f} with workers ({many[3]:.2f} the scan's own + "
+          f"{many[4]:.2f} its workers')")
     print(f"  peak RSS --parallel {workers} / --parallel 1: {memory:.2f}  (target <= {RSS_TARGET}: "
           f"{'ok' if memory <= RSS_TARGET else 'MISS'}; the sequential run holds every cluster's records)")
     if many[4] >= 0.05:
