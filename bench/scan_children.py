@@ -93,17 +93,20 @@ def child_analysis(directory: str, as_of: str, gc_paused: bool) -> dict[str, Any
 USAGE_MARK = "bench-usage "
 
 
-def child_scan(args: list[str], split: bool = True, prefetch: bool = False) -> int:
+def child_scan(args: list[str], split: bool | None = None, prefetch: bool = False) -> int:
     """``auditor scan ARGS`` as the ``auditor`` command runs it; then, on stderr, the CPU seconds and peak RSS of
     this process, of its reaped children, and of each reading child of a split read (``collect/split.py``).
-    ``split=False``: read in one process (``collect.split.ENABLED``). ``prefetch``: pages fetched one ahead in a
+    ``split``: None as the scan decides (a core free), True read in two processes whatever the machine's load,
+    False in one (``collect.split.ENABLED``). ``prefetch``: pages fetched one ahead in a
     worker thread (``live.PREFETCH``), not in turn as the scan does: what overlapping the API server with decoding
     is worth."""
     from auditor.collect import live
     from auditor.collect import split as split_read
 
     live.PREFETCH = prefetch
-    split_read.ENABLED = split
+    if split is not None:
+        split_read.ENABLED = split
+        split_read.core_free = lambda: True
     readers: list[tuple[float, float]] = []  # each reading child's CPU seconds and peak RSS, once reaped
     close = split_read.SplitRead.close
 

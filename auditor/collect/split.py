@@ -69,8 +69,22 @@ class KindRead:
 
 
 def available() -> bool:
-    """Forking needs ``fork`` and must happen on the main thread (a scan of ``auditor serve`` runs in a thread)."""
-    return ENABLED and hasattr(os, "fork") and threading.current_thread() is threading.main_thread()
+    """Forking needs ``fork`` and must happen on the main thread (a scan of ``auditor serve`` runs in a thread);
+    it pays only where a core is free (:func:`core_free`)."""
+    return ENABLED and hasattr(os, "fork") and threading.current_thread() is threading.main_thread() and core_free()
+
+
+def core_free() -> bool:
+    """At least two usable cores and, over the last minute, fewer runnable tasks than cores. A child on a busy
+    machine competes with the scan for the same cores: alternated against one process at load 3-4 on two cores,
+    the split lost 6 pairs of runs in 8 (docs/decoding.md)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cpus < 2:
+        return False
+    try:
+        return os.getloadavg()[0] < cpus
+    except OSError:  # no load average to read: assume the machine is the scan's
+        return True
 
 
 def read_split(kinds: Sequence[tuple[int, ResourceKind]], list_kind: ListKind,
@@ -110,7 +124,7 @@ def read_split(kinds: Sequence[tuple[int, ResourceKind]], list_kind: ListKind,
 
 
 class _SendFailedError(Exception):
-    """A message could not be pickled: the child says so and stops (its pickler's memo is no longer in step)."""
+    """A message could not be pickled: the child says so and stops; the parent reads the rest itself."""
 
 
 class SplitRead:

@@ -62,6 +62,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KubeAPIS
         yield server, server.write_kubeconfig(tmp / "kubeconfig", context="c1")
 
 
+@pytest.fixture(autouse=True)
+def free_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Split whatever the test machine's load (the tests below are about what the split reads)."""
+    monkeypatch.setattr(split, "core_free", lambda: True)
+
+
 @pytest.fixture
 def server(cluster: tuple[KubeAPIServer, Path]) -> Iterator[KubeAPIServer]:
     cluster[0].clear_faults()
@@ -359,7 +365,9 @@ def test_ctrl_c_or_termination_leaves_no_reading_process(how: signal.Signals, tm
     """A scan whose lists stall, interrupted while it and its child read: no traceback, no process left."""
     faults = [server.add_fault(path_regex=r"^/api/v1/pods$", stall=True),
               server.add_fault(path_regex=r"^/apis/velero\.io/v1/(backups|podvolumebackups)$", stall=True)]
-    scan = subprocess.Popen([sys.executable, "-m", "auditor", "scan", "--kubeconfig", str(cluster[1]), "-o", "json",
+    forced = ("import sys; from auditor.collect import split; split.core_free = lambda: True; "
+              "from auditor.cli import main; sys.argv[0] = 'auditor'; main()")  # split whatever the machine's load
+    scan = subprocess.Popen([sys.executable, "-c", forced, "scan", "--kubeconfig", str(cluster[1]), "-o", "json",
                              "--no-secret-values"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True, env={**os.environ, "AUDITOR_STORE": ""})
     deadline = time.monotonic() + 60
@@ -395,3 +403,14 @@ def test_the_child_starts_with_connections_of_its_own(cluster: tuple[KubeAPIServ
     assert api.request("GET", "/version").status == 200
     assert api._pools[None] is not inherited
     assert inherited.request("GET", server.url + "/version").status == 200
+
+
+@pytest.mark.parametrize(("cpus", "load", "split_read"), [({0, 1}, 1.4, True), ({0, 1}, 2.6, False),
+                                                          ({0}, 0.1, False), ({0, 1, 2, 3}, 3.5, True)])
+def test_the_read_is_split_only_where_a_core_is_free(monkeypatch: pytest.MonkeyPatch, cpus: set[int],
+                                                     load: float, split_read: bool) -> None:
+    monkeypatch.undo()  # the real check, not the autouse stand-in
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: cpus)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert split.core_free() is split_read
+    assert split.available() is split_read
