@@ -19,8 +19,9 @@
    process). Peak RSS of both is printed against the sequential run's.
 
 Targets (MISS when exceeded): fleet view < 2 s and fleet report < 60 s at 100 clusters; parallel speed-up
-≥ 1.6× on 2 cores when the API server is a separate process (live). Dumps have no speed-up target: reading
-them is CPU-bound Python in one process, parsed one at a time to bound memory (bench/parallel.py says why).
+≥ 1.6× on 2 cores when the API server is a separate process (live). Dumps have no speed-up target: with
+``--parallel 4`` each is read, analysed and judged in a worker process, CPU-bound with nothing to wait on, and a
+scan reads them one after another unless asked (docs/failure-model.md has the figures).
 The server and PostgreSQL are always stopped; generated data is deleted unless ``--keep``.
 """
 
