@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from auditor.collect.resource import ResourceKind
@@ -75,16 +76,44 @@ def available() -> bool:
 
 
 def core_free() -> bool:
-    """At least two usable cores and, over the last minute, fewer runnable tasks than cores. A child on a busy
-    machine competes with the scan for the same cores: alternated against one process at load 3-4 on two cores,
-    the split lost 6 pairs of runs in 8 (docs/decoding.md)."""
+    """At least two usable cores (the CPU affinity, within a container's CPU limit: :func:`cpu_quota`) and, over
+    the last minute, fewer runnable tasks than cores. A child on a busy machine competes with the scan for the
+    same cores: alternated against one process at load 3-4 on two cores, the split lost 6 pairs of runs in 8
+    (docs/decoding.md). In a container the load average is the node's: a busy node keeps the read in one
+    process, whatever the pod's own share."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cpu_quota()
+    if quota is not None:
+        cpus = min(cpus, int(quota))
     if cpus < 2:
         return False
     try:
         return os.getloadavg()[0] < cpus
     except OSError:  # no load average to read: assume the machine is the scan's
         return True
+
+
+#: where a container's CPU limit is read: cgroup v2's ``cpu.max``, else v1's CFS quota and period
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def cpu_quota(root: Path = CGROUP) -> float | None:
+    """The cores a CPU limit allows this process (a Kubernetes pod's ``resources.limits.cpu``: ``1500m`` is
+    1.5), or None without a limit. A pod limited to one core on a large node has every core in its affinity,
+    and a second process would only share its quota. Read where the container runtime mounts the pod's own
+    cgroup (``/sys/fs/cgroup``); anything unreadable counts as no limit."""
+    try:
+        text = (root / "cpu.max").read_text().split()
+        if len(text) == 2:
+            return None if text[0] == "max" else int(text[0]) / int(text[1])
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 def read_split(kinds: Sequence[tuple[int, ResourceKind]], list_kind: ListKind,

@@ -414,3 +414,31 @@ def test_the_read_is_split_only_where_a_core_is_free(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     assert split.core_free() is split_read
     assert split.available() is split_read
+
+
+@pytest.mark.parametrize(("files", "cores"), [
+    ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu.max": "150000 100000\n"}, 1.5),
+    ({"cpu.max": "50000 100000\n"}, 0.5),
+    ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({"cpu.max": "garbage\n"}, None),
+    ({"cpu/cpu.cfs_quota_us": "x\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({}, None),
+])
+def test_a_containers_cpu_limit_is_read_from_its_cgroup(tmp_path: Path, files: dict[str, str],
+                                                        cores: float | None) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert split.cpu_quota(tmp_path) == cores
+
+
+@pytest.mark.parametrize(("quota", "split_read"), [(None, True), (1.0, False), (1.9, False), (2.0, True)])
+def test_a_pod_limited_to_one_core_reads_in_one_process(monkeypatch: pytest.MonkeyPatch, quota: float | None,
+                                                        split_read: bool) -> None:
+    monkeypatch.undo()  # the real check, not the autouse stand-in
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(16)))  # a large node
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    monkeypatch.setattr(split, "cpu_quota", lambda: quota)
+    assert split.core_free() is split_read
