@@ -10,7 +10,9 @@
    ``auditor scan --kubeconfig K -o json``, ``kubectl get <six kinds> -A -o json``, a raw paginated
    urllib + json.loads fetch of the same six kinds (GC on, then GC off), ``auditor scan --snapshot``, and
    the pure analysis in-process (``read_dump``, then ``analyse_cluster`` + ``evaluate``).
-4. With ``--scale 2`` it repeats the live scan on data twice as large and reports the time ratio.
+4. With ``--scale 2`` it repeats the live scan on data twice as large and reports the time ratio: judged on
+   the median of at least three alternated pairs (×1 then ×2, both servers up), since the machine's speed
+   drifts between the two sizes' runs done in turn (that ratio is printed too).
 5. ``--overlap`` also times the live scan with pages fetched one ahead in a thread (the scan fetches in turn),
    ``--split`` times the live scan read in two processes (``collect/split.py``; the scan splits only where a core
    is free) against it read in one, alternately, and ``--fleet 1,2,4`` scans that many copies of the data as the
@@ -375,6 +377,40 @@ def bench_live(directory: Path, as_of: str, work: Path, repeats: int, log: Any, 
     return results
 
 
+def bench_scale_pairs(small: Path, big: Path, as_of: str, work: Path, rounds: int, log: Any) -> list[tuple[Run, Run]]:
+    """The live scan of ``small`` and of ``big`` alternated, each against its own server, both up at once:
+    (small, big) per round. The machine's speed drifts by up to 1.6x within minutes, so a ratio of two runs
+    minutes apart (``bench_live`` of each size in turn) measures the drift as much as the scan; the median of
+    alternated pairs cancels it."""
+    servers = [Server(d, work / f"pair-server-{d.name}.log") for d in (small, big)]
+    pairs: list[tuple[Run, Run]] = []
+    try:
+        configs = []
+        for server, directory in zip(servers, (small, big), strict=True):
+            log(f"starting the API test server on {directory} (alternated pairs) ...")
+            server.start()
+            configs.append(write_kubeconfig(work / f"pair-kubeconfig-{directory.name}", server.url))
+        me = str(Path(__file__).resolve())
+
+        def scan(kubeconfig: Path, label: str) -> Run:
+            run = run_child(label, [PYTHON, me, "--child-scan", "scan", "--kubeconfig", str(kubeconfig), "-o", "json",
+                                    "--as-of", as_of, "--cluster-deadline", "0", "--request-timeout", "600s"],
+                            work / f"pair-{label}.json")
+            if run.rc not in (0, 1):
+                raise RuntimeError(f"auditor scan failed (exit {run.rc}):\n{run.stderr[-3000:]}")
+            return run
+
+        for i in range(rounds):
+            pair = (scan(configs[0], "scan ×1"), scan(configs[1], "scan ×big"))
+            pairs.append(pair)
+            log(f"alternated pair {i + 1}: {pair[0].wall:.2f} s / {pair[1].wall:.2f} s = "
+                f"{pair[1].wall / pair[0].wall:.2f} (CPU {pair[0].cpu:.2f} / {pair[1].cpu:.2f} s)")
+    finally:
+        for server in servers:
+            server.stop()
+    return pairs
+
+
 def bench_offline(directory: Path, as_of: str, work: Path, repeats: int, log: Any) -> dict[str, Any]:
     results: dict[str, Any] = {}
 
@@ -502,8 +538,14 @@ def report(size: str, live: dict[str, Any], offline: dict[str, Any], x2: dict[st
           f"{verdict(snapshot.rss_mb, TARGETS['snapshot_rss_mb'])}")
     if x2:
         r = x2["scan"].wall / scan.wall
-        print(f"  scan ×{scale:g} / scan ×1              {r:6.2f}  {verdict(r, TARGETS['x2/x1'])}")
+        print(f"  scan ×{scale:g} / scan ×1              {r:6.2f}  (the two sizes' runs minutes apart: drift included)")
         print(f"  same on CPU time               {x2['scan'].cpu / scan.cpu:6.2f}")
+        pair_ratios = [b.wall / a.wall for a, b in x2.get("pairs") or []]
+        if pair_ratios:
+            m = median(pair_ratios)
+            print(f"  scan ×{scale:g} / ×1, alternated pairs  {m:6.2f}  {verdict(m, TARGETS['x2/x1'])}  (median of "
+                  f"{', '.join(f'{x:.2f}' for x in pair_ratios)}; CPU "
+                  f"{median([b.cpu / a.cpu for a, b in x2['pairs']]):.2f})")
         print(f"  raw fetch ×{scale:g} / raw fetch ×1    {x2['raw_gc_on'].wall / raw_on.wall:6.2f}")
         print(f"  scan RSS ×{scale:g} (MB)               {x2['scan'].rss_mb:6.0f}")
     pairs = live.get("split_pairs")
@@ -554,10 +596,12 @@ def summary(scan: Run, kubectl: Run | None, raw: Run, snapshot: Run, x2: dict[st
                  verdict(scan.rss_mb, TARGETS["scan_rss_mb"])))
     rows.append(("peak RSS, `--snapshot` scan of the same data", f"{snapshot.rss_mb:.0f} MB (CPU {snapshot.cpu:.2f} s)",
                  verdict(snapshot.rss_mb, TARGETS["snapshot_rss_mb"])))
-    if x2:
-        ratio = x2["scan"].wall / scan.wall
-        rows.append((f"scan ×{scale:g} data / ×1", f"{x2['scan'].wall:.2f} s / {scan.wall:.2f} s = {ratio:.2f} (CPU "
-                     f"{x2['scan'].cpu:.2f} s / {scan.cpu:.2f} s)",
+    if x2 and x2.get("pairs"):
+        pairs = x2["pairs"]
+        ratio = median([b.wall / a.wall for a, b in pairs])
+        rows.append((f"scan ×{scale:g} data / ×1", f"median of {len(pairs)} alternated pairs "
+                     f"({', '.join(f'{b.wall:.2f} s / {a.wall:.2f} s' for a, b in pairs)}) = {ratio:.2f}; in turn "
+                     f"{x2['scan'].wall:.2f} s / {scan.wall:.2f} s = {x2['scan'].wall / scan.wall:.2f}",
                      verdict(ratio, TARGETS["x2/x1"])))
     else:
         rows.append(("scan ×2 data / ×1", "not measured (--scale 2)", "MISS (not measured)"))
@@ -637,6 +681,7 @@ def main(argv: list[str] | None = None) -> int:
                 if fresh:
                     generated.append(big)
                 x2 = bench_live(big, as_of, work, args.repeat, log, full=False)
+                x2["pairs"] = bench_scale_pairs(directory, big, as_of, work, max(3, args.repeat), log)
                 if args.x2_offline:
                     x2.update(bench_offline(big, as_of, work, 1, log))
             log(f"machine at the end: {machine()}")
