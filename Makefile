@@ -19,7 +19,7 @@ test:
 
 bench:
 	scripts/bootstrap --test
-	.venv/bin/python bench/scan.py
+	.venv/bin/python bench/scan.py --generate-size large --scale 2 --repeat 2
 	.venv/bin/python bench/metrics.py
 	.venv/bin/python bench/custom_rules.py
 	.venv/bin/python bench/fleet.py
