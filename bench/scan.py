@@ -348,9 +348,9 @@ def bench_live(directory: Path, as_of: str, work: Path, repeats: int, log: Any, 
 
         # the scan and the raw fetch alternated: the machine's speed drifts within minutes, and a ratio of runs
         # taken in turn measures that drift too; the verdict is the median of the alternated pairs' ratios
-        pairs = [(scan(), raw(False)) for _ in range(max(3, repeats))]
-        results["scan_raw_pairs"] = pairs
-        results["scan"] = best([a for a, _ in pairs])
+        scan_raw = [(scan(), raw(False)) for _ in range(max(3, repeats))]
+        results["scan_raw_pairs"] = scan_raw
+        results["scan"] = best([a for a, _ in scan_raw])
         if split:  # alternately: read in two processes whatever the load, then in one, and again
             pairs = [(scan("-split", "auditor scan (live, read in two processes)"),
                       scan("-one-process", "auditor scan (live, read in one process)")) for _ in range(repeats)]
@@ -365,7 +365,7 @@ def bench_live(directory: Path, as_of: str, work: Path, repeats: int, log: Any, 
                                               lambda: scan("-prefetch", "auditor scan (live, prefetch thread)"))
             log(f"auditor scan (live, prefetch thread): {results['scan_prefetch'].wall:.2f} s, "
                 f"CPU {results['scan_prefetch'].cpu:.2f} s")
-        results["raw_gc_on"] = best([b for _, b in pairs])
+        results["raw_gc_on"] = best([b for _, b in scan_raw])
         results["raw_gc_off"] = repeat(repeats, lambda: raw(True))
         log(f"raw fetch: GC on {results['raw_gc_on'].wall:.2f} s, GC off {results['raw_gc_off'].wall:.2f} s")
         if full:
