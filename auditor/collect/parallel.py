@@ -13,7 +13,6 @@ still asks for them.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import logging
 import os
@@ -26,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Generic, TypeVar
 
+from auditor.collect.forking import die_with
 from auditor.collect.live import Progress, gc_paused
 from auditor.errors import AuditorError, ClusterAccessError
 
@@ -213,7 +213,7 @@ def _fork(child: _Worker[T], read: ClusterRead[T], siblings: list[_Worker[T]]) -
 
 def _child(read: ClusterRead[T], results_fd: int, go_fd: int, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends a child without a traceback; the parent reports
-    _die_with(parent)
+    die_with(parent)
     if os.read(go_fd, 1) != b"g":
         return  # the run ended before this cluster's turn
     gc.disable()  # the child lives for one read; its records have no cycles
@@ -274,17 +274,6 @@ def _replay(child: _Worker[T]) -> None:
     logs, child.logs = child.logs, []
     for name, data in logs:
         logging.getLogger(name).callHandlers(logging.makeLogRecord(data))
-
-
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this child when the parent dies (Linux), so that no read outlives its run."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(0)
 
 
 def _start_next(waiting: list[_Worker[T]]) -> None:

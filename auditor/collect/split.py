@@ -23,7 +23,6 @@ kernel kills it if this process dies.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import gc
 import logging
@@ -39,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditor.collect.forking import die_with
 from auditor.collect.resource import ResourceKind
 from auditor.model.inventory import Gap
 
@@ -318,7 +318,7 @@ def _child(kinds: list[tuple[int, ResourceKind]], list_kind: ListKind, fresh: Ca
            parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: the child just ends; the parent reports
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with(parent)
+    die_with(parent)
     gc.disable()  # the child lives for one read; its records have no cycles
     fresh()
     out = _Sender(fd)
@@ -361,17 +361,6 @@ class _Sender:
         view = memoryview(_HEAD.pack(len(data)) + data)
         while view:
             view = view[os.write(self.fd, view):]
-
-
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this child when the parent dies (Linux), so that no read outlives its scan."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(0)
 
 
 def _how_it_ended(status: int) -> str:
