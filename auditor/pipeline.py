@@ -29,13 +29,13 @@ from auditor.collect.catalog import read_catalog
 from auditor.collect.clusters import ClusterTarget, in_cluster_target, kubeconfig_targets
 from auditor.collect.dump import read_dump
 from auditor.collect.etcd_manifests import with_etcd_manifests
+from auditor.collect.heap import gc_paused
 from auditor.collect.live import (
     DEFAULT_CLUSTER_DEADLINE,
     DEFAULT_REQUEST_TIMEOUT,
     LiveSource,
     Progress,
     RawSink,
-    gc_paused,
 )
 from auditor.collect.parallel import (
     ClusterProgress,

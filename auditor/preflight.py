@@ -26,7 +26,8 @@ from auditor.analyse.velero_server import velero_servers
 from auditor.collect.catalog import read_catalog
 from auditor.collect.clusters import kubeconfig_targets
 from auditor.collect.dump import read_dump
-from auditor.collect.live import LiveSource, gc_paused
+from auditor.collect.heap import gc_paused
+from auditor.collect.live import LiveSource
 from auditor.collect.served import read_served_dump, read_served_live
 from auditor.errors import ApiStatusError, InputError
 from auditor.model.inventory import Inventory

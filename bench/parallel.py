@@ -46,7 +46,7 @@ import resource, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from auditor.collect.dump import read_dump
-from auditor.collect.live import gc_paused
+from auditor.collect.heap import gc_paused
 from auditor.collect.parallel import read_in_processes
 from auditor.collect.secrets import SecretPolicy
 

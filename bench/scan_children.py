@@ -64,7 +64,7 @@ def child_analysis(directory: str, as_of: str, gc_paused: bool) -> dict[str, Any
     from auditor.analyse.coverage import analyse_cluster
     from auditor.checks import evaluate
     from auditor.collect.dump import read_dump
-    from auditor.collect.live import gc_paused as pause
+    from auditor.collect.heap import gc_paused as pause
     from auditor.config import AuditConfig
     from auditor.load.rules import load_catalog
     from auditor.model.time import parse_time

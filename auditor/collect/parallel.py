@@ -26,7 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Generic, TypeVar
 
 from auditor.collect.forking import die_with
-from auditor.collect.live import Progress, gc_paused
+from auditor.collect.heap import gc_paused
+from auditor.collect.live import Progress
 from auditor.errors import AuditorError, ClusterAccessError
 
 log = logging.getLogger(__name__)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.collect.forking import die_with
+from auditor.collect.heap import gc_paused
 from auditor.collect.resource import ResourceKind
 from auditor.model.inventory import Gap
 
@@ -137,14 +138,8 @@ def read_split(kinds: Sequence[tuple[int, ResourceKind]], list_kind: ListKind,
                 reads[i] = read = KindRead(error=exc)
             if read.error is not None:
                 break
-        was_enabled = gc.isenabled()
-        gc.disable()  # unpickled in bulk, no cycles among them: as the caller's reads, collector paused, then
-        try:  # the survivors frozen (``live.gc_paused``)
+        with gc_paused():  # unpickled in bulk, no cycles among them: as the caller's reads
             reads.update(child.wait())
-        finally:
-            gc.freeze()
-            if was_enabled:
-                gc.enable()
     finally:
         child.close()
     if child.usage is not None:
