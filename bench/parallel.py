@@ -2,7 +2,7 @@
 """Several clusters scanned at once: dumps and live API servers, --parallel 1 against --parallel N.
 
     python bench/parallel.py [--clusters 4] [--scale 0.1] [--workers 4] [--rounds 3] [--keep DIR]
-                             [--only reads|dumps|live]
+                             [--only reads|dumps|live] [--latency MS] [--apart]
 
 Generates ``--clusters`` dumps with bench/generate.py (``--scale`` of the large size), then times, each in a
 fresh process:
@@ -20,6 +20,13 @@ for comparison) and the peak RSS of --parallel N over --parallel 1: memory must 
 records, which a sequential run of every cluster already holds (target: at most 1.25x the sequential peak; the
 workers' peaks are printed beside it, not added: a child's RSS counts the pages it shares with the scan).
 The load average is printed with each run: on a shared machine wall times swing, CPU seconds less.
+
+``--latency MS`` holds every request to the API test servers that long (``python -m tests.kubeapi
+--latency``): an API server across a network, where a reader waits for each page; on loopback it waits for
+almost nothing and the scan is CPU-bound. ``--apart`` adds a third scan to each live round: every cluster in a
+``scan --context`` process of its own, all at once, each writing its own document. No pickling, no merging:
+what two cores give when clusters share nothing, the most ``--parallel`` could reach (its ratio is printed
+beside the target as the ceiling, not as a result).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SCAN_ENV = {**os.environ, "AUDITOR_STORE": ""}  # no history store: a scan only reads and prints
 PYTHON = sys.executable
 AS_OF = "2026-11-20T12:00:00Z"
 TARGET = 1.6
@@ -82,26 +90,54 @@ def run(cmd: list[str], check: bool = False, env: dict[str, str] | None = None) 
 Timed = tuple[float, float, str, float, float, float]
 
 
+PROBE = ("import resource, runpy, sys; sys.argv = ['auditor'] + sys.argv[1:];\n"
+         "try:\n    runpy.run_module('auditor', run_name='__main__')\n"
+         "finally:\n    u = resource.getrusage(resource.RUSAGE_SELF)\n"
+         "    c = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+         "    print(u.ru_utime + u.ru_stime, u.ru_maxrss / 1024, c.ru_utime + c.ru_stime, c.ru_maxrss / 1024,\n"
+         "          file=sys.stderr)")
+
+
+def scan_command(args: list[str]) -> list[str]:
+    """``auditor scan ARGS -o json`` under a probe that prints its CPU seconds and peak RSS, and its children's,
+    as the last line of its stderr."""
+    return [PYTHON, "-c", PROBE, "scan", *args, "--as-of", AS_OF, "--no-secret-values", "-o", "json"]
+
+
+def probed(returncode: int, stdout: str, stderr: str) -> tuple[str, float, float, float, float]:
+    """A probed scan's document digest, CPU seconds, peak RSS (MB), children's CPU and largest peak RSS."""
+    if returncode not in (0, 1, 3):
+        raise SystemExit(f"scan failed ({returncode}): {stderr[-2000:]}")
+    cpu, rss, child_cpu, child_rss = stderr.strip().splitlines()[-1].split()
+    digest = hashlib.sha256(stdout.encode()).hexdigest()
+    return digest, float(cpu), float(rss), float(child_cpu), float(child_rss)
+
+
 def timed_scan(args: list[str]) -> Timed:
     """Seconds, peak RSS (MB) of ``auditor scan ARGS -o json``, its stdout's digest, its CPU seconds, its worker
     processes' CPU seconds and the largest worker's peak RSS (MB). Only the digest is kept: a scan's peak RSS
     (ru_maxrss) starts from this process's RSS when it forks the scan (Linux keeps it across exec), so this
     process must stay small however many documents it compares."""
-    probe = ("import resource, runpy, sys; sys.argv = ['auditor'] + sys.argv[1:];\n"
-             "try:\n    runpy.run_module('auditor', run_name='__main__')\n"
-             "finally:\n    u = resource.getrusage(resource.RUSAGE_SELF)\n"
-             "    c = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-             "    print(u.ru_utime + u.ru_stime, u.ru_maxrss / 1024, c.ru_utime + c.ru_stime, c.ru_maxrss / 1024,\n"
-             "          file=sys.stderr)")
     start = time.perf_counter()
-    out = run([PYTHON, "-c", probe, "scan", *args, "--as-of", AS_OF, "--no-secret-values", "-o", "json"],
-              env={**os.environ, "AUDITOR_STORE": ""})
+    out = run(scan_command(args), env=SCAN_ENV)
     seconds = time.perf_counter() - start
-    if out.returncode not in (0, 1, 3):
-        raise SystemExit(f"scan failed ({out.returncode}): {out.stderr[-2000:]}")
-    cpu, rss, child_cpu, child_rss = out.stderr.strip().splitlines()[-1].split()
-    digest = hashlib.sha256(out.stdout.encode()).hexdigest()
-    return seconds, float(rss), digest, float(cpu), float(child_cpu), float(child_rss)
+    digest, cpu, rss, child_cpu, child_rss = probed(out.returncode, out.stdout, out.stderr)
+    return seconds, rss, digest, cpu, child_cpu, child_rss
+
+
+def timed_apart(scans: list[list[str]]) -> Timed:
+    """Every scan of ``scans`` in a process of its own, all started at once: the seconds until the last ends,
+    the largest peak RSS, the digest of their documents in order, their CPU seconds summed (each scan's own,
+    then its children's) and their children's largest peak RSS."""
+    start = time.perf_counter()
+    procs = [subprocess.Popen(scan_command(args), cwd=ROOT, env=SCAN_ENV, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for args in scans]
+    outs = [(p, *p.communicate()) for p in procs]
+    seconds = time.perf_counter() - start
+    each = [probed(p.returncode, out, err) for p, out, err in outs]
+    digest = hashlib.sha256("".join(e[0] for e in each).encode()).hexdigest()
+    return (seconds, max(e[2] for e in each), digest, sum(e[1] for e in each), sum(e[3] for e in each),
+            max(e[4] for e in each))
 
 
 def stamp() -> str:
@@ -117,15 +153,20 @@ def show(label: str, run: Timed) -> None:
           f"({stamp()})", flush=True)
 
 
-def alternate(args: list[str], workers: int, rounds: int) -> tuple[list[Timed], list[Timed]]:
-    """``--parallel 1`` and ``--parallel N`` in turn, ``rounds`` times each."""
-    ones, manys = [], []
+def alternate(args: list[str], workers: int, rounds: int, separately: list[list[str]] | None = None,
+              ) -> tuple[list[Timed], list[Timed], list[Timed]]:
+    """``--parallel 1`` and ``--parallel N`` in turn, ``rounds`` times each; with ``separately``, each round
+    also runs those scans as processes of their own, all at once (:func:`timed_apart`)."""
+    ones, manys, aparts = [], [], []
     for _ in range(rounds):
         ones.append(timed_scan([*args, "--parallel", "1"]))
         show("--parallel 1", ones[-1])
         manys.append(timed_scan([*args, "--parallel", str(workers)]))
         show(f"--parallel {workers}", manys[-1])
-    return ones, manys
+        if separately:
+            aparts.append(timed_apart(separately))
+            show(f"{len(separately)} apart", aparts[-1])
+    return ones, manys, aparts
 
 
 def median(runs: list[Timed]) -> Timed:
@@ -157,8 +198,9 @@ def compare(ones: list[Timed], manys: list[Timed], workers: int, what: str) -> N
     print(f"  same document in every run: {same}  (ended {stamp()})")
 
 
-def serve(dump: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([PYTHON, "-m", "tests.kubeapi", "--seed", str(dump), "--port", "0"], cwd=ROOT,
+def serve(dump: Path, log: Path, latency: float = 0.0) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([PYTHON, "-m", "tests.kubeapi", "--seed", str(dump), "--port", "0",
+                             "--latency", str(latency)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -175,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each scan")
     parser.add_argument("--keep", type=Path, help="generate into (or reuse) this directory")
     parser.add_argument("--only", choices=("reads", "dumps", "live"), help="one of the three measurements")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="MS",
+                        help="milliseconds each API request waits (an API server across a network; default 0)")
+    parser.add_argument("--apart", action="store_true",
+                        help="live: also time every cluster in its own scan process, all at once (the ceiling)")
     args = parser.parse_args(argv)
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench-parallel-"))
     dumps = []
@@ -192,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "dumps"):
         scans(dumps, args.workers, args.rounds)
     if args.only in (None, "live"):
-        live(dumps, args.workers, base, args.rounds)
+        live(dumps, args.workers, base, args.rounds, args.latency, args.apart)
     return 0
 
 
@@ -212,17 +258,19 @@ def reads(dumps: list[Path], workers: int) -> None:
 def scans(dumps: list[Path], workers: int, rounds: int) -> None:
     snapshot_args = [a for d in dumps for a in ("--snapshot", str(d))]
     print(f"\nauditor scan --snapshot (dumps), {stamp()}:")
-    ones, manys = alternate(snapshot_args, workers, rounds)
+    ones, manys, _ = alternate(snapshot_args, workers, rounds)
     compare(ones, manys, workers, "dumps")
 
 
-def live(dumps: list[Path], workers: int, base: Path, rounds: int) -> None:
-    print(f"\nauditor scan --context (one API test server process per cluster), {stamp()}:")
+def live(dumps: list[Path], workers: int, base: Path, rounds: int, latency: float = 0.0,
+         apart: bool = False) -> None:
+    where = f"{latency:g} ms per request" if latency else "loopback, no added latency"
+    print(f"\nauditor scan --context (one API test server process per cluster; {where}), {stamp()}:")
     procs = []
     try:
         config: dict[str, list[object]] = {"clusters": [], "users": [], "contexts": []}
         for i, dump in enumerate(dumps):
-            proc, url = serve(dump, base / f"server-{i + 1}.log")
+            proc, url = serve(dump, base / f"server-{i + 1}.log", latency)
             procs.append(proc)
             name = dump.name
             config["clusters"].append({"name": name, "cluster": {"server": url}})
@@ -232,12 +280,24 @@ def live(dumps: list[Path], workers: int, base: Path, rounds: int) -> None:
         kubeconfig.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", **config,
                                           "current-context": dumps[0].name}))
         contexts = ["--kubeconfig", str(kubeconfig), *(a for d in dumps for a in ("--context", d.name))]
-        ones, manys = alternate(contexts, workers, rounds)
-        compare(ones, manys, workers, "live (API servers in their own processes)")
+        separately = [["--kubeconfig", str(kubeconfig), "--context", d.name] for d in dumps] if apart else None
+        ones, manys, aparts = alternate(contexts, workers, rounds, separately)
+        compare(ones, manys, workers, f"live ({where})")
+        if aparts:
+            ceiling(ones, aparts, len(dumps))
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(10)
+
+
+def ceiling(ones: list[Timed], aparts: list[Timed], clusters: int) -> None:
+    """What separate processes, sharing nothing, gained over --parallel 1 in the same rounds."""
+    one, apart = median(ones), median(aparts)
+    print(f"  ceiling: {clusters} scans in processes of their own, all at once: {apart[0]:.2f} s wall, "
+          f"{apart[3] + apart[4]:.2f} s CPU (each round: "
+          f"{', '.join(f'{a[0] / b[0]:.2f}x' for a, b in zip(ones, aparts, strict=True))}); "
+          f"median {one[0] / apart[0]:.2f}x over --parallel 1: no --parallel can go past this on this machine")
 
 
 if __name__ == "__main__":

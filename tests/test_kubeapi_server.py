@@ -971,3 +971,27 @@ def test_metadata_only_list_carries_no_values(kube_api: Any) -> None:
     assert doc["kind"] == "PartialObjectMetadataList"
     assert doc["items"][0]["kind"] == "PartialObjectMetadata" and doc["items"][0]["metadata"]["labels"] == {"a": "b"}
     assert b"c2VjcmV0" not in body
+
+
+def test_foreground_server_holds_every_request_for_its_latency(tmp_path: Path) -> None:
+    """``python -m tests.kubeapi --latency MS`` (bench/parallel.py's remote API server): every request is
+    answered, and none before its latency; SIGTERM stops it cleanly. A negative latency is refused."""
+    import signal
+
+    refused = subprocess.run([sys.executable, "-m", "tests.kubeapi", "--latency", "-5"], capture_output=True,
+                             text=True, cwd=Path(__file__).parents[1], timeout=60)
+    assert refused.returncode == 2 and "--latency must not be negative" in refused.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "tests.kubeapi", "--seed", str(TESTDATA), "--port", "0",
+                             "--latency", "300"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=Path(__file__).parents[1])
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        http = urllib3.PoolManager()
+        for path in ("/version", "/api/v1/namespaces?limit=1"):
+            started = time.monotonic()
+            assert http.request("GET", url + path, timeout=30).status == 200
+            assert time.monotonic() - started >= 0.3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
