@@ -19,7 +19,7 @@ from auditor.analyse.coverage import VolumeResult
 from auditor.config import AppliedPolicy
 from auditor.model.analysis import STATUSES
 from auditor.model.durations import format_duration
-from auditor.output import wide
+from auditor.output import safe, wide
 from auditor.output.safe import terminal_console
 
 BUDGET = settings(max_examples=200, derandomize=True, deadline=None, database=None,
@@ -83,16 +83,30 @@ def volume(i: int, status: str, pvc: str, *, cluster: str = "prod", hours: float
 
 
 def old_render(volumes: Sequence[VolumeResult], console: Console, multi: bool) -> None:
-    """auditor.output.wide.render_volumes before it laid rows out itself."""
+    """auditor.output.wide.render_volumes before it laid rows out itself, as it was."""
     order = {s: i for i, s in enumerate(STATUSES)}
-    table = rich_table(f"Volumes ({len(volumes)})", wide.columns(multi), ())
+    table = Table(title=f"Volumes ({len(volumes)})", title_justify="left", show_lines=False, pad_edge=False,
+                  box=None, header_style="bold")
+    if multi:
+        table.add_column("CLUSTER", overflow="fold")
+    table.add_column("NAMESPACE/PVC", overflow="fold", min_width=16)
+    table.add_column("STATUS", no_wrap=True)
+    for name in ("PV", "CLASS", "METHODS", "COVERED BY", "LAST RECOVERY POINT"):
+        table.add_column(name, overflow="fold")
     for v in sorted(volumes, key=lambda x: (order.get(x.status, 9), x.cluster, x.namespace, x.pvc)):
         last = f"{format_duration((AS_OF - v.last_success).total_seconds())} ago" if v.last_success else "none"
-        row = [Text(wide.clean(v.key)), Text(v.status, style=wide.STATUS_STYLE.get(v.status, "")),
-               Text(wide.clean(v.pv)), Text(wide.clean(v.storage_class)), Text(wide.clean(", ".join(v.methods))),
-               Text(wide.clean(", ".join(v.covered_by))), Text(last)]
-        table.add_row(*([Text(wide.clean(v.cluster))] if multi else []), *row)
+        row = [Text(clean(v.key)), Text(v.status, style=STATUS_STYLE[v.status]), Text(clean(v.pv)),
+               Text(clean(v.storage_class)), Text(clean(", ".join(v.methods))), Text(clean(", ".join(v.covered_by))),
+               Text(last)]
+        table.add_row(*([Text(clean(v.cluster))] if multi else []), *row)
     console.print(table, soft_wrap=False)
+
+
+def clean(value: str | None) -> str:
+    return safe.clean(value) if value else "-"
+
+
+STATUS_STYLE = {"protected": "green", "stale": "yellow", "unprotected": "red", "unknown": "magenta"}
 
 
 def test_volumes_print_as_the_one_table_did() -> None:
