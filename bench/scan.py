@@ -154,10 +154,12 @@ def child_json(run: Run) -> dict[str, Any]:
 # --- the API test server -----------------------------------------------------------------------------------------
 
 class Server:
-    """``python -m tests.kubeapi --seed DIR --port 0`` in its own process."""
+    """``python -m tests.kubeapi --seed DIR --port 0`` in its own process (``latency``: milliseconds every
+    request waits, ``--latency``: an API server across a network)."""
 
-    def __init__(self, seed: Path, log: Path, ready_timeout: float = 1800.0) -> None:
+    def __init__(self, seed: Path, log: Path, ready_timeout: float = 1800.0, latency: float = 0.0) -> None:
         self.seed = seed
+        self.latency = latency
         self.log_path = log
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen[bytes] | None = None
@@ -170,7 +172,8 @@ class Server:
             raise RuntimeError(f"{main} does not exist yet: the API test server cannot be started")
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         started = time.perf_counter()
-        self.proc = subprocess.Popen([PYTHON, "-m", "tests.kubeapi", "--seed", str(self.seed), "--port", "0"],
+        self.proc = subprocess.Popen([PYTHON, "-m", "tests.kubeapi", "--seed", str(self.seed), "--port", "0",
+                                      *(["--latency", str(self.latency)] if self.latency else [])],
                                      cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log)
         line: list[bytes] = []
         reader = threading.Thread(target=lambda: line.append(self._ready_line()), daemon=True)

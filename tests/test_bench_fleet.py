@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_fleet_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "fleet.py"), "--clusters", "3", "--size", "tiny",
                            "--scans", "2", "--writers", "3", "--dumps", "2", "--parallel-size", "tiny",
-                           "--repeat", "1",
+                           "--repeat", "1", "--latency", "1",
                            "--data-root", str(tmp_path / "data")],
                           capture_output=True, text=True, timeout=1800, cwd=ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -32,4 +32,5 @@ def test_the_fleet_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert "load average" in targets.splitlines()[1]
     assert targets.count("(target ≤ 2)") == 2 and targets.count("(target ≤ 60)") == 2
     assert targets.count("target ≥ 1.6") == 1 and targets.count("(target ≤ 1.25)") == 2
+    assert "ONE API server process, 1 ms per request" in targets, "the live scans' server answers 1 ms late"
     assert not (tmp_path / "data" / "tiny").exists(), "generated data is removed"
