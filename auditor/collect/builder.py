@@ -78,6 +78,23 @@ class InventoryBuilder:
         self._origin[field_name].extend(array("q", [pid << 32]) * n)
         self._count += n
 
+    def add_items(self, field_name: str, records: list[Any], kind: str, where: str, items: list[int]) -> None:
+        """:meth:`add` of each of ``records`` in turn, read from ``where`` at the ``items`` indices (parallel to
+        ``records``), in bulk: a run of a dump's items decoded together."""
+        if not records:
+            return
+        place = (where, kind)
+        pid = self._place_ids.get(place)
+        if pid is None:
+            pid = self._place_ids[place] = len(self._places)
+            self._places.append(place)
+        n = len(records)
+        base = pid << 32 | 1
+        self.records[field_name].extend(records)
+        self._arrival[field_name].extend(range(self._count, self._count + n))
+        self._origin[field_name].extend([base + i for i in items])
+        self._count += n
+
     def _where(self, origin: int) -> str:
         where = self._places[origin >> 32][0]
         item = origin & 0xFFFFFFFF

@@ -428,6 +428,15 @@ class Typed:
         page = msgspec.defstruct(f"{wire.__name__}Page", [("items", list[wire] | None, None),  # type: ignore[valid-type]
                                                            ("metadata", _ListMeta | None, None)], gc=False)
         self.page = msgspec.json.Decoder(page)
+        self.items = msgspec.json.Decoder(list[wire])  # type: ignore[valid-type]
+
+    def wires(self, raws: list[msgspec.Raw]) -> list[Any] | None:
+        """The wire values of consecutive items of a dump, decoded as one array (as a list page is: one call
+        instead of one per item); None when any of them does not decode (each item is then decoded alone)."""
+        try:
+            return self.items.decode(b"".join((b"[", b",".join(raws), b"]")))
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
 
     def from_json(self, data: Json) -> Any:
         """The record of one object's JSON; :class:`Refused` when the typed path does not take it."""
@@ -488,6 +497,11 @@ class ItemDecoder:
 
     def __init__(self) -> None:
         self._last: tuple[Any, Any, Typed] | None = None
+
+    @property
+    def last(self) -> tuple[Any, Any, Typed] | None:
+        """``(apiVersion, kind, typed)`` of the last item decoded typed: the kind the next items likely have."""
+        return self._last
 
     def record(self, data: Json, typed: Typed | None, api_version: Any, kind: Any) -> Any:
         """The record of one item known to be ``typed``; :class:`Refused` when the typed path does not take it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +77,9 @@ def iter_objects(path: Path) -> Iterator[tuple[str, Any]]:
             yield where, doc
 
 
-def add_file(builder: InventoryBuilder, path: Path) -> Iterator[tuple[str, Any]]:
-    """Add every object of one file to the builder, one at a time; yields ``(location, raw)`` per object, where
-    ``raw`` is the parsed object, or None for one decoded straight into its record.
+def add_file(builder: InventoryBuilder, path: Path) -> Iterator[tuple[str, Any, int]]:
+    """Add every object of one file to the builder; yields ``(location, raw, count)``: ``raw`` is the parsed
+    object (``count`` 1), or None for ``count`` objects decoded straight into their records.
 
     A JSON file is mapped read-only and decoded item by item: its ``items`` are only delimited, then each is
     decoded typed (the kinds of :data:`~auditor.collect.kinds.TYPED`) or parsed on its own, so no more than one
@@ -88,7 +88,7 @@ def add_file(builder: InventoryBuilder, path: Path) -> Iterator[tuple[str, Any]]
     if path.suffix != ".json":
         for where, raw in iter_objects(path):
             add_object(builder, raw, where)
-            yield where, raw
+            yield where, raw, 1
         return
     with _mapped(path) as data:
         try:
@@ -101,7 +101,7 @@ def add_file(builder: InventoryBuilder, path: Path) -> Iterator[tuple[str, Any]]
             return
     for where, raw in iter_objects(path):  # the general reader says what is wrong
         add_object(builder, raw, where)
-        yield where, raw
+        yield where, raw, 1
 
 
 #: Pages of a mapped dump file already decoded are given back every this many bytes.
@@ -144,22 +144,77 @@ def _release(data: bytes | mmap.mmap, end: int) -> None:
         data.madvise(mmap.MADV_DONTNEED, 0, end - end % mmap.PAGESIZE)
 
 
+#: Items of one kind are decoded as one array, as a live list page is: runs start this long after a change of
+#: kind or a refused run (a mixed ``kubectl get all`` List decodes little twice) and double up to the longest.
+_RUN_FIRST, _RUN_MOST = 8, 64
+
+
 def _add_items(builder: InventoryBuilder, data: bytes | mmap.mmap, doc: Any, where: str,
-               ) -> Iterator[tuple[str, Any]]:
+               ) -> Iterator[tuple[str, Any, int]]:
     items = decode.ItemDecoder()
     if not (isinstance(doc.kind, str) and doc.kind.endswith("List") and doc.items is not msgspec.UNSET):
-        yield where, _add_json(builder, data, where, items)
+        yield where, _add_json(builder, data, where, items), 1
         return
     raws = doc.items or []
     _release(data, len(data))  # delimiting the items read the whole file: only what is decoded comes back
     done = released = 0
-    for i, item in enumerate(raws):
-        yield f"{where} items[{i}]", _add_json(builder, item, where, items, i)
-        done += len(item)  # a lower bound of where this item ends in the file (separators are not counted)
+    i, n, run = 0, len(raws), _RUN_FIRST
+    while i < n:
+        last = items.last
+        if last is None:  # the kind is not known yet, or not typed: one item alone
+            end = i + 1
+            yield f"{where} items[{i}]", _add_json(builder, raws[i], where, items, i), 1
+        else:
+            end = min(n, i + run)
+            whole = yield from _add_run(builder, raws, i, end, where, items, last)
+            run = min(run * 2, _RUN_MOST) if whole else _RUN_FIRST
+        done += sum(len(item) for item in raws[i:end])  # a lower bound of where the run ends in the file
+        i = end
         if done - released >= _RELEASE_EVERY:
             _release(data, done)
             released = done
     raws.clear()
+
+
+def _add_run(builder: InventoryBuilder, raws: list[msgspec.Raw], start: int, end: int, where: str,
+             items: decode.ItemDecoder, last: tuple[Any, Any, decode.Typed],
+             ) -> Generator[tuple[str, Any, int], None, bool]:
+    """Items ``start:end`` decoded as one array of the kind of the item before them, each record added as
+    :func:`_add_json` adds it. An item it does not take as is (another kind, refused, no namespace) goes through
+    :func:`_add_json` in its turn, and so does every item of a run that does not decode as a whole: the records,
+    their order and the messages are those of one item at a time. Returns whether every item was taken."""
+    api_version, kind, typed = last
+    wires = typed.wires(raws[start:end])
+    if wires is None:
+        for i in range(start, end):
+            yield f"{where} items[{i}]", _add_json(builder, raws[i], where, items, i), 1
+        return False
+    resource = BY_GROUP_KIND[(group_of(api_version), kind)]
+    field, namespaced, build = resource.field, resource.namespaced, typed.build
+    records: list[Any] = []
+    indices: list[int] = []
+    whole = True
+    for i, wire in enumerate(wires, start):
+        if wire.kind == kind and wire.apiVersion == api_version and type(wire.kind) is str \
+                and type(wire.apiVersion) is str:
+            try:
+                record = build(wire)
+            except decode.Refused:
+                record = None
+            if record is not None and (record.meta.namespace or not namespaced):
+                records.append(record)
+                indices.append(i)
+                continue
+        whole = False
+        if records:  # the records before it arrive first
+            builder.add_items(field, records, kind, where, indices)
+            yield where, None, len(records)
+            records, indices = [], []
+        yield f"{where} items[{i}]", _add_json(builder, raws[i], where, items, i), 1
+    if records:
+        builder.add_items(field, records, kind, where, indices)
+        yield where, None, len(records)
+    return whole
 
 
 def _add_json(builder: InventoryBuilder, data: decode.Json, where: str, items: decode.ItemDecoder,
@@ -227,9 +282,9 @@ def read_dump(root: Path, cluster: str | None = None, secrets: SecretPolicy | No
     for path in files:
         if path.name.startswith("."):
             continue
-        for where, raw in add_file(builder, path):
-            objects += 1
-            if _is_system_namespace(raw):
+        for where, raw, count in add_file(builder, path):
+            objects += count
+            if raw is not None and _is_system_namespace(raw):
                 system_namespace_in.setdefault(_top_folder(root, path), where)
     if objects == 0:
         raise InputError("no Kubernetes objects in it: a dump is what `auditor snapshot DIR` or "
