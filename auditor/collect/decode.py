@@ -263,11 +263,15 @@ def _shared_map(value: dict[str, str] | None) -> dict[str, str]:
 KEPT_DOMAINS = frozenset(slim.KEPT_ANNOTATION_PREFIXES)
 
 
+#: The kept keys of each distinct set of annotation keys (objects of one kind repeat a few key sets).
+_kept_keys = _Memo[tuple[str, ...], tuple[str, ...]](
+    lambda keys: tuple(k for k in keys if k[:k.find("/") + 1] in KEPT_DOMAINS))
+
+
 def _kept_annotations(value: dict[str, str] | None) -> dict[str, str]:
     if not value:
         return _EMPTY
-    domains = KEPT_DOMAINS
-    kept = [k for k in value if k[:k.find("/") + 1] in domains]
+    kept = _kept_keys(tuple(value))
     if not kept:
         return _EMPTY
     return _shared_map({k: value[k] for k in kept})
@@ -305,11 +309,24 @@ def _storage(value: _Storage | None) -> int | None:
         raise Refused from None
 
 
+#: The tables behind :func:`_shared_map` and :func:`timestamp`, looked up inline by :func:`meta` (its calls are
+#: the hottest of a large read): a miss goes through the functions themselves.
+_MAPS = _map_of.table
+
+
 def meta(m: WireMeta) -> r.Meta:
-    if not m.name:
+    name = m.name
+    if not name:
         raise Refused
+    namespace = m.namespace
+    labels = m.labels
+    if labels:
+        key = tuple(labels.items())
+        labels = _MAPS.get(key) or _map_of(key)
+    else:
+        labels = _EMPTY
     return r.Meta(
-        name=m.name, namespace=interned(m.namespace), uid=m.uid, labels=_shared_map(m.labels),
+        name=name, namespace=None if namespace is None else _intern(namespace), uid=m.uid, labels=labels,
         annotations=_kept_annotations(m.annotations), created=timestamp(m.creationTimestamp),
         deleting=m.deletionTimestamp is not None, owners=_owners(m.ownerReferences),
     )
