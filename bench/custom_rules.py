@@ -25,6 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -61,7 +63,7 @@ def large_analysis(volumes: int) -> Any:
     result = run_scan(build_options(demo=True))
     analysis = next(c.analysis for c in result.clusters if c.analysis is not None)
     base = analysis.volumes
-    grown = tuple(replace(base[i % len(base)], pvc=f"{base[i % len(base)].pvc}-{i}", audited=True)
+    grown = tuple(msgspec.structs.replace(base[i % len(base)], pvc=f"{base[i % len(base)].pvc}-{i}", audited=True)
                   for i in range(volumes))
     return replace(analysis, volumes=grown)
 

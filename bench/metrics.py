@@ -58,7 +58,7 @@ def synthetic(volumes: int, namespaces: int, schedules: int) -> ScanResult:
     cluster = next(c for c in base.clusters if c.name == demo.CLUSTER_NAME)
     analysis = cluster.analysis
     assert analysis is not None
-    vols = tuple(replace(v, namespace=f"ns-{i % namespaces:04d}", pvc=f"data-{i:05d}")
+    vols = tuple(msgspec.structs.replace(v, namespace=f"ns-{i % namespaces:04d}", pvc=f"data-{i:05d}")
                  for i, v in zip(range(volumes), _cycle(analysis.volumes), strict=False))
     states = {}
     for j, state in zip(range(schedules), _cycle(tuple(analysis.schedules.values())), strict=False):
