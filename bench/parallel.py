@@ -43,6 +43,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import scan as scan_bench  # noqa: E402  (bench/scan.py: the API test server in its own process)
+
 SCAN_ENV = {**os.environ, "AUDITOR_STORE": ""}  # no history store: a scan only reads and prints
 PYTHON = sys.executable
 AS_OF = "2026-11-20T12:00:00Z"
@@ -198,17 +202,6 @@ def compare(ones: list[Timed], manys: list[Timed], workers: int, what: str) -> N
     print(f"  same document in every run: {same}  (ended {stamp()})")
 
 
-def serve(dump: Path, log: Path, latency: float = 0.0) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([PYTHON, "-m", "tests.kubeapi", "--seed", str(dump), "--port", "0",
-                             "--latency", str(latency)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "http://" in line:
-            return proc, line[line.index("http://"):].split()[0]
-    raise SystemExit(f"API test server for {dump} did not start: {log.read_text()[-2000:]}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clusters", type=int, default=4)
@@ -266,12 +259,13 @@ def live(dumps: list[Path], workers: int, base: Path, rounds: int, latency: floa
          apart: bool = False) -> None:
     where = f"{latency:g} ms per request" if latency else "loopback, no added latency"
     print(f"\nauditor scan --context (one API test server process per cluster; {where}), {stamp()}:")
-    procs = []
+    servers: list[scan_bench.Server] = []
     try:
         config: dict[str, list[object]] = {"clusters": [], "users": [], "contexts": []}
         for i, dump in enumerate(dumps):
-            proc, url = serve(dump, base / f"server-{i + 1}.log", latency)
-            procs.append(proc)
+            server = scan_bench.Server(dump, base / f"server-{i + 1}.log", latency=latency).start()
+            servers.append(server)
+            url = server.url
             name = dump.name
             config["clusters"].append({"name": name, "cluster": {"server": url}})
             config["users"].append({"name": name, "user": {"token": "bench"}})
@@ -286,9 +280,8 @@ def live(dumps: list[Path], workers: int, base: Path, rounds: int, latency: floa
         if aparts:
             ceiling(ones, aparts, len(dumps))
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
+        for server in servers:
+            server.stop()
 
 
 def ceiling(ones: list[Timed], aparts: list[Timed], clusters: int) -> None:

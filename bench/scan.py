@@ -45,6 +45,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,10 +139,16 @@ def scan_note(run: Run) -> str:
     return f"scan process {u['cpu']:.2f} s CPU, {u['rss_mb']:.0f} MB; {child}"
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+def live_scan(label: str, kubeconfig: Path, as_of: str, out: Path, mode: str = "") -> Run:
+    """``auditor scan --kubeconfig K -o json`` in a child of this file (``--child-scan{mode}``: its CPU and peak
+    RSS apart from its reading child's), with no deadline: a loaded machine is slow, not a stalled API, and the
+    scan must read everything to be comparable."""
+    run = run_child(label, [PYTHON, str(Path(__file__).resolve()), f"--child-scan{mode}", "scan", "--kubeconfig",
+                            str(kubeconfig), "-o", "json", "--as-of", as_of, "--cluster-deadline", "0",
+                            "--request-timeout", "600s"], out)
+    if run.rc not in (0, 1):  # 1: the scan worked and found problems
+        raise RuntimeError(f"auditor scan failed (exit {run.rc}):\n{run.stderr[-3000:]}")
+    return run
 
 
 def child_json(run: Run) -> dict[str, Any]:
@@ -337,13 +344,8 @@ def bench_live(directory: Path, as_of: str, work: Path, repeats: int, log: Any, 
         results["raw_counts"] = warm.extra["counts"]
 
         def scan(mode: str = "", label: str = "auditor scan (live, --kubeconfig)") -> Run:
-            out = work / f"scan-live{mode}-{directory.name}.json"
             served_before = server.cpu_seconds()
-            run = run_child(label, [PYTHON, me, f"--child-scan{mode}", "scan", "--kubeconfig", str(kubeconfig), "-o",
-                                    "json", "--as-of", as_of, "--cluster-deadline", "0", "--request-timeout", "600s"],
-                            out)  # a loaded machine is slow, not a stalled API: the scan must read everything
-            if run.rc not in (0, 1):  # 1: the scan worked and found problems
-                raise RuntimeError(f"auditor scan failed (exit {run.rc}):\n{run.stderr[-3000:]}")
+            run = live_scan(label, kubeconfig, as_of, work / f"scan-live{mode}-{directory.name}.json", mode)
             # what answering the scan cost the server: the rest of the wall time is the client's
             run.extra["server_cpu"] = server.cpu_seconds() - served_before
             run.extra["usage"] = scan_usage(run)
@@ -399,15 +401,9 @@ def bench_scale_pairs(small: Path, big: Path, as_of: str, work: Path, rounds: in
             log(f"starting the API test server on {directory} (alternated pairs) ...")
             server.start()
             configs.append(write_kubeconfig(work / f"pair-kubeconfig-{directory.name}", server.url))
-        me = str(Path(__file__).resolve())
 
         def scan(kubeconfig: Path, label: str) -> Run:
-            run = run_child(label, [PYTHON, me, "--child-scan", "scan", "--kubeconfig", str(kubeconfig), "-o", "json",
-                                    "--as-of", as_of, "--cluster-deadline", "0", "--request-timeout", "600s"],
-                            work / f"pair-{label}.json")
-            if run.rc not in (0, 1):
-                raise RuntimeError(f"auditor scan failed (exit {run.rc}):\n{run.stderr[-3000:]}")
-            return run
+            return live_scan(label, kubeconfig, as_of, work / f"pair-{label}.json")
 
         for i in range(rounds):
             pair = (scan(configs[0], "scan ×1"), scan(configs[1], "scan ×big"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -52,11 +53,7 @@ class InventoryBuilder:
         record added before it (same kind, namespace and name, or the same uid) replaces it when the inventory is
         built (the later copy is used, as a later ``kubectl apply`` would win): it is counted once, and
         ``warnings`` says so."""
-        place = (where, kind)
-        pid = self._place_ids.get(place)
-        if pid is None:
-            pid = self._place_ids[place] = len(self._places)
-            self._places.append(place)
+        pid = self._place_id(where, kind)
         self.records[field_name].append(record)
         self._arrival[field_name].append(self._count)
         self._origin[field_name].append(pid << 32 | (0 if item is None else item + 1))
@@ -65,34 +62,30 @@ class InventoryBuilder:
     def add_all(self, field_name: str, records: list[Any]) -> None:
         """:meth:`add` of each of ``records`` in turn, read from no particular place (a live list), in bulk:
         a call per record cost a tenth of a large live read's client CPU."""
-        if not records:
-            return
-        place = ("", "")
-        pid = self._place_ids.get(place)
-        if pid is None:
-            pid = self._place_ids[place] = len(self._places)
-            self._places.append(place)
-        n = len(records)
-        self.records[field_name].extend(records)
-        self._arrival[field_name].extend(range(self._count, self._count + n))
-        self._origin[field_name].extend(array("q", [pid << 32]) * n)
-        self._count += n
+        if records:
+            self._extend(field_name, records, array("q", [self._place_id("", "") << 32]) * len(records))
 
     def add_items(self, field_name: str, records: list[Any], kind: str, where: str, items: list[int]) -> None:
         """:meth:`add` of each of ``records`` in turn, read from ``where`` at the ``items`` indices (parallel to
         ``records``), in bulk: a run of a dump's items decoded together."""
-        if not records:
-            return
+        if records:
+            base = self._place_id(where, kind) << 32 | 1
+            self._extend(field_name, records, [base + i for i in items])
+
+    def _place_id(self, where: str, kind: str) -> int:
+        """The id of a (file, kind) place: every record keeps one in its origin, not its own strings."""
         place = (where, kind)
         pid = self._place_ids.get(place)
         if pid is None:
             pid = self._place_ids[place] = len(self._places)
             self._places.append(place)
+        return pid
+
+    def _extend(self, field_name: str, records: list[Any], origins: Iterable[int]) -> None:
         n = len(records)
-        base = pid << 32 | 1
         self.records[field_name].extend(records)
         self._arrival[field_name].extend(range(self._count, self._count + n))
-        self._origin[field_name].extend([base + i for i in items])
+        self._origin[field_name].extend(origins)
         self._count += n
 
     def _where(self, origin: int) -> str:

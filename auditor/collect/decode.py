@@ -310,7 +310,8 @@ def _storage(value: _Storage | None) -> int | None:
 
 
 #: The tables behind :func:`_shared_map` and :func:`timestamp`, looked up inline by :func:`meta` (its calls are
-#: the hottest of a large read): a miss goes through the functions themselves.
+#: the hottest of a large read): a miss goes through the functions themselves. (A memo empties its table in
+#: place, so this stays its table.)
 _MAPS = _map_of.table
 
 

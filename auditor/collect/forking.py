@@ -1,4 +1,5 @@
-"""What a forked child of a scan does first, shared by the two places that fork (``parallel``, ``split``)."""
+"""What the two places that fork a scan's children (``parallel``, ``split``) share: a child's first step, and
+how the parent words the way one ended."""
 
 from __future__ import annotations
 
@@ -16,3 +17,10 @@ def die_with(parent: int) -> None:
         pass
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(0)
+
+
+def how_it_ended(status: int) -> str:
+    """A reaped child's wait status in words: "was killed by signal N" or "exited with status N"."""
+    if os.WIFSIGNALED(status):
+        return f"was killed by signal {os.WTERMSIG(status)}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Generic, TypeVar
 
-from auditor.collect.forking import die_with
+from auditor.collect.forking import die_with, how_it_ended
 from auditor.collect.heap import gc_paused
 from auditor.collect.live import Progress
 from auditor.errors import AuditorError, ClusterAccessError
@@ -127,7 +127,6 @@ class _Worker(Generic[T]):
         self.reaped = False
         self.status = 0
         self.stream: IO[bytes] | None = None
-        self.unpickler: pickle.Unpickler | None = None  # for its messages before the result (one memo for them)
         self.result: tuple[str, T | None, str | None] | None = None
         self.raised: BaseException | None = None
         self.logs: list[tuple[str, dict[str, Any]]] = []  # the child's log records, handled here in its turn
@@ -301,10 +300,10 @@ def _receive(child: _Worker[T], lines: ClusterProgress | None, lock: threading.L
     try:
         child.stream = os.fdopen(child.results_fd, "rb", buffering=1 << 16)  # a pipe holds 64 KB
         child.results_fd = -1
-        child.unpickler = pickle.Unpickler(child.stream)
+        messages = pickle.Unpickler(child.stream)  # one for its messages before the result: one memo for them
         while True:
             try:
-                message = child.unpickler.load()
+                message = messages.load()
             except (EOFError, pickle.UnpicklingError, ValueError, OSError):
                 child.result = (child.cluster, None, _ended(child))
                 return
@@ -333,7 +332,6 @@ def _take(child: _Worker[T]) -> None:
         child.result = (child.cluster, None, _ended(child))
         return
     finally:
-        child.unpickler = None
         child.stream.close()
         _reap(child)
     if message[0] == "done":
@@ -347,12 +345,9 @@ def _take(child: _Worker[T]) -> None:
 def _ended(child: _Worker[T]) -> str:
     """Why a child sent no result: its exit status once reaped."""
     _reap(child)
-    if os.WIFSIGNALED(child.status):
-        how = f"was killed by signal {os.WTERMSIG(child.status)}"
-        if os.WTERMSIG(child.status) == signal.SIGKILL and child.started is not None:
-            how += " (past its deadline, or by the system)"
-    else:
-        how = f"exited with status {os.waitstatus_to_exitcode(child.status)}"
+    how = how_it_ended(child.status)
+    if os.WIFSIGNALED(child.status) and os.WTERMSIG(child.status) == signal.SIGKILL and child.started is not None:
+        how += " (past its deadline, or by the system)"
     return f"the process reading cluster {child.cluster} {how} before sending its results"
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditor.collect.forking import die_with
+from auditor.collect.forking import die_with, how_it_ended
 from auditor.collect.heap import gc_paused
 from auditor.collect.resource import ResourceKind
 from auditor.model.inventory import Gap
@@ -253,7 +253,7 @@ class SplitRead:
                 _, status, usage = os.wait4(self.pid, 0)
                 self.usage = (usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
                 if self.failed is None and not self.done:
-                    self.failed = _how_it_ended(status)
+                    self.failed = f"it {how_it_ended(status)} before finishing"
             self.pid = 0
 
     def _closed(self) -> None:
@@ -358,7 +358,3 @@ class _Sender:
             view = view[os.write(self.fd, view):]
 
 
-def _how_it_ended(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"it was killed by signal {os.WTERMSIG(status)}"
-    return f"it exited with status {os.waitstatus_to_exitcode(status)} before finishing"
